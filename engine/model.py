@@ -1,0 +1,162 @@
+"""A NoteLLM model file run through llama.cpp: note embeddings and hashtag generation.
+
+One GGUF is one model. Besides the language model it may carry, in its metadata,
+`notellm.projection` (the trained linear head, row-major d x hidden) and `notellm.prompt_version`;
+a plain base model (zero-shot) has neither and its embedding is the normalised hidden state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .prompt import PROMPT_VERSION, PromptTokenizer, category_cue, llama_prompt_tokenizer, topics_cue
+
+PROJECTION_KEY = "notellm.projection"
+PROJECTION_ROWS_KEY = "notellm.projection_rows"
+PROMPT_VERSION_KEY = "notellm.prompt_version"
+BATCH_TOKENS = 2048
+GENERATION_TOKENS = 48
+
+
+def read_notellm_metadata(path: Path) -> tuple[np.ndarray | None, int | None]:
+    """(projection matrix or None, prompt version or None) from a GGUF's metadata."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as error:  # gguf raises ValueError/struct.error/OSError for foreign files
+        raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
+    fields = reader.fields
+    version = None
+    if PROMPT_VERSION_KEY in fields:
+        version = int(fields[PROMPT_VERSION_KEY].contents())
+    projection = None
+    if PROJECTION_KEY in fields:
+        values = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32)
+        rows = int(fields[PROJECTION_ROWS_KEY].contents())
+        projection = values.reshape(rows, -1)
+    return projection, version
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NoteModel:
+    """Loads a GGUF once for embeddings (last-token pooling); a second context generates hashtags on demand."""
+
+    def __init__(self, path: Path, threads: int | None = None, batch_tokens: int = BATCH_TOKENS):
+        import llama_cpp
+
+        self.path = Path(path)
+        self.threads = threads or os.cpu_count() or 1
+        self.batch_tokens = batch_tokens
+        self.projection, version = read_notellm_metadata(self.path)
+        if version is not None and version != PROMPT_VERSION:
+            raise ModelError(
+                f"{self.path.name} was trained for prompt version {version}, this NoteLLM uses {PROMPT_VERSION}; "
+                "use a matching release or retrain"
+            )
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(self.path),
+                embedding=True,
+                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                n_ctx=batch_tokens,
+                n_batch=batch_tokens,
+                n_ubatch=batch_tokens,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
+        self.hidden_size = self.llama.n_embd()
+        if self.projection is not None and self.projection.shape[1] != self.hidden_size:
+            raise ModelError(f"{self.path.name}: projection expects {self.projection.shape[1]} inputs, model has {self.hidden_size}")
+        self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
+        self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
+        self._generator = None
+
+    def close(self) -> None:
+        for llama in (self.llama, self._generator):
+            if llama is not None:
+                llama.close()
+        self._generator = None
+
+    # --- embeddings -------------------------------------------------------------------------
+    def prompt_ids(self, title: str, text: str, content_tokens: int) -> list[int]:
+        ids = self.tokenizer.note_prompt_ids(title, text, content_tokens)
+        return ids[-self.batch_tokens:]
+
+    def embed_notes(self, notes: list[tuple[str, str]], content_tokens: int) -> np.ndarray:
+        """Embed (title, text) pairs: hidden state at the prompt's last token, projected, L2-normalised."""
+        return self.embed_token_ids([self.prompt_ids(title, text, content_tokens) for title, text in notes])
+
+    def embed_token_ids(self, prompts: list[list[int]]) -> np.ndarray:
+        """Several prompts per llama.cpp decode, one sequence id each (as llama-cpp-python's embed does)."""
+        import llama_cpp
+
+        if not prompts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        hidden = np.zeros((len(prompts), self.hidden_size), dtype=np.float32)
+        max_sequences = self.llama.context_params.n_seq_max
+        start = 0
+        while start < len(prompts):
+            used, end = 0, start
+            while end < len(prompts) and end - start < max_sequences and used + len(prompts[end]) <= self.batch_tokens:
+                used += len(prompts[end])
+                end += 1
+            batch = self.llama._batch
+            batch.reset()
+            for sequence, ids in enumerate(prompts[start:end]):
+                batch.add_sequence(ids, sequence, True)
+            self.llama._ctx.kv_cache_clear()
+            self.llama._ctx.decode(batch)
+            for sequence in range(end - start):
+                pointer = llama_cpp.llama_get_embeddings_seq(self.llama._ctx.ctx, sequence)
+                hidden[start + sequence] = np.ctypeslib.as_array(pointer, shape=(self.hidden_size,))
+            batch.reset()
+            start = end
+        return self.project(hidden)
+
+    def project(self, hidden: np.ndarray) -> np.ndarray:
+        if self.projection is not None:
+            hidden = hidden @ self.projection.T
+        return normalise(hidden).astype(np.float32)
+
+    # --- hashtags ---------------------------------------------------------------------------
+    @property
+    def generator(self):
+        if self._generator is None:
+            import llama_cpp
+
+            self._generator = llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=1024,
+                n_batch=512,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=False,
+            )
+        return self._generator
+
+    def generate_topics(self, title: str, text: str, count: int, content_tokens: int) -> str:
+        """Greedy continuation of the prompt after `The <count> topics are:` (CSFT's task)."""
+        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + topics_cue(count))
+
+    def generate_category(self, title: str, text: str, content_tokens: int) -> str:
+        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + category_cue())
+
+    def _continue(self, prompt: str) -> str:
+        ids = self.tokenizer.tokenize(prompt)
+        self.generator.reset()
+        output = self.generator.create_completion(
+            ids, max_tokens=GENERATION_TOKENS, temperature=0.0, top_k=1, stop=["\n", ". The "], echo=False
+        )
+        return output["choices"][0]["text"]

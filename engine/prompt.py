@@ -1,0 +1,88 @@
+"""The Note Compression Prompt of NoteLLM (arXiv 2403.01744, section 3.2) — the one source of truth.
+
+A note becomes
+
+    Extract the note information in json format, compress it into one word for recommendation,
+    and generate topics of the note. {"title": "...", "content": "..."} The compression word is:"
+
+and the final hidden state at the closing `"` is the note's embedding. For hashtags (CSFT) the
+same text continues with `". The <j> topics are:` and the model writes the topics; a note whose
+only label is its category continues with `". The category is:` instead.
+
+The engine embeds and generates with these strings; training builds its examples with them and
+tokenizes through `PromptTokenizer`, so the token ids it learns from are the ones llama.cpp sees.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+# Stored in every exported GGUF; a model trained on another prompt version must not be fed this one.
+PROMPT_VERSION = 1
+INSTRUCTION = (
+    "Extract the note information in json format, compress it into one word for recommendation, "
+    "and generate topics of the note."
+)
+COMPRESSION_CUE = ' The compression word is:"'
+TITLE_TOKENS = 32
+DEFAULT_CONTENT_TOKENS = 128
+DEFAULT_TOPIC_COUNT = 5
+
+
+def compression_prompt(title: str, content: str) -> str:
+    note = json.dumps({"title": title, "content": content}, ensure_ascii=False)
+    return f"{INSTRUCTION} {note}{COMPRESSION_CUE}"
+
+
+def topics_cue(count: int) -> str:
+    """What follows the compression prompt when the model is asked for `count` hashtags."""
+    return f'". The {count} topics are:'
+
+
+def category_cue() -> str:
+    return '". The category is:'
+
+
+def topics_answer(topics: list[str]) -> str:
+    """The text the model learns to write after `topics_cue` (and that `parse_topics` reads back)."""
+    return " " + ", ".join(f"#{topic}" for topic in topics)
+
+
+def category_answer(category: str) -> str:
+    return " " + category
+
+
+@dataclass(frozen=True)
+class PromptTokenizer:
+    """Tokenize and truncate prompt text with one model's tokenizer (llama.cpp's, from the GGUF)."""
+
+    tokenize: Callable[[str], list[int]]  # adds the model's BOS when it wants one
+    tokenize_plain: Callable[[str], list[int]]  # no BOS: for measuring and cutting pieces
+    detokenize: Callable[[list[int]], str]
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        ids = self.tokenize_plain(text)
+        if len(ids) <= max_tokens:
+            return text
+        return self.detokenize(ids[:max_tokens])
+
+    def note_prompt(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> str:
+        return compression_prompt(self.truncate(title, TITLE_TOKENS), self.truncate(content, content_tokens))
+
+    def note_prompt_ids(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> list[int]:
+        return self.tokenize(self.note_prompt(title, content, content_tokens))
+
+
+def llama_prompt_tokenizer(llama) -> PromptTokenizer:
+    """A PromptTokenizer over a loaded `llama_cpp.Llama` (a vocab-only one is enough)."""
+
+    def detokenize(ids: list[int]) -> str:
+        return llama.detokenize(ids).decode("utf-8", errors="ignore")
+
+    return PromptTokenizer(
+        tokenize=lambda text: llama.tokenize(text.encode("utf-8"), add_bos=True, special=False),
+        tokenize_plain=lambda text: llama.tokenize(text.encode("utf-8"), add_bos=False, special=False),
+        detokenize=detokenize,
+    )

@@ -1,0 +1,564 @@
+"""`VaultIndex`: the engine's public API over one notes folder.
+
+    index = VaultIndex.open("~/vault")
+    index.reindex(progress=print)
+    index.related("Linear algebra.md", k=10)
+    index.suggest_tags("Linear algebra.md")
+    index.apply_tags("Linear algebra.md", ["math"])
+
+Every method is safe to call from one worker thread while another thread waits; the GUI calls it
+only from background tasks. Writers take a lock file, so two processes never index at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import hashtags
+from .config import index_dir_for, model_fingerprint, resolve_model
+from .errors import IndexLockedError, NoteLLMError, NoteNotFoundError, VaultNotFoundError
+from .keywords import keywords
+from .lock import FileLock
+from .markdown import Link
+from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
+from .store import Store, decode_vector, encode_vector
+from .vault import (
+    FileStat,
+    LinkResolver,
+    Note,
+    Skipped,
+    content_hash,
+    folder_of,
+    is_excluded,
+    is_note_name,
+    read_note,
+    scan,
+    stat_note,
+)
+from .vectors import GENERATION_KEY, VectorIndex
+
+EMBED_BATCH = 8
+SAVE_EVERY_SECONDS = 20.0
+Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
+
+
+@dataclass
+class ReindexSummary:
+    scanned: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    removed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    embedded_paths: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RelatedNote:
+    path: str
+    title: str
+    folder: str
+    score: float
+    linked: bool
+    reason: str
+
+
+@dataclass
+class SearchHit:
+    path: str
+    title: str
+    folder: str
+    score: float
+
+
+@dataclass
+class IndexStatus:
+    vault: str
+    index_dir: str
+    model: str
+    notes_on_disk: int
+    indexed: int
+    stale: int
+    skipped: list[dict]
+    warnings: list[dict]
+    index_bytes: int
+    vectors: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def text_hash(title: str, text: str) -> str:
+    return content_hash(f"{title}\0{text}".encode("utf-8"))
+
+
+class VaultIndex:
+    def __init__(
+        self,
+        vault: Path,
+        index_dir: Path,
+        model_path: Path,
+        exclude: tuple[str, ...] = (),
+        content_tokens: int = DEFAULT_CONTENT_TOKENS,
+        threads: int | None = None,
+    ):
+        self.vault = vault
+        self.index_dir = index_dir
+        self.model_path = model_path
+        self.exclude = tuple(exclude)
+        self.content_tokens = content_tokens
+        self.threads = threads
+        self.store = Store(index_dir / "index.db")
+        self.embedder_id = f"{model_fingerprint(model_path)}:p{PROMPT_VERSION}:t{content_tokens}"
+        self.lock = FileLock(index_dir / "writer.lock")
+        self._model = None
+        self._vectors: VectorIndex | None = None
+        self._mutex = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        vault: str | Path,
+        model: str | Path | None = None,
+        index_dir: str | Path | None = None,
+        exclude: Iterable[str] = (),
+        content_tokens: int = DEFAULT_CONTENT_TOKENS,
+        threads: int | None = None,
+    ) -> "VaultIndex":
+        """Open (creating if needed) the index of `vault`; the model loads on first use."""
+        vault_path = Path(vault).expanduser()
+        if not vault_path.is_dir():
+            raise VaultNotFoundError(f"vault folder not found: {vault_path}")
+        vault_path = vault_path.resolve()
+        folder = Path(index_dir).expanduser() if index_dir else index_dir_for(vault_path)
+        return cls(vault_path, folder, resolve_model(model), tuple(exclude), content_tokens, threads)
+
+    def close(self) -> None:
+        with self._mutex:
+            self.store.close()
+            if self._model is not None:
+                self._model.close()
+                self._model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- model and vectors ------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            from .model import NoteModel  # llama.cpp loads only when something needs embedding
+
+            self._model = NoteModel(self.model_path, threads=self.threads)
+        return self._model
+
+    def _vector_index(self) -> VectorIndex | None:
+        dimensions = self.store.get_meta("dimensions")
+        if dimensions is None:
+            return None
+        if self._vectors is None or self._vectors.dimensions != int(dimensions):
+            self._vectors = VectorIndex(self.index_dir / "vectors.usearch", int(dimensions))
+        self._vectors.load_or_rebuild(self.store)
+        return self._vectors
+
+    def _begin_vector_changes(self, dimensions: int | None = None) -> VectorIndex | None:
+        """Raise the generation before touching embeddings, so a crash is detected on next open."""
+        if dimensions is not None and self.store.get_meta("dimensions") != str(dimensions):
+            self.store.set_meta("dimensions", str(dimensions))
+        vectors = self._vector_index()
+        if vectors is None:
+            return None
+        generation = int(self.store.get_meta(GENERATION_KEY, "0"))
+        if vectors.generation == generation:
+            self.store.set_meta(GENERATION_KEY, str(generation + 1))
+            vectors.generation = generation + 1
+        return vectors
+
+    def _save_vectors(self) -> None:
+        if self._vectors is not None and self._vectors.generation is not None:
+            self._vectors.save(int(self.store.get_meta(GENERATION_KEY, "0")))
+
+    @contextmanager
+    def _writing(self):
+        with self._mutex:
+            if not self.lock.acquire(timeout=5.0):
+                raise IndexLockedError(
+                    f"another NoteLLM process ({self.lock.holder()}) is updating the index of {self.vault}; "
+                    "wait for it to finish or close it"
+                )
+            try:
+                yield
+            finally:
+                self.lock.release()
+
+    # --- indexing ---------------------------------------------------------------------------
+    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
+        """Bring the index up to date with the folder: embed new and changed notes, drop deleted ones."""
+        with self._writing():
+            started = time.perf_counter()
+            found = scan(self.vault, self.exclude)
+            known = self.store.known_files()
+            removed = set(known) - set(found.files) - {s.path for s in found.skipped}
+            summary = self._update(found.files, removed, found.skipped, known, progress, should_stop)
+            summary.scanned = len(found.files)
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
+        """Update just these files or folders (what the watcher saw change)."""
+        with self._writing():
+            started = time.perf_counter()
+            known = self.store.known_files()
+            candidates: dict[str, FileStat] = {}
+            pre_skipped: list[Skipped] = []
+            removed: set[str] = set()
+            for path in paths:
+                relative = self.relative_path(path)
+                if relative is None or (relative and is_excluded(relative, self.exclude)):
+                    continue
+                absolute = self.vault / relative if relative else self.vault
+                if absolute.is_dir():
+                    found = scan(absolute, self.exclude)
+                    prefix = f"{relative}/" if relative else ""
+                    candidates.update({prefix + p: FileStat(prefix + p, f.mtime_ns, f.size) for p, f in found.files.items()})
+                    pre_skipped += [Skipped(prefix + s.path, s.reason) for s in found.skipped]
+                    removed |= {p for p in known if p.startswith(prefix) and not (self.vault / p).exists()}
+                elif is_note_name(relative):
+                    file = stat_note(self.vault, relative)
+                    if file is not None:
+                        candidates[relative] = file
+                    elif relative in known:
+                        removed.add(relative)
+                else:
+                    removed |= {p for p in known if p.startswith(relative + "/")}
+            summary = self._update(candidates, removed, pre_skipped, known, progress, None)
+            summary.scanned = len(candidates)
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+    def _update(self, files, removed, pre_skipped, known, progress, should_stop) -> ReindexSummary:
+        summary = ReindexSummary()
+        to_read = [
+            f for path, f in files.items()
+            if path not in known
+            or known[path][1:3] != (f.mtime_ns, f.size)
+            or (known[path][5] is None and known[path][4] != self.embedder_id)
+        ]
+        summary.unchanged = len(files) - len(to_read)
+
+        removed_rows = {path: known[path] for path in removed}
+        moved_from: dict[str, int] = {}  # text hash -> id of a removed note that can be renamed
+        if removed_rows:
+            ids = [row[0] for row in removed_rows.values()]
+            for row in self.store.db.execute(
+                f"select id, text_hash from notes where id in ({','.join('?' * len(ids))}) and embedded_with = ?",
+                [*ids, self.embedder_id],
+            ):
+                moved_from.setdefault(row[1], row[0])
+
+        to_embed: list[Note] = []
+        with self.store.transaction():
+            for skip in pre_skipped:
+                self._record_skip(skip)
+                summary.skipped += 1
+            for file in to_read:
+                note = read_note(self.vault, file)
+                if isinstance(note, Skipped):
+                    self._record_skip(note)
+                    summary.skipped += 1
+                    continue
+                digest = text_hash(note.parsed.title, note.parsed.text)
+                row = known.get(note.path)
+                reusable = self.store.db.execute(
+                    "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
+                    [note.path, digest, self.embedder_id],
+                ).fetchone()
+                if reusable:
+                    self.store.update_note(reusable[0], self._record(note, digest))
+                    summary.unchanged += 1
+                elif row is None and digest in moved_from:
+                    self.store.update_note(moved_from.pop(digest), {"path": note.path, **self._record(note, digest)})
+                    summary.renamed += 1
+                else:
+                    to_embed.append(note)
+
+        self._embed(to_embed, summary, progress, should_stop)
+
+        gone = [
+            row[0] for path, row in removed_rows.items()
+            if self.store.db.execute("select 1 from notes where id = ? and path = ?", [row[0], path]).fetchone()
+        ]
+        if gone:
+            vectors = self._begin_vector_changes()
+            with self.store.transaction():
+                self.store.delete_notes(gone)
+            if vectors is not None:
+                for note_id in gone:
+                    vectors.remove(note_id)
+            summary.removed = len(gone)
+
+        if to_read or removed or pre_skipped:
+            self._rebuild_links()
+        self._save_vectors()
+        return summary
+
+    def _embed(self, notes: list[Note], summary: ReindexSummary, progress, should_stop) -> None:
+        total = len(notes)
+        if progress:
+            progress(0, total)
+        if not notes:
+            return
+        last_save = time.monotonic()
+        for start in range(0, total, EMBED_BATCH):
+            if should_stop and should_stop():
+                summary.cancelled = True
+                break
+            batch = notes[start:start + EMBED_BATCH]
+            vectors_batch = self.model.embed_notes([(n.parsed.title, n.parsed.text) for n in batch], self.content_tokens)
+            vectors = self._begin_vector_changes(self.model.dimensions)
+            ids = []
+            with self.store.transaction():
+                for note, vector in zip(batch, vectors_batch):
+                    digest = text_hash(note.parsed.title, note.parsed.text)
+                    record = self._record(note, digest)
+                    record.update(embedding=encode_vector(vector), embedded_with=self.embedder_id)
+                    ids.append(self.store.upsert_note({"path": note.path, **record}))
+            for note_id, vector in zip(ids, vectors_batch):
+                vectors.upsert(note_id, vector)
+            summary.embedded += len(batch)
+            summary.embedded_paths += [n.path for n in batch]
+            if progress:
+                progress(summary.embedded, total)
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                self._save_vectors()
+                last_save = time.monotonic()
+
+    def _record(self, note: Note, digest: str) -> dict:
+        parsed = note.parsed
+        return {
+            "title": parsed.title,
+            "folder": folder_of(note.path),
+            "mtime_ns": note.mtime_ns,
+            "size": note.size,
+            "content_hash": note.content_hash,
+            "text_hash": digest,
+            "tags": json.dumps(parsed.tags, ensure_ascii=False),
+            "aliases": json.dumps(parsed.aliases, ensure_ascii=False),
+            "category": parsed.category,
+            "links": json.dumps([[link.target, link.kind] for link in parsed.links], ensure_ascii=False),
+            "keywords": json.dumps(keywords(parsed.title, parsed.text), ensure_ascii=False),
+            "warning": parsed.frontmatter_error,
+            "skip_reason": None,
+            "indexed_at": time.time(),
+        }
+
+    def _record_skip(self, skip: Skipped) -> None:
+        existing = self.store.db.execute("select id from notes where path = ? and embedding is not null", [skip.path]).fetchone()
+        if existing:
+            vectors = self._begin_vector_changes()
+            if vectors is not None:
+                vectors.remove(existing[0])
+        self.store.upsert_note(
+            {
+                "path": skip.path,
+                "title": Path(skip.path).stem,
+                "folder": folder_of(skip.path),
+                "mtime_ns": skip.mtime_ns,
+                "size": skip.size,
+                "content_hash": None,
+                "text_hash": None,
+                "skip_reason": skip.reason,
+                "embedding": None,
+                "embedded_with": None,
+                "indexed_at": time.time(),
+            }
+        )
+
+    def _rebuild_links(self) -> None:
+        rows = self.store.db.execute("select id, path, aliases, links from notes where skip_reason is null").fetchall()
+        ids = {path: note_id for note_id, path, _, _ in rows}
+        resolver = LinkResolver(list(ids), {path: json.loads(aliases or "[]") for _, path, aliases, _ in rows})
+        pairs = set()
+        for note_id, path, _, links in rows:
+            for target, kind in json.loads(links or "[]"):
+                resolved = resolver.resolve(path, Link(target=target, kind=kind))
+                if resolved and resolved != path:
+                    pairs.add((note_id, ids[resolved]))
+        with self.store.transaction():
+            self.store.replace_links(sorted(pairs))
+
+    # --- queries ----------------------------------------------------------------------------
+    def relative_path(self, path: str | Path) -> str | None:
+        """A vault-relative '/' path for an absolute or relative path; None if outside the vault."""
+        path = Path(path)
+        if path.is_absolute():
+            if path.is_relative_to(self.vault):
+                path = path.relative_to(self.vault)
+            elif path.resolve().is_relative_to(self.vault):
+                path = path.resolve().relative_to(self.vault)
+            else:
+                return None
+        relative = path.as_posix()
+        return "" if relative == "." else relative
+
+    def note(self, path: str | Path) -> dict:
+        """The index row of a note, found by vault path, path without '.md', file name or title."""
+        relative = self.relative_path(path)
+        row = self.store.note_by_path(relative) if relative is not None else None
+        if row is None and relative is not None:
+            matches = self.store.find_notes(relative)
+            row = self.store.note_by_id(matches[0]["id"]) if matches else None
+        if row is None:
+            raise NoteNotFoundError(f"no note {str(path)!r} in the index of {self.vault}; check the name or run reindex")
+        if row["skip_reason"]:
+            raise NoteNotFoundError(f"{row['path']} is not indexed: {row['skip_reason']}")
+        if row["embedding"] is None:
+            raise NoteNotFoundError(f"{row['path']} is not embedded yet; run reindex")
+        return row
+
+    def notes(self) -> list[dict]:
+        """All notes in the index (skipped ones included, with their reason), sorted by path."""
+        with self._mutex:
+            return self.store.list_notes()
+
+    def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
+        """The `k` notes most similar to this one; linked notes are marked, or left out with `hide_linked`."""
+        with self._mutex:
+            row = self.note(path)
+            vectors = self._vector_index()
+            linked = self.store.linked_ids(row["id"])
+            wanted = k + 1 + (len(linked) if hide_linked else 0)
+            hits = vectors.search(decode_vector(row["embedding"]), wanted + 16) if vectors else []
+            hits = [(note_id, score) for note_id, score in hits if note_id != row["id"]]
+            if hide_linked:
+                hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
+            if min_score is not None:
+                hits = [(note_id, score) for note_id, score in hits if score >= min_score]
+            hits = hits[:k]
+            rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
+            source_tags = {t.casefold() for t in json.loads(row["tags"] or "[]")}
+            source_words = json.loads(row["keywords"] or "[]")
+            results = []
+            for note_id, score in hits:
+                other = rows.get(note_id)
+                if other is None:
+                    continue
+                results.append(
+                    RelatedNote(
+                        path=other["path"],
+                        title=other["title"],
+                        folder=other["folder"],
+                        score=round(score, 4),
+                        linked=note_id in linked,
+                        reason=_reason(source_tags, source_words, other),
+                    )
+                )
+            return results
+
+    def search(self, query: str, k: int = 10) -> list[SearchHit]:
+        """Notes ranked by similarity to a free-text question, through the same model."""
+        with self._mutex:
+            vectors = self._vector_index()
+            if vectors is None or not query.strip():
+                return []
+            vector = self.model.embed_notes([(query.strip(), "")], self.content_tokens)[0]
+            hits = vectors.search(vector, k)
+            rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
+            return [
+                SearchHit(rows[i]["path"], rows[i]["title"], rows[i]["folder"], round(score, 4))
+                for i, score in hits
+                if i in rows
+            ]
+
+    # --- hashtags ---------------------------------------------------------------------------
+    def suggest_tags(self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False) -> list[str]:
+        """Hashtags the model suggests for a note (cached per note version; dismissed ones never return)."""
+        with self._mutex:
+            row = self.note(path)
+            stored = self.store.suggestions(row["id"])
+            fresh = [s["tag"] for s in stored if s["status"] == "suggested" and s["content_hash"] == row["content_hash"]]
+            if fresh and not refresh:
+                return fresh[:count]
+            note = read_note(self.vault, FileStat(row["path"], row["mtime_ns"], row["size"] or 0))
+            if isinstance(note, Skipped):
+                raise NoteNotFoundError(f"{row['path']} can't be read: {note.reason}")
+            generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens)
+            refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
+            tags = hashtags.parse_topics(generated, self.store.vault_tags(), exclude=note.parsed.tags + refused, limit=count)
+            self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
+            return tags
+
+    def apply_tags(self, path: str | Path, tags: list[str]) -> list[str]:
+        """Write `tags` into the note's frontmatter (atomically; nothing else changes); returns those added."""
+        row = self.note(path)
+        with self._writing():
+            added = hashtags.apply_tags(self.vault / row["path"], tags, expected_hash=row["content_hash"])
+            for tag in added:
+                self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "accepted")
+        self.sync_paths([row["path"]])
+        return added
+
+    def dismiss_tag(self, path: str | Path, tag: str) -> None:
+        """Remember that the user does not want this suggestion for this note."""
+        with self._mutex:
+            row = self.note(path)
+            self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "dismissed")
+
+    def record_navigation(self, source: str, target: str) -> None:
+        """Record that the user went from one note to a related one (co-occurrence signal for training)."""
+        with self._mutex:
+            self.store.record_event("navigate", source, target)
+
+    # --- status -----------------------------------------------------------------------------
+    def status(self) -> IndexStatus:
+        with self._mutex:
+            found = scan(self.vault, self.exclude)
+            known = self.store.known_files()
+            counts = self.store.counts(self.embedder_id)
+            changed = sum(
+                1 for path, f in found.files.items()
+                if path not in known or known[path][1:3] != (f.mtime_ns, f.size)
+            )
+            deleted = len(set(known) - set(found.files) - {s.path for s in found.skipped})
+            size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+            vectors = self._vector_index()
+            return IndexStatus(
+                vault=str(self.vault),
+                index_dir=str(self.index_dir),
+                model=str(self.model_path),
+                notes_on_disk=len(found.files),
+                indexed=counts["indexed"],
+                stale=changed + deleted + counts["needs_embedding"],
+                skipped=self.store.skipped(),
+                warnings=self.store.warnings(),
+                index_bytes=size,
+                vectors=len(vectors) if vectors else 0,
+            )
+
+
+def _reason(source_tags: set[str], source_words: list[str], other: dict) -> str:
+    shared_tags = [t for t in json.loads(other["tags"] or "[]") if t.casefold() in source_tags]
+    if shared_tags:
+        return "shared tags: " + ", ".join(f"#{t}" for t in shared_tags[:3])
+    other_words = set(json.loads(other["keywords"] or "[]"))
+    shared = [w for w in source_words if w in other_words]
+    if shared:
+        return "key terms: " + ", ".join(shared[:3])
+    return "similar content"
