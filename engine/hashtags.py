@@ -60,7 +60,9 @@ def parse_topics(generated: str, vault_tags: list[str] = (), exclude: list[str] 
 
 
 def _newline(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
+    """The line ending the note starts with (a note may mix them; we match its first line)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _format_tag(tag: str) -> str:

