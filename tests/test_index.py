@@ -177,3 +177,14 @@ def test_index_can_live_inside_the_vault_when_asked(garden, open_index):
     index.reindex()
     assert (garden / ".notellm" / "index.db").exists()
     assert index.reindex().scanned == 6  # the hidden index folder is not read as notes
+
+
+def test_settings_are_remembered_per_vault(garden, open_index, model_path):
+    index = open_index(garden, content_tokens=40, exclude=["Baking"], model=model_path)
+    assert index.reindex().scanned == 3
+    index.close()
+    from notellm.engine import VaultIndex
+
+    with VaultIndex.open(garden) as again:
+        assert (again.content_tokens, again.exclude, again.model_path) == (40, ("Baking",), model_path.resolve())
+        assert again.status().stale == 0

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install, index the sample vault with the default model, show
+# related notes, then open the desktop app on it (when a display is available).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+vault="${1:-assets/sample-vault}"
+.venv/bin/notellm-engine reindex "$vault"
+echo
+echo "==> notes related to 'Wikilinks' in $vault:"
+.venv/bin/notellm-engine related "$vault" "user/features/wikilinks.md" -k 5
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then
+  echo "==> opening the NoteLLM app"
+  exec .venv/bin/notellm "$vault"
+else
+  echo "(no display here: run '.venv/bin/notellm $vault' on a desktop to browse it in the app)"
+fi
