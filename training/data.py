@@ -1,0 +1,311 @@
+"""Training data from vaults: related-note pairs (GCL), generation targets (CSFT) and a held-out link split.
+
+Notes are read exactly as the engine reads them (`engine.vault.scan/read_note`, `engine.markdown.parse_note`)
+and links resolved with the engine's `LinkResolver`. Related pairs come from
+
+- links and backlinks (one undirected pair per linked couple of notes),
+- the app's recorded navigation events (`events` table of the vault's index), weighted as NoteLLM weights
+  co-occurrence (arXiv 2403.01744, section 3.1): each session's clicks count 1/N, N its number of clicks;
+  pairs below a threshold are dropped and each note keeps its top partners,
+- optionally notes that share a tag (or, without tags, a category).
+
+A fixed-seed 20% of each vault's link pairs is held out for evaluation; the text of every held-out link
+(the whole `[[...]]` or `[...](...)`) is removed from the linking note, so the target's title cannot leak
+into the query. Files written: notes.jsonl, train_pairs.jsonl, heldout_pairs.jsonl, manifest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sqlite3
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from notellm.engine.config import index_dir_for
+from notellm.engine.markdown import MD_LINK, WIKILINK, Link, parse_note
+from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
+
+MAX_TOPICS = 5
+SESSION_GAP_S = 30 * 60
+
+
+class DataError(Exception):
+    """A vault or a prepared data folder cannot be used."""
+
+
+@dataclass
+class PrepareConfig:
+    holdout: float = 0.2
+    seed: int = 0
+    same_tag_pairs: bool = False
+    same_tag_partners: int = 2  # same-tag partners sampled per note
+    min_cooccurrence: float = 1.0  # summed 1/N weight a co-occurrence pair needs
+    cooccurrence_top: int = 10  # partners kept per note
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass
+class NoteRecord:
+    id: str  # "<vault name>/<path>"
+    vault: str
+    path: str
+    title: str
+    text: str  # as the engine reads it, held-out link text removed
+    tags: list[str] = field(default_factory=list)
+    category: str | None = None
+    target_kind: str | None = None  # "topics" | "category" | None
+    targets: list[str] = field(default_factory=list)
+
+
+GENERIC_FOLDER_NAMES = {"docs", "doc", "vault", "notes", "content", "src"}
+
+
+def vault_name(vault: Path) -> str:
+    """A vault's short name: its folder's, qualified by the parent for generic names (foam-docs/docs -> foam-docs-docs)."""
+    root = Path(vault).resolve()
+    return f"{root.parent.name}-{root.name}" if root.name.lower() in GENERIC_FOLDER_NAMES else root.name
+
+
+def csft_target(tags: list[str], category: str | None, path: str) -> tuple[str | None, list[str]]:
+    """The generation target: the note's hashtags, else its category (frontmatter, else top folder)."""
+    if tags:
+        return "topics", tags[:MAX_TOPICS]
+    if category:
+        return "category", [category]
+    folder = folder_of(path)
+    if folder:
+        return "category", [folder.split("/", 1)[0]]
+    return None, []
+
+
+def remove_links(source: str, source_path: str, targets: set[str], resolver: LinkResolver) -> str:
+    """Drop every wikilink or Markdown link in `source` that resolves to one of `targets`, whole."""
+
+    def wiki(match: re.Match) -> str:
+        target = match.group(2).strip()
+        if target and resolver.resolve(source_path, Link(target=target, kind="wiki")) in targets:
+            return ""
+        return match.group(0)
+
+    def markdown(match: re.Match) -> str:
+        target = match.group(3).strip()
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
+            return match.group(0)
+        from urllib.parse import unquote
+
+        target = unquote(target.split("#", 1)[0])
+        if target and resolver.resolve(source_path, Link(target=target, kind="markdown")) in targets:
+            return ""
+        return match.group(0)
+
+    return MD_LINK.sub(markdown, WIKILINK.sub(wiki, source))
+
+
+def read_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[dict[str, Note], dict[str, str], LinkResolver]:
+    """(notes by path, sources by path, resolver) — skipped files are left out, as the engine does."""
+    result = scan(root, exclude)
+    notes: dict[str, Note] = {}
+    for path, filestat in result.files.items():
+        note = read_note(root, filestat)
+        if isinstance(note, Note):
+            notes[path] = note
+    sources = {path: (Path(root) / path).read_bytes().decode("utf-8-sig") for path in notes}
+    aliases = {path: note.parsed.aliases for path, note in notes.items()}
+    return notes, sources, LinkResolver(list(notes), aliases)
+
+
+def link_edges(notes: dict[str, Note], resolver: LinkResolver) -> list[tuple[str, str]]:
+    """Directed (source, target) edges between two different notes, deduplicated, in a stable order."""
+    edges = []
+    for path in sorted(notes):
+        for link in notes[path].parsed.links:
+            target = resolver.resolve(path, link)
+            if target and target != path and target in notes:
+                edges.append((path, target))
+    return list(dict.fromkeys(edges))
+
+
+def cooccurrence_pairs(vault: Path, known: set[str], config: PrepareConfig) -> list[tuple[str, str, float]]:
+    """Pairs from the app's navigation events: sessions split at 30-minute gaps, each click weighted 1/N."""
+    db_path = index_dir_for(vault) / "index.db"
+    if not db_path.exists():
+        return []
+    try:
+        connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        rows = connection.execute(
+            "select source_path, target_path, at from events where kind = 'navigate' order by at, id"
+        ).fetchall()
+        connection.close()
+    except sqlite3.DatabaseError:
+        return []
+    sessions: list[list[tuple[str, str]]] = []
+    last_at = None
+    for source, target, at in rows:
+        if last_at is None or at - last_at > SESSION_GAP_S:
+            sessions.append([])
+        last_at = at
+        if source in known and target in known and source != target:
+            sessions[-1].append((source, target))
+    scores: dict[tuple[str, str], float] = defaultdict(float)
+    for clicks in sessions:
+        for source, target in clicks:
+            scores[tuple(sorted((source, target)))] += 1.0 / len(clicks)
+    partners: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for (a, b), score in scores.items():
+        if score >= config.min_cooccurrence:
+            partners[a].append((score, b))
+            partners[b].append((score, a))
+    kept = set()
+    for note, scored in partners.items():
+        for score, other in sorted(scored, key=lambda x: (-x[0], x[1]))[: config.cooccurrence_top]:
+            kept.add(tuple(sorted((note, other))))
+    return [(a, b, scores[(a, b)]) for a, b in sorted(kept)]
+
+
+def same_tag_pairs(records: list[NoteRecord], partners: int, rng: random.Random) -> list[tuple[str, str]]:
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        for label in record.tags or ([record.category] if record.category else []):
+            by_label[label.casefold()].append(record.id)
+    pairs = set()
+    for record in records:
+        labels = record.tags or ([record.category] if record.category else [])
+        candidates = sorted({other for label in labels for other in by_label[label.casefold()] if other != record.id})
+        for other in rng.sample(candidates, min(partners, len(candidates))):
+            pairs.add(tuple(sorted((record.id, other))))
+    return sorted(pairs)
+
+
+def prepare_vault(root: Path, config: PrepareConfig, name: str | None = None) -> tuple[list[NoteRecord], list[dict], list[dict]]:
+    """(notes, train pairs, held-out pairs) for one vault."""
+    root = Path(root).resolve()
+    name = name or vault_name(root)
+    notes, sources, resolver = read_vault(root, config.exclude)
+    if not notes:
+        raise DataError(f"no readable notes in {root}")
+    edges = link_edges(notes, resolver)
+    undirected: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for source, target in edges:
+        undirected.setdefault(tuple(sorted((source, target))), []).append((source, target))
+    couples = sorted(undirected)
+    rng = random.Random(f"{config.seed}:{name}")
+    shuffled = couples[:]
+    rng.shuffle(shuffled)
+    n_held = int(round(len(couples) * config.holdout))
+    held = set(shuffled[:n_held])
+
+    removed: dict[str, set[str]] = defaultdict(set)  # source path -> held-out targets to cut out
+    for couple in held:
+        for source, target in undirected[couple]:
+            removed[source].add(target)
+
+    def note_id(path: str) -> str:
+        return f"{name}/{path}"
+
+    records = []
+    for path in sorted(notes):
+        parsed = notes[path].parsed
+        if path in removed:
+            parsed = parse_note(remove_links(sources[path], path, removed[path], resolver), PurePosixPath(path).stem)
+        kind, targets = csft_target(notes[path].parsed.tags, notes[path].parsed.category, path)
+        records.append(
+            NoteRecord(note_id(path), name, path, parsed.title, parsed.text, notes[path].parsed.tags,
+                       notes[path].parsed.category, kind, targets)
+        )
+
+    train_pairs = [
+        {"a": note_id(a), "b": note_id(b), "kind": "link", "weight": 1.0} for a, b in couples if (a, b) not in held
+    ]
+    seen = {(p["a"], p["b"]) for p in train_pairs}
+    held_ids = {(note_id(a), note_id(b)) for a, b in held}
+    for a, b, score in cooccurrence_pairs(root, set(notes), config):
+        key = (note_id(a), note_id(b))
+        if key not in seen and key not in held_ids:
+            seen.add(key)
+            train_pairs.append({"a": key[0], "b": key[1], "kind": "cooccurrence", "weight": score})
+    if config.same_tag_pairs:
+        for a, b in same_tag_pairs(records, config.same_tag_partners, rng):
+            if (a, b) not in seen and (a, b) not in held_ids:
+                seen.add((a, b))
+                train_pairs.append({"a": a, "b": b, "kind": "tag", "weight": 1.0})
+    heldout = [
+        {"vault": name, "source": note_id(source), "target": note_id(target)}
+        for couple in sorted(held)
+        for source, target in undirected[couple]
+    ]
+    return records, train_pairs, heldout
+
+
+def write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) -> dict:
+    """Prepare every vault into `out`; returns the manifest (also written as manifest.json)."""
+    config = config or PrepareConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    all_notes, all_pairs, all_held = [], [], []
+    per_vault = {}
+    for vault in vaults:
+        vault = Path(vault)
+        if not vault.is_dir():
+            raise DataError(f"vault folder not found: {vault}")
+        name = vault_name(vault)
+        if name in names:
+            raise DataError(f"two vaults are both named {name!r}")
+        names.append(name)
+        records, pairs, held = prepare_vault(vault, config, name)
+        all_notes += records
+        all_pairs += pairs
+        all_held += held
+        per_vault[name] = {
+            "path": str(vault.resolve()),
+            "notes": len(records),
+            "train_pairs": dict(sorted(_count(p["kind"] for p in pairs).items())),
+            "heldout_links": len(held),
+            "csft": dict(sorted(_count(r.target_kind or "none" for r in records).items())),
+        }
+    write_jsonl(out / "notes.jsonl", (asdict(r) for r in all_notes))
+    write_jsonl(out / "train_pairs.jsonl", all_pairs)
+    write_jsonl(out / "heldout_pairs.jsonl", all_held)
+    manifest = {"config": asdict(config), "vaults": per_vault, "notes": len(all_notes),
+                "train_pairs": len(all_pairs), "heldout_pairs": len(all_held)}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _count(items) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item] += 1
+    return dict(counts)
+
+
+@dataclass
+class Dataset:
+    notes: dict[str, dict]
+    pairs: list[dict]
+    heldout: list[dict]
+    manifest: dict
+
+    @classmethod
+    def load(cls, folder: Path) -> "Dataset":
+        folder = Path(folder)
+        if not (folder / "notes.jsonl").exists():
+            raise DataError(f"{folder} is not a prepared data folder (no notes.jsonl); run `notellm-train prepare`")
+        notes = {row["id"]: row for row in read_jsonl(folder / "notes.jsonl")}
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+        return cls(notes, read_jsonl(folder / "train_pairs.jsonl"), read_jsonl(folder / "heldout_pairs.jsonl"), manifest)

