@@ -1,0 +1,56 @@
+"""Readable messages for the engine's errors, each with a way forward; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from notellm.engine import (
+    IndexCorruptError,
+    IndexLockedError,
+    ModelError,
+    NoteChangedError,
+    NoteLLMError,
+    NoteNotFoundError,
+    VaultNotFoundError,
+)
+
+log = logging.getLogger(__name__)
+
+# actions a dialog can offer; the main window knows how to do each
+OPEN_FOLDER, OPEN_SETTINGS, RETRY = "open-folder", "open-settings", "retry"
+
+
+@dataclass
+class Problem:
+    title: str
+    text: str
+    detail: str
+    actions: list[tuple[str, str]]  # (button label, action)
+
+
+def explain(error: BaseException, doing: str = "") -> Problem:
+    detail = str(error)
+    if isinstance(error, VaultNotFoundError):
+        return Problem("Vault folder not found", "The notes folder is gone or was moved.", detail,
+                       [("Open Another Folder…", OPEN_FOLDER)])
+    if isinstance(error, ModelError):
+        return Problem("The model could not be loaded", "NoteLLM needs a GGUF model file to read your notes.", detail,
+                       [("Open Settings…", OPEN_SETTINGS), ("Retry", RETRY)])
+    if isinstance(error, IndexLockedError):
+        return Problem("The index is busy", "Another NoteLLM window or process is updating this vault's index.", detail,
+                       [("Retry", RETRY)])
+    if isinstance(error, IndexCorruptError):
+        return Problem("The index can't be read", "This vault's index file is damaged.", detail,
+                       [("Open Settings…", OPEN_SETTINGS), ("Retry", RETRY)])
+    if isinstance(error, NoteChangedError):
+        return Problem("The note changed on disk", "The note was edited while NoteLLM was writing to it; nothing was changed.",
+                       detail + "\nThe view has been refreshed; try again.", [])
+    if isinstance(error, NoteNotFoundError):
+        return Problem("Note not available", "That note isn't in the index (yet).", detail, [])
+    if isinstance(error, NoteLLMError):
+        return Problem("NoteLLM", detail, "", [])
+    if isinstance(error, OSError):
+        return Problem("File problem", f"NoteLLM could not {doing or 'access a file'}.", f"{error.strerror or error}: {error.filename or ''}", [])
+    log.error("unexpected error%s", f" while trying to {doing}" if doing else "", exc_info=error)
+    return Problem("Something went wrong", f"NoteLLM could not {doing or 'finish that'}.", f"{type(error).__name__}: {error}", [])

@@ -1,0 +1,60 @@
+"""`notellm [VAULT]`: start the desktop app (first run: a welcome page; later: the last vault)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from notellm import __version__
+
+from . import theme
+from .main_window import MainWindow
+from .settings import APPLICATION, ORGANIZATION, AppSettings
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="notellm", description="Browse a Markdown vault with related notes and hashtag suggestions.")
+    parser.add_argument("vault", nargs="?", help="folder of Markdown notes (default: the last one opened)")
+    parser.add_argument("--theme", choices=["system", "light", "dark"], help="colour scheme (default: follow the system)")
+    parser.add_argument("--version", action="version", version=f"notellm {__version__}")
+    return parser.parse_args(argv)
+
+
+def create_window(vault: str | None = None, settings: QSettings | None = None, theme_mode: str | None = None) -> MainWindow:
+    """Build the main window in a running QApplication and open `vault` (or the last one)."""
+    app_settings = AppSettings(settings)
+    mode = theme_mode or str(app_settings.value("view/theme", "system"))
+    theme.apply_theme(QApplication.instance(), mode)
+    window = MainWindow(app_settings, theme_mode=mode)
+    window._apply_preview_css()
+    target = vault or app_settings.last_vault
+    if target:
+        if vault is None and not Path(target).is_dir():
+            app_settings.forget_vault(target)
+            window.welcome.set_recent(app_settings.recent_vaults())
+        else:
+            window.open_vault(str(Path(target).expanduser()))
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    QApplication.setOrganizationName(ORGANIZATION)
+    QApplication.setApplicationName(APPLICATION)
+    QApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = create_window(args.vault, theme_mode=args.theme)
+    window.show()
+    code = app.exec()
+    window.worker.wait(10_000)  # let the worker finish the current batch and close the index
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,970 @@
+"""The main window: welcome page, note list, preview and the related/hashtag side panel.
+
+It wires widgets to the `VaultSession` (which does all engine work in the background) and keeps
+the little state a reader needs: which note is shown, and the back/forward history.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, SearchHit
+
+from . import theme
+from .errors import OPEN_FOLDER, OPEN_SETTINGS, RETRY, explain
+from .notes_model import PathRole, NoteFilterProxy, NoteListModel
+from .preview import WIKI_SCHEME, NotePreview
+from .session import IndexOptions, VaultSession
+from .settings import AppSettings, SettingsDialog
+from .side_panel import PathRole as RelatedPathRole
+from .side_panel import RelatedPanel, TagPanel
+from .worker import EngineWorker, FileWorker
+
+NOTE_SUFFIXES = (".md", ".markdown")
+
+
+def _read_text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f" · about {max(1, round(seconds))} s left"
+    return f" · about {round(seconds / 60)} min left"
+
+
+class WelcomePage(QWidget):
+    openFolder = Signal()
+    openRecent = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        card = QWidget()
+        card.setObjectName("welcomeCard")
+        card.setMaximumWidth(560)
+        title = QLabel("NoteLLM")
+        title.setObjectName("welcomeTitle")
+        text = QLabel(
+            "See the notes related to the one you are reading, and hashtags worth adding to it, "
+            "computed on this computer from a folder of Markdown notes. Nothing leaves your machine."
+        )
+        text.setObjectName("welcomeText")
+        text.setWordWrap(True)
+        self.open_button = QPushButton("Open folder…")
+        self.open_button.setObjectName("primary")
+        self.open_button.setDefault(True)
+        self.open_button.clicked.connect(self.openFolder)
+        self.recent_title = QLabel("Recent vaults")
+        self.recent_title.setObjectName("subTitle")
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentList")
+        self.recent.setMaximumHeight(170)
+        self.recent.itemActivated.connect(lambda item: self.openRecent.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.recent.itemClicked.connect(lambda item: self.openRecent.emit(item.data(Qt.ItemDataRole.UserRole)))
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(36, 32, 36, 32)
+        inner.setSpacing(14)
+        inner.addWidget(title)
+        inner.addWidget(text)
+        row = QHBoxLayout()
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        inner.addLayout(row)
+        inner.addSpacing(8)
+        inner.addWidget(self.recent_title)
+        inner.addWidget(self.recent)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        centre = QHBoxLayout()
+        centre.addStretch(1)
+        centre.addWidget(card, 3)
+        centre.addStretch(1)
+        outer.addLayout(centre)
+        outer.addStretch(2)
+
+    def set_recent(self, vaults: list[str]) -> None:
+        self.recent.clear()
+        for vault in vaults:
+            item = QListWidgetItem(f"{Path(vault).name}    {vault}")
+            item.setData(Qt.ItemDataRole.UserRole, vault)
+            item.setToolTip(vault)
+            self.recent.addItem(item)
+        self.recent_title.setVisible(bool(vaults))
+        self.recent.setVisible(bool(vaults))
+
+
+class MainWindow(QMainWindow):
+    noteShown = Signal(str)  # a note's preview is on screen (tests and accessibility wait on it)
+    relatedShown = Signal(str)
+    tagsShown = Signal(str)
+
+    def __init__(self, settings: AppSettings | None = None, worker: EngineWorker | None = None, theme_mode: str = "system"):
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.worker = worker or EngineWorker(self)
+        self.files = FileWorker(self)
+        self.theme_mode = theme_mode
+        self.session: VaultSession | None = None
+        self.current_path: str | None = None
+        self.back_stack: list[str] = []
+        self.forward_stack: list[str] = []
+        self._syncing_selection = False
+        self._related_waiting = False  # the shown note wasn't indexed yet when its related notes were asked for
+        self._error_box: QMessageBox | None = None
+        self._retry = None
+        self.setWindowTitle("NoteLLM")
+        self.resize(1280, 800)
+        self.setMinimumSize(820, 520)
+
+        self._build_widgets()
+        self._build_actions()
+        self._build_status_bar()
+        self._show_no_note()
+        self._restore_window_state()
+        self.welcome.set_recent(self.settings.recent_vaults())
+        self.pages.setCurrentWidget(self.welcome)
+
+    # --- construction ------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.pages = QStackedWidget()
+        self.welcome = WelcomePage()
+        self.welcome.openFolder.connect(self.choose_vault)
+        self.welcome.openRecent.connect(self.open_vault)
+        self.pages.addWidget(self.welcome)
+
+        # left: filter + note list (or search results)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter notes by title or folder  (Ctrl+L)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName("Filter notes")
+        self.note_model = NoteListModel(self)
+        self.note_proxy = NoteFilterProxy(self)
+        self.note_proxy.setSourceModel(self.note_model)
+        self.filter_edit.textChanged.connect(self.note_proxy.set_filter_text)
+        self.filter_edit.returnPressed.connect(lambda: self.note_table.setFocus())
+        self.note_table = QTableView()
+        self.note_table.setObjectName("noteTable")
+        self.note_table.setModel(self.note_proxy)
+        self.note_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.note_table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.note_table.setSortingEnabled(True)
+        self.note_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.note_table.setShowGrid(False)
+        self.note_table.setWordWrap(False)
+        self.note_table.verticalHeader().hide()
+        self.note_table.verticalHeader().setDefaultSectionSize(30)
+        self.note_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.note_table.setAccessibleName("Notes")
+        header = self.note_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setHighlightSections(False)
+        header.resizeSection(1, 110)
+        self.note_table.selectionModel().currentRowChanged.connect(self._on_table_row)
+
+        self.search_title = QLabel()
+        self.search_title.setObjectName("muted")
+        self.search_results = QListWidget()
+        self.search_results.setObjectName("searchResults")
+        self.search_results.setAccessibleName("Search results")
+        self.search_results.itemActivated.connect(self._open_search_hit)
+        self.search_results.itemClicked.connect(self._open_search_hit)
+        search_page = QWidget()
+        sp = QVBoxLayout(search_page)
+        sp.setContentsMargins(10, 4, 10, 0)
+        sp.addWidget(self.search_title)
+        sp.addWidget(self.search_results, 1)
+        self.left_stack = QStackedWidget()
+        self.left_stack.addWidget(self.note_table)
+        self.left_stack.addWidget(search_page)
+
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+        left = QWidget()
+        left.setObjectName("leftPane")
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 10, 0, 0)
+        ll.setSpacing(6)
+        filter_row = QHBoxLayout()
+        filter_row.setContentsMargins(10, 0, 10, 0)
+        filter_row.addWidget(self.filter_edit)
+        ll.addLayout(filter_row)
+        ll.addWidget(self.left_stack, 1)
+        count_row = QHBoxLayout()
+        count_row.setContentsMargins(12, 0, 12, 6)
+        count_row.addWidget(self.count_label)
+        ll.addLayout(count_row)
+
+        # centre: note header + preview
+        self.note_title = QLabel("")
+        self.note_title.setObjectName("noteTitle")
+        self.note_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.note_path_label = QLabel("")
+        self.note_path_label.setObjectName("muted")
+        self.note_path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_editor_button = QToolButton()
+        self.open_editor_button.setText("Open in editor")
+        self.open_editor_button.setToolTip("Open the note in your default Markdown editor (Ctrl+E)")
+        self.open_editor_button.clicked.connect(self.open_in_editor)
+        self.reveal_button = QToolButton()
+        self.reveal_button.setText("Reveal in folder")
+        self.reveal_button.setToolTip("Show the note's file in the file manager (Ctrl+Shift+R)")
+        self.reveal_button.clicked.connect(self.reveal_in_folder)
+        note_header = QWidget()
+        note_header.setObjectName("noteHeader")
+        nh = QHBoxLayout(note_header)
+        nh.setContentsMargins(24, 12, 16, 10)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(self.note_title)
+        titles.addWidget(self.note_path_label)
+        nh.addLayout(titles, 1)
+        nh.addWidget(self.open_editor_button)
+        nh.addWidget(self.reveal_button)
+        self.preview = NotePreview()
+        self.preview.setAccessibleName("Note preview")
+        self.preview.linkActivated.connect(self._on_preview_link)
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(note_header)
+        cl.addWidget(self.preview, 1)
+
+        # right: related + hashtags
+        options = self.settings.index_options()
+        self.related_panel = RelatedPanel(count=options.related_count, hide_linked=self.settings.hide_linked)
+        self.related_panel.navigate.connect(self.follow_related)
+        self.related_panel.optionsChanged.connect(self._related_options_changed)
+        self.tag_panel = TagPanel()
+        self.tag_panel.accepted.connect(self.accept_tag)
+        self.tag_panel.dismissed.connect(self.dismiss_tag)
+        side = QWidget()
+        side.setObjectName("sidePane")
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(14, 12, 14, 12)
+        sl.setSpacing(14)
+        sl.addWidget(self.related_panel, 3)
+        sl.addWidget(self.tag_panel, 0)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([330, 600, 350])
+        self.pages.addWidget(self.splitter)
+        self.setCentralWidget(self.pages)
+
+    def _build_actions(self) -> None:
+        def action(text, slot, shortcut=None, tip=None) -> QAction:
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setStatusTip(tip)
+            self.addAction(a)
+            return a
+
+        self.open_action = action("&Open Folder…", self.choose_vault, QKeySequence.StandardKey.Open, "Open a folder of Markdown notes")
+        self.settings_action = action("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.search_action = action("&Search by Meaning…", self.focus_search, "Ctrl+K", "Find notes by what they are about")
+        self.filter_action = action("&Filter Notes", self.focus_filter, "Ctrl+L")
+        self.list_action = action("Note &List", lambda: self.note_table.setFocus(), "Ctrl+1")
+        self.preview_action = action("&Preview", lambda: self.preview.setFocus(), "Ctrl+2")
+        self.related_action = action("&Related Notes", lambda: self.related_panel.list.setFocus(), "Ctrl+3")
+        self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back)
+        self.forward_action = action("&Forward", self.go_forward, QKeySequence.StandardKey.Forward)
+        self.editor_action = action("Open in &Editor", self.open_in_editor, "Ctrl+E")
+        self.reveal_action = action("&Reveal in Folder", self.reveal_in_folder, "Ctrl+Shift+R")
+        self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
+        self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
+        self.pause_action = action("&Pause Indexing", self.toggle_pause)
+        self.cancel_action = action("&Cancel Indexing", self.cancel_index)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.open_action)
+        self.recent_menu = menu.addMenu("Open &Recent")
+        menu.addSeparator()
+        menu.addAction(self.settings_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        go = self.menuBar().addMenu("&Go")
+        for a in (self.search_action, self.filter_action, None, self.list_action, self.preview_action, self.related_action,
+                  None, self.back_action, self.forward_action):
+            go.addSeparator() if a is None else go.addAction(a)
+        note = self.menuBar().addMenu("&Note")
+        for a in (self.editor_action, self.reveal_action, self.refresh_action):
+            note.addAction(a)
+        index = self.menuBar().addMenu("&Index")
+        for a in (self.reindex_action, self.pause_action, self.cancel_action):
+            index.addAction(a)
+        view = self.menuBar().addMenu("&View")
+        looks = QActionGroup(self)
+        for mode, label in (("system", "Follow &System"), ("light", "&Light"), ("dark", "&Dark")):
+            a = QAction(label, self, checkable=True)
+            a.setChecked(mode == self.theme_mode)
+            a.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
+            looks.addAction(a)
+            view.addAction(a)
+        self._update_recent_menu()
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setFloatable(False)
+        toolbar.toggleViewAction().setVisible(False)
+        self.back_button = QToolButton()
+        self.back_button.setDefaultAction(self.back_action)
+        self.back_button.setText("‹")
+        self.back_action.setToolTip("Back (Alt+Left)")
+        self.forward_button = QToolButton()
+        self.forward_button.setDefaultAction(self.forward_action)
+        self.forward_button.setText("›")
+        self.forward_action.setToolTip("Forward (Alt+Right)")
+        toolbar.addWidget(self.back_button)
+        toolbar.addWidget(self.forward_button)
+        self.vault_label = QLabel("")
+        self.vault_label.setObjectName("sectionTitle")
+        toolbar.addWidget(self.vault_label)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
+        toolbar.addWidget(spacer)
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("searchBox")
+        self.search_edit.setPlaceholderText("Search by meaning…  Ctrl+K")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Semantic search")
+        self.search_edit.returnPressed.connect(self.run_search)
+        self.search_edit.textChanged.connect(self._search_text_changed)
+        self.search_edit.installEventFilter(self)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(400)
+        self._search_timer.timeout.connect(self.run_search)
+        self._tags_timer = QTimer(self)  # hashtags are generated only for a note the reader stays on
+        self._tags_timer.setSingleShot(True)
+        self._tags_timer.setInterval(350)
+        self._tags_timer.timeout.connect(self._request_tags)
+        toolbar.addWidget(self.search_edit)
+        spacer2 = QWidget()
+        spacer2.setFixedWidth(8)
+        toolbar.addWidget(spacer2)
+        settings_button = QToolButton()
+        settings_button.setDefaultAction(self.settings_action)
+        settings_button.setText("Settings")
+        toolbar.addWidget(settings_button)
+        self.toolbar = toolbar
+        self._update_nav_actions()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(False)
+        self.index_label = QLabel("")
+        self.index_progress = QProgressBar()
+        self.index_progress.setObjectName("indexProgress")
+        self.index_progress.setTextVisible(False)
+        self.index_progress.setFixedWidth(180)
+        self.pause_button = QToolButton()
+        self.pause_button.setDefaultAction(self.pause_action)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setDefaultAction(self.cancel_action)
+        self.pause_action.setText("Pause")
+        self.cancel_action.setText("Cancel")
+        bar.addPermanentWidget(self.index_label)
+        bar.addPermanentWidget(self.index_progress)
+        bar.addPermanentWidget(self.pause_button)
+        bar.addPermanentWidget(self.cancel_button)
+        self._set_index_widgets(False)
+
+    def _set_index_widgets(self, visible: bool, pausable: bool = True) -> None:
+        self.index_progress.setVisible(visible)
+        self.pause_button.setVisible(visible and pausable)
+        self.cancel_button.setVisible(visible)
+        self.pause_action.setEnabled(visible and pausable)
+        self.cancel_action.setEnabled(visible)
+
+    # --- window state ---------------------------------------------------------------------
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+
+    def save_window_state(self) -> None:
+        self.settings.set_value("window/geometry", self.saveGeometry())
+        self.settings.set_value("window/splitter", self.splitter.saveState())
+        if self.session is not None and self.session.vault is not None and self.current_path:
+            self.settings.set_value(f"notes/{self._vault_key()}", self.current_path)
+        self.settings.qsettings.sync()
+
+    def _vault_key(self) -> str:
+        return str(self.session.vault).replace("/", "|").replace("\\", "|") if self.session and self.session.vault else ""
+
+    def closeEvent(self, event) -> None:
+        self.save_window_state()
+        if self.session is not None:
+            self.session.close()
+        super().closeEvent(event)
+
+    def set_theme(self, mode: str) -> None:
+        self.theme_mode = mode
+        self.settings.set_value("view/theme", mode)
+        theme.apply_theme(QApplication.instance(), mode)
+        self._apply_preview_css()
+
+    def _apply_preview_css(self) -> None:
+        dark = QApplication.instance().property("notellmTheme") == "dark"
+        self.preview.document().setDefaultStyleSheet(theme.preview_css(dark))
+        if self.current_path:
+            self._load_preview(self.current_path)
+
+    # --- vaults ------------------------------------------------------------------------------
+    def choose_vault(self) -> None:
+        start = str(self.session.vault) if self.session and self.session.vault else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of Markdown notes", start)
+        if folder:
+            self.open_vault(folder)
+
+    def open_vault(self, vault: str, options: IndexOptions | None = None) -> None:
+        if self.session is not None:
+            self.save_window_state()
+            self.session.close()
+            self.session.deleteLater()
+        options = options or self.settings.index_options()
+        session = VaultSession(self.worker, vault, options, self)
+        session.opened.connect(self._on_opened)
+        session.failed.connect(lambda error: self.show_error(error, "open the vault"))
+        session.notesChanged.connect(self._on_notes)
+        session.progressChanged.connect(self._on_progress)
+        session.stateChanged.connect(self._on_index_state)
+        session.indexFinished.connect(self._on_index_finished)
+        session.vaultChanged.connect(self._on_vault_changed)
+        session.filesChanged.connect(self._on_files_changed)
+        session.watchFailed.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.session = session
+        self.current_path = None
+        self.back_stack.clear()
+        self.forward_stack.clear()
+        self._update_nav_actions()
+        self.note_model.set_notes([])
+        self._show_no_note()
+        self.search_edit.clear()
+        self.left_stack.setCurrentIndex(0)
+        self._retry = lambda: self.open_vault(vault)
+        self.index_label.setText(f"Opening {Path(vault).name}…")
+        self.vault_label.setText(Path(vault).name)
+        self.setWindowTitle(f"{Path(vault).name} — NoteLLM")
+        self.pages.setCurrentWidget(self.splitter)
+        session.open()
+
+    def _on_opened(self, vault: str) -> None:
+        self.settings.remember_vault(vault)
+        self._update_recent_menu()
+        self.welcome.set_recent(self.settings.recent_vaults())
+        self._retry = self.reindex
+        last = self.settings.value(f"notes/{self._vault_key()}")
+        if last and self.current_path is None and (Path(vault) / str(last)).is_file():
+            self.show_note(str(last), push_history=False)
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        vaults = self.settings.recent_vaults()
+        for vault in vaults:
+            a = self.recent_menu.addAction(vault)
+            a.triggered.connect(lambda _=False, v=vault: self.open_vault(v))
+        if vaults:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear Recent")
+            clear.triggered.connect(self._clear_recent)
+        self.recent_menu.setEnabled(bool(vaults))
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._update_recent_menu()
+        self.welcome.set_recent([])
+
+    def _on_notes(self, rows: list[dict]) -> None:
+        self.note_model.set_notes(rows)
+        indexed = self.note_model.indexed_count()
+        skipped = sum(1 for r in rows if r.get("skip_reason"))
+        text = f"{len(rows)} notes" if indexed == len(rows) - skipped else f"{indexed} of {len(rows) - skipped} notes indexed"
+        self.count_label.setText(text + (f" · {skipped} skipped" if skipped else ""))
+        self._select_in_table(self.current_path)
+        if self.current_path and self._related_waiting:
+            row = self.note_model.note(self.current_path)
+            if row and row.get("indexed"):
+                self._related_waiting = False
+                self._load_related()
+                self._load_tags()
+
+    # --- index progress -----------------------------------------------------------------------
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.session is None:
+            return
+        self.index_progress.setRange(0, max(total, 1))
+        self.index_progress.setValue(done)
+        state = self.session.run.state
+        if state == "indexing":
+            self.index_label.setText(f"Indexing {done} / {total}{_eta(self.session.run.eta_seconds())}")
+
+    def _on_index_state(self, state: str) -> None:
+        run = self.session.run if self.session else None
+        if state == "indexing":
+            self.index_progress.setRange(0, 0)  # busy until the first count arrives
+            self.index_label.setText("Reading notes…")
+            self.pause_action.setText("Pause")
+            self._set_index_widgets(True)
+        elif state in ("pausing", "cancelling"):
+            self.index_label.setText("Finishing the current batch…")
+            self.pause_action.setEnabled(False)
+        elif state == "paused":
+            self.index_label.setText(f"Indexing paused at {run.overall_done} / {run.overall_total}")
+            self.pause_action.setText("Resume")
+            self.pause_action.setEnabled(True)
+        elif state == "cancelled":
+            self.index_label.setText(f"Indexing cancelled: {run.overall_done} of {run.overall_total} new notes indexed")
+            self._set_index_widgets(False)
+        elif state == "failed":
+            self.index_label.setText("Indexing stopped")
+            self._set_index_widgets(False)
+
+    def _on_index_finished(self, summary: ReindexSummary) -> None:
+        if summary.cancelled:
+            return
+        self._set_index_widgets(False)
+        parts = [f"{summary.embedded} indexed" if summary.embedded else "up to date"]
+        if summary.removed:
+            parts.append(f"{summary.removed} removed")
+        if summary.skipped:
+            parts.append(f"{summary.skipped} skipped")
+        self.index_label.setText("Index " + ", ".join(parts) + f" · {summary.seconds:.1f} s")
+        if self.current_path and self._related_waiting:
+            self._related_waiting = False
+            self._load_related()
+            self._load_tags()
+
+    def reindex(self) -> None:
+        if self.session is not None:
+            self.session.reindex()
+
+    def toggle_pause(self) -> None:
+        if self.session is None:
+            return
+        if self.session.run.state == "paused":
+            self.session.resume()
+        else:
+            self.session.pause()
+
+    def cancel_index(self) -> None:
+        if self.session is not None:
+            self.session.cancel()
+
+    # --- showing a note --------------------------------------------------------------------------
+    def _show_no_note(self) -> None:
+        self.note_title.setText("No note selected")
+        self.note_path_label.setText("Choose a note on the left, or press Ctrl+K to search by meaning.")
+        self.preview.show_message("")
+        self.related_panel.set_message("Select a note to see the notes related to it.")
+        self.tag_panel.clear("")
+        for w in (self.open_editor_button, self.reveal_button):
+            w.setEnabled(False)
+        self.editor_action.setEnabled(False)
+        self.reveal_action.setEnabled(False)
+
+    def _on_table_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing_selection or not current.isValid():
+            return
+        path = current.data(PathRole)
+        if path and path != self.current_path:
+            self.show_note(path)
+
+    def _select_in_table(self, path: str | None) -> None:
+        if not path:
+            return
+        row = self.note_model.row_of(path)
+        if row is None:
+            return
+        index = self.note_proxy.mapFromSource(self.note_model.index(row, 0))
+        if not index.isValid():
+            return
+        self._syncing_selection = True
+        try:
+            self.note_table.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
+            self.note_table.scrollTo(index)
+        finally:
+            self._syncing_selection = False
+
+    def show_note(self, path: str, push_history: bool = True) -> None:
+        """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
+        if self.session is None or self.session.vault is None:
+            return
+        if push_history and self.current_path and self.current_path != path:
+            self.back_stack.append(self.current_path)
+            self.forward_stack.clear()
+        self.current_path = path
+        self._update_nav_actions()
+        row = self.note_model.note(path)
+        self.note_title.setText((row or {}).get("title") or Path(path).stem)
+        self.note_path_label.setText(path)
+        for w in (self.open_editor_button, self.reveal_button):
+            w.setEnabled(True)
+        self.editor_action.setEnabled(True)
+        self.reveal_action.setEnabled(True)
+        self._select_in_table(path)
+        self._load_preview(path)
+        self._load_related()
+        self._load_tags()
+
+    def refresh_current(self) -> None:
+        if self.current_path:
+            self._load_preview(self.current_path)
+            self._load_related()
+            self._load_tags()
+
+    def _load_preview(self, path: str) -> None:
+        vault = self.session.vault
+        file = vault / path
+
+        def done(text: str) -> None:
+            if self.current_path == path and self.session is not None and self.session.vault == vault:
+                scroll = self.preview.verticalScrollBar().value()
+                same = self.preview.note_path == path
+                self.preview.show_note(vault, path, text)
+                if same:
+                    self.preview.verticalScrollBar().setValue(scroll)
+                self.noteShown.emit(path)
+
+        def failed(error: Exception) -> None:
+            if self.current_path == path:
+                self.preview.show_message(f"<p style='color:gray'>Can't read {path}: {getattr(error, 'strerror', error)}</p>")
+
+        self.files.submit(lambda: _read_text(file), done, failed)
+
+    def _still_current(self, path: str):
+        return lambda: self.current_path == path
+
+    def _load_related(self) -> None:
+        path, session = self.current_path, self.session
+        if not path or session is None:
+            return
+        self.related_panel.set_message("Finding related notes…")
+
+        def done(notes: list[RelatedNote]) -> None:
+            if self.current_path == path:
+                self.related_panel.set_results(notes)
+                self.relatedShown.emit(path)
+
+        def failed(error: Exception) -> None:
+            if self.current_path != path:
+                return
+            if isinstance(error, NoteNotFoundError):
+                self._related_waiting = True
+                self.related_panel.set_message("This note isn't indexed yet; its related notes appear as soon as it is.")
+            else:
+                self.related_panel.set_message("Related notes are unavailable.")
+                self.show_error(error, "find related notes")
+
+        session.related(path, self.related_panel.count.value(), self.related_panel.hide_linked.isChecked(), done, failed,
+                        self._still_current(path))
+
+    def _load_tags(self) -> None:
+        if self.current_path and self.session is not None:
+            self.tag_panel.clear("Thinking of hashtags…")
+            self._tags_timer.start()
+
+    def _request_tags(self) -> None:
+        path, session = self.current_path, self.session
+        if not path or session is None:
+            return
+
+        def done(result) -> None:
+            if self.current_path == path:
+                existing, suggested = result
+                self.tag_panel.set_tags(existing, suggested)
+                self.tagsShown.emit(path)
+
+        def failed(error: Exception) -> None:
+            if self.current_path != path:
+                return
+            if isinstance(error, NoteNotFoundError):
+                self._related_waiting = True
+                self.tag_panel.clear("Hashtags are suggested once the note is indexed.")
+            else:
+                self.tag_panel.clear("Hashtag suggestions are unavailable.")
+                self.show_error(error, "suggest hashtags")
+
+        session.tags(path, done, failed, self._still_current(path))
+
+    def _related_options_changed(self, hide_linked: bool, count: int) -> None:
+        self.settings.hide_linked = hide_linked
+        self.settings.set_value("view/related_count", count)
+        self._load_related()
+
+    # --- navigation --------------------------------------------------------------------------
+    def follow_related(self, target: str) -> None:
+        """The user chose a related note: record the co-occurrence, then go there."""
+        if self.session is not None and self.current_path and target != self.current_path:
+            self.session.record_navigation(self.current_path, target)
+        self.show_note(target)
+
+    def go_back(self) -> None:
+        if self.back_stack:
+            if self.current_path:
+                self.forward_stack.append(self.current_path)
+            self.show_note(self.back_stack.pop(), push_history=False)
+
+    def go_forward(self) -> None:
+        if self.forward_stack:
+            if self.current_path:
+                self.back_stack.append(self.current_path)
+            self.show_note(self.forward_stack.pop(), push_history=False)
+
+    def _update_nav_actions(self) -> None:
+        self.back_action.setEnabled(bool(self.back_stack))
+        self.forward_action.setEnabled(bool(self.forward_stack))
+
+    def _on_preview_link(self, url: QUrl) -> None:
+        if self.session is None or self.session.vault is None:
+            return
+        scheme = url.scheme().lower()
+        if scheme == WIKI_SCHEME:
+            self._open_by_name(url.path(), url.fragment())
+            return
+        if scheme not in ("", "file"):
+            QDesktopServices.openUrl(url)  # web and mail links go to the user's browser / mail app
+            return
+        base = QUrl.fromLocalFile(str((self.session.vault / (self.current_path or "")).parent) + "/")
+        target = Path(base.resolved(url).toLocalFile())
+        relative = self.session.index.relative_path(target) if self.session.index else None
+        if relative is None:
+            self.statusBar().showMessage(f"{url.toString()} is outside the vault", 5000)
+            return
+        if target.is_file() and not relative.lower().endswith(NOTE_SUFFIXES):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+            return
+        self._open_by_name(relative, url.fragment())
+
+    def _open_by_name(self, name: str, fragment: str = "") -> None:
+        local = self.note_model.find(name)
+        if local is not None:  # the note list already knows it: no need to queue behind the engine
+            self.show_note(local)
+            return
+
+        def done(path: str) -> None:
+            self.show_note(path)
+
+        def failed(error: Exception) -> None:
+            self.statusBar().showMessage(f"No note “{name}” in this vault", 6000)
+
+        self.session.resolve(name, done, failed)
+
+    # --- hashtags ----------------------------------------------------------------------------------
+    def accept_tag(self, tag: str) -> None:
+        path = self.current_path
+        if not path or self.session is None:
+            return
+
+        def done(added: list[str]) -> None:
+            self.statusBar().showMessage(f"Added #{tag} to {Path(path).name}" if added else f"#{tag} was already there", 5000)
+            if self.current_path == path:
+                self._load_preview(path)
+                self._load_tags()
+
+        def failed(error: Exception) -> None:
+            self.show_error(error, f"add #{tag}")
+            if self.current_path == path:
+                self.refresh_current()
+
+        self.session.accept_tag(path, tag, done, failed)
+
+    def dismiss_tag(self, tag: str) -> None:
+        if self.current_path and self.session is not None:
+            self.session.dismiss_tag(self.current_path, tag)
+            self.statusBar().showMessage(f"#{tag} won't be suggested for this note again", 4000)
+
+    # --- search ----------------------------------------------------------------------------------
+    def focus_search(self) -> None:
+        self.search_edit.setFocus()
+        self.search_edit.selectAll()
+
+    def focus_filter(self) -> None:
+        self.left_stack.setCurrentIndex(0)
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def _search_text_changed(self, text: str) -> None:
+        if text.strip():
+            self._search_timer.start()
+        else:
+            self._search_timer.stop()
+            self.left_stack.setCurrentIndex(0)
+
+    def run_search(self) -> None:
+        query = self.search_edit.text().strip()
+        if not query or self.session is None:
+            return
+        self._search_timer.stop()
+        self.left_stack.setCurrentIndex(1)
+        self.search_title.setText(f"Searching for “{query}”…")
+
+        def done(hits: list[SearchHit]) -> None:
+            if self.search_edit.text().strip() != query:
+                return
+            self.search_results.clear()
+            for hit in hits:
+                item = QListWidgetItem(f"{hit.title}\n{hit.folder or 'vault root'} · {hit.score:.2f}")
+                item.setData(Qt.ItemDataRole.UserRole, hit.path)
+                item.setToolTip(hit.path)
+                self.search_results.addItem(item)
+            self.search_title.setText(f"{len(hits)} notes about “{query}”" if hits else f"Nothing indexed matches “{query}” yet")
+            if hits:
+                self.search_results.setCurrentRow(0)
+
+        self.session.search(query, 20, done, lambda error: self.show_error(error, "search"))
+
+    def _open_search_hit(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if path:
+            self.show_note(path)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.search_edit and event.type() == event.Type.KeyPress:
+            if event.key() == Qt.Key.Key_Escape:
+                self.search_edit.clear()
+                self.left_stack.setCurrentIndex(0)
+                self.note_table.setFocus()
+                return True
+            if event.key() == Qt.Key.Key_Down and self.left_stack.currentIndex() == 1:
+                self.search_results.setFocus()
+                return True
+        return super().eventFilter(obj, event)
+
+    # --- files ------------------------------------------------------------------------------------
+    def _current_file(self) -> Path | None:
+        if self.session is None or self.session.vault is None or not self.current_path:
+            return None
+        return self.session.vault / self.current_path
+
+    def open_in_editor(self) -> None:
+        file = self._current_file()
+        if file is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(file))):
+            self.statusBar().showMessage("No application is set up to open Markdown files", 6000)
+
+    def reveal_in_folder(self) -> None:
+        file = self._current_file()
+        if file is None:
+            return
+        if sys.platform == "darwin":
+            subprocess.Popen(["open", "-R", str(file)])
+        elif os.name == "nt":
+            subprocess.Popen(["explorer", "/select,", str(file)])
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(file.parent)))
+
+    # --- settings -------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        current = self.session.options if self.session else self.settings.index_options()
+        current = IndexOptions(current.model, current.exclude, current.content_tokens, self.related_panel.count.value())
+        dialog = SettingsDialog(current, self.worker, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.options()))
+        dialog.open()
+        self.settings_dialog = dialog
+
+    def apply_settings(self, options: IndexOptions) -> None:
+        old = self.session.options if self.session else self.settings.index_options()
+        self.settings.set_index_options(options)
+        self.related_panel.count.setValue(options.related_count)
+        if self.session is not None and (options.model, options.exclude, options.content_tokens) != (
+            old.model, old.exclude, old.content_tokens
+        ):
+            shown = self.current_path
+            self.open_vault(str(self.session.vault or self.session.requested_vault), options)
+            if shown:
+                self.settings.set_value(f"notes/{self._vault_key()}", shown)
+
+    # --- errors ------------------------------------------------------------------------------------
+    def show_error(self, error: BaseException, doing: str = "") -> None:
+        """A readable, non-blocking message with a way forward."""
+        problem = explain(error, doing)
+        if self._error_box is not None:
+            self._error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, problem.title, problem.text, QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(problem.detail)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        actions = {}
+        for label, action in problem.actions:
+            actions[box.addButton(label, QMessageBox.ButtonRole.ActionRole)] = action
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.buttonClicked.connect(lambda button: self._error_action(actions.get(button)))
+        box.finished.connect(lambda _: setattr(self, "_error_box", None) if self._error_box is box else None)
+        self._error_box = box
+        self.statusBar().showMessage(problem.title, 8000)
+        box.open()
+
+    def _error_action(self, action: str | None) -> None:
+        if action == OPEN_FOLDER:
+            QTimer.singleShot(0, self.choose_vault)
+        elif action == OPEN_SETTINGS:
+            QTimer.singleShot(0, self.open_settings)
+        elif action == RETRY and self._retry is not None:
+            QTimer.singleShot(0, self._retry)
+
+    # --- vault changes from the watcher -------------------------------------------------------------
+    def _on_files_changed(self, paths: list[str]) -> None:
+        if self.current_path in paths and self.session is not None and (self.session.vault / self.current_path).is_file():
+            self._load_preview(self.current_path)
+
+    def _on_vault_changed(self, summary: ReindexSummary) -> None:
+        path = self.current_path
+        if not path or self.session is None or self.session.vault is None:
+            return
+        if not (self.session.vault / path).exists():
+            self.preview.show_message(f"<p style='color:gray'>{path} was deleted or moved.</p>")
+            self.related_panel.set_message("")
+            self.tag_panel.clear("")
+            return
+        self.refresh_current()

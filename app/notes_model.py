@@ -1,0 +1,144 @@
+"""The note list: a table model over `index.notes()` rows and a filter proxy for the search box."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import QApplication
+
+PathRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2
+
+COLUMNS = ("Title", "Folder", "Modified")
+
+
+def format_time(mtime_ns: int | None) -> str:
+    if not mtime_ns:
+        return ""
+    when = dt.datetime.fromtimestamp(mtime_ns / 1e9)
+    now = dt.datetime.now()
+    if when.date() == now.date():
+        return when.strftime("%H:%M")
+    if when.year == now.year:
+        return when.strftime("%d %b")
+    return when.strftime("%d %b %Y")
+
+
+class NoteListModel(QAbstractTableModel):
+    """Rows are the engine's note dicts; skipped and not-yet-indexed notes are shown dimmed."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[dict] = []
+        self._row_of: dict[str, int] = {}
+
+    def set_notes(self, rows: list[dict]) -> None:
+        if [r["path"] for r in rows] == [r["path"] for r in self._rows]:
+            self._rows = list(rows)
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._row_of = {r["path"]: i for i, r in enumerate(rows)}
+        self.endResetModel()
+
+    def note(self, path: str) -> dict | None:
+        row = self._row_of.get(path)
+        return self._rows[row] if row is not None else None
+
+    def find(self, name: str) -> str | None:
+        """The path of the note a link names, by the engine's rules: exact path, path without
+        '.md', title, then file name anywhere in the vault (shortest path first)."""
+        q = name.strip().strip("/").casefold()
+        if not q:
+            return None
+        rows = [r for r in self._rows if not r.get("skip_reason")]
+        for test in (
+            lambda p, t: p == q,
+            lambda p, t: p == q + ".md",
+            lambda p, t: t == q,
+            lambda p, t: p.endswith("/" + q) or p.endswith("/" + q + ".md"),
+        ):
+            found = sorted((r["path"] for r in rows if test(r["path"].casefold(), (r["title"] or "").casefold())), key=len)
+            if found:
+                return found[0]
+        return None
+
+    def row_of(self, path: str) -> int | None:
+        return self._row_of.get(path)
+
+    def indexed_count(self) -> int:
+        return sum(1 for r in self._rows if r.get("indexed"))
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return row["title"] or row["path"]
+            if column == 1:
+                return row["folder"] or "—"
+            return format_time(row["mtime_ns"])
+        if role == SortRole:
+            if column == 2:
+                return row["mtime_ns"] or 0
+            return (self.data(index) or "").casefold()
+        if role == PathRole:
+            return row["path"]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.get("skip_reason"):
+                return f"{row['path']}\nNot indexed: {row['skip_reason']}"
+            tip = row["path"] if row.get("indexed") else f"{row['path']}\nWaiting to be indexed…"
+            if row.get("warning"):
+                tip += f"\n⚠ {row['warning']}"
+            return tip
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if row.get("skip_reason") or not row.get("indexed"):
+                return QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
+            if column > 0:
+                return QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
+        return None
+
+
+class NoteFilterProxy(QSortFilterProxyModel):
+    """Case-insensitive match of every word of the filter against title, folder and path."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._words: list[str] = []
+        self.setSortRole(SortRole)
+
+    def set_filter_text(self, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+
+            self.beginFilterChange()
+            self._words = text.casefold().split()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._words = text.casefold().split()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self._words:
+            return True
+        model = self.sourceModel()
+        index = model.index(source_row, 0, source_parent)
+        haystack = " ".join(
+            str(x or "") for x in (model.data(index), model.data(index.siblingAtColumn(1)), model.data(index, PathRole))
+        ).casefold()
+        return all(word in haystack for word in self._words)

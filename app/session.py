@@ -1,0 +1,343 @@
+"""One open vault: the engine's `VaultIndex`, its background index run and its file watcher.
+
+`VaultSession` is the app's model of "the vault": it owns the index, hands every engine call to the
+single `EngineWorker`, and reports through named Qt signals. Widgets never see the index.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from notellm.engine import NoteLLMError, ReindexSummary, VaultIndex
+from notellm.engine.watcher import VaultWatcher
+
+from .worker import EngineWorker
+
+Callback = Callable[[Any], None]
+_SKIP = object()  # a request that became obsolete before its turn came
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """How a vault is indexed; changing any of these reopens the index."""
+
+    model: str | None = None  # None: the engine's default model
+    exclude: tuple[str, ...] = ()
+    content_tokens: int = 128
+    related_count: int = 10
+    tag_count: int = 5
+
+
+class _SessionClosed(NoteLLMError):
+    pass
+
+
+class _WorkerRoutedIndex:
+    """What `VaultWatcher` sees: path arithmetic happens on the watcher thread, but `sync_paths`
+    is queued on the engine worker, so the engine is only ever driven from one thread."""
+
+    def __init__(self, index: VaultIndex, worker: EngineWorker, closing: threading.Event, on_paths: Callable[[list], None]):
+        self._index, self._worker, self._closing, self._on_paths = index, worker, closing, on_paths
+        self.vault = index.vault
+
+    def relative_path(self, path):
+        return self._index.relative_path(path)
+
+    def sync_paths(self, paths) -> ReindexSummary:
+        paths = list(paths)
+        self._on_paths(paths)  # the preview can re-read the file before the engine has re-embedded it
+        future = self._worker.call_blocking(
+            lambda: ReindexSummary() if self._closing.is_set() else self._index.sync_paths(paths), EngineWorker.SYNC
+        )
+        while True:
+            if self._closing.is_set():
+                raise _SessionClosed("vault closed")
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+
+
+@dataclass
+class IndexRun:
+    """Progress of the background index, across pause/resume."""
+
+    state: str = "idle"  # idle, indexing, pausing, paused, cancelling, cancelled, done, failed
+    base: int = 0  # notes embedded by earlier (paused) runs
+    done: int = 0
+    total: int = 0
+    started: float = field(default_factory=time.monotonic)
+    started_done: int = 0
+
+    @property
+    def overall_done(self) -> int:
+        return self.base + self.done
+
+    @property
+    def overall_total(self) -> int:
+        return self.base + self.total
+
+    def eta_seconds(self) -> float | None:
+        embedded = self.done - self.started_done
+        elapsed = time.monotonic() - self.started
+        if embedded <= 0 or elapsed <= 0 or self.total <= self.done:
+            return None
+        return (self.total - self.done) * elapsed / embedded
+
+
+class VaultSession(QObject):
+    opened = Signal(str)  # the vault's resolved path
+    failed = Signal(object)  # an exception from opening, indexing or a request without its own handler
+    notesChanged = Signal(list)  # rows of index.notes()
+    progressChanged = Signal(int, int)  # notes embedded, notes to embed (this whole run)
+    stateChanged = Signal(str)  # IndexRun.state
+    indexFinished = Signal(object)  # ReindexSummary
+    vaultChanged = Signal(object)  # ReindexSummary of files the watcher saw change
+    filesChanged = Signal(list)  # vault-relative paths the watcher saw change (before the engine syncs them)
+    watchFailed = Signal(str)
+
+    # emitted from background threads, delivered queued on the GUI thread
+    _progressFromWorker = Signal(int, int, object)
+    _watchUpdate = Signal(object)
+    _watchPaths = Signal(list)
+    _watchError = Signal(str)
+
+    def __init__(self, worker: EngineWorker, vault: str | Path, options: IndexOptions, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = worker
+        self.requested_vault = Path(vault).expanduser()
+        self.options = options
+        self.index: VaultIndex | None = None
+        self.vault: Path | None = None
+        self.run = IndexRun()
+        self._stop = threading.Event()
+        self._closing = threading.Event()
+        self._pause_requested = False
+        self._watcher: VaultWatcher | None = None
+        self._progressFromWorker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._watchUpdate.connect(self._on_watch_update, Qt.ConnectionType.QueuedConnection)
+        self._watchError.connect(self.watchFailed, Qt.ConnectionType.QueuedConnection)
+        self._watchPaths.connect(self._on_watch_paths, Qt.ConnectionType.QueuedConnection)
+
+    # --- plumbing ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    def _submit(self, fn: Callable[[VaultIndex], Any], on_result: Callback | None = None, on_error: Callback | None = None,
+                still_wanted: Callable[[], bool] | None = None, priority: int = EngineWorker.INTERACTIVE) -> None:
+        """Queue `fn(index)` on the engine worker; callbacks run on the GUI thread unless the session closed."""
+
+        def job():
+            if self._closing.is_set() or self.index is None or (still_wanted is not None and not still_wanted()):
+                return _SKIP
+            return fn(self.index)
+
+        def done(value):
+            if value is not _SKIP and not self.closed and on_result is not None:
+                on_result(value)
+
+        def failed(error):
+            if self.closed:
+                return
+            (on_error or self.failed.emit)(error)
+
+        self.worker.submit(job, done, failed, priority)
+
+    # --- open / close ------------------------------------------------------------------------
+    def open(self) -> None:
+        options = self.options
+
+        def job():
+            index = VaultIndex.open(
+                self.requested_vault, model=options.model or None, exclude=options.exclude, content_tokens=options.content_tokens
+            )
+            return index, index.notes()
+
+        def done(result):
+            index, notes = result
+            if self.closed:
+                self.worker.submit(index.close)
+                return
+            self.index, self.vault = index, index.vault
+            self.opened.emit(str(index.vault))
+            self.notesChanged.emit(notes)
+            self._start_watcher()
+            self.reindex()
+
+        self.worker.submit(job, done, self._open_failed, EngineWorker.INTERACTIVE)
+
+    def _open_failed(self, error: Exception) -> None:
+        if not self.closed:
+            self.failed.emit(error)
+
+    def _start_watcher(self) -> None:
+        routed = _WorkerRoutedIndex(self.index, self.worker, self._closing, self._watchPaths.emit)
+        self._watcher = VaultWatcher(routed, on_update=self._watchUpdate.emit, on_error=self._watch_error)
+        try:
+            self._watcher.start()
+        except OSError as error:  # e.g. inotify limits; the app still works, just without live refresh
+            self._watcher = None
+            self.watchFailed.emit(f"can't watch {self.vault} for changes ({error}); use View > Refresh")
+
+    def _watch_error(self, message: str) -> None:
+        if not self._closing.is_set():
+            self._watchError.emit(message)
+
+    def close(self) -> None:
+        """Stop indexing and watching and close the index, all on the worker; returns at once."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._stop.set()
+        watcher, index = self._watcher, self.index
+        self._watcher = None
+
+        def job():
+            if watcher is not None:
+                watcher.stop()
+            if index is not None:
+                index.close()
+
+        self.worker.submit(job, priority=EngineWorker.CLOSE)
+
+    # --- indexing ----------------------------------------------------------------------------
+    def reindex(self, resume: bool = False) -> None:
+        if self.index is None or self.closed or self.run.state in ("indexing", "pausing", "cancelling"):
+            return
+        base = self.run.overall_done if resume else 0
+        self.run = IndexRun(state="indexing", base=base)
+        self._stop.clear()
+        self._pause_requested = False
+        self.stateChanged.emit(self.run.state)
+        self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
+
+    def _reindex_job(self, index: VaultIndex) -> ReindexSummary:
+        def progress(done: int, total: int) -> None:
+            # Same thread as the reindex, so reading the note list here keeps engine calls serial.
+            notes = index.notes() if done else None
+            self._progressFromWorker.emit(done, total, notes)
+
+        return index.reindex(progress=progress, should_stop=self._stop.is_set)
+
+    @Slot(int, int, object)
+    def _on_progress(self, done: int, total: int, notes) -> None:
+        if self.closed:
+            return
+        if done == 0:
+            self.run.started, self.run.started_done = time.monotonic(), 0
+        self.run.done, self.run.total = done, total
+        self.progressChanged.emit(self.run.overall_done, self.run.overall_total)
+        if notes is not None:
+            self.notesChanged.emit(notes)
+
+    def _reindex_done(self, summary: ReindexSummary) -> None:
+        if summary.cancelled:
+            self.run.state = "paused" if self._pause_requested else "cancelled"
+        else:
+            self.run.state = "done"
+        self.stateChanged.emit(self.run.state)
+        self.indexFinished.emit(summary)
+        self.refresh_notes()
+
+    def _reindex_failed(self, error: Exception) -> None:
+        self.run.state = "failed"
+        self.stateChanged.emit(self.run.state)
+        self.failed.emit(error)
+
+    def pause(self) -> None:
+        if self.run.state == "indexing":
+            self._pause_requested = True
+            self._stop.set()
+            self.run.state = "pausing"
+            self.stateChanged.emit(self.run.state)
+
+    def resume(self) -> None:
+        if self.run.state in ("paused", "cancelled", "failed"):
+            self.reindex(resume=self.run.state == "paused")
+
+    def cancel(self) -> None:
+        if self.run.state in ("indexing", "pausing"):
+            self._pause_requested = False
+            self._stop.set()
+            self.run.state = "cancelling"
+            self.stateChanged.emit(self.run.state)
+        elif self.run.state == "paused":
+            self.run.state = "cancelled"
+            self.stateChanged.emit(self.run.state)
+
+    @Slot(list)
+    def _on_watch_paths(self, paths: list) -> None:
+        if self.closed or self.index is None:
+            return
+        relative = [self.index.relative_path(p) for p in paths]
+        self.filesChanged.emit([p for p in relative if p])
+
+    @Slot(object)
+    def _on_watch_update(self, summary: ReindexSummary) -> None:
+        if self.closed:
+            return
+        self.refresh_notes()
+        self.vaultChanged.emit(summary)
+
+    def refresh_notes(self) -> None:
+        self._submit(lambda index: index.notes(), self.notesChanged.emit)
+
+    # --- requests (all asynchronous) -----------------------------------------------------------
+    def related(self, path: str, k: int, hide_linked: bool, on_result: Callback, on_error: Callback,
+                still_wanted: Callable[[], bool] | None = None) -> None:
+        self._submit(lambda index: index.related(path, k=k, hide_linked=hide_linked), on_result, on_error, still_wanted)
+
+    def tags(self, path: str, on_result: Callback, on_error: Callback, still_wanted: Callable[[], bool] | None = None) -> None:
+        """(existing tags, suggested tags) for a note; generating suggestions may take a few seconds."""
+
+        def job(index: VaultIndex):
+            import json
+
+            existing = json.loads(index.note(path)["tags"] or "[]")
+            return existing, index.suggest_tags(path, count=self.options.tag_count)
+
+        self._submit(job, on_result, on_error, still_wanted, EngineWorker.GENERATE)
+
+    def accept_tag(self, path: str, tag: str, on_result: Callback, on_error: Callback | None = None) -> None:
+        self._submit(lambda index: index.apply_tags(path, [tag]), on_result, on_error)
+
+    def dismiss_tag(self, path: str, tag: str, on_result: Callback | None = None) -> None:
+        self._submit(lambda index: index.dismiss_tag(path, tag), on_result)
+
+    def search(self, query: str, k: int, on_result: Callback, on_error: Callback | None = None) -> None:
+        self._submit(lambda index: index.search(query, k=k), on_result, on_error)
+
+    def resolve(self, name: str, on_result: Callback, on_error: Callback) -> None:
+        """The vault path of a note named by path, path without '.md', file name or title."""
+        self._submit(lambda index: index.note(name)["path"], on_result, on_error)
+
+    def record_navigation(self, source: str, target: str) -> None:
+        self._submit(lambda index: index.record_navigation(source, target))
+
+
+def check_model(worker: EngineWorker, path: str, on_result: Callback, on_error: Callback) -> None:
+    """Load a GGUF through the engine on the worker; the result says what it is."""
+
+    def job():
+        from notellm.engine.config import resolve_model
+        from notellm.engine.model import NoteModel
+
+        resolved = resolve_model(path or None)
+        model = NoteModel(resolved, threads=1)
+        try:
+            trained = model.projection is not None
+            return f"{resolved.name} loads: {model.dimensions}-dimensional embeddings" + (
+                " (NoteLLM-trained head)" if trained else " (base model, zero-shot)"
+            )
+        finally:
+            model.close()
+
+    worker.submit(job, on_result, on_error)

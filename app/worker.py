@@ -1,0 +1,113 @@
+"""Background tasks: small callables run on a Qt thread pool, results delivered on the GUI thread.
+
+`EngineWorker` owns a pool with exactly one thread, so engine calls never overlap (llama.cpp
+contexts are not thread-safe). `FileWorker` is a separate pool for plain file reads, so a preview
+never waits behind a long reindex.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Any], None]
+
+
+class _Task(QRunnable):
+    def __init__(self, relay: "_Relay", fn: Callable[[], Any], on_result: Callback | None, on_error: Callback | None, future: Future | None):
+        super().__init__()
+        self.setAutoDelete(True)
+        self.relay, self.fn, self.on_result, self.on_error, self.future = relay, fn, on_result, on_error, future
+
+    def run(self) -> None:  # on the pool thread
+        started = time.perf_counter()
+        try:
+            value = self.fn()
+            log.debug("task %s took %.3f s", getattr(self.fn, "__qualname__", self.fn), time.perf_counter() - started)
+        except BaseException as error:  # noqa: BLE001 - every failure goes back to the GUI as a value
+            if not isinstance(error, Exception):
+                raise
+            if self.future is not None:
+                self.future.set_exception(error)
+            self.relay.delivered.emit(self.on_error, error, True)
+            return
+        if self.future is not None:
+            self.future.set_result(value)
+        self.relay.delivered.emit(self.on_result, value, False)
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; the pool thread emits, Qt queues, the slot runs callbacks here."""
+
+    delivered = Signal(object, object, bool)
+
+    def __init__(self, fallback_error: Callback, parent: QObject | None = None):
+        super().__init__(parent)
+        self.fallback_error = fallback_error
+        self.delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object, object, bool)
+    def _deliver(self, callback: Callback | None, value: Any, failed: bool) -> None:
+        if callback is None and failed:
+            callback = self.fallback_error
+        if callback is not None:
+            try:
+                callback(value)
+            except Exception:  # a bug in a GUI callback must not kill the event loop
+                log.exception("error in a background task callback")
+
+
+class Worker(QObject):
+    """Run callables on a private thread pool; `submit` never blocks the caller."""
+
+    def __init__(self, threads: int, name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self.pool.setObjectName(name)
+        self._relay = _Relay(self._unhandled, self)
+
+    def _unhandled(self, error: Exception) -> None:
+        log.error("background task failed: %s: %s", type(error).__name__, error)
+
+    def submit(self, fn: Callable[[], Any], on_result: Callback | None = None, on_error: Callback | None = None,
+               priority: int = 0) -> None:
+        """Queue `fn`; queued tasks with a higher priority run first, equal ones in order."""
+        self.pool.start(_Task(self._relay, fn, on_result, on_error, None), priority)
+
+    def call_blocking(self, fn: Callable[[], Any], priority: int = 0) -> Future:
+        """For non-Qt threads (the watcher): queue `fn` and get a Future to wait on."""
+        future: Future = Future()
+        self.pool.start(_Task(self._relay, fn, None, lambda error: None, future), priority)
+        return future
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self.pool.waitForDone(msecs)
+
+
+class EngineWorker(Worker):
+    """The one thread that talks to the engine.
+
+    Priorities keep the window lively behind slow work: closing an index jumps the queue, quick
+    lookups (related notes, links, note list) come next, then indexing, and hashtag generation,
+    which can take seconds on a busy CPU, goes last.
+    """
+
+    CLOSE, INTERACTIVE, SYNC, INDEX, GENERATE = 100, 20, 10, 0, -10
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(1, "notellm-engine", parent)
+        self.pool.setExpiryTimeout(-1)  # keep the same thread for the app's lifetime
+
+
+class FileWorker(Worker):
+    """Reads note files for the preview; never touches the engine."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(2, "notellm-files", parent)
