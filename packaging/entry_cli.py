@@ -1,0 +1,3 @@
+from notellm.engine.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from notellm.app.main import main
+
+main()

@@ -1,0 +1,62 @@
+"""The PyInstaller bundle runs on a machine without our Python: build it, then use it with a clean environment.
+
+Slow (a few minutes): run on its own with `pytest -m packaging`.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED_DATA
+
+pytestmark = pytest.mark.packaging
+BUNDLE = REPO / "dist" / "NoteLLM"
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    subprocess.run(["bash", str(REPO / "packaging" / "build.sh")], check=True, cwd=REPO, timeout=1800)
+    assert (BUNDLE / "notellm-engine").exists() and (BUNDLE / "notellm").exists()
+    return BUNDLE
+
+
+@pytest.fixture
+def clean_env(tmp_path) -> dict:
+    """No virtualenv, no PYTHONPATH, a fresh home: what a user's machine looks like."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "NOTELLM_HOME": str(home / "notellm"), "QT_QPA_PLATFORM": "offscreen", "LANG": "C.UTF-8"}
+
+
+def run(bundle, program, *args, env, timeout=600):
+    return subprocess.run([str(bundle / program), *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+def test_engine_cli_indexes_and_answers(bundle, clean_env, tmp_path):
+    vault = tmp_path / "vault"
+    shutil.copytree(SHARED_DATA / "foam-docs" / "docs" / "user" / "features", vault)
+    assert run(bundle, "notellm-engine", "--version", env=clean_env).stdout.startswith("notellm-engine, version")
+    indexed = run(bundle, "notellm-engine", "reindex", vault, "--tokens", "32", "--json", "-q", env=clean_env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert json.loads(indexed.stdout)["embedded"] >= 10
+    related = run(bundle, "notellm-engine", "related", vault, "wikilinks.md", "-k", "3", "--json", env=clean_env)
+    assert related.returncode == 0, related.stderr
+    assert len(json.loads(related.stdout)) == 3
+
+
+def test_gui_starts_opens_a_vault_and_quits(bundle, clean_env, tmp_path):
+    vault = tmp_path / "vault"
+    shutil.copytree(SHARED_DATA / "foam-docs" / "docs" / "user" / "features", vault)
+    result = run(bundle, "notellm", vault, "--quit-after-index", env=clean_env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_bundle_leaves_out_training_libraries(bundle):
+    names = {p.name.lower() for p in (bundle / "_internal").iterdir()}
+    assert not {"torch", "transformers", "peft", "accelerate"} & names
+    assert any(p.name.startswith("libllama") for p in (bundle / "_internal").rglob("libllama*"))
+    assert (bundle / "_internal" / "models").is_dir()
