@@ -1,3 +1,3 @@
 from notellm.app.main import main
 
-main()
+raise SystemExit(main())
