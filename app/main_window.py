@@ -152,6 +152,13 @@ class MainWindow(QMainWindow):
         self._restore_window_state()
         self.welcome.set_recent(self.settings.recent_vaults())
         self.pages.setCurrentWidget(self.welcome)
+        hints = QApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(self._system_scheme_changed)
+
+    def _system_scheme_changed(self, *_):
+        if self.theme_mode == "system":
+            self.set_theme("system")
 
     # --- construction ------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -285,7 +292,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([330, 600, 350])
+        self.splitter.setHandleWidth(1)
+        self.splitter.setSizes([350, 570, 360])
         self.pages.addWidget(self.splitter)
         self.setCentralWidget(self.pages)
 
@@ -352,14 +360,16 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setFloatable(False)
         toolbar.toggleViewAction().setVisible(False)
+        self.back_action.setIconText("←")
+        self.forward_action.setIconText("→")
+        self.back_action.setToolTip(f"Back ({self.back_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
+        self.forward_action.setToolTip(f"Forward ({self.forward_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
         self.back_button = QToolButton()
         self.back_button.setDefaultAction(self.back_action)
-        self.back_button.setText("‹")
-        self.back_action.setToolTip("Back (Alt+Left)")
+        self.back_button.setObjectName("navButton")
         self.forward_button = QToolButton()
         self.forward_button.setDefaultAction(self.forward_action)
-        self.forward_button.setText("›")
-        self.forward_action.setToolTip("Forward (Alt+Right)")
+        self.forward_button.setObjectName("navButton")
         toolbar.addWidget(self.back_button)
         toolbar.addWidget(self.forward_button)
         self.vault_label = QLabel("")
@@ -399,6 +409,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         bar.setSizeGripEnabled(False)
         self.index_label = QLabel("")
+        self.index_label.setContentsMargins(0, 0, 10, 0)
         self.index_progress = QProgressBar()
         self.index_progress.setObjectName("indexProgress")
         self.index_progress.setTextVisible(False)
@@ -573,12 +584,12 @@ class MainWindow(QMainWindow):
         if summary.cancelled:
             return
         self._set_index_widgets(False)
-        parts = [f"{summary.embedded} indexed" if summary.embedded else "up to date"]
-        if summary.removed:
-            parts.append(f"{summary.removed} removed")
-        if summary.skipped:
-            parts.append(f"{summary.skipped} skipped")
-        self.index_label.setText("Index " + ", ".join(parts) + f" · {summary.seconds:.1f} s")
+        if summary.embedded:
+            text = f"Indexed {summary.embedded} note{'s' * (summary.embedded != 1)} in {summary.seconds:.1f} s"
+        else:
+            text = "Index up to date"
+        extra = [f"{summary.removed} removed"] * bool(summary.removed) + [f"{summary.skipped} skipped"] * bool(summary.skipped)
+        self.index_label.setText(" · ".join([text, *extra]))
         if self.current_path and self._related_waiting:
             self._related_waiting = False
             self._load_related()

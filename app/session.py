@@ -6,6 +6,7 @@ single `EngineWorker`, and reports through named Qt signals. Widgets never see t
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -121,6 +122,7 @@ class VaultSession(QObject):
         self._closing = threading.Event()
         self._pause_requested = False
         self._watcher: VaultWatcher | None = None
+        self._nothing_to_suggest: dict[str, str] = {}  # path -> content hash the model found no hashtags for
         self._progressFromWorker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
         self._watchUpdate.connect(self._on_watch_update, Qt.ConnectionType.QueuedConnection)
         self._watchError.connect(self.watchFailed, Qt.ConnectionType.QueuedConnection)
@@ -299,10 +301,17 @@ class VaultSession(QObject):
         """(existing tags, suggested tags) for a note; generating suggestions may take a few seconds."""
 
         def job(index: VaultIndex):
-            import json
-
-            existing = json.loads(index.note(path)["tags"] or "[]")
-            return existing, index.suggest_tags(path, count=self.options.tag_count)
+            row = index.note(path)
+            existing = json.loads(row["tags"] or "[]")
+            version = row["content_hash"]
+            if self._nothing_to_suggest.get(path) == version:
+                return existing, []  # the engine caches suggestions but not "none": don't generate again
+            suggested = index.suggest_tags(path, count=self.options.tag_count)
+            if suggested:
+                self._nothing_to_suggest.pop(path, None)
+            else:
+                self._nothing_to_suggest[path] = version
+            return existing, suggested
 
         self._submit(job, on_result, on_error, still_wanted, EngineWorker.GENERATE)
 

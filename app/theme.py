@@ -49,10 +49,11 @@ def stylesheet(c: dict) -> str:
     QToolBar {{ background: {c['window']}; border: none; border-bottom: 1px solid {c['border']}; padding: 4px 8px; spacing: 6px; }}
     QStatusBar {{ background: {c['window']}; border-top: 1px solid {c['border']}; color: {c['muted']}; }}
     QStatusBar QLabel {{ color: {c['muted']}; }}
+    QStatusBar::item {{ border: none; }}
+    QToolButton#navButton {{ font-size: 16px; padding: 2px 8px; }}
     QSplitter::handle {{ background: {c['border']}; }}
-    QSplitter::handle:horizontal {{ width: 1px; }}
-    QLineEdit, QSpinBox, QPlainTextEdit {{ background: {c['base']}; border: 1px solid {c['border']}; border-radius: 6px; padding: 4px 8px; selection-background-color: {c['selection']}; }}
-    QLineEdit:focus, QSpinBox:focus, QPlainTextEdit:focus {{ border: 1px solid {c['accent']}; }}
+    QLineEdit, QPlainTextEdit {{ background: {c['base']}; border: 1px solid {c['border']}; border-radius: 6px; padding: 4px 8px; selection-background-color: {c['selection']}; }}
+    QLineEdit:focus, QPlainTextEdit:focus {{ border: 1px solid {c['accent']}; }}
     QLineEdit#searchBox {{ min-width: 320px; padding: 5px 10px; border-radius: 8px; background: {c['alt']}; }}
     QPushButton {{ background: {c['base']}; border: 1px solid {c['border']}; border-radius: 6px; padding: 5px 12px; }}
     QPushButton:hover {{ border-color: {c['accent']}; }}
@@ -82,7 +83,7 @@ def stylesheet(c: dict) -> str:
     QProgressBar#score::chunk {{ background: {c['accent']}; border-radius: 2px; }}
     QProgressBar#indexProgress {{ background: {c['bar']}; border: none; border-radius: 4px; max-height: 8px; min-width: 160px; }}
     QProgressBar#indexProgress::chunk {{ background: {c['accent']}; border-radius: 4px; }}
-    QFrame#chip {{ background: {c['chip']}; border: 1px solid {c['chipBorder']}; border-radius: 13px; }}
+    QFrame#chip {{ background: {c['chip']}; border: 1px solid {c['chipBorder']}; border-radius: 11px; }}
     QLabel#chipText {{ color: {c['text']}; font-weight: 500; }}
     QToolButton#chipAccept, QToolButton#chipDismiss {{ padding: 1px 5px; border-radius: 9px; font-weight: 700; }}
     QToolButton#chipAccept {{ color: {c['ok']}; }}

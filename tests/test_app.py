@@ -232,6 +232,17 @@ def test_search_box_ranks_notes(qtbot, open_window, vault):
     assert window.current_path == path
     qtbot.keyClick(window.search_edit, Qt.Key.Key_Escape)
     assert window.left_stack.currentIndex() == 0
+    assert window.note_table.hasFocus()
+
+    # arrow keys in the note list move through the notes
+    window.note_table.setCurrentIndex(window.note_proxy.index(0, 0))
+    first = window.current_path
+    with qtbot.waitSignal(window.noteShown, timeout=30_000):
+        qtbot.keyClick(window.note_table, Qt.Key.Key_Down)
+    assert window.current_path != first
+    window.filter_action.trigger()
+    qtbot.keyClicks(window.filter_edit, "daily")
+    assert window.note_proxy.rowCount() == 1
 
 
 def test_first_run_shows_welcome_and_recent_vaults(qtbot, open_window, qsettings, tmp_path):
@@ -303,3 +314,94 @@ def test_preview_refuses_remote_images_and_renders_wikilinks(qtbot, tmp_path):
     assert "tags:" not in preview.toPlainText()
     assert "the other" in preview.toPlainText()
     assert "(notellm:Other%20note)" in to_markdown(text)
+
+
+def test_pause_resume_and_cancel_the_first_index(qtbot, open_window, vault):
+    import threading
+
+    for file in list(vault.rglob("*.md"))[2:]:
+        file.unlink()
+    window = open_window()
+    release = threading.Event()
+
+    def hold_worker(_vault: str) -> None:
+        # keep the engine worker busy so the pause is requested before the index starts: deterministic
+        window.worker.submit(lambda: release.wait(30), priority=window.worker.CLOSE)
+
+    window.open_vault(str(vault))
+    session = window.session
+    session.opened.connect(hold_worker)
+    qtbot.waitUntil(lambda: session.run.state == "indexing", timeout=30_000)
+    assert window.pause_button.isVisible() and window.cancel_button.isVisible()
+    window.pause_action.trigger()
+    assert session.run.state == "pausing"
+    release.set()
+    qtbot.waitUntil(lambda: session.run.state == "paused", timeout=30_000)
+    assert window.pause_action.text() == "Resume"
+    assert "paused" in window.index_label.text()
+    window.pause_action.trigger()  # resume
+    qtbot.waitUntil(lambda: session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
+    assert window.note_model.indexed_count() == 2
+    assert not window.index_progress.isVisible()
+
+    # a second run has nothing to do; cancelling one that is running leaves a clear message
+    (vault / "new note.md").write_text("# New note\n\nSomething about graphs.\n", encoding="utf-8")
+    release.clear()
+    window.worker.submit(lambda: release.wait(30), priority=window.worker.CLOSE)
+    session.reindex()
+    window.cancel_action.trigger()
+    release.set()
+    qtbot.waitUntil(lambda: session.run.state == "cancelled", timeout=30_000)
+    assert "cancelled" in window.index_label.text()
+
+
+def test_settings_check_model_and_reopen_index(qtbot, open_window, vault, qsettings):
+    for file in list(vault.rglob("*.md"))[2:]:
+        file.unlink()
+    window = open_window(vault)
+    qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
+    first_session = window.session
+
+    window.settings_action.trigger()
+    dialog = window.settings_dialog
+    qtbot.waitExposed(dialog)
+    assert dialog.tokens_spin.value() == 48
+    qtbot.mouseClick(dialog.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.model_status.text().startswith(("✓", "✗")), timeout=120_000)
+    assert dialog.model_status.text().startswith("✓ SmolLM2"), dialog.model_status.text()
+
+    dialog.model_edit.setText(str(vault / "not-a-model.gguf"))
+    (vault / "not-a-model.gguf").write_bytes(b"not a gguf file")
+    qtbot.mouseClick(dialog.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.model_status.text().startswith(("✓", "✗")), timeout=60_000)
+    assert dialog.model_status.text().startswith("✗") and "GGUF" in dialog.model_status.text()
+
+    dialog.model_edit.clear()
+    dialog.exclude_edit.setPlainText("user/*")
+    dialog.related_spin.setValue(4)
+    dialog.accept()
+    assert window.session is not first_session  # the index was reopened with the new options
+    assert window.session.options.exclude == ("user/*",)
+    assert window.related_panel.count.value() == 4
+    stored = AppSettings(qsettings).index_options()
+    assert stored.exclude == ("user/*",) and stored.related_count == 4 and stored.content_tokens == 48
+    qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
+    assert all(not row["path"].startswith("user/") for row in window.session.index.notes())
+
+
+def test_later_runs_reopen_the_last_vault_and_window_geometry(qtbot, open_window, qsettings, vault):
+    AppSettings(qsettings).remember_vault(str(vault))
+    window = open_window()
+    assert window.session is not None and window.session.requested_vault == vault
+    assert window.pages.currentWidget() is window.splitter
+    assert [a.text() for a in window.recent_menu.actions()][0] == str(vault)
+    window.session.cancel()
+    window.resize(1000, 640)
+    window.splitter.setSizes([200, 500, 300])
+    window.save_window_state()
+
+    again = open_window()
+    again.resize(1, 1)
+    again._restore_window_state()
+    assert again.height() == 640  # (the offscreen screen is 800 px wide, so Qt clamps the width)
+    assert again.splitter.sizes()[0] == window.splitter.sizes()[0]
