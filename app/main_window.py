@@ -485,7 +485,7 @@ class MainWindow(QMainWindow):
         options = options or self.settings.index_options()
         session = VaultSession(self.worker, vault, options, self)
         session.opened.connect(self._on_opened)
-        session.failed.connect(lambda error: self.show_error(error, "open the vault"))
+        session.failed.connect(lambda error: self.show_error(error, f"work on {Path(vault).name}"))
         session.notesChanged.connect(self._on_notes)
         session.progressChanged.connect(self._on_progress)
         session.stateChanged.connect(self._on_index_state)
@@ -637,7 +637,8 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         index = self.note_proxy.mapFromSource(self.note_model.index(row, 0))
-        if not index.isValid():
+        if not index.isValid() or (self.note_table.currentIndex().row() == index.row()
+                                   and self.note_table.selectionModel().isRowSelected(index.row())):
             return
         self._syncing_selection = True
         try:

@@ -248,6 +248,13 @@ class VaultSession(QObject):
         self.stateChanged.emit(self.run.state)
         self.indexFinished.emit(summary)
         self.refresh_notes()
+        if not summary.embedded:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Load the model now (the index was already current), so the first search or hashtag
+        suggestion does not pay for it; a broken model file is reported right away."""
+        self._submit(lambda index: index.model and None, priority=EngineWorker.INDEX)
 
     def _reindex_failed(self, error: Exception) -> None:
         self.run.state = "failed"
