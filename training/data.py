@@ -40,11 +40,13 @@ class DataError(Exception):
 class PrepareConfig:
     holdout: float = 0.2
     seed: int = 0
+    links: bool = True  # link/backlink pairs (off for folders whose links are an index, e.g. a TIL README)
     same_tag_pairs: bool = False
     same_tag_partners: int = 2  # same-tag partners sampled per note
     min_cooccurrence: float = 1.0  # summed 1/N weight a co-occurrence pair needs
     cooccurrence_top: int = 10  # partners kept per note
     exclude: tuple[str, ...] = ()
+    max_pairs: int = 0  # keep a seeded sample of this many training pairs (0: all)
 
 
 @dataclass
@@ -166,13 +168,14 @@ def cooccurrence_pairs(vault: Path, known: set[str], config: PrepareConfig) -> l
 
 
 def same_tag_pairs(records: list[NoteRecord], partners: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Each note paired with up to `partners` random notes sharing one of its labels (its CSFT targets)."""
     by_label: dict[str, list[str]] = defaultdict(list)
     for record in records:
-        for label in record.tags or ([record.category] if record.category else []):
+        for label in record.targets:
             by_label[label.casefold()].append(record.id)
     pairs = set()
     for record in records:
-        labels = record.tags or ([record.category] if record.category else [])
+        labels = record.targets
         candidates = sorted({other for label in labels for other in by_label[label.casefold()] if other != record.id})
         for other in rng.sample(candidates, min(partners, len(candidates))):
             pairs.add(tuple(sorted((record.id, other))))
@@ -186,7 +189,7 @@ def prepare_vault(root: Path, config: PrepareConfig, name: str | None = None) ->
     notes, sources, resolver = read_vault(root, config.exclude)
     if not notes:
         raise DataError(f"no readable notes in {root}")
-    edges = link_edges(notes, resolver)
+    edges = link_edges(notes, resolver) if config.links else []
     undirected: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for source, target in edges:
         undirected.setdefault(tuple(sorted((source, target))), []).append((source, target))
@@ -277,6 +280,8 @@ def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) 
             "heldout_links": len(held),
             "csft": dict(sorted(_count(r.target_kind or "none" for r in records).items())),
         }
+    if config.max_pairs and len(all_pairs) > config.max_pairs:
+        all_pairs = random.Random(config.seed).sample(all_pairs, config.max_pairs)
     write_jsonl(out / "notes.jsonl", (asdict(r) for r in all_notes))
     write_jsonl(out / "train_pairs.jsonl", all_pairs)
     write_jsonl(out / "heldout_pairs.jsonl", all_held)
@@ -299,6 +304,21 @@ class Dataset:
     pairs: list[dict]
     heldout: list[dict]
     manifest: dict
+
+    @classmethod
+    def load_many(cls, folders: list[Path]) -> "Dataset":
+        """Several prepared folders as one training set (e.g. linked vaults + category-paired TIL folders)."""
+        parts = [cls.load(folder) for folder in folders]
+        if len(parts) == 1:
+            return parts[0]
+        notes: dict[str, dict] = {}
+        for part in parts:
+            clash = set(notes) & set(part.notes)
+            if clash:
+                raise DataError(f"a vault appears in two data folders: {sorted(clash)[0]}")
+            notes.update(part.notes)
+        return cls(notes, [p for part in parts for p in part.pairs], [p for part in parts for p in part.heldout],
+                   {"parts": [part.manifest for part in parts]})
 
     @classmethod
     def load(cls, folder: Path) -> "Dataset":

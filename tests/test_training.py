@@ -1,0 +1,271 @@
+"""notellm-train on real notes and the real SmolLM2 base: losses, data, a tiny run, export parity, delta, engine.
+
+One short training run (3 steps, tiny prompts) on a handful of Foam's own docs is shared by the tests that
+need a trained model; it goes through the CLI (prepare -> train -> export) as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from click.testing import CliRunner  # noqa: E402
+
+from notellm.training.cli import cli  # noqa: E402
+from notellm.training.losses import combine  # noqa: E402
+from notellm.training.losses.contrastive import SymmetricInfoNCELoss, compute_loss_from_embeddings  # noqa: E402
+from notellm.training.losses.generation import IGNORE, compute_loss_from_logits  # noqa: E402
+
+FOAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "foam-docs" / "docs"
+TINY_NOTES = [
+    "user/tools/cli.md",
+    "user/tools/cli/daily.md",
+    "user/tools/cli/grep.md",
+    "user/tools/cli/search.md",
+    "user/tools/cli/links.md",
+    "user/tools/cli/note.md",
+    "user/tools/cli/list.md",
+    "user/tools/orphans.md",
+    "user/features/tags.md",
+    "user/recipes/recipes.md",
+]
+CONTENT_TOKENS = 32
+torch.set_num_threads(2)
+
+
+# --- losses -----------------------------------------------------------------------------------
+def reference_infonce(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    """InfoNCE written out term by term: -log softmax of the matching pair, both directions, averaged."""
+    n = a.shape[0]
+    total = 0.0
+    for i in range(n):
+        sims_ab = torch.stack([scale * torch.dot(a[i], b[j]) for j in range(n)])
+        sims_ba = torch.stack([scale * torch.dot(b[i], a[j]) for j in range(n)])
+        total = total - torch.log(torch.exp(sims_ab[i]) / torch.exp(sims_ab).sum())
+        total = total - torch.log(torch.exp(sims_ba[i]) / torch.exp(sims_ba).sum())
+    return total / (2 * n)
+
+
+def test_symmetric_infonce_equals_reference_and_trains_the_temperature():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(6, 16, generator=generator), dim=-1)
+    b = torch.nn.functional.normalize(a + 0.5 * torch.randn(6, 16, generator=generator), dim=-1)
+    loss_module = SymmetricInfoNCELoss()
+    assert loss_module.scale == pytest.approx(np.exp(3.0), rel=1e-6)  # temperature initialised at 1/e^3
+    loss = loss_module(a, b)
+    expected = reference_infonce(a.double(), b.double(), float(np.exp(3.0)))
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5)
+    assert float(compute_loss_from_embeddings(a, b, torch.tensor(3.0))) == pytest.approx(float(loss.detach()), rel=1e-6)
+    loss.backward()
+    assert loss_module.log_scale.grad is not None and float(loss_module.log_scale.grad) != 0.0
+    # Same gradients with respect to the embeddings as the reference.
+    a1, b1 = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    a2, b2 = a.double().clone().requires_grad_(True), b.double().clone().requires_grad_(True)
+    compute_loss_from_embeddings(a1, b1, torch.tensor(3.0)).backward()
+    reference_infonce(a2, b2, float(np.exp(3.0))).backward()
+    assert torch.allclose(a1.grad.double(), a2.grad, atol=1e-5)
+    assert torch.allclose(b1.grad.double(), b2.grad, atol=1e-5)
+
+
+def test_generation_loss_counts_answer_tokens_only_and_combines_as_the_paper():
+    logits = torch.randn(4, 10)
+    labels = torch.tensor([IGNORE, 3, IGNORE, 7])
+    expected = torch.nn.functional.cross_entropy(logits[[1, 3]], labels[[1, 3]])
+    assert float(compute_loss_from_logits(logits, labels)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(compute_loss_from_logits(logits[:0], labels[:0])) == 0.0
+    assert float(combine(torch.tensor(2.0), torch.tensor(5.0), 0.01)) == pytest.approx((2.0 + 0.05) / 1.01)
+
+
+# --- data -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_vault(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("foam-tiny") / "foam-tiny"
+    for relative in TINY_NOTES:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FOAM / relative, root / relative)
+    return root
+
+
+def test_prepare_holds_out_links_and_cuts_their_text(tmp_path):
+    from notellm.engine.markdown import parse_note
+    from notellm.training.data import PrepareConfig, prepare
+
+    manifest = prepare([FOAM], tmp_path, PrepareConfig(holdout=0.2, seed=0))
+    notes = {json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "notes.jsonl").read_text().splitlines()}
+    held = [json.loads(line) for line in (tmp_path / "heldout_pairs.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (tmp_path / "train_pairs.jsonl").read_text().splitlines()]
+    assert held and train and manifest["heldout_pairs"] == len(held)
+    couples = {tuple(sorted((p["source"], p["target"]))) for p in held}
+    assert not couples & {(p["a"], p["b"]) for p in train}, "a held-out link must not be a training pair"
+    # 20% of the undirected link couples, the same split again with the same seed
+    assert len(couples) == round(0.2 * (len(couples) + len(train)))
+    again = tmp_path / "again"
+    prepare([FOAM], again, PrepareConfig(holdout=0.2, seed=0))
+    assert (again / "heldout_pairs.jsonl").read_text() == (tmp_path / "heldout_pairs.jsonl").read_text()
+    # the linking note's text lost the held-out link's words (the whole link is cut, label included)
+    for pair in held:
+        source_path = pair["source"].split("/", 1)[1]
+        original = parse_note((FOAM / source_path).read_text(encoding="utf-8"), Path(source_path).stem)
+        assert len(notes[pair["source"]]["text"]) < len(original.text)
+    categories = {n["target_kind"] for n in notes.values()}
+    assert "category" in categories  # foam's folders are categories; tagged notes get topics
+
+
+def test_remove_links_cuts_whole_links_to_the_held_out_targets():
+    from notellm.engine.vault import LinkResolver
+    from notellm.training.data import remove_links
+
+    resolver = LinkResolver(["Bread.md", "Baking/Pizza dough.md", "Other.md"], {"Bread.md": ["Loaf"]})
+    source = "See [[Bread|a loaf]], [[Loaf]], [the dough](Pizza%20dough.md) and [[Other]].\n"
+    cut = remove_links(source, "Baking/Sourdough.md", {"Bread.md", "Baking/Pizza dough.md"}, resolver)
+    assert cut == "See , ,  and [[Other]].\n"
+
+
+# --- one real tiny run through the CLI ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run(tiny_vault, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("train-run")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["prepare", str(tiny_vault), "-o", str(work / "data"), "--holdout", "0.2"])
+    assert result.exit_code == 0, result.output
+    pairs = len((work / "data" / "train_pairs.jsonl").read_text().splitlines())
+    result = runner.invoke(cli, [
+        "train", str(work / "data"), "-o", str(work / "run"), "--steps", "3", "--batch-pairs", str(pairs),
+        "--content-tokens", str(CONTENT_TOKENS), "--lora-rank", "8", "--lr", "2e-3", "--head-lr", "5e-3",
+        "--warmup-steps", "1", "--gen-fraction", "1.0", "--threads", "2", "--quiet", "--seed", "0",
+    ])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, [
+        "export", str(work / "run"), "-o", str(work / "model.gguf"), "--quant", "f16,q8_0",
+        "--delta", str(work / "model.delta.gguf"), "--threads", "2",
+    ])
+    assert result.exit_code == 0, result.output
+    return {"work": work, "data": work / "data", "run": work / "run", "f16": work / "model.f16.gguf",
+            "q8_0": work / "model.q8_0.gguf", "delta": work / "model.delta.gguf", "vault": tiny_vault}
+
+
+def test_loss_goes_down_on_a_real_run(run):
+    log = [json.loads(line) for line in (run["run"] / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2, 3]
+    # every step sees the same pairs (batch = all pairs, CSFT on every note): the loss must fall
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert log[-1]["contrastive"] < log[0]["contrastive"]
+    checkpoint = torch.load(run["run"] / "checkpoint.pt", map_location="cpu", weights_only=False)
+    assert checkpoint["config"]["content_tokens"] == CONTENT_TOKENS and checkpoint["step"] == 3
+
+
+@pytest.fixture(scope="module")
+def pytorch_model(run):
+    from notellm.training.train import load_run, load_tokenizer
+
+    model, config, _ = load_run(run["run"])
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    return model, tokenizer, eos
+
+
+@pytest.fixture(scope="module")
+def sample_notes(tiny_vault):
+    from notellm.training.data import read_vault
+
+    notes, _, _ = read_vault(tiny_vault)
+    return [(note.parsed.title, note.parsed.text) for note in list(notes.values())[:5]]
+
+
+def pytorch_embeddings(pytorch_model, notes) -> np.ndarray:
+    from notellm.training.model import build_example, collate
+
+    model, tokenizer, eos = pytorch_model
+    with torch.no_grad():
+        batch = collate([build_example(tokenizer, eos, title, text, CONTENT_TOKENS) for title, text in notes], eos)
+        return model.embed(batch).numpy()
+
+
+def gguf_embeddings(path: Path, notes) -> np.ndarray:
+    from notellm.engine.model import NoteModel
+
+    model = NoteModel(path, threads=2)
+    try:
+        assert model.dimensions == 128  # the projection head travelled in the GGUF's metadata
+        return model.embed_notes(notes, CONTENT_TOKENS)
+    finally:
+        model.close()
+
+
+def test_exported_gguf_embeds_like_pytorch(run, pytorch_model, sample_notes):
+    reference = pytorch_embeddings(pytorch_model, sample_notes)
+    f16 = (gguf_embeddings(run["f16"], sample_notes) * reference).sum(axis=1)
+    q8 = (gguf_embeddings(run["q8_0"], sample_notes) * reference).sum(axis=1)
+    print("cosine F16", f16, "Q8_0", q8)
+    assert f16.min() >= 0.999
+    assert q8.min() >= 0.99
+
+
+def test_exported_gguf_generates_like_pytorch(run, pytorch_model, sample_notes):
+    from notellm.engine.model import NoteModel
+    from notellm.engine.prompt import topics_cue
+
+    model, tokenizer, eos = pytorch_model
+    lm = model.lm.get_base_model()
+    engine = NoteModel(run["f16"], threads=2)
+    try:
+        for title, text in sample_notes[:2]:  # greedy, 6 tokens each
+            ids = tokenizer.tokenize(tokenizer.note_prompt(title, text, CONTENT_TOKENS) + topics_cue(3))
+            generated = []
+            with torch.no_grad():
+                for _ in range(6):
+                    logits = lm(input_ids=torch.tensor([ids + generated])).logits[0, -1]
+                    token = int(logits.argmax())
+                    if token == eos:
+                        break
+                    generated.append(token)
+            engine.generator.reset()
+            output = engine.generator.create_completion(ids, max_tokens=len(generated) or 1, temperature=0.0, top_k=1)
+            assert output["choices"][0]["text"] == tokenizer.detokenize(generated)
+    finally:
+        engine.close()
+
+
+def test_delta_rebuilds_the_exported_model_without_torch(run, sample_notes, tmp_path):
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import rebuild_from_delta
+
+    assert run["delta"].stat().st_size < 20e6
+    source = (Path(__file__).resolve().parents[1] / "training" / "delta.py").read_text()
+    assert "torch" not in [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
+    rebuilt = rebuild_from_delta(smollm2_base_model(), run["delta"], tmp_path / "rebuilt.gguf", "f16")
+    cosine = (gguf_embeddings(rebuilt, sample_notes) * gguf_embeddings(run["f16"], sample_notes)).sum(axis=1)
+    print("cosine delta-rebuilt vs exported F16", cosine)
+    assert cosine.min() >= 0.999
+
+
+def test_engine_indexes_a_vault_with_the_exported_model(run):
+    from notellm.engine.vault_index import VaultIndex
+
+    with VaultIndex.open(run["vault"], model=run["q8_0"], content_tokens=CONTENT_TOKENS, threads=2) as index:
+        summary = index.reindex()
+        assert summary.embedded == len(TINY_NOTES)
+        related = index.related("user/tools/cli.md", k=3)
+        assert len(related) == 3 and all(r.path != "user/tools/cli.md" for r in related)
+        assert index.model.dimensions == 128
+
+
+def test_evaluate_reports_recall_for_the_model_and_bm25(run, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "eval.json"
+    result = runner.invoke(cli, ["evaluate", str(run["q8_0"]), str(run["data"]), "--content-tokens", str(CONTENT_TOKENS),
+                                 "--tag-notes", "1", "--threads", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    row = report["links"][0]
+    assert row["queries"] > 0 and 0.0 <= row["R@1"] <= row["R@5"] <= row["R@10"] <= 1.0 and row["R@100"] == 1.0
+    assert 0.0 < row["MRR"] <= 1.0
+    result = runner.invoke(cli, ["evaluate", "bm25", str(run["data"])])
+    assert result.exit_code == 0 and "BM25" in result.output

