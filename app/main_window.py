@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
@@ -584,8 +585,10 @@ class MainWindow(QMainWindow):
         if summary.cancelled:
             return
         self._set_index_widgets(False)
-        if summary.embedded:
-            text = f"Indexed {summary.embedded} note{'s' * (summary.embedded != 1)} in {summary.seconds:.1f} s"
+        run = self.session.run
+        embedded = max(run.overall_done, summary.embedded)  # the run may have stepped aside and resumed
+        if embedded:
+            text = f"Indexed {embedded} note{'s' * (embedded != 1)} in {time.monotonic() - run.started:.1f} s"
         else:
             text = "Index up to date"
         extra = [f"{summary.removed} removed"] * bool(summary.removed) + [f"{summary.skipped} skipped"] * bool(summary.skipped)

@@ -75,7 +75,7 @@ class IndexRun:
     done: int = 0
     total: int = 0
     started: float = field(default_factory=time.monotonic)
-    started_done: int = 0
+    started_done: int = 0  # overall_done when this run (or resume) started
 
     @property
     def overall_done(self) -> int:
@@ -86,11 +86,11 @@ class IndexRun:
         return self.base + self.total
 
     def eta_seconds(self) -> float | None:
-        embedded = self.done - self.started_done
+        embedded = self.overall_done - self.started_done
         elapsed = time.monotonic() - self.started
-        if embedded <= 0 or elapsed <= 0 or self.total <= self.done:
+        if embedded <= 0 or elapsed <= 0 or self.overall_total <= self.overall_done:
             return None
-        return (self.total - self.done) * elapsed / embedded
+        return (self.overall_total - self.overall_done) * elapsed / embedded
 
 
 class VaultSession(QObject):
@@ -215,32 +215,44 @@ class VaultSession(QObject):
         if self.index is None or self.closed or self.run.state in ("indexing", "pausing", "cancelling"):
             return
         base = self.run.overall_done if resume else 0
-        self.run = IndexRun(state="indexing", base=base)
+        self.run = IndexRun(state="indexing", base=base, started_done=base)
         self._stop.clear()
         self._pause_requested = False
         self.stateChanged.emit(self.run.state)
         self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
 
     def _reindex_job(self, index: VaultIndex) -> ReindexSummary:
+        embedded_here = 0
+
         def progress(done: int, total: int) -> None:
+            nonlocal embedded_here
+            embedded_here = done
             # Same thread as the reindex, so reading the note list here keeps engine calls serial.
             notes = index.notes() if done else None
             self._progressFromWorker.emit(done, total, notes)
 
-        return index.reindex(progress=progress, should_stop=self._stop.is_set)
+        def should_stop() -> bool:
+            # Step aside between batches when the reader asked for something (related notes,
+            # search, a link): the run is resubmitted behind that request and carries on.
+            return self._stop.is_set() or (embedded_here > 0 and self.worker.urgent_waiting())
+
+        return index.reindex(progress=progress, should_stop=should_stop)
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:
         if self.closed:
             return
-        if done == 0:
-            self.run.started, self.run.started_done = time.monotonic(), 0
         self.run.done, self.run.total = done, total
         self.progressChanged.emit(self.run.overall_done, self.run.overall_total)
         if notes is not None:
             self.notesChanged.emit(notes)
 
     def _reindex_done(self, summary: ReindexSummary) -> None:
+        if summary.cancelled and not self._stop.is_set():  # stepped aside for a request: carry on
+            self.run.base += summary.embedded
+            self.run.done = self.run.total = 0
+            self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
+            return
         if summary.cancelled:
             self.run.state = "paused" if self._pause_requested else "cancelled"
         else:

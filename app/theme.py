@@ -50,6 +50,9 @@ def stylesheet(c: dict) -> str:
     QStatusBar {{ background: {c['window']}; border-top: 1px solid {c['border']}; color: {c['muted']}; }}
     QStatusBar QLabel {{ color: {c['muted']}; }}
     QStatusBar::item {{ border: none; }}
+    QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px; background: {c['base']}; }}
+    QCheckBox::indicator:checked {{ background: {c['accent']}; border-color: {c['accent']}; }}
+    QCheckBox::indicator:focus {{ border-color: {c['accent']}; }}
     QToolButton#navButton {{ font-size: 16px; padding: 2px 8px; }}
     QSplitter::handle {{ background: {c['border']}; }}
     QLineEdit, QPlainTextEdit {{ background: {c['base']}; border: 1px solid {c['border']}; border-radius: 6px; padding: 4px 8px; selection-background-color: {c['selection']}; }}

@@ -8,6 +8,7 @@ never waits behind a long reindex.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -20,12 +21,16 @@ Callback = Callable[[Any], None]
 
 
 class _Task(QRunnable):
-    def __init__(self, relay: "_Relay", fn: Callable[[], Any], on_result: Callback | None, on_error: Callback | None, future: Future | None):
+    def __init__(self, relay: "_Relay", fn: Callable[[], Any], on_result: Callback | None, on_error: Callback | None,
+                 future: Future | None, on_start: Callable[[], None] | None = None):
         super().__init__()
         self.setAutoDelete(True)
         self.relay, self.fn, self.on_result, self.on_error, self.future = relay, fn, on_result, on_error, future
+        self.on_start = on_start
 
     def run(self) -> None:  # on the pool thread
+        if self.on_start is not None:
+            self.on_start()
         started = time.perf_counter()
         try:
             value = self.fn()
@@ -66,12 +71,32 @@ class _Relay(QObject):
 class Worker(QObject):
     """Run callables on a private thread pool; `submit` never blocks the caller."""
 
+    URGENT_ABOVE = 0  # tasks with a higher priority count as waiting for `urgent_waiting`
+
     def __init__(self, threads: int, name: str, parent: QObject | None = None):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self.pool.setObjectName(name)
         self._relay = _Relay(self._unhandled, self)
+        self._urgent_lock = threading.Lock()
+        self._urgent = 0  # queued tasks that outrank indexing
+
+    def urgent_waiting(self) -> bool:
+        """Whether a task that should not wait for indexing is queued (read from the pool thread)."""
+        return self._urgent > 0
+
+    def _task(self, fn, on_result, on_error, future, priority: int) -> _Task:
+        if priority <= self.URGENT_ABOVE:
+            return _Task(self._relay, fn, on_result, on_error, future)
+        with self._urgent_lock:
+            self._urgent += 1
+
+        def started():
+            with self._urgent_lock:
+                self._urgent -= 1
+
+        return _Task(self._relay, fn, on_result, on_error, future, started)
 
     def _unhandled(self, error: Exception) -> None:
         log.error("background task failed: %s: %s", type(error).__name__, error)
@@ -79,12 +104,12 @@ class Worker(QObject):
     def submit(self, fn: Callable[[], Any], on_result: Callback | None = None, on_error: Callback | None = None,
                priority: int = 0) -> None:
         """Queue `fn`; queued tasks with a higher priority run first, equal ones in order."""
-        self.pool.start(_Task(self._relay, fn, on_result, on_error, None), priority)
+        self.pool.start(self._task(fn, on_result, on_error, None, priority), priority)
 
     def call_blocking(self, fn: Callable[[], Any], priority: int = 0) -> Future:
         """For non-Qt threads (the watcher): queue `fn` and get a Future to wait on."""
         future: Future = Future()
-        self.pool.start(_Task(self._relay, fn, None, lambda error: None, future), priority)
+        self.pool.start(self._task(fn, None, lambda error: None, future, priority), priority)
         return future
 
     def wait(self, msecs: int = -1) -> bool:
@@ -100,6 +125,7 @@ class EngineWorker(Worker):
     """
 
     CLOSE, INTERACTIVE, SYNC, INDEX, GENERATE = 100, 20, 10, 0, -10
+    URGENT_ABOVE = INDEX
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(1, "notellm-engine", parent)

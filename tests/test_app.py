@@ -405,3 +405,25 @@ def test_later_runs_reopen_the_last_vault_and_window_geometry(qtbot, open_window
     again._restore_window_state()
     assert again.height() == 640  # (the offscreen screen is 800 px wide, so Qt clamps the width)
     assert again.splitter.sizes()[0] == window.splitter.sizes()[0]
+
+
+def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_path, qsettings):
+    """The index steps aside between batches for the reader's requests, then carries on."""
+    source = FOAM / "docs"
+    vault = tmp_path / "bigger"
+    for file in sorted(source.rglob("*.md"))[:20]:
+        target = vault / file.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(file, target)
+    qsettings.setValue("index/content_tokens", 16)
+    window = open_window(vault)
+    qtbot.waitUntil(lambda: window.note_model.indexed_count() > 0, timeout=INDEX_TIMEOUT_MS)
+    assert window.session.run.state == "indexing"
+    path = next(r["path"] for r in window.note_model._rows if r["indexed"])
+    with qtbot.waitSignal(window.relatedShown, timeout=INDEX_TIMEOUT_MS):
+        window.show_note(path)
+    assert window.session.run.state == "indexing", "related notes waited for the whole index"
+    assert window.related_panel.paths()
+    qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
+    assert window.note_model.indexed_count() == 20
+    assert window.index_label.text().startswith("Indexed 20 notes")
