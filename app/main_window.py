@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         self._related_waiting = False  # the shown note wasn't indexed yet when its related notes were asked for
         self._error_box: QMessageBox | None = None
         self._retry = None
+        self._own_write: str | None = None  # a note this app just wrote (accepted hashtag)
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
         self.setMinimumSize(820, 520)
@@ -821,16 +822,20 @@ class MainWindow(QMainWindow):
         path = self.current_path
         if not path or self.session is None:
             return
+        self._own_write = path  # the watcher will see this save: no need to ask the model again
 
         def done(added: list[str]) -> None:
             self.statusBar().showMessage(f"Added #{tag} to {Path(path).name}" if added else f"#{tag} was already there", 5000)
             if self.current_path == path:
+                self.tag_panel.mark_accepted(tag)
                 self._load_preview(path)
-                self._load_tags()
+                self.tagsShown.emit(path)
 
         def failed(error: Exception) -> None:
+            self._own_write = None
             self.show_error(error, f"add #{tag}")
             if self.current_path == path:
+                self.tag_panel.set_busy(False)
                 self.refresh_current()
 
         self.session.accept_tag(path, tag, done, failed)
@@ -982,4 +987,10 @@ class MainWindow(QMainWindow):
             self.related_panel.set_message("")
             self.tag_panel.clear("")
             return
+        if self._own_write == path:
+            self._own_write = None
+            self._load_preview(path)
+            self._load_related()
+            return
+        self._own_write = None
         self.refresh_current()

@@ -214,6 +214,27 @@ class TagPanel(QWidget):
         self.suggested_box.updateGeometry()
         self.existing_box.updateGeometry()
 
+    def mark_accepted(self, tag: str) -> None:
+        """The tag is in the note now: its chip moves to the note's own tags."""
+        for chip in self.chips():
+            if chip.tag == tag:
+                self.suggested.removeWidget(chip)
+                chip.hide()
+                chip.deleteLater()
+            else:
+                chip.set_busy(False)
+        if tag not in self.existing_tags():
+            self.existing.addWidget(_label(f"#{tag}", "existingTag"))
+        self.existing_title.show()
+        if not self.chips():
+            self.status.setText("No new hashtags to suggest.")
+            self.status.show()
+        self.existing_box.updateGeometry()
+
+    def set_busy(self, busy: bool) -> None:
+        for chip in self.chips():
+            chip.set_busy(busy)
+
     def chips(self) -> list[TagChip]:
         return [w for w in self.suggested.widgets() if isinstance(w, TagChip)]
 
