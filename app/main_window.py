@@ -89,8 +89,8 @@ class WelcomePage(QWidget):
         self.recent = QListWidget()
         self.recent.setObjectName("recentList")
         self.recent.setMaximumHeight(170)
-        self.recent.itemActivated.connect(lambda item: self.openRecent.emit(item.data(Qt.ItemDataRole.UserRole)))
-        self.recent.itemClicked.connect(lambda item: self.openRecent.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.recent.itemActivated.connect(self._open_item)
+        self.recent.itemClicked.connect(self._open_item)
         inner = QVBoxLayout(card)
         inner.setContentsMargins(36, 32, 36, 32)
         inner.setSpacing(14)
@@ -111,6 +111,13 @@ class WelcomePage(QWidget):
         centre.addStretch(1)
         outer.addLayout(centre)
         outer.addStretch(2)
+
+    def _open_item(self, item: QListWidgetItem) -> None:
+        vault = item.data(Qt.ItemDataRole.UserRole)
+        if vault and not self.recent.property("opening"):
+            self.recent.setProperty("opening", True)  # a click may also be an activation: open once
+            QTimer.singleShot(500, lambda: self.recent.setProperty("opening", False))
+            self.openRecent.emit(vault)
 
     def set_recent(self, vaults: list[str]) -> None:
         self.recent.clear()
@@ -887,7 +894,7 @@ class MainWindow(QMainWindow):
 
     def _open_search_hit(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
-        if path:
+        if path and path != self.current_path:
             self.show_note(path)
 
     def eventFilter(self, obj, event) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -91,6 +93,7 @@ class RelatedPanel(QWidget):
         self.list.setObjectName("relatedList")
         self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.list.setAccessibleName("Related notes")
+        self._last_activation: tuple[str | None, float] = (None, 0.0)
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
         self.message = _label("", "placeholder", wrap=True)
@@ -108,8 +111,12 @@ class RelatedPanel(QWidget):
         self.optionsChanged.emit(self.hide_linked.isChecked(), self.count.value())
 
     def _activated(self, item: QListWidgetItem) -> None:
+        # a click can also count as an activation (platform setting): act once
         path = item.data(PathRole)
-        if path:
+        now = time.monotonic()
+        last_path, last_time = self._last_activation
+        if path and not (path == last_path and now - last_time < 0.5):
+            self._last_activation = (path, now)
             self.navigate.emit(path)
 
     def set_message(self, text: str) -> None:
