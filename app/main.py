@@ -31,6 +31,7 @@ def create_window(vault: str | None = None, settings: QSettings | None = None, t
     mode = theme_mode or str(app_settings.value("view/theme", "system"))
     theme.apply_theme(QApplication.instance(), mode)
     window = MainWindow(app_settings, theme_mode=mode)
+    window.setWindowIcon(theme.app_icon())
     window._apply_preview_css()
     target = vault or app_settings.last_vault
     if target:

@@ -119,3 +119,30 @@ def preview_css(dark: bool) -> str:
         f"code {{ background-color: {c['alt']}; }} pre {{ background-color: {c['alt']}; }} "
         f"h1, h2, h3 {{ color: {c['text']}; }}"
     )
+
+
+def app_icon():
+    """Two linked notes: drawn at start-up, so the app ships no image files."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QIcon, QPainter, QPen, QPixmap
+
+    icon = QIcon()
+    for size in (16, 32, 64, 128, 256):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = size / 64
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(LIGHT["accent"]))
+        p.drawRoundedRect(QRectF(2 * s, 2 * s, 60 * s, 60 * s), 14 * s, 14 * s)
+        p.setPen(QPen(QColor("#ffffff"), 4 * s, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawLine(QPointF(22 * s, 24 * s), QPointF(42 * s, 40 * s))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor("#ffffff"))
+        p.drawEllipse(QPointF(22 * s, 24 * s), 9 * s, 9 * s)
+        p.setBrush(QColor("#c9d2f6"))
+        p.drawEllipse(QPointF(42 * s, 40 * s), 9 * s, 9 * s)
+        p.end()
+        icon.addPixmap(pixmap)
+    return icon
