@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, SearchHit
+from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, SearchHit, VaultNotFoundError
 
 from . import theme
 from .errors import OPEN_FOLDER, OPEN_SETTINGS, RETRY, explain
@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self._error_box: QMessageBox | None = None
         self._retry = None
         self._own_write: str | None = None  # a note this app just wrote (accepted hashtag)
+        self._pending_note: str | None = None  # to show once the vault being opened is open
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
         self.setMinimumSize(820, 520)
@@ -486,7 +487,8 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_vault(folder)
 
-    def open_vault(self, vault: str, options: IndexOptions | None = None) -> None:
+    def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None) -> None:
+        """Open a vault (closing the current one); `note` is shown once it is open."""
         if self.session is not None:
             self.save_window_state()
             self.session.close()
@@ -494,7 +496,7 @@ class MainWindow(QMainWindow):
         options = options or self.settings.index_options()
         session = VaultSession(self.worker, vault, options, self)
         session.opened.connect(self._on_opened)
-        session.failed.connect(lambda error: self.show_error(error, f"work on {Path(vault).name}"))
+        session.failed.connect(lambda error: self._session_failed(session, error))
         session.notesChanged.connect(self._on_notes)
         session.progressChanged.connect(self._on_progress)
         session.stateChanged.connect(self._on_index_state)
@@ -503,6 +505,7 @@ class MainWindow(QMainWindow):
         session.filesChanged.connect(self._on_files_changed)
         session.watchFailed.connect(lambda message: self.statusBar().showMessage(message, 8000))
         self.session = session
+        self._pending_note = note
         self.current_path = None
         self.back_stack.clear()
         self.forward_stack.clear()
@@ -523,9 +526,24 @@ class MainWindow(QMainWindow):
         self._update_recent_menu()
         self.welcome.set_recent(self.settings.recent_vaults())
         self._retry = self.reindex
-        last = self.settings.value(f"notes/{self._vault_key()}")
+        last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}")
+        self._pending_note = None
         if last and self.current_path is None and (Path(vault) / str(last)).is_file():
             self.show_note(str(last), push_history=False)
+
+    def _session_failed(self, session: VaultSession, error: Exception) -> None:
+        if session is not self.session:
+            return
+        if session.index is None:  # the vault could not be opened at all: back to the welcome page
+            if isinstance(error, VaultNotFoundError):
+                self.settings.forget_vault(str(session.requested_vault))
+                self._update_recent_menu()
+            self.welcome.set_recent(self.settings.recent_vaults())
+            self.pages.setCurrentWidget(self.welcome)
+            self.setWindowTitle("NoteLLM")
+            self.vault_label.setText("")
+            self.index_label.setText("")
+        self.show_error(error, f"work on {session.requested_vault.name}")
 
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -948,10 +966,7 @@ class MainWindow(QMainWindow):
         if self.session is not None and (options.model, options.exclude, options.content_tokens) != (
             old.model, old.exclude, old.content_tokens
         ):
-            shown = self.current_path
-            self.open_vault(str(self.session.vault or self.session.requested_vault), options)
-            if shown:
-                self.settings.set_value(f"notes/{self._vault_key()}", shown)
+            self.open_vault(str(self.session.vault or self.session.requested_vault), options, note=self.current_path)
 
     # --- errors ------------------------------------------------------------------------------------
     def show_error(self, error: BaseException, doing: str = "") -> None:
