@@ -33,6 +33,15 @@ INDEX_TIMEOUT_MS = 240_000
 TAGS_TIMEOUT_MS = 180_000  # hashtag generation takes seconds per note, far more on a busy CPU
 
 
+@pytest.fixture(autouse=True)
+def private_notellm_home(tmp_path, monkeypatch) -> Path:
+    """Indexes go to a temporary data dir, never the user's (also done by conftest; kept explicit)."""
+    home = tmp_path / "notellm-home"
+    monkeypatch.setenv("NOTELLM_HOME", str(home))
+    monkeypatch.delenv("NOTELLM_MODEL", raising=False)
+    return home
+
+
 @pytest.fixture
 def vault(tmp_path) -> Path:
     target = tmp_path / "foam"
