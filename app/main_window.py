@@ -566,7 +566,12 @@ class MainWindow(QMainWindow):
         self.note_model.set_notes(rows)
         indexed = self.note_model.indexed_count()
         skipped = sum(1 for r in rows if r.get("skip_reason"))
-        text = f"{len(rows)} notes" if indexed == len(rows) - skipped else f"{indexed} of {len(rows) - skipped} notes indexed"
+        if self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling"):
+            text = f"{indexed} notes indexed so far"
+        elif indexed == len(rows) - skipped:
+            text = f"{len(rows)} notes"
+        else:
+            text = f"{indexed} of {len(rows) - skipped} notes indexed"
         self.count_label.setText(text + (f" · {skipped} skipped" if skipped else ""))
         self._select_in_table(self.current_path)
         if self.current_path and self._related_waiting:

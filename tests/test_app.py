@@ -440,3 +440,19 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     assert window.note_model.indexed_count() == 20
     assert window.index_label.text().startswith("Indexed 20 notes")
+
+
+def test_app_is_a_thin_layer_over_the_engine():
+    """app/ talks to notellm.engine only: no SQLite, sqlite-utils, llama.cpp or gguf of its own."""
+    import ast
+
+    forbidden = {"sqlite3", "sqlite_utils", "llama_cpp", "gguf", "usearch"}
+    for source in (REPO / "app").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{source.name} imports {name}"
