@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     window = create_window(args.vault, theme_mode=args.theme)
     window.show()
     code = app.exec()
-    window.worker.wait(10_000)  # let the worker finish the current batch and close the index
+    window.save_window_state()
+    if window.session is not None:
+        window.session.close()  # stops indexing after the current batch
+    window.worker.wait(30_000)  # let the worker finish that batch and close the index
     return code
 
 

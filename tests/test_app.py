@@ -456,3 +456,26 @@ def test_app_is_a_thin_layer_over_the_engine():
                 names = [node.module or ""]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{source.name} imports {name}"
+
+
+def test_notellm_command_opens_the_vault_and_quits_cleanly(qtbot, qapp, vault, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from notellm.app.main import main
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+    for file in vault.rglob("*.md"):
+        if file.name != "index.md":
+            file.unlink()
+    seen = []
+
+    def look_and_quit():
+        windows = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle().startswith("foam")]
+        seen.extend(w.windowTitle() for w in windows)
+        qapp.quit()
+
+    QTimer.singleShot(1500, look_and_quit)
+    assert main([str(vault), "--theme", "dark"]) == 0
+    assert seen == ["foam — NoteLLM"]
+    assert QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, "NoteLLM", "NoteLLM Desktop").value("vaults/last") == str(vault.resolve())
