@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -44,7 +43,6 @@ from .notes_model import PathRole, NoteFilterProxy, NoteListModel
 from .preview import WIKI_SCHEME, NotePreview
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
-from .side_panel import PathRole as RelatedPathRole
 from .side_panel import RelatedPanel, TagPanel
 from .worker import EngineWorker, FileWorker
 
