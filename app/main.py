@@ -22,6 +22,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("vault", nargs="?", help="folder of Markdown notes (default: the last one opened)")
     parser.add_argument("--theme", choices=["system", "light", "dark"], help="colour scheme (default: follow the system)")
     parser.add_argument("--version", action="version", version=f"notellm {__version__}")
+    parser.add_argument("--quit-after-index", action="store_true",
+                        help="open VAULT, bring its index up to date, then quit (exit code 1 on failure): a smoke test")
     return parser.parse_args(argv)
 
 
@@ -52,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = create_window(args.vault, theme_mode=args.theme)
     window.show()
+    if args.quit_after_index:
+        if window.session is None:
+            print("notellm: --quit-after-index needs a vault", file=sys.stderr)
+            return 2
+        window.session.indexFinished.connect(lambda summary: app.exit(0))
+        window.session.failed.connect(lambda error: (print(f"notellm: {error}", file=sys.stderr), app.exit(1)))
     code = app.exec()
     window.save_window_state()
     if window.session is not None:

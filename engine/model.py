@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .gguf_metadata import GGUFFormatError, read_metadata
 from .prompt import PROMPT_VERSION, PromptTokenizer, category_cue, llama_prompt_tokenizer, topics_cue
 
 PROJECTION_KEY = "notellm.projection"
@@ -24,23 +25,17 @@ GENERATION_TOKENS = 48
 
 def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
     """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
-    from gguf import GGUFReader
-
+    keys = {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY}
     try:
-        reader = GGUFReader(str(path))
-    except Exception as error:  # gguf raises ValueError/struct.error/OSError for foreign files
+        fields = read_metadata(path, keys)
+    except (OSError, GGUFFormatError) as error:
         raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
-    fields = reader.fields
-    version = None
-    if PROMPT_VERSION_KEY in fields:
-        version = int(fields[PROMPT_VERSION_KEY].contents())
+    version = int(fields[PROMPT_VERSION_KEY]) if PROMPT_VERSION_KEY in fields else None
     projection = None
     if PROJECTION_KEY in fields:
-        values = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32)
-        rows = int(fields[PROJECTION_ROWS_KEY].contents())
-        projection = values.reshape(rows, -1)
-    architecture = fields["general.architecture"].contents() if "general.architecture" in fields else "llama"
-    return architecture, projection, version
+        rows = int(fields[PROJECTION_ROWS_KEY])
+        projection = np.asarray(fields[PROJECTION_KEY], dtype=np.float32).reshape(rows, -1)
+    return str(fields.get("general.architecture", "llama")), projection, version
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -149,17 +144,23 @@ class NoteModel:
             )
         return self._generator
 
-    def generate_topics(self, title: str, text: str, count: int, content_tokens: int) -> str:
-        """Greedy continuation of the prompt after `The <count> topics are:` (CSFT's task)."""
-        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + topics_cue(count))
+    def generate_topics(self, title: str, text: str, count: int, content_tokens: int, should_stop=None) -> str:
+        """Greedy continuation of the prompt after `The <count> topics are:` (CSFT's task).
+
+        `should_stop()` is asked after every token; True ends generation early (returns what there is)."""
+        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + topics_cue(count), should_stop)
 
     def generate_category(self, title: str, text: str, content_tokens: int) -> str:
         return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + category_cue())
 
-    def _continue(self, prompt: str) -> str:
+    def _continue(self, prompt: str, should_stop=None) -> str:
+        import llama_cpp
+
         ids = self.tokenizer.tokenize(prompt)
         self.generator.reset()
+        stopping = llama_cpp.StoppingCriteriaList([lambda tokens, logits: bool(should_stop())]) if should_stop else None
         output = self.generator.create_completion(
-            ids, max_tokens=GENERATION_TOKENS, temperature=0.0, top_k=1, stop=["\n", ". The "], echo=False
+            ids, max_tokens=GENERATION_TOKENS, temperature=0.0, top_k=1, stop=["\n", ". The "], echo=False,
+            stopping_criteria=stopping,
         )
         return output["choices"][0]["text"]

@@ -56,8 +56,14 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Remember which version of a note suggestions were generated for, even when there were none."""
+    db.execute("alter table notes add column suggested_for text")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _migration_1),
+    ("002_suggested_for", _migration_2),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -251,6 +257,7 @@ class Store:
                 "insert or ignore into suggestions(note_id, tag_key, tag, status, content_hash, created_at) values (?, ?, ?, 'suggested', ?, ?)",
                 [(note_id, key, tag, content_hash, now) for tag, key in tags],
             )
+            self.db.execute("update notes set suggested_for = ? where id = ?", [content_hash, note_id])
 
     def set_suggestion_status(self, note_id: int, tag: str, key: str, status: str) -> None:
         self.db.execute(

@@ -170,6 +170,11 @@ class VaultIndex:
 
     # --- model and vectors ------------------------------------------------------------------
     @property
+    def model_loaded(self) -> bool:
+        """Whether llama.cpp has loaded the model yet (it loads on the first embedding or suggestion)."""
+        return self._model is not None
+
+    @property
     def model(self):
         if self._model is None:
             from .model import NoteModel  # llama.cpp loads only when something needs embedding
@@ -305,6 +310,9 @@ class VaultIndex:
                     self.store.update_note(moved_from.pop(digest), {"path": note.path, **self._record(note, digest)})
                     summary.renamed += 1
                 else:
+                    # Listed at once (the app shows it), marked unembedded until its batch is done;
+                    # a changed note keeps answering with its previous vector meanwhile.
+                    self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
                     to_embed.append(note)
 
         self._embed(to_embed, summary, progress, should_stop)
@@ -496,18 +504,24 @@ class VaultIndex:
             ]
 
     # --- hashtags ---------------------------------------------------------------------------
-    def suggest_tags(self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False) -> list[str]:
-        """Hashtags the model suggests for a note (cached per note version; dismissed ones never return)."""
+    def suggest_tags(
+        self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[str]:
+        """Hashtags the model suggests for a note, cached per note version (an empty answer too);
+        dismissed and accepted ones never come back. `should_stop` can cut a generation short
+        (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
             stored = self.store.suggestions(row["id"])
-            fresh = [s["tag"] for s in stored if s["status"] == "suggested" and s["content_hash"] == row["content_hash"]]
-            if fresh and not refresh:
-                return fresh[:count]
+            if not refresh and row["suggested_for"] == row["content_hash"]:
+                return [s["tag"] for s in stored if s["status"] == "suggested"][:count]
             note = read_note(self.vault, FileStat(row["path"], row["mtime_ns"], row["size"] or 0))
             if isinstance(note, Skipped):
                 raise NoteNotFoundError(f"{row['path']} can't be read: {note.reason}")
-            generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens)
+            generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
+            if should_stop and should_stop():
+                return []
             refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
             tags = hashtags.parse_topics(generated, self.store.vault_tags(), exclude=note.parsed.tags + refused, limit=count)
             self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])

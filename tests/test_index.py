@@ -188,3 +188,26 @@ def test_settings_are_remembered_per_vault(garden, open_index, model_path):
     with VaultIndex.open(garden) as again:
         assert (again.content_tokens, again.exclude, again.model_path) == (40, ("Baking",), model_path.resolve())
         assert again.status().stale == 0
+
+
+def test_notes_are_listed_before_they_are_embedded_and_resumed_later(garden, open_index):
+    index = open_index(garden)
+    summary = index.reindex(should_stop=lambda: True)
+    assert summary.cancelled and summary.embedded == 0
+    rows = index.notes()
+    assert len(rows) == 6 and not any(row["indexed"] for row in rows)
+    with pytest.raises(NoteNotFoundError, match="not embedded yet"):
+        index.related("Sourdough")
+    assert index.status().stale == 6
+    assert index.reindex().embedded == 6
+
+
+def test_an_empty_suggestion_is_remembered_and_generation_can_be_cut_short(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    assert index.suggest_tags("Sourdough", should_stop=lambda: True) == []
+    assert index.note("Sourdough")["suggested_for"] is None  # a cut-short answer is not stored
+    index.store.replace_suggestions(index.note("Sourdough")["id"], index.note("Sourdough")["content_hash"], [])
+    asked = []
+    assert index.suggest_tags("Sourdough", should_stop=lambda: asked.append(1) or False) == []
+    assert asked == []  # remembered: the model was not asked again

@@ -1,0 +1,86 @@
+"""Read chosen metadata keys from a GGUF file's header, skipping everything else.
+
+A full GGUF parser (gguf.GGUFReader) decodes every tokenizer string and takes seconds on a small
+model; the engine only needs a few `notellm.*` keys, so it walks the key/value section and seeks
+past what it does not want. Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+MAGIC = b"GGUF"
+# value type -> (struct format, size) for fixed-size scalars
+SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
+           6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
+NUMPY = {0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "?", 10: "<u8", 11: "<i8", 12: "<f8"}
+STRING, ARRAY = 8, 9
+
+
+class GGUFFormatError(ValueError):
+    pass
+
+
+def _read(handle: BinaryIO, size: int) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise GGUFFormatError("file ends inside its metadata")
+    return data
+
+
+def _u64(handle: BinaryIO) -> int:
+    return struct.unpack("<Q", _read(handle, 8))[0]
+
+
+def _string(handle: BinaryIO) -> str:
+    return _read(handle, _u64(handle)).decode("utf-8", errors="replace")
+
+
+def _value(handle: BinaryIO, kind: int, keep: bool):
+    if kind in SCALARS:
+        fmt, size = SCALARS[kind]
+        data = _read(handle, size)
+        return struct.unpack(fmt, data)[0] if keep else None
+    if kind == STRING:
+        length = _u64(handle)
+        if keep:
+            return _read(handle, length).decode("utf-8", errors="replace")
+        handle.seek(length, 1)
+        return None
+    if kind == ARRAY:
+        item_kind = struct.unpack("<I", _read(handle, 4))[0]
+        count = _u64(handle)
+        if item_kind in NUMPY:
+            size = np.dtype(NUMPY[item_kind]).itemsize * count
+            if keep:
+                return np.frombuffer(_read(handle, size), dtype=NUMPY[item_kind])
+            handle.seek(size, 1)
+            return None
+        items = [_value(handle, item_kind, keep) for _ in range(count)]
+        return items if keep else None
+    raise GGUFFormatError(f"unknown metadata value type {kind}")
+
+
+def read_metadata(path: Path, keys: set[str]) -> dict:
+    """The values of `keys` present in the GGUF at `path` (numeric arrays as numpy arrays)."""
+    found = {}
+    with open(path, "rb") as handle:
+        if handle.read(4) != MAGIC:
+            raise GGUFFormatError("not a GGUF file (no GGUF magic)")
+        version = struct.unpack("<I", _read(handle, 4))[0]
+        if version < 2:
+            raise GGUFFormatError(f"GGUF version {version} is too old")
+        _u64(handle)  # tensor count
+        for _ in range(_u64(handle)):
+            key = _string(handle)
+            kind = struct.unpack("<I", _read(handle, 4))[0]
+            value = _value(handle, kind, key in keys)
+            if key in keys:
+                found[key] = value
+                if len(found) == len(keys):
+                    break
+    return found

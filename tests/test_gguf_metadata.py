@@ -1,0 +1,41 @@
+"""The engine's small GGUF header reader agrees with the reference `gguf` package."""
+
+import numpy as np
+import pytest
+
+from notellm.engine.gguf_metadata import GGUFFormatError, read_metadata
+from notellm.engine.model import read_notellm_metadata
+
+
+def test_reads_only_the_keys_asked_for_like_gguf_does(tmp_path):
+    gguf = pytest.importorskip("gguf")  # the reference implementation, installed with the train extra
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    projection = np.arange(12, dtype=np.float32).reshape(3, 4)
+    writer.add_array("tokenizer.ggml.tokens", ["a", "bb", "ccc"])
+    writer.add_array("notellm.projection", projection.ravel().tolist())
+    writer.add_uint32("notellm.projection_rows", 3)
+    writer.add_uint32("notellm.prompt_version", 1)
+    writer.add_string("general.name", "tiny")
+    writer.add_tensor("token_embd.weight", np.zeros((3, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    found = read_metadata(path, {"general.name", "tokenizer.ggml.tokens", "notellm.projection_rows"})
+    assert found == {"general.name": "tiny", "tokenizer.ggml.tokens": ["a", "bb", "ccc"], "notellm.projection_rows": 3}
+    architecture, matrix, version = read_notellm_metadata(path)
+    assert architecture == "llama" and version == 1
+    np.testing.assert_array_equal(matrix, projection)
+
+
+def test_the_base_model_has_no_projection(model_path):
+    assert read_notellm_metadata(model_path) == ("llama", None, None)
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path):
+    path = tmp_path / "x.gguf"
+    path.write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(GGUFFormatError):
+        read_metadata(path, {"general.name"})
