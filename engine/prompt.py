@@ -29,6 +29,12 @@ COMPRESSION_CUE = ' The compression word is:"'
 TITLE_TOKENS = 32
 DEFAULT_CONTENT_TOKENS = 128
 DEFAULT_TOPIC_COUNT = 5
+INSTRUCTION_TOKENS = 64  # the instruction, JSON keys and cue, with room to spare for any tokenizer
+
+
+def max_prompt_tokens(content_tokens: int) -> int:
+    """An upper bound on a note prompt's length in tokens, for sizing llama.cpp's caches."""
+    return content_tokens + TITLE_TOKENS + INSTRUCTION_TOKENS
 
 
 def compression_prompt(title: str, content: str) -> str:

@@ -179,7 +179,7 @@ class VaultIndex:
         if self._model is None:
             from .model import NoteModel  # llama.cpp loads only when something needs embedding
 
-            self._model = NoteModel(self.model_path, threads=self.threads)
+            self._model = NoteModel(self.model_path, threads=self.threads, content_tokens=self.content_tokens)
         return self._model
 
     def _vector_index(self) -> VectorIndex | None:

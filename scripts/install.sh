@@ -12,7 +12,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip wheel setuptools
 # llama-cpp-python builds from source the first time (~4 min on 2 cores); pip's wheel cache makes
-# later installs instant. A portable build (no -march=native) so the wheel can go into installers.
+# later installs instant. Not a -march=native build: on CPUs that report AMX in a VM without it
+# enabled (this project's machines) llama.cpp's native build crashes on the first decode.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 target="."
 [ -n "$extras" ] && target=".[$extras]"
