@@ -60,7 +60,9 @@ class NoteModel:
 
         self.path = Path(path)
         self.threads = threads or os.cpu_count() or 1
-        self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 64) * 64  # room for one prompt
+        # Room for one prompt, in whole 256-token blocks: llama-cpp-python sizes its first context for
+        # 256 sequences and llama.cpp warns on stderr unless the context divides evenly among them.
+        self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 256) * 256
         batch_tokens = SEQUENCES_PER_DECODE * self.sequence_tokens
         architecture, self.projection, version = read_notellm_metadata(self.path)
         if version is not None and version != PROMPT_VERSION:
