@@ -111,7 +111,9 @@ class NoteModel:
     # --- embeddings -------------------------------------------------------------------------
     def prompt_ids(self, title: str, text: str, content_tokens: int) -> list[int]:
         ids = self.tokenizer.note_prompt_ids(title, text, content_tokens)
-        return ids[: self.sequence_tokens - 1] + ids[-1:]  # a prompt too long for its cache keeps its ending
+        if len(ids) > self.sequence_tokens:  # too long for its cache: keep the ending, where the embedding is read
+            ids = ids[: self.sequence_tokens - 1] + ids[-1:]
+        return ids
 
     def embed_notes(self, notes: list[tuple[str, str]], content_tokens: int) -> np.ndarray:
         """Embed (title, text) pairs: hidden state at the prompt's last token, projected, L2-normalised."""

@@ -211,3 +211,21 @@ def test_an_empty_suggestion_is_remembered_and_generation_can_be_cut_short(garde
     asked = []
     assert index.suggest_tags("Sourdough", should_stop=lambda: asked.append(1) or False) == []
     assert asked == []  # remembered: the model was not asked again
+
+
+def test_embeddings_equal_llama_cpp_pythons_own_embed(garden, open_index, model_path):
+    """Our split-cache batched decode reads the same hidden state as llama-cpp-python's embed()."""
+    import llama_cpp
+
+    index = open_index(garden)
+    notes = [("Linear algebra", "Vectors and matrices"), ("Sourdough", "Flour, water and time")]
+    ours = index.model.embed_notes(notes, 48)
+    reference = llama_cpp.Llama(
+        str(model_path), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST, n_ctx=512, n_batch=512, verbose=False
+    )
+    try:
+        hidden = np.array([reference.embed(index.model.tokenizer.note_prompt(t, x, 48)) for t, x in notes], dtype=np.float32)
+    finally:
+        reference.close()
+    assert (ours * index.model.project(hidden)).sum(axis=1).min() > 0.9995
+    assert index.model.prompt_ids(*notes[0], 48) == index.model.tokenizer.note_prompt_ids(*notes[0], 48)
