@@ -160,9 +160,6 @@ class Store:
             for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("notes", "id")):
                 self.db.execute(f"delete from {table} where {column} in ({marks})", chunk)
 
-    def ids_by_hash(self, content_hash: str) -> list[tuple[int, str]]:
-        return [tuple(r) for r in self.db.execute("select id, path from notes where content_hash = ? and embedding is not null", [content_hash])]
-
     def note_by_path(self, path: str) -> dict | None:
         rows = list(self.db["notes"].rows_where("path = ?", [path], limit=1))
         if not rows:
@@ -235,14 +232,6 @@ class Store:
             [note_id, note_id],
         )
         return {row[0] for row in rows}
-
-    def link_pairs(self) -> list[tuple[str, str]]:
-        return [
-            tuple(row)
-            for row in self.db.execute(
-                "select s.path, t.path from links join notes s on s.id = links.source_id join notes t on t.id = links.target_id"
-            )
-        ]
 
     # --- suggestions and events -----------------------------------------------------------
     def suggestions(self, note_id: int) -> list[dict]:

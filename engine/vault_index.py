@@ -13,7 +13,6 @@ only from background tasks. Writers take a lock file, so two processes never ind
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -21,11 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 
 from . import hashtags
 from .config import index_dir_for, model_fingerprint, resolve_model
-from .errors import IndexLockedError, NoteLLMError, NoteNotFoundError, VaultNotFoundError
+from .errors import IndexLockedError, NoteNotFoundError, VaultNotFoundError
 from .keywords import keywords
 from .lock import FileLock
 from .markdown import Link

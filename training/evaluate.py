@@ -17,7 +17,6 @@ import random
 import re
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 

@@ -12,15 +12,15 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
 from notellm.engine.config import smollm2_base_model
-from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
+from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 
-from .data import DataError, Dataset
+from .data import Dataset
 from .model import Example, NoteLLM, build_example, collate, load_causal_lm
 
 CHECKPOINT = "checkpoint.pt"
