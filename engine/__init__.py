@@ -10,6 +10,9 @@ from .errors import (
     NoteChangedError,
     NoteLLMError,
     NoteNotFoundError,
+    NotEnoughPairsError,
+    PersonalizeError,
+    TrainingUnavailableError,
     VaultNotFoundError,
 )
 from .vault_index import IndexStatus, ReindexSummary, RelatedNote, SearchHit, VaultIndex
@@ -27,4 +30,7 @@ __all__ = [
     "ModelError",
     "IndexLockedError",
     "IndexCorruptError",
+    "TrainingUnavailableError",
+    "PersonalizeError",
+    "NotEnoughPairsError",
 ]

@@ -27,3 +27,15 @@ class IndexLockedError(NoteLLMError):
 
 class IndexCorruptError(NoteLLMError):
     pass
+
+
+class TrainingUnavailableError(NoteLLMError):
+    """Personalizing needs the training extra (torch, transformers, peft), which is not installed."""
+
+
+class PersonalizeError(NoteLLMError):
+    """Personalizing could not finish: a training step failed, or another one is running for this vault."""
+
+
+class NotEnoughPairsError(PersonalizeError):
+    """The vault has too few links or recorded navigation to train on and to compare models with."""

@@ -1,0 +1,134 @@
+"""Personalizing a vault's model: real notellm-train subprocesses, the real SmolLM2 GGUF, real folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_notes
+from notellm.engine import VaultIndex
+from notellm.engine.errors import NotEnoughPairsError, TrainingUnavailableError
+from notellm.engine.personalize import LinkScores, personalize
+
+# Three topics, 17 linked couples of notes: `prepare` holds 3 out and trains on 14.
+LINKED_NOTES = {
+    "Space/Telescopes.md": "# Telescopes\n\nA telescope gathers light with a lens or a mirror. Point it at [[Planets]], "
+    "the [[Moon]] or the [[Stars]] on a clear night.\n",
+    "Space/Planets.md": "# Planets\n\nJupiter and Saturn are gas giants; Mars is a cold desert. Planets wander "
+    "against the [[Stars]] and some have a [[Moon]].\n",
+    "Space/Moon.md": "# Moon\n\nThe Moon shows phases as it orbits the Earth; its craters are sharp near the "
+    "terminator. It hides [[Stars]] as it moves.\n",
+    "Space/Stars.md": "# Stars\n\nStars are suns far away; their colour tells their temperature, from red dwarfs "
+    "to blue giants.\n",
+    "Kitchen/Bread.md": "# Bread\n\nFlour, water, salt and yeast; knead, proof, bake. Brush the crust with "
+    "[[Olive oil]] and serve with [[Pasta]].\n",
+    "Kitchen/Pasta.md": "# Pasta\n\nBoil salted water, cook the pasta al dente, toss it with [[Tomato sauce]] "
+    "and a spoon of [[Olive oil]].\n",
+    "Kitchen/Tomato sauce.md": "# Tomato sauce\n\nSimmer ripe [[Tomatoes]] with garlic and [[Olive oil]] for "
+    "half an hour, then season.\n",
+    "Kitchen/Olive oil.md": "# Olive oil\n\nCold-pressed oil from olives; fruity and peppery, good raw on bread "
+    "and salads.\n",
+    "Garden/Tomatoes.md": "# Tomatoes\n\nSow indoors in March, plant out after the frosts, feed with [[Compost]], "
+    "keep [[Watering]] regular and save [[Seeds]] from the best fruit.\n",
+    "Garden/Compost.md": "# Compost\n\nGreen and brown waste, turned monthly, becomes dark soil; keep it moist "
+    "with [[Watering]].\n",
+    "Garden/Seeds.md": "# Seeds\n\nDry seeds in paper envelopes, label them and store them cool; they need "
+    "[[Watering]] to sprout.\n",
+    "Garden/Watering.md": "# Watering\n\nWater the soil, not the leaves, early in the morning; deep and rare "
+    "beats shallow and often.\n",
+}
+UNLINKED_NOTES = {
+    "Tea.md": "# Tea\n\nGreen tea wants water below boiling.\n",
+    "Bikes.md": "# Bikes\n\nOil the chain every few hundred kilometres.\n",
+    "Rain.md": "# Rain\n\nClouds drop water when the drops grow heavy.\n",
+}
+
+
+@pytest.fixture
+def linked_vault(tmp_path) -> Path:
+    return write_notes(tmp_path / "linked", LINKED_NOTES)
+
+
+def remember_settings(vault: Path, model_path: Path) -> None:
+    """Index settings personalize trains and compares with: the model the vault uses and a short prompt (fast)."""
+    VaultIndex.open(vault, model=model_path, content_tokens=32).close()
+
+
+@pytest.mark.slow
+def test_personalize_trains_compares_and_switches_only_when_the_personal_model_is_better(linked_vault, model_path, notellm_home):
+    remember_settings(linked_vault, model_path)
+    seen = []
+
+    result = personalize(linked_vault, steps=2, threads=2, on_progress=seen.append)
+
+    stages = [update.stage for update in seen]
+    assert stages.index("prepare") < stages.index("train") < stages.index("export") < stages.index("evaluate")
+    assert any(update.stage == "train" and update.done == 2 and update.loss > 0 for update in seen)
+    assert result.training_pairs == {"link": 14} and result.heldout_links >= 3
+    assert result.steps == 2 and result.resumed_from_step == 0
+    previous, personal = result.previous_scores, result.personal_scores
+    assert previous.queries == personal.queries == result.heldout_links
+    assert 0 <= previous.recall_at_10 <= 1 and 0 < personal.mrr <= 1
+
+    work = Path(result.work_dir)
+    assert len((work / "run" / "log.jsonl").read_text().splitlines()) == 2  # the training log stays for the user
+    assert not list(work.rglob("*.gguf*")) and not (work / "run" / "checkpoint.pt").exists()
+    personal_models = list((notellm_home / "models" / "personal").glob("*.gguf"))
+    with VaultIndex.open(linked_vault) as index:
+        if personal.beats(previous):
+            assert result.outcome == "switched" and personal_models == [Path(result.model)]
+            assert index.model_path == Path(result.model)
+            assert index.reindex().embedded == len(LINKED_NOTES)  # a new model: every note is embedded again
+            assert index.model.projection is not None and index.model.dimensions == 128  # the trained head
+            assert index.related("Garden/Compost.md", k=3)
+        else:
+            assert result.outcome == "kept" and personal_models == []
+            assert index.model_path == model_path == Path(result.model)
+
+
+def test_a_vault_without_links_says_what_personalizing_needs(tmp_path, model_path):
+    vault = write_notes(tmp_path / "loose", UNLINKED_NOTES)
+    remember_settings(vault, model_path)
+
+    with pytest.raises(NotEnoughPairsError) as raised:
+        personalize(vault, steps=2)
+
+    message = str(raised.value)
+    assert "0 link pairs and 0 navigation pairs" in message and "0 held-out links" in message
+    assert "[[wikilinks]]" in message
+    with VaultIndex.open(vault) as index:
+        assert index.model_path == model_path
+        assert not (index.index_dir / "personalize" / "run").exists()  # nothing was trained
+
+
+def test_without_the_training_extra_it_says_how_to_install_it(linked_vault, monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # how Python marks a module as not importable
+
+    with pytest.raises(TrainingUnavailableError, match=r"pip install 'notellm-desktop\[train\]'"):
+        personalize(linked_vault)
+
+
+def test_the_personal_model_must_rank_the_held_out_links_better():
+    current = LinkScores(recall_at_10=0.5, mrr=0.20, queries=4)
+    assert LinkScores(recall_at_10=0.75, mrr=0.10, queries=4).beats(current)  # recall@10 decides first
+    assert LinkScores(recall_at_10=0.5, mrr=0.25, queries=4).beats(current)  # MRR breaks a tie
+    assert not LinkScores(recall_at_10=0.5, mrr=0.20, queries=4).beats(current)  # as good is not better
+    assert not LinkScores(recall_at_10=0.25, mrr=0.90, queries=4).beats(current)
+
+
+def test_cli_personalize_explains_itself_and_fails_in_one_line(tmp_path, model_path):
+    from click.testing import CliRunner
+
+    from notellm.engine.cli import cli
+
+    help_text = CliRunner().invoke(cli, ["personalize", "--help"]).output
+    for promise in ("pip install 'notellm-desktop[train]'", "25 s per step", "only if it beats", "--reindex"):
+        assert promise in " ".join(help_text.split())
+
+    vault = write_notes(tmp_path / "loose", UNLINKED_NOTES)
+    remember_settings(vault, model_path)
+    result = CliRunner().invoke(cli, ["personalize", str(vault), "--json"])
+    assert result.exit_code == 1 and "too few related notes" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
