@@ -12,6 +12,9 @@ from notellm.engine import (
     NoteChangedError,
     NoteLLMError,
     NoteNotFoundError,
+    NotEnoughPairsError,
+    PersonalizeError,
+    TrainingUnavailableError,
     VaultNotFoundError,
 )
 
@@ -48,6 +51,13 @@ def explain(error: BaseException, doing: str = "") -> Problem:
                        detail + "\nThe view has been refreshed; try again.", [])
     if isinstance(error, NoteNotFoundError):
         return Problem("Note not available", "That note isn't in the index (yet).", detail, [])
+    if isinstance(error, TrainingUnavailableError):
+        return Problem("Training is not installed", "Personalizing the model needs NoteLLM's training extra.", detail, [])
+    if isinstance(error, NotEnoughPairsError):
+        return Problem("Not enough links to learn from", "This vault has too few linked notes to personalize the model.",
+                       detail, [])
+    if isinstance(error, PersonalizeError):
+        return Problem("Personalizing stopped", "The model was not changed.", detail, [])
     if isinstance(error, NoteLLMError):
         return Problem("NoteLLM", detail, "", [])
     if isinstance(error, OSError):

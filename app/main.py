@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if window.session is not None:
         window.session.close()  # stops indexing after the current batch
     window.worker.wait(30_000)  # let the worker finish that batch and close the index
+    window.training.wait(30_000)  # closing the session stopped personalizing; let its trainer process end
     return code
 
 

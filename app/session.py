@@ -17,9 +17,10 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from notellm.engine import NoteLLMError, ReindexSummary, VaultIndex
+from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.watcher import VaultWatcher
 
-from .worker import EngineWorker
+from .worker import EngineWorker, TrainingWorker
 
 Callback = Callable[[Any], None]
 _SKIP = object()  # a request that became obsolete before its turn came
@@ -103,16 +104,22 @@ class VaultSession(QObject):
     vaultChanged = Signal(object)  # ReindexSummary of files the watcher saw change
     filesChanged = Signal(list)  # vault-relative paths the watcher saw change (before the engine syncs them)
     watchFailed = Signal(str)
+    personalizeProgress = Signal(object)  # PersonalizeProgress
+    personalizeFinished = Signal(object)  # PersonalizeResult: switched, kept or cancelled
+    personalizeFailed = Signal(object)  # an exception
 
     # emitted from background threads, delivered queued on the GUI thread
     _progressFromWorker = Signal(int, int, object)
+    _personalizeProgressFromWorker = Signal(object)
     _watchUpdate = Signal(object)
     _watchPaths = Signal(list)
     _watchError = Signal(str)
 
-    def __init__(self, worker: EngineWorker, vault: str | Path, options: IndexOptions, parent: QObject | None = None):
+    def __init__(self, worker: EngineWorker, training: TrainingWorker, vault: str | Path, options: IndexOptions,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.worker = worker
+        self.training = training  # the window's, so that closing a session never waits for a trainer to stop
         self.requested_vault = Path(vault).expanduser()
         self.options = options
         self.index: VaultIndex | None = None
@@ -123,10 +130,13 @@ class VaultSession(QObject):
         self._pause_requested = False
         self._watcher: VaultWatcher | None = None
         self._nothing_to_suggest: dict[str, str] = {}  # path -> content hash the model found no hashtags for
+        self.personalizing = False
+        self._stop_personalizing = threading.Event()
         self._progressFromWorker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
         self._watchUpdate.connect(self._on_watch_update, Qt.ConnectionType.QueuedConnection)
         self._watchError.connect(self.watchFailed, Qt.ConnectionType.QueuedConnection)
         self._watchPaths.connect(self._on_watch_paths, Qt.ConnectionType.QueuedConnection)
+        self._personalizeProgressFromWorker.connect(self._on_personalize_progress, Qt.ConnectionType.QueuedConnection)
 
     # --- plumbing ----------------------------------------------------------------------------
     @property
@@ -349,6 +359,42 @@ class VaultSession(QObject):
 
     def record_navigation(self, source: str, target: str) -> None:
         self._submit(lambda index: index.record_navigation(source, target))
+
+
+    # --- personalizing -------------------------------------------------------------------------
+    def personalize(self, steps: int = DEFAULT_STEPS) -> None:
+        """Fine-tune the model on this vault (`notellm.engine.personalize`) on the training worker; the
+        index stays open and keeps answering. Closing the session cancels it."""
+        if self.vault is None or self.closed or self.personalizing:
+            return
+        vault = self.vault
+        self.personalizing = True
+        self._stop_personalizing.clear()
+
+        def job() -> PersonalizeResult:
+            return personalize(vault, steps, on_progress=self._personalizeProgressFromWorker.emit,
+                               should_stop=lambda: self._stop_personalizing.is_set() or self._closing.is_set())
+
+        def finished(result: PersonalizeResult) -> None:
+            self.personalizing = False
+            if not self.closed:
+                self.personalizeFinished.emit(result)
+
+        def failed(error: Exception) -> None:
+            self.personalizing = False
+            if not self.closed:
+                self.personalizeFailed.emit(error)
+
+        self.training.submit(job, finished, failed)
+
+    def cancel_personalize(self) -> None:
+        """Stop the running stage; the model stays as it was and the next run resumes the training."""
+        self._stop_personalizing.set()
+
+    @Slot(object)
+    def _on_personalize_progress(self, progress: PersonalizeProgress) -> None:
+        if not self.closed:
+            self.personalizeProgress.emit(progress)
 
 
 def check_model(worker: EngineWorker, path: str, on_result: Callback, on_error: Callback) -> None:

@@ -137,3 +137,11 @@ class FileWorker(Worker):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(2, "notellm-files", parent)
+
+
+class TrainingWorker(Worker):
+    """Runs a personalization: an hour or so, mostly waiting on trainer subprocesses. It has its own
+    thread so the engine worker keeps answering the reader meanwhile."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(1, "notellm-training", parent)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
 import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from conftest import write_notes
-from notellm.engine import VaultIndex
-from notellm.engine.errors import NotEnoughPairsError, TrainingUnavailableError
-from notellm.engine.personalize import LinkScores, personalize
+from notellm.engine import NotEnoughPairsError, TrainingUnavailableError, VaultIndex
+from notellm.engine.personalize import INSTALL_HINT, LinkScores, personalize, training_available
+
+QT_TIMEOUT_MS = 180_000
 
 # Three topics, 17 linked couples of notes: `prepare` holds 3 out and trains on 14.
 LINKED_NOTES = {
@@ -132,3 +138,63 @@ def test_cli_personalize_explains_itself_and_fails_in_one_line(tmp_path, model_p
     result = CliRunner().invoke(cli, ["personalize", str(vault), "--json"])
     assert result.exit_code == 1 and "too few related notes" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def app_window(qtbot, tmp_path):
+    """Open the app's main window (offscreen), on a vault or none; closed and its workers drained afterwards."""
+    from notellm.app.main import create_window
+
+    windows = []
+
+    def opener(vault: Path | None = None):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        settings.setValue("index/content_tokens", 32)
+        window = create_window(str(vault) if vault else None, settings, "light")
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield opener
+    for window in windows:
+        window.close()
+        assert window.training.wait(QT_TIMEOUT_MS) and window.worker.wait(QT_TIMEOUT_MS)
+
+
+def test_personalize_action_needs_an_open_vault_and_the_training_extra(qtbot, app_window, tmp_path, monkeypatch):
+    vault = write_notes(tmp_path / "loose", UNLINKED_NOTES)
+    window = app_window()
+    action = window.personalize_action
+    assert action in [a for menu in window.menuBar().actions() for a in menu.menu().actions()]
+    assert not action.isEnabled() and "Open a vault" in action.toolTip()
+
+    window.open_vault(str(vault))
+    qtbot.waitUntil(lambda: window.session.vault is not None, timeout=QT_TIMEOUT_MS)
+    assert training_available()  # this test environment has the train extra
+    assert action.isEnabled() and "held-out links" in action.toolTip()
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if the extra were not installed
+    window.open_vault(str(vault))
+    qtbot.waitUntil(lambda: window.session.vault is not None, timeout=QT_TIMEOUT_MS)
+    assert not action.isEnabled() and INSTALL_HINT in action.toolTip()
+
+
+def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, app_window, linked_vault, model_path):
+    window = app_window(linked_vault)
+    qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=QT_TIMEOUT_MS)
+
+    window.start_personalize(steps=50)
+    assert window.personalize_cancel_button.isVisible() and not window.personalize_action.isEnabled()
+    qtbot.waitUntil(lambda: window.personalize_label.text() == "Loading the model for training", timeout=QT_TIMEOUT_MS)
+    with qtbot.waitSignal(window.relatedShown, timeout=QT_TIMEOUT_MS):  # the engine answers while the trainer runs
+        window.show_note("Garden/Compost.md")
+    assert window.related_panel.paths()
+
+    with qtbot.waitSignal(window.session.personalizeFinished, timeout=QT_TIMEOUT_MS) as finished:
+        window.cancel_personalize()
+    assert finished.args[0].outcome == "cancelled"
+    assert not window.personalize_cancel_button.isVisible() and window.personalize_action.isEnabled()
+    assert "cancelled" in window.statusBar().currentMessage()
+    with VaultIndex.open(linked_vault) as index:
+        assert index.model_path == model_path
