@@ -269,3 +269,34 @@ def test_evaluate_reports_recall_for_the_model_and_bm25(run, tmp_path):
     assert 0.0 < row["MRR"] <= 1.0
     result = runner.invoke(cli, ["evaluate", "bm25", str(run["data"])])
     assert result.exit_code == 0 and "BM25" in result.output
+
+
+def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
+    """`tokenize` once, then `train --tokens` (no llama.cpp needed, e.g. on a GPU box): the same first step."""
+    runner = CliRunner()
+    tokens = tmp_path / "tokens.json.gz"
+    result = runner.invoke(cli, ["tokenize", str(run["data"]), "-o", str(tokens), "--content-tokens", str(CONTENT_TOKENS)])
+    assert result.exit_code == 0, result.output
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    result = runner.invoke(cli, [
+        "train", str(run["data"]), "-o", str(tmp_path / "run"), "--tokens", str(tokens), "--steps", "1", "--batch-pairs", str(pairs),
+        "--content-tokens", str(CONTENT_TOKENS), "--lora-rank", "8", "--lr", "2e-3", "--head-lr", "5e-3",
+        "--warmup-steps", "1", "--gen-fraction", "1.0", "--threads", "2", "--quiet", "--seed", "0",
+    ])
+    assert result.exit_code == 0, result.output
+    first = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])
+    reference = json.loads((run["run"] / "log.jsonl").read_text().splitlines()[0])
+    assert first["loss"] == pytest.approx(reference["loss"], rel=1e-5)
+
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "other"), "--tokens", str(tokens),
+                                 "--content-tokens", "64", "--steps", "1", "--quiet"])
+    assert result.exit_code != 0 and "64" in result.output  # a token file fits one prompt length only
+
+
+def test_evaluate_scores_a_run_folder_without_exporting_it(run, tmp_path):
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(cli, ["evaluate", str(run["run"]), str(run["data"]), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    row = report["links"][0]
+    assert "PyTorch" in report["ranker"] and row["queries"] > 0 and 0.0 < row["MRR"] <= 1.0

