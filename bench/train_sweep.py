@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--budget-s", type=float, default=480, help="start no variant after this many seconds")
     parser.add_argument("--lengths", default="64,128,256", help="prompt lengths (content tokens) to sweep")
-    parser.add_argument("--leave-out", default="dendron-site-vault", help="vault whose links one extra run never sees")
+    parser.add_argument("--leave-out", default="dendron-site-vault", help="comma list: for each vault, one extra run never sees its links")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -87,7 +88,7 @@ def main() -> None:
         (args.out / "sweep.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(json.dumps({k: row[k] for k in ("name", "elapsed_s")} | {r["vault"]: round(r.get("R@10", 0), 3) for r in row["links"]}), flush=True)
 
-    base_config = TrainConfig(data=tuple(data), base=args.base, steps=args.steps, batch_pairs=args.batch_pairs, lr=args.lr,
+    base_config = TrainConfig(data=tuple(data), base=args.base, steps=args.steps, batch_pairs=args.batch_pairs, lr=args.lr, seed=args.seed,
                               checkpoint_every=0, warmup_steps=max(1, args.steps // 20))
     lm = load_causal_lm(args.base)
     zero_shot = NoteLLM(lm)
@@ -97,11 +98,13 @@ def main() -> None:
         record({"name": f"zero-shot-{n}", "content_tokens": n, "links": score(zero_shot, config, evaluation, f"zero-shot {n}")})
     del zero_shot, lm
 
-    left_out = without_vault(args.links, args.leave_out, work / f"links-without-{args.leave_out}")
-    variants = [
-        (f"gcl-{middle}", replace(base_config, content_tokens=middle)),
-        (f"gcl-{middle}-without-{args.leave_out}", replace(base_config, content_tokens=middle, data=(str(left_out),) + tuple(data[1:]))),
-    ] + [(f"gcl-{n}", replace(base_config, content_tokens=n)) for n in lengths if n != middle]
+    suffix = f"-seed{args.seed}" if args.seed else ""
+    variants = [(f"gcl-{middle}{suffix}", replace(base_config, content_tokens=middle))]
+    for vault in filter(None, args.leave_out.split(",")):
+        left_out = without_vault(args.links, vault, work / f"links-without-{vault}")
+        variants.append((f"gcl-{middle}-without-{vault}{suffix}",
+                         replace(base_config, content_tokens=middle, data=(str(left_out),) + tuple(data[1:]))))
+    variants += [(f"gcl-{n}{suffix}", replace(base_config, content_tokens=n)) for n in lengths if n != middle]
     for name, config in variants:
         if time.perf_counter() - started > args.budget_s:
             print(f"budget spent: {name} not trained", flush=True)
