@@ -12,6 +12,17 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "runs_app_main: runs the app's real main() and event loop; collected last")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that run the app's main() go last. After its QApplication.exec() has returned, Qt worker threads
+    that later tests start in the same QApplication were seen not to run their tasks (test_app's search test,
+    which passes alone, then times out, on the code before personalize as well); the cause is not known."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_app_main") is not None)
+
+
 @pytest.fixture(autouse=True)
 def notellm_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("notellm-home")

@@ -180,9 +180,10 @@ def test_personalize_action_needs_an_open_vault_and_the_training_extra(qtbot, ap
     assert not action.isEnabled() and INSTALL_HINT in action.toolTip()
 
 
-def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, app_window, linked_vault, model_path):
+def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, app_window, linked_vault):
     window = app_window(linked_vault)
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=QT_TIMEOUT_MS)
+    model = window.session.index.model_path
 
     window.start_personalize(steps=50)
     assert window.personalize_cancel_button.isVisible() and not window.personalize_action.isEnabled()
@@ -197,4 +198,4 @@ def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, app_
     assert not window.personalize_cancel_button.isVisible() and window.personalize_action.isEnabled()
     assert "cancelled" in window.statusBar().currentMessage()
     with VaultIndex.open(linked_vault) as index:
-        assert index.model_path == model_path
+        assert index.model_path == model
