@@ -300,3 +300,18 @@ def test_evaluate_scores_a_run_folder_without_exporting_it(run, tmp_path):
     report = json.loads(out.read_text())
     row = report["links"][0]
     assert "PyTorch" in report["ranker"] and row["queries"] > 0 and 0.0 < row["MRR"] <= 1.0
+
+
+def test_training_from_a_notellm_gguf_starts_from_that_model_head_included(run, sample_notes):
+    """Personalizing builds on the model in use: before any step, the new run embeds like that GGUF."""
+    from notellm.training.model import build_example, collate
+    from notellm.training.train import TrainConfig, build_model, load_tokenizer
+
+    config = TrainConfig(base=str(run["f16"]), lora_rank=8)
+    model = build_model(config).eval()
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    with torch.no_grad():
+        batch = collate([build_example(tokenizer, eos, title, text, CONTENT_TOKENS) for title, text in sample_notes], eos)
+        continued = model.embed(batch).numpy()
+    cosine = np.sum(continued * gguf_embeddings(run["f16"], sample_notes), axis=1)
+    assert cosine.min() > 0.999, cosine

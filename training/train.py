@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from notellm.engine.config import smollm2_base_model
+from notellm.engine.model import read_notellm_metadata
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 
 from .data import Dataset
@@ -95,8 +96,20 @@ def load_tokenizer(path: Path) -> tuple[PromptTokenizer, int]:
     return llama_prompt_tokenizer(llama), int(llama.token_eos())
 
 
+def base_head(base: Path, dim: int) -> torch.Tensor | None:
+    """The projection head a NoteLLM GGUF base carries (so personalizing continues from the trained model), or None."""
+    if not base.is_file():
+        return None
+    _, projection, _ = read_notellm_metadata(base)
+    if projection is None:
+        return None
+    if projection.shape[0] != dim:
+        raise TrainError(f"{base.name} carries a {projection.shape[0]}-d head; train it with --dim {projection.shape[0]}")
+    return torch.from_numpy(projection.copy())
+
+
 def build_model(config: TrainConfig) -> NoteLLM:
-    """Base LM (+ LoRA unless full) + a freshly initialised head, seeded."""
+    """Base LM (+ LoRA unless full) + the base's own head if it has one, else a fresh one; seeded."""
     lm = load_causal_lm(config.resolved_base(), config.grad_checkpointing)
     if config.full:
         lm.requires_grad_(True)
@@ -109,7 +122,12 @@ def build_model(config: TrainConfig) -> NoteLLM:
                        lora_dropout=0.0, bias="none"),
         )
     torch.manual_seed(config.seed)
-    return NoteLLM(lm, config.dim, config.alpha, config.init_log_scale)
+    model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale)
+    head = base_head(config.resolved_base(), config.dim)
+    if head is not None:
+        with torch.no_grad():
+            model.projection.weight.copy_(head)
+    return model
 
 
 def trainable_state(model: NoteLLM) -> dict[str, torch.Tensor]:
