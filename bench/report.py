@@ -1,0 +1,205 @@
+"""docs/benchmarks.md and its Recall@10 chart, from the measurements saved in docs/benchmarks/.
+
+    .venv/bin/python bench/report.py [--measure-speed MODEL.gguf]
+
+Inputs (JSON, as written by the tools that measured them):
+- `eval-bm25.json`, `eval-minilm.json`, `eval-default.json`: `notellm-train evaluate ... --json` on the
+  held-out links of `runs/data-links` (the shipped model through llama.cpp, on this CPU);
+- `sweep-*.json`: `bench/train_sweep.py` runs (GPU lease; PyTorch scoring: zero-shot base, trained
+  variants, prompt lengths, vaults left out of training);
+- `speed.json`: notes/s of the engine per prompt length, written by `--measure-speed` (llama.cpp, 2 threads,
+  the Foam sample vault, each length timed after the others in the same process).
+Nothing here is typed in by hand: rerun the tools, then this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "benchmarks"
+VAULTS = {"dendron-site-vault": "Dendron", "foam-docs-docs": "Foam", "javaguide-docs": "JavaGuide (Chinese)"}
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def by_vault(links: list[dict]) -> dict[str, dict]:
+    return {row["vault"]: row for row in links if row.get("queries")}
+
+
+def sweep_runs() -> dict[str, dict]:
+    """Every sweep row by name (`gcl-128`, `gcl-128-seed1`, `zero-shot-64`, ...); later files add seeds."""
+    runs = {}
+    for path in sorted(RESULTS.glob("sweep-*.json")):
+        for row in json.loads(path.read_text(encoding="utf-8"))["runs"]:
+            runs.setdefault(row["name"], row)
+    return runs
+
+
+def cell(row: dict | None, metric: str = "R@10") -> str:
+    return f"{row[metric]:.3f}" if row and metric in row else "–"
+
+
+def measure_speed(model: Path, lengths: list[int], vault: Path, threads: int = 2) -> dict:
+    from notellm.engine.model import NoteModel
+    from notellm.engine.vault import Note, read_note, scan
+
+    scanned = scan(vault)
+    notes = []
+    for relative in sorted(scanned.files):
+        note = read_note(vault, scanned.files[relative])
+        if isinstance(note, Note):
+            notes.append((note.parsed.title, note.parsed.text))
+    engine = NoteModel(model, threads=threads)
+    try:
+        engine.embed_notes(notes[:8], lengths[0])  # warm-up
+        speed = {}
+        for n in lengths:
+            started = time.perf_counter()
+            engine.embed_notes(notes, n)
+            speed[str(n)] = len(notes) / (time.perf_counter() - started)
+    finally:
+        engine.close()
+    import torch
+    from notellm.training.evaluate import minilm_ranker
+
+    torch.set_num_threads(threads)
+    minilm = minilm_ranker()
+    minilm.embed([{"title": t, "text": x} for t, x in notes[:8]])  # warm-up
+    started = time.perf_counter()
+    minilm.embed([{"title": t, "text": x} for t, x in notes])
+    minilm_rate = len(notes) / (time.perf_counter() - started)
+    return {"model": model.name, "vault": vault.name, "notes": len(notes), "threads": threads, "notes_per_s": speed,
+            "minilm_notes_per_s": minilm_rate}
+
+
+def chart(rows: list[tuple[str, dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vaults = list(VAULTS)
+    width = 0.8 / len(rows)
+    figure, axes = plt.subplots(figsize=(8, 4), dpi=120)
+    for i, (label, links) in enumerate(rows):
+        values = [links.get(v, {}).get("R@10", 0.0) for v in vaults]
+        bars = axes.bar([x + (i - (len(rows) - 1) / 2) * width for x in range(len(vaults))], values, width, label=label)
+        axes.bar_label(bars, fmt="%.2f", fontsize=7)
+    axes.set_xticks(range(len(vaults)), [f"{VAULTS[v]}\n({rows[0][1][v]['queries']} held-out links)" for v in vaults])
+    axes.set_ylabel("Recall@10")
+    axes.set_title("Held-out link prediction (20% of each vault's links)")
+    axes.legend(fontsize=8, loc="upper left")
+    axes.set_ylim(0, max(0.5, axes.get_ylim()[1]))
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def report() -> str:
+    bm25, minilm, shipped = (by_vault(load(n)["links"]) for n in ("eval-bm25.json", "eval-minilm.json", "eval-default.json"))
+    default_eval = load("eval-default.json")
+    runs = sweep_runs()
+    links = {name: by_vault(row["links"]) for name, row in runs.items()}
+    vaults = list(VAULTS)
+    header = "| | " + " | ".join(f"{VAULTS[v]} R@10 | MRR" for v in vaults) + " |"
+    rule = "|---" * (1 + 2 * len(vaults)) + "|"
+
+    def line(label: str, rows: dict) -> str:
+        return f"| {label} | " + " | ".join(f"{cell(rows.get(v))} | {cell(rows.get(v), 'MRR')}" for v in vaults) + " |"
+
+    out = ["# Benchmarks", "", "Written by `bench/report.py` from the measurements in `docs/benchmarks/`; "
+           "how each was made is in that script's docstring and below.", ""]
+    out += ["## Related notes: held-out links", "",
+            "Each linked vault's links were split 80/20 by `notellm-train prepare` (seed 0): the 20% are removed from the "
+            "source notes' text and become the queries; a query succeeds at k if its target is among the k notes ranked "
+            "most similar to the source (the source itself excluded). Queries: "
+            + ", ".join(f"{VAULTS[v]} {bm25[v]['queries']}" for v in vaults) + ". With 36 Foam queries one hit is 0.028.", "",
+            header, rule,
+            line("BM25 (SQLite FTS5)", bm25),
+            line("all-MiniLM-L6-v2", minilm),
+            line("SmolLM2-135M zero-shot (PyTorch, the same dequantized Q4_1 weights llama.cpp runs)", links["zero-shot-128"]),
+            line("NoteLLM, trained (PyTorch, seed 0)", links["gcl-128"]),
+            line("NoteLLM, trained (PyTorch, seed 1)", links.get("gcl-128-seed1", {})),
+            line(f"**NoteLLM default as shipped** (llama.cpp F16, {default_eval['content_tokens']} tokens)", shipped),
+            "", "![Recall@10](benchmarks-recall.png)", ""]
+    trained = runs["gcl-128"]["config"]
+    out += [f"Training (both seeds): LoRA r{trained['lora_rank']} on every attention and MLP matrix + a {trained['dim']}-d head, "
+            f"{trained['steps']} steps × {trained['batch_pairs']} pairs, lr {trained['lr']}, {trained['content_tokens']} content tokens, "
+            f"GCL + CSFT (α {trained['alpha']}, CSFT on {trained['gen_fraction']:.0%} of notes), on the 80% links of the three vaults "
+            f"above plus same-folder pairs from jbranchaud/til and simonw/til. One run took {runs['gcl-128']['train_s']:.0f} s "
+            f"on a {load(sorted(p.name for p in RESULTS.glob('sweep-*.json'))[0])['device']}.", ""]
+
+    out += ["## A vault the model never saw", "",
+            "The same training with one vault's links left out, scored on that vault: what a new user's vault gets from the "
+            "shipped model before `personalize`.", "",
+            "| vault left out | zero-shot | trained without it | trained with it | BM25 | MiniLM |", "|---|---|---|---|---|---|"]
+    for vault in vaults:
+        name = next((n for n in links if n.startswith(f"gcl-128-without-{vault}")), None)
+        if name:
+            out.append(f"| {VAULTS[vault]} | {cell(links['zero-shot-128'].get(vault))} | {cell(links[name].get(vault))} | "
+                       f"{cell(links['gcl-128'].get(vault))} | {cell(bm25.get(vault))} | {cell(minilm.get(vault))} |")
+    out.append("")
+
+    lengths = sorted(int(n.split("-")[1]) for n in links if n.startswith("gcl-") and n.split("-")[1].isdigit() and n.count("-") == 1)
+    speed = load("speed.json") if (RESULTS / "speed.json").exists() else None
+    out += ["## Prompt length", "",
+            "Content tokens per note (the prompt adds its fixed words). R@10 after training at that length (PyTorch, seed 0), "
+            "and the engine's speed on this 2-core CPU" + (f" ({speed['model']}, {speed['notes']} {speed['vault']} notes, "
+                                                        f"{speed['threads']} threads)" if speed else "") + ".", "",
+            "| content tokens | " + " | ".join(VAULTS[v] for v in vaults) + " | mean | zero-shot mean | notes/s | time vs MiniLM |",
+            "|---" * (len(vaults) + 6) + "|"]
+    for n in lengths:
+        rows = links[f"gcl-{n}"]
+        zero = links.get(f"zero-shot-{n}", {})
+        mean = statistics.mean(rows[v]["R@10"] for v in vaults)
+        zero_mean = statistics.mean(zero[v]["R@10"] for v in vaults) if zero else float("nan")
+        rate = speed["notes_per_s"].get(str(n)) if speed else None
+        cost = f"{rate:.2f} | {speed['minilm_notes_per_s'] / rate:.1f}×" if rate else "– | –"
+        out.append(f"| {n} | " + " | ".join(cell(rows.get(v)) for v in vaults) + f" | {mean:.3f} | {zero_mean:.3f} | {cost} |")
+    if speed:
+        out.append(f"\nMiniLM (all-MiniLM-L6-v2, sentence-transformers, {speed['threads']} torch threads) embedded the same notes "
+                   f"at {speed['minilm_notes_per_s']:.2f} notes/s in the same process.")
+    out.append("")
+
+    if "hashtags" in default_eval:
+        h = default_eval["hashtags"]
+        out += ["## Hashtags and categories (shipped model, llama.cpp)", "",
+                f"{h['notes']} notes with tags, sampled with seed 0; the model is asked for as many topics as the note has tags "
+                "(at most 5), and its answer is matched to the vault's existing tags as the app does.", "",
+                "| precision | recall | F1 | ROUGE-L | suggested | malformed |", "|---|---|---|---|---|---|",
+                f"| {h['precision']:.3f} | {h['recall']:.3f} | {h['f1']:.3f} | {h['rouge_l']:.3f} | {h['suggested']} | {h['malformed']} |", ""]
+        if "categories" in default_eval:
+            c = default_eval["categories"]
+            out += [f"Category (folder) generation: accuracy {c['accuracy']:.3f} on {c['notes']} notes.", ""]
+        out += ["Examples:", ""] + [f"- `{e['id']}`: tags {e['tags']} → generated `{e['generated'].strip()}` → {e['parsed']}"
+                                     for e in h["examples"]] + [""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--measure-speed", type=Path, help="time the engine per prompt length with this GGUF first")
+    parser.add_argument("--vault", type=Path, default=REPO / "assets" / "sample-vault")
+    args = parser.parse_args()
+    if args.measure_speed:
+        lengths = sorted({int(n.split("-")[1]) for n in sweep_runs() if n.startswith("gcl-") and n.split("-")[1].isdigit()})
+        speed = measure_speed(args.measure_speed, lengths, args.vault)
+        (RESULTS / "speed.json").write_text(json.dumps(speed, indent=2) + "\n", encoding="utf-8")
+    text = report()
+    rows = [("BM25", by_vault(load("eval-bm25.json")["links"])), ("MiniLM", by_vault(load("eval-minilm.json")["links"])),
+            ("SmolLM2 zero-shot", by_vault(sweep_runs()["zero-shot-128"]["links"])),
+            ("NoteLLM default (llama.cpp)", by_vault(load("eval-default.json")["links"]))]
+    chart(rows, REPO / "docs" / "benchmarks-recall.png")
+    (REPO / "docs" / "benchmarks.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
