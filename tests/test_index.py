@@ -217,7 +217,7 @@ def test_embeddings_equal_llama_cpp_pythons_own_embed(garden, open_index, model_
     """Our split-cache batched decode reads the same hidden state as llama-cpp-python's embed()."""
     import llama_cpp
 
-    index = open_index(garden)
+    index = open_index(garden, model=model_path)  # the same file as the reference below
     notes = [("Linear algebra", "Vectors and matrices"), ("Sourdough", "Flour, water and time")]
     ours = index.model.embed_notes(notes, 48)
     reference = llama_cpp.Llama(
