@@ -95,3 +95,37 @@ def open_index(model_path):
     yield opener
     for index in opened:
         index.close()
+
+
+QT_WAIT_MS = 180_000  # hashtag generation and a trainer's start take long on a busy CPU
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    """The app's settings in a private INI file, with a short token budget (quick embedding on a CPU)."""
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("index/content_tokens", 48)
+    return settings
+
+
+@pytest.fixture
+def open_window(qtbot, qsettings):
+    """Open the app's main window (offscreen), on a vault or none; closed and its workers drained afterwards."""
+    from notellm.app.main import create_window
+
+    windows = []
+
+    def opener(vault: Path | None = None, theme: str = "light"):
+        window = create_window(str(vault) if vault else None, qsettings, theme)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield opener
+    for window in windows:
+        window.close()
+        assert window.training.wait(QT_WAIT_MS) and window.worker.wait(QT_WAIT_MS), "a worker did not finish"

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 
-from notellm.app.main import create_window
 from notellm.app.preview import NotePreview, to_markdown
 from notellm.app.settings import AppSettings
 from notellm.engine import VaultIndex
@@ -56,31 +55,6 @@ def vault(tmp_path) -> Path:
         shutil.copy(FOAM / "docs" / relative, target / relative)
     shutil.copy(FOAM / "LICENSE", target / "LICENSE")
     return target
-
-
-@pytest.fixture
-def qsettings(tmp_path) -> QSettings:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("index/content_tokens", 48)  # keeps embedding quick on a CPU
-    return settings
-
-
-@pytest.fixture
-def open_window(qtbot, qsettings):
-    windows = []
-
-    def opener(vault: Path | None = None, theme: str = "light"):
-        window = create_window(str(vault) if vault else None, qsettings, theme)
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield opener
-    for window in windows:
-        window.close()
-        assert window.worker.wait(TAGS_TIMEOUT_MS), "the engine worker did not finish"
 
 
 def split_frontmatter(data: bytes) -> tuple[bytes, bytes]:

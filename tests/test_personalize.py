@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from conftest import write_notes
 from notellm.engine import NotEnoughPairsError, TrainingUnavailableError, VaultIndex
@@ -140,31 +139,9 @@ def test_cli_personalize_explains_itself_and_fails_in_one_line(tmp_path, model_p
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
-@pytest.fixture
-def app_window(qtbot, tmp_path):
-    """Open the app's main window (offscreen), on a vault or none; closed and its workers drained afterwards."""
-    from notellm.app.main import create_window
-
-    windows = []
-
-    def opener(vault: Path | None = None):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        settings.setValue("index/content_tokens", 32)
-        window = create_window(str(vault) if vault else None, settings, "light")
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield opener
-    for window in windows:
-        window.close()
-        assert window.training.wait(QT_TIMEOUT_MS) and window.worker.wait(QT_TIMEOUT_MS)
-
-
-def test_personalize_action_needs_an_open_vault_and_the_training_extra(qtbot, app_window, tmp_path, monkeypatch):
+def test_personalize_action_needs_an_open_vault_and_the_training_extra(qtbot, open_window, tmp_path, monkeypatch):
     vault = write_notes(tmp_path / "loose", UNLINKED_NOTES)
-    window = app_window()
+    window = open_window()
     action = window.personalize_action
     assert action in [a for menu in window.menuBar().actions() for a in menu.menu().actions()]
     assert not action.isEnabled() and "Open a vault" in action.toolTip()
@@ -180,8 +157,8 @@ def test_personalize_action_needs_an_open_vault_and_the_training_extra(qtbot, ap
     assert not action.isEnabled() and INSTALL_HINT in action.toolTip()
 
 
-def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, app_window, linked_vault):
-    window = app_window(linked_vault)
+def test_app_personalizes_beside_browsing_and_cancel_keeps_the_model(qtbot, open_window, linked_vault):
+    window = open_window(linked_vault)
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=QT_TIMEOUT_MS)
     model = window.session.index.model_path
 
