@@ -18,6 +18,7 @@ INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1", re.DOTALL)
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 WIKILINK = re.compile(r"(!?)\[\[([^\]\n|#]*)(#[^\]\n|]*)?(?:\|([^\]\n]*))?\]\]")
 MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 # Obsidian tags: '#' after start or whitespace, then letters/digits/_-/ with at least one non-digit.
 INLINE_TAG = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[(,]))#([\w/-]*[^\W\d][\w/-]*)", re.UNICODE | re.MULTILINE)
 H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -117,6 +118,20 @@ def plain_text(body: str) -> str:
     return BLANK_LINES.sub("\n\n", text).strip()
 
 
+def is_external_target(target: str) -> bool:
+    """A Markdown link target that is not a note: a URL, mailto:, or an in-page anchor."""
+    return bool(URL_SCHEME.match(target)) or target.startswith("#")
+
+
+def strip_links(source: str) -> str:
+    """`source` without any wikilink, embed or note-to-note Markdown link, their words included.
+
+    For evaluating link prediction: a link's text names its target, so a query note that kept it
+    would hand the answer over. Links to the web stay."""
+    source = WIKILINK.sub("", source)
+    return MD_LINK.sub(lambda m: m.group(0) if is_external_target(m.group(3).strip()) else "", source)
+
+
 def parse_links(body: str) -> list[Link]:
     code_free = strip_code(body)
     links: list[Link] = []
@@ -126,8 +141,8 @@ def parse_links(body: str) -> list[Link]:
             links.append(Link(target=target, kind="wiki", text=(match.group(4) or "").strip()))
     for match in MD_LINK.finditer(code_free):
         target = match.group(3).strip()
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # URLs, mailto:, in-page anchors
+        if is_external_target(target):
+            continue
         target = unquote(target.split("#", 1)[0])
         if target:
             links.append(Link(target=target, kind="markdown", text=match.group(2).strip()))

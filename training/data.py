@@ -23,9 +23,10 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 from notellm.engine.config import index_dir_for
-from notellm.engine.markdown import MD_LINK, WIKILINK, Link, parse_note
+from notellm.engine.markdown import MD_LINK, WIKILINK, Link, is_external_target, parse_note
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
 
 MAX_TOPICS = 5
@@ -94,10 +95,8 @@ def remove_links(source: str, source_path: str, targets: set[str], resolver: Lin
 
     def markdown(match: re.Match) -> str:
         target = match.group(3).strip()
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
+        if is_external_target(target):
             return match.group(0)
-        from urllib.parse import unquote
-
         target = unquote(target.split("#", 1)[0])
         if target and resolver.resolve(source_path, Link(target=target, kind="markdown")) in targets:
             return ""
