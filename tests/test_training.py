@@ -315,3 +315,36 @@ def test_training_from_a_notellm_gguf_starts_from_that_model_head_included(run, 
         continued = model.embed(batch).numpy()
     cosine = np.sum(continued * gguf_embeddings(run["f16"], sample_notes), axis=1)
     assert cosine.min() > 0.999, cosine
+
+
+def test_a_shallow_model_keeps_the_first_layers_and_runs_in_llama_cpp_like_pytorch(run, sample_notes, tmp_path):
+    """`--layers 2`: training, export, the delta and llama.cpp all see the same two-block model."""
+    import gguf
+
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import rebuild_from_delta
+    from notellm.training.train import load_run, load_tokenizer
+
+    runner = CliRunner()
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    result = runner.invoke(cli, [
+        "train", str(run["data"]), "-o", str(tmp_path / "run"), "--steps", "2", "--batch-pairs", str(pairs), "--layers", "2",
+        "--collection-batches", "--content-tokens", str(CONTENT_TOKENS), "--lora-rank", "8", "--lr", "2e-3",
+        "--warmup-steps", "1", "--threads", "2", "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "shallow.gguf"), "--quant", "f16",
+                                 "--delta", str(tmp_path / "shallow.delta.gguf")])
+    assert result.exit_code == 0, result.output
+    reader = gguf.GGUFReader(str(tmp_path / "shallow.gguf"))
+    assert int(reader.fields["llama.block_count"].contents()) == 2
+    assert {t.name.split(".")[1] for t in reader.tensors if t.name.startswith("blk.")} == {"0", "1"}
+
+    model, config, _ = load_run(tmp_path / "run")
+    assert config.layers == 2 and len(model.lm.get_base_model().model.layers) == 2
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    exported = gguf_embeddings(tmp_path / "shallow.gguf", sample_notes)
+    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "shallow.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
+    assert (exported * reference).sum(axis=1).min() >= 0.999
+    assert (gguf_embeddings(rebuilt, sample_notes) * exported).sum(axis=1).min() >= 0.999

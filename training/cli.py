@@ -42,6 +42,36 @@ def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partn
     click.echo(f"wrote {out}")
 
 
+@cli.command("prepare-corpus")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output data folder.")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder with manifest.jsonl and the collection archives [default: ../shared/corpus].")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/corpus"), show_default=True,
+              help="Where archives are extracted (once).")
+@click.option("--seed", default=0, show_default=True, help="The split's seed (the validation collections never train).")
+@click.option("--also", "extra", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Another vault folder to train on too (repeatable).")
+def prepare_corpus(out, corpus, cache, seed, extra) -> None:
+    """Training pairs from every corpus collection outside the validation split (links both ways, CSFT targets).
+
+    \b
+    Example:
+      notellm-train prepare-corpus -o data/corpus
+      notellm-train train data/corpus -o runs/l8 --layers 8 --collection-batches --content-tokens 128
+    """
+    from .corpus import DEFAULT_CORPUS, CorpusError, SplitRule, prepare_training_data
+
+    def progress(done: int, total: int, name: str) -> None:
+        click.echo(f"[{done}/{total}] {name}", err=True)
+
+    try:
+        manifest = prepare_training_data(corpus or DEFAULT_CORPUS, out, cache, SplitRule(seed=seed), tuple(extra), progress)
+    except (CorpusError, DataError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{len(manifest['vaults'])} collections, {manifest['notes']} notes, {manifest['train_pairs']} pairs; "
+               f"validation (never trained): {', '.join(manifest['split']['validation'])}; wrote {out}")
+
+
 @cli.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, log).")
@@ -52,6 +82,8 @@ def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partn
 @click.option("--batch-pairs", default=16, show_default=True)
 @click.option("--content-tokens", default=96, show_default=True)
 @click.option("--dim", default=128, show_default=True)
+@click.option("--layers", default=0, show_default=True, help="Keep only the base's first N layers (0: all); cheaper to train and run.")
+@click.option("--collection-batches", is_flag=True, help="Draw each step's pairs from one vault (harder in-batch negatives).")
 @click.option("--lora-rank", default=16, show_default=True)
 @click.option("--lora-alpha", default=32, show_default=True)
 @click.option("--full", is_flag=True, help="Full fine-tune instead of LoRA.")
@@ -66,14 +98,14 @@ def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partn
 @click.option("--grad-checkpointing", is_flag=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (its config wins, except --steps).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(data, out, base, tokenizer_gguf, tokens, steps, batch_pairs, content_tokens, dim, lora_rank, lora_alpha, full, lr, head_lr,
+def train(data, out, base, tokenizer_gguf, tokens, steps, batch_pairs, content_tokens, dim, layers, collection_batches, lora_rank, lora_alpha, full, lr, head_lr,
           warmup_steps, alpha, gen_fraction, seed, checkpoint_every, threads, grad_checkpointing, resume, quiet) -> None:
     """Fine-tune the base with GCL + CSFT on prepared DATA folder(s); checkpoints in OUT."""
     from .train import TrainConfig, TrainError, train as run_train
 
     config = TrainConfig(
         data=tuple(str(d) for d in data), out=str(out), base=base, tokenizer_gguf=tokenizer_gguf, tokens=tokens, steps=steps, batch_pairs=batch_pairs,
-        content_tokens=content_tokens, dim=dim, full=full, lora_rank=lora_rank, lora_alpha=lora_alpha,
+        content_tokens=content_tokens, dim=dim, layers=layers, collection_batches=collection_batches, full=full, lora_rank=lora_rank, lora_alpha=lora_alpha,
         lr=lr if lr is not None else (2e-5 if full else 2e-4), head_lr=head_lr, warmup_steps=warmup_steps, alpha=alpha,
         gen_fraction=gen_fraction, seed=seed, grad_checkpointing=grad_checkpointing, checkpoint_every=checkpoint_every,
         threads=threads,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -25,6 +26,7 @@ DELTA_ARCH = "notellm-delta"
 DELTA_BASE_KEY = "notellm.delta.base_sha256"
 DELTA_BASE_NAME_KEY = "notellm.delta.base_name"
 DELTA_SCALE_KEY = "notellm.delta.lora_scale"
+DELTA_LAYERS_KEY = "notellm.delta.layers"  # a model that keeps only the base's first N blocks
 LORA_A = ".lora_a"
 LORA_B = ".lora_b"
 QUANT_TYPES = {
@@ -84,6 +86,18 @@ def copy_metadata(reader: gguf.GGUFReader, writer: gguf.GGUFWriter, skip: Iterab
         writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
 
 
+def block_index(name: str) -> int | None:
+    """The transformer block a GGUF tensor belongs to (`blk.7.attn_q.weight` -> 7), None for the others."""
+    parts = name.split(".")
+    return int(parts[1]) if parts[0] == "blk" and len(parts) > 2 and parts[1].isdigit() else None
+
+
+def kept(name: str, layers: int) -> bool:
+    """Whether a base tensor belongs to a model cut to its first `layers` blocks (0: all of them)."""
+    index = block_index(name)
+    return not layers or index is None or index < layers
+
+
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
     if projection is not None:
@@ -102,23 +116,32 @@ def write_model_gguf(
     prompt_version: int,
     dtype: str = "f32",
     name: str | None = None,
+    layers: int = 0,
 ) -> Path:
     """Write a GGUF with the base's metadata/tokenizer and the tensors `tensors(gguf_name)` returns.
 
     Tensors come in the base's order; 1-D tensors (norms) stay float32, matrices are float32 or float16.
+    `layers` > 0 keeps only the first that many transformer blocks (a shallower, cheaper model).
     """
     reader = gguf.GGUFReader(str(base))
-    arch = str(reader.fields["general.architecture"].contents())
+    arch, blocks, _, _ = head_counts(reader)
+    if layers > blocks:
+        raise DeltaError(f"{Path(base).name} has {blocks} blocks; cannot keep {layers}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     writer = gguf.GGUFWriter(str(tmp), arch)
-    copy_metadata(reader, writer, skip=[gguf.Keys.General.NAME] if name else [])
+    block_count_key = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
+    copy_metadata(reader, writer, skip=([gguf.Keys.General.NAME] if name else []) + ([block_count_key] if layers else []))
     if name:
         writer.add_name(name)
+    if layers:
+        writer.add_block_count(layers)
     writer.add_file_type(0 if dtype == "f32" else 1)
     add_notellm_metadata(writer, projection, prompt_version)
     for tensor in reader.tensors:
+        if not kept(tensor.name, layers):
+            continue
         array = np.asarray(tensors(tensor.name), dtype=np.float32)
         expected = tuple(int(x) for x in reversed(tensor.shape))
         if array.shape != expected:
@@ -165,12 +188,16 @@ def write_delta(
     projection: np.ndarray,
     prompt_version: int,
     dtype: str = "f16",
+    layers: int = 0,
 ) -> Path:
-    """Write a delta GGUF: for each base tensor name, LoRA A (r x in) and B (out x r, already in GGUF row order)."""
+    """Write a delta GGUF: for each base tensor name, LoRA A (r x in) and B (out x r, already in GGUF row order);
+    `layers` > 0 records that the model keeps only the base's first that many blocks."""
     writer = gguf.GGUFWriter(str(out), DELTA_ARCH)
     writer.add_string(DELTA_BASE_KEY, file_sha256(base))
     writer.add_string(DELTA_BASE_NAME_KEY, Path(base).name)
     writer.add_float32(DELTA_SCALE_KEY, float(scale))
+    if layers:
+        writer.add_uint32(DELTA_LAYERS_KEY, int(layers))
     add_notellm_metadata(writer, projection, prompt_version)
     numpy_dtype = np.float16 if dtype == "f16" else np.float32
     for name in sorted(lora):
@@ -184,8 +211,18 @@ def write_delta(
     return Path(out)
 
 
-def read_delta(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float, np.ndarray | None, int, str | None]:
-    """(lora by tensor name, scale, projection, prompt version, base sha256) from a delta GGUF."""
+@dataclass
+class Delta:
+    lora: dict[str, tuple[np.ndarray, np.ndarray]]  # base tensor name -> (A, B)
+    scale: float
+    projection: np.ndarray | None
+    prompt_version: int
+    base_sha256: str | None
+    layers: int = 0  # keep the base's first N blocks (0: all)
+
+
+def read_delta(path: Path) -> Delta:
+    """A delta GGUF's LoRA factors, scale, projection head, prompt version, base checksum and depth."""
     reader = gguf.GGUFReader(str(path))
     fields = reader.fields
     if str(fields["general.architecture"].contents()) != DELTA_ARCH:
@@ -201,7 +238,9 @@ def read_delta(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], fl
         rows = int(fields[PROJECTION_ROWS_KEY].contents())
         projection = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32).reshape(rows, -1)
     base_sha = str(fields[DELTA_BASE_KEY].contents()) if DELTA_BASE_KEY in fields else None
-    return lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()), base_sha
+    layers = int(fields[DELTA_LAYERS_KEY].contents()) if DELTA_LAYERS_KEY in fields else 0
+    return Delta(lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()),
+                 base_sha, layers)
 
 
 def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", check_base: bool = True) -> Path:
@@ -211,8 +250,9 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
     (matrices) / F32 (norms), then quantized by llama.cpp when `quant` is not f16/f32.
     """
     base, delta, out = Path(base), Path(delta), Path(out)
-    lora, scale, projection, prompt_version, base_sha = read_delta(delta)
-    if check_base and base_sha and file_sha256(base) != base_sha:
+    parts = read_delta(delta)
+    lora, scale = parts.lora, parts.scale
+    if check_base and parts.base_sha256 and file_sha256(base) != parts.base_sha256:
         raise DeltaError(f"{delta.name} was made for another base model than {base}")
     reader = gguf.GGUFReader(str(base))
     by_name = {t.name: t for t in reader.tensors}
@@ -229,7 +269,8 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
 
     direct = quant in ("f16", "f32")
     target = out if direct else out.with_name(out.stem + ".f16.tmp.gguf")
-    write_model_gguf(base, target, tensors, projection, prompt_version, dtype="f32" if quant == "f32" else "f16")
+    write_model_gguf(base, target, tensors, parts.projection, parts.prompt_version, dtype="f32" if quant == "f32" else "f16",
+                     layers=parts.layers)
     if not direct:
         try:
             quantize(target, out, quant)

@@ -91,7 +91,8 @@ def export(
         return gguf_permutation(name, n_head, n_head_kv)(state[to_hf[name]])
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
-    write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}")
+    write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
+                     layers=config.layers)
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
@@ -111,7 +112,7 @@ def export(
             name = from_hf[hf_name]
             lora[name] = (a, gguf_permutation(name, n_head, n_head_kv)(b))
             scale = module_scale
-        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version)
+        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers)
         result.delta = str(delta)
 
     if hf_dir is not None:

@@ -44,6 +44,8 @@ class TrainConfig:
     batch_pairs: int = 16
     content_tokens: int = 96
     dim: int = 128
+    layers: int = 0  # keep only the base's first N transformer blocks (0: all): cheaper to train and to run
+    collection_batches: bool = False  # each step's pairs from one vault, so in-batch negatives are hard
     full: bool = False  # full fine-tune instead of LoRA
     lora_rank: int = 16
     lora_alpha: int = 32
@@ -108,9 +110,22 @@ def base_head(base: Path, dim: int) -> torch.Tensor | None:
     return torch.from_numpy(projection.copy())
 
 
+def keep_first_layers(lm, layers: int) -> None:
+    """Cut a causal LM to its first `layers` decoder blocks, in place (the final norm and LM head stay)."""
+    decoder = lm.model
+    if layers > len(decoder.layers):
+        raise TrainError(f"the base has {len(decoder.layers)} layers; cannot keep {layers}")
+    decoder.layers = decoder.layers[:layers]
+    lm.config.num_hidden_layers = layers
+    if getattr(lm.config, "layer_types", None):
+        lm.config.layer_types = lm.config.layer_types[:layers]
+
+
 def build_model(config: TrainConfig) -> NoteLLM:
-    """Base LM (+ LoRA unless full) + the base's own head if it has one, else a fresh one; seeded."""
+    """Base LM (cut to `layers`, + LoRA unless full) + the base's own head if it has one, else a fresh one; seeded."""
     lm = load_causal_lm(config.resolved_base(), config.grad_checkpointing)
+    if config.layers:
+        keep_first_layers(lm, config.layers)
     if config.full:
         lm.requires_grad_(True)
     else:
@@ -170,6 +185,21 @@ def pairs_for_step(pairs: list[dict], step: int, per_process: int, process: int,
         random.Random(f"{seed}:{epoch}").shuffle(order)
         chosen.append(pairs[order[offset]])
     return chosen
+
+
+def collection_pairs_for_step(by_vault: dict[str, list[dict]], step: int, per_process: int, process: int, processes: int,
+                              seed: int) -> list[dict]:
+    """All of a step's pairs from one vault (drawn with probability proportional to the square root of its
+    pair count, so the largest collection does not drown the rest); a pure function of the step."""
+    names = sorted(by_vault)
+    weights = [math.sqrt(len(by_vault[name])) for name in names]
+    rng = random.Random(f"{seed}:vault:{step}")
+    name = rng.choices(names, weights)[0]
+    pairs = by_vault[name]
+    chosen = rng.sample(pairs, min(len(pairs), per_process * processes))
+    while len(chosen) < per_process * processes:  # a vault with fewer pairs than a batch repeats them
+        chosen += rng.sample(pairs, min(len(pairs), per_process * processes - len(chosen)))
+    return chosen[process * per_process:(process + 1) * per_process]
 
 
 class ExampleCache:
@@ -251,6 +281,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
     if not pairs:
         raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
+    by_vault: dict[str, list[dict]] = {}
+    for pair in pairs:
+        by_vault.setdefault(dataset.notes[pair["a"]]["vault"], []).append(pair)
     examples = example_cache(config, dataset.notes)
     eos_id = examples.eos_id
     if torch.cuda.is_available():
@@ -295,7 +328,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     log_file = open(out / "log.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
     for step in bar:
         started = time.perf_counter()
-        chosen = pairs_for_step(pairs, step, config.batch_pairs, accelerator.process_index, accelerator.num_processes, config.seed)
+        if config.collection_batches:
+            chosen = collection_pairs_for_step(by_vault, step, config.batch_pairs, accelerator.process_index,
+                                               accelerator.num_processes, config.seed)
+        else:
+            chosen = pairs_for_step(pairs, step, config.batch_pairs, accelerator.process_index, accelerator.num_processes, config.seed)
         rng = random.Random(f"{config.seed}:gen:{step}:{accelerator.process_index}")
         ids = [p["a"] for p in chosen] + [p["b"] for p in chosen]
         batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id)
