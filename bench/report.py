@@ -1,8 +1,10 @@
-"""docs/benchmarks.md and its Recall@10 chart, from the measurements saved in docs/benchmarks/.
+"""docs/benchmarks.md and its Recall@10 charts, from the measurements saved in docs/benchmarks/.
 
     .venv/bin/python bench/report.py [--measure-speed MODEL.gguf]
 
 Inputs (JSON, as written by the tools that measured them):
+- `heldout.json`: `bench/heldout.py`, link prediction and hashtags on the validation collections of
+  `../shared/corpus` that no model trained on (the headline; it calls this script when it is done);
 - `eval-bm25.json`, `eval-minilm.json`, `eval-default.json`: `notellm-train evaluate ... --json` on the
   held-out links of `runs/data-links` (the shipped model through llama.cpp, on this CPU);
 - `sweep-*.json`: `bench/train_sweep.py` runs (GPU lease; PyTorch scoring: zero-shot base, trained
@@ -40,6 +42,112 @@ def sweep_runs() -> dict[str, dict]:
         for row in json.loads(path.read_text(encoding="utf-8"))["runs"]:
             runs.setdefault(row["name"], row)
     return runs
+
+
+# What the validation section calls each method in heldout.json, in the order of its table.
+HELDOUT_LABELS = {
+    "BM25": "BM25 (SQLite FTS5)",
+    "MiniLM": "all-MiniLM-L6-v2",
+    "MiniLM + BM25": "all-MiniLM-L6-v2 + BM25 (fused)",
+    "zero-shot": "SmolLM2-135M zero-shot (llama.cpp Q4_1)",
+    "zero-shot + BM25": "SmolLM2-135M zero-shot + BM25 (fused)",
+    "default": "NoteLLM default as shipped before this run (llama.cpp F16)",
+    "default + BM25": "NoteLLM default before this run + BM25 (fused)",
+}
+
+
+def heldout_label(name: str) -> str:
+    """'default', 'default + BM25', 'default: generated', 'l8 + BM25' -> the table's words for them."""
+    method, _, how = name.partition(": ")
+    label = HELDOUT_LABELS.get(method)
+    if label is None:
+        alone = method.removesuffix(" + BM25")
+        label = HELDOUT_LABELS.get(alone, f"candidate `{alone}`") + (" + BM25 (fused)" if alone != method else "")
+    return f"{label}: {how}" if how else label
+
+
+def heldout_chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in results["methods"] if "+" not in m or m.startswith(("default", "MiniLM"))]
+    collections = list(results["split"]["queries"])
+    width = 0.8 / len(methods)
+    figure, axes = plt.subplots(figsize=(11, 4.2), dpi=110)
+    for i, method in enumerate(methods):
+        rows = results["methods"][method]["collections"]
+        values = [rows[c]["R@10"] for c in collections] + [results["methods"][method]["macro"]["R@10"]]
+        axes.bar([x + (i - (len(methods) - 1) / 2) * width for x in range(len(values))], values, width, label=method)
+    axes.set_xticks(range(len(collections) + 1), [c.split("__")[0][:12] for c in collections] + ["macro-mean"], rotation=30, fontsize=7)
+    axes.set_ylabel("Recall@10")
+    axes.set_title("Link prediction on collections no model trained on (all link markup removed)")
+    axes.legend(fontsize=7, ncol=2, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def heldout_section(results: dict) -> list[str]:
+    """The headline: every method on the validation collections, targets met or missed."""
+    split, methods = results["split"], results["methods"]
+    collections = list(split["queries"])
+    languages = {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
+    out = ["## Related notes in collections no model trained on", "",
+           f"Written by `bench/heldout.py`. {len(collections)} collections of `../shared/corpus` drawn by seed "
+           f"{split['rule']['seed']} (`training/corpus.py`: at most {split['rule']['max_notes']} notes, at least "
+           f"{split['rule']['min_edges']} links, {split['rule']['non_english']} not English, {split['rule']['cjk']} CJK) are never "
+           f"trained on; the other {len(split['train'])} collections are the training set. Every link is cut out of every note "
+           "(text included), then for each resolved link A → B every other note is ranked for A. The macro-mean weighs each "
+           "collection equally. `+ BM25` is reciprocal-rank fusion (k = 60) of the method's ranking with BM25's.", "",
+           "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
+    out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
+    out += ["", "R@10 per collection:", "",
+            "| method | " + " | ".join(c.split("__")[0] for c in collections) + " | **macro R@10** | macro MRR |",
+            "|---" * (len(collections) + 3) + "|"]
+    for name, row in methods.items():
+        out.append(f"| {heldout_label(name)} | " + " | ".join(f"{row['collections'][c]['R@10']:.3f}" for c in collections)
+                   + f" | **{row['macro']['R@10']:.3f}** | {row['macro']['MRR']:.3f} |")
+    out += ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", "", "Macro-mean at every cutoff:", "",
+            "| method | R@1 | R@5 | R@10 | R@20 | R@100 | MRR | s per note (this run) |", "|---|---|---|---|---|---|---|---|"]
+    for name, row in methods.items():
+        seconds = f"{row['seconds_per_note']:.4f}" if "seconds_per_note" in row else "–"
+        out.append(f"| {heldout_label(name)} | " + " | ".join(f"{row['macro'][m]:.3f}" for m in ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR"))
+                   + f" | {seconds} |")
+    out += ["", "Seconds per note are the embedding time inside this evaluation run (2 threads, a machine shared with other "
+            "work): a rough guide only; `docs/engine-speed.md` has the engine's own measurements.", ""]
+
+    if "MiniLM" in methods:
+        minilm = methods["MiniLM"]
+        better = {c: max(minilm["collections"][c]["R@10"], methods["BM25"]["collections"][c]["R@10"]) for c in collections}
+        out += ["### Targets", "", "| method | macro R@10 ≥ MiniLM + 0.05 | every collection ≥ max(MiniLM, BM25) − 0.03 |", "|---|---|---|"]
+        for name, row in methods.items():
+            if name in ("BM25", "MiniLM", "MiniLM + BM25"):
+                continue
+            margin = row["macro"]["R@10"] - minilm["macro"]["R@10"]
+            worst = min(collections, key=lambda c: row["collections"][c]["R@10"] - better[c])
+            gap = row["collections"][worst]["R@10"] - better[worst]
+            out.append(f"| {heldout_label(name)} | {'met' if margin >= 0.05 else '**missed**'} ({margin:+.3f}) | "
+                       f"{'met' if gap >= -0.03 else '**missed**'} (worst {worst.split('__')[0]} {gap:+.3f}) |")
+        out.append("")
+
+    hashtags = results.get("hashtags", {})
+    if hashtags:
+        out += ["### Hashtags on the validation collections", "",
+                "Each sampled tagged note asks for three topics; the answer is read as the app reads it (the vault's own "
+                "spelling wins) and compared with the note's own tags. Precision@3 is over the answers that suggested "
+                "anything; recall@3 is hits over min(3, the note's tags).", "",
+                "Targets: precision@3 ≥ 0.40, fewer than 5% empty answers, no repeated topic and no malformed tag.", "",
+                "| suggestions from | notes | precision@3 | recall@3 | empty | repeated topic | malformed | targets |",
+                "|---|---|---|---|---|---|---|---|"]
+        for name, row in hashtags.items():
+            p = row["pooled"]
+            met = p["precision@3"] >= 0.40 and p["empty"] < 0.05 and p["repeated"] == 0 and p["malformed"] == 0
+            out.append(f"| {heldout_label(name)} | {p['notes']} | {p['precision@3']:.3f} | {p['recall@3']:.3f} | {p['empty']:.1%} | "
+                       f"{p['repeated']:.1%} | {p['malformed']:.1%} | {'met' if met else '**missed**'} |")
+        out.append("")
+    return out
 
 
 def cell(row: dict | None, metric: str = "R@10") -> str:
@@ -153,6 +261,11 @@ def report() -> str:
 
     out = ["# Benchmarks", "", "Written by `bench/report.py` from the measurements in `docs/benchmarks/`; "
            "how each was made is in that script's docstring and below.", ""]
+    if (RESULTS / "heldout.json").exists():
+        out += heldout_section(load("heldout.json"))
+    out += ["# In-vault numbers: the vaults the shipped default trained on", "",
+            "Everything below was measured on Dendron, Foam and JavaGuide, whose other links the default trained on. "
+            "They are in-vault numbers — what `personalize` gives a vault — not what a new user's vault gets.", ""]
     out += ["## Related notes: held-out links", "",
             "Each linked vault's links were split 80/20 by `notellm-train prepare` (seed 0): the 20% are removed from the "
             "source notes' text and become the queries; a query succeeds at k if its target is among the k notes ranked "
@@ -240,11 +353,11 @@ def report() -> str:
     return "\n".join(out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--measure-speed", type=Path, help="time the engine per prompt length with this GGUF first")
     parser.add_argument("--vault", type=Path, default=REPO / "assets" / "sample-vault")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.measure_speed:
         lengths = sorted({int(n.split("-")[1]) for n in sweep_runs() if n.startswith("gcl-") and n.split("-")[1].isdigit()})
         speed = measure_speed(args.measure_speed, lengths, args.vault)
@@ -254,6 +367,8 @@ def main() -> None:
             ("SmolLM2 zero-shot", by_vault(sweep_runs()["zero-shot-128"]["links"])),
             ("NoteLLM default (llama.cpp)", by_vault(load("eval-default.json")["links"]))]
     chart(rows, REPO / "docs" / "benchmarks-recall.png")
+    if (RESULTS / "heldout.json").exists():
+        heldout_chart(load("heldout.json"), REPO / "docs" / "benchmarks-heldout.png")
     (REPO / "docs" / "benchmarks.md").write_text(text, encoding="utf-8")
     print(text)
 

