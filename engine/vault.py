@@ -2,13 +2,18 @@
 
 Reading never raises for a file's fault: a binary file, broken UTF-8, a huge file, a FIFO, a
 symlink loop, a permission error or a file that vanished mid-read comes back as `Skipped`.
+
+Symlinks are followed only when their real target stays inside the vault's real path; a link that
+leads outside is skipped with the reason "points outside the vault" (its target is never read).
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,6 +23,12 @@ from .markdown import Link, ParsedNote, parse_note
 NOTE_SUFFIXES = (".md", ".markdown")
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
+OUTSIDE_VAULT = "points outside the vault"
+# Skip reasons that can change without the file's mtime or size changing: retried on every update.
+RETRY_REASONS = ("permission denied", "unreadable", "vanished while indexing", "folder unreadable")
+# The temp files `hashtags.atomic_write` writes beside a note (tempfile.mkstemp: 8 random characters);
+# one left behind by a killed process is ours to remove.
+OWN_TEMP_FILE = re.compile(r"^\..+\.(md|markdown)\.[a-z0-9_]{8}\.tmp$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,23 @@ class Skipped:
 class ScanResult:
     files: dict[str, FileStat] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)  # found but unusable before reading
+    temp_files: list[Path] = field(default_factory=list)  # our own stale temp files (see OWN_TEMP_FILE)
+
+
+def is_inside(path: str | Path, boundary: str | Path) -> bool:
+    """Whether the real path of `path` (symlinks resolved) is `boundary`'s real path or below it."""
+    real = os.path.realpath(path)
+    top = os.path.realpath(boundary)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def link_problem(path: str | Path) -> str | None:
+    """Why a symlink can't be followed ("symlink loop", "broken symlink"), or None when it can."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return "symlink loop" if error.errno == errno.ELOOP else "broken symlink"
+    return None
 
 
 def folder_of(path: str) -> str:
@@ -76,11 +104,15 @@ def is_note_name(name: str) -> bool:
     return name.lower().endswith(NOTE_SUFFIXES)
 
 
-def scan(root: Path, exclude: tuple[str, ...] = ()) -> ScanResult:
-    """Walk the vault, following symlinked folders once (loops are recorded, not followed)."""
+def scan(root: Path, exclude: tuple[str, ...] = (), boundary: Path | None = None) -> ScanResult:
+    """Walk the vault (or a folder of it), following symlinks whose target stays inside `boundary`
+    (default: `root`). Real folders are walked before linked ones, so a note reached both ways is
+    listed under its real path; loops and links leading outside are recorded, not followed."""
     root = Path(root)
+    top = os.path.realpath(boundary if boundary is not None else root)
     result = ScanResult()
     visited: set[tuple[int, int]] = set()
+    linked_folders: list[tuple[Path, str]] = []
 
     def walk(folder: Path, relative_folder: str) -> None:
         try:
@@ -90,7 +122,10 @@ def scan(root: Path, exclude: tuple[str, ...] = ()) -> ScanResult:
             return
         identity = (folder_stat.st_dev, folder_stat.st_ino)
         if identity in visited:
-            result.skipped.append(Skipped(relative_folder, "symlink loop: folder already visited"))
+            real, parent = os.path.realpath(folder), os.path.realpath(folder.parent)
+            loop = parent == real or parent.startswith(real.rstrip(os.sep) + os.sep)
+            reason = "symlink loop: folder already visited" if loop else "symlink to a folder already indexed"
+            result.skipped.append(Skipped(relative_folder, reason))
             return
         visited.add(identity)
         try:
@@ -101,28 +136,48 @@ def scan(root: Path, exclude: tuple[str, ...] = ()) -> ScanResult:
         for entry in entries:
             relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name
             if is_excluded(relative, exclude):
+                if OWN_TEMP_FILE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                    result.temp_files.append(Path(entry.path))
                 continue
+            is_link = entry.is_symlink()
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_dir = False
+            if is_link and (is_dir or is_note_name(entry.name)):
+                problem = link_problem(entry.path)
+                if problem:
+                    result.skipped.append(Skipped(relative, problem))
+                    continue
+                if not is_inside(entry.path, top):
+                    result.skipped.append(Skipped(relative, OUTSIDE_VAULT))
+                    continue
             if is_dir:
-                walk(Path(entry.path), relative)
+                if is_link:
+                    linked_folders.append((Path(entry.path), relative))
+                else:
+                    walk(Path(entry.path), relative)
                 continue
             if not is_note_name(entry.name):
                 continue
             try:
                 info = entry.stat(follow_symlinks=True)
             except OSError as error:
-                reason = "broken symlink" if entry.is_symlink() else f"unreadable: {error.strerror or error}"
-                result.skipped.append(Skipped(relative, reason))
+                reason = link_problem(entry.path) if is_link else f"unreadable: {error.strerror or error}"
+                result.skipped.append(Skipped(relative, reason or f"unreadable: {error.strerror or error}"))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 result.skipped.append(Skipped(relative, "not a regular file"))
                 continue
             result.files[relative] = FileStat(relative, info.st_mtime_ns, info.st_size)
 
+    if not is_inside(root, top):
+        result.skipped.append(Skipped(".", OUTSIDE_VAULT))
+        return result
     walk(root, "")
+    while linked_folders:
+        folder, relative = linked_folders.pop(0)
+        walk(folder, relative)
     return result
 
 
@@ -142,12 +197,20 @@ def content_hash(data: bytes) -> str:
 
 
 def read_note(root: Path, file: FileStat, max_bytes: int = DEFAULT_MAX_BYTES) -> Note | Skipped:
-    """Read and parse one note, or say why it can't be used."""
+    """Read and parse one note, or say why it can't be used (a link leading outside `root` is not read)."""
     path = Path(root) / file.path
+    if path.is_symlink() and link_problem(path):
+        return Skipped(file.path, link_problem(path) or "broken symlink", file.mtime_ns, file.size)
+    if not is_inside(path, root):
+        return Skipped(file.path, OUTSIDE_VAULT, file.mtime_ns, file.size)
     if file.size > max_bytes:
         return Skipped(file.path, f"too large ({file.size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB limit)", file.mtime_ns, file.size)
     try:
         with open(path, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            real = os.stat(os.path.realpath(path))
+            if (opened.st_dev, opened.st_ino) != (real.st_dev, real.st_ino) or not is_inside(path, root):
+                return Skipped(file.path, OUTSIDE_VAULT, file.mtime_ns, file.size)  # swapped for a link meanwhile
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         return Skipped(file.path, "vanished while indexing", file.mtime_ns, file.size)

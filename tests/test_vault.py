@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import SHARED_DATA, write_notes
 from notellm.engine.markdown import Link
-from notellm.engine.vault import LinkResolver, Note, Skipped, read_note, scan
+from notellm.engine.vault import OUTSIDE_VAULT, FileStat, LinkResolver, Note, Skipped, read_note, scan
 
 
 def read_all(root: Path) -> dict[str, Note | Skipped]:
@@ -36,6 +36,7 @@ def test_every_kind_of_bad_input_is_skipped_with_a_reason(tmp_path):
     (tmp_path / "dangling.md").symlink_to(tmp_path / "missing.md")
     (tmp_path / "loop").mkdir()
     (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop")
+    (tmp_path / "self.md").symlink_to(tmp_path / "self.md")
 
     results = read_all(tmp_path)
     reasons = {path: r.reason for path, r in results.items() if isinstance(r, Skipped)}
@@ -46,6 +47,7 @@ def test_every_kind_of_bad_input_is_skipped_with_a_reason(tmp_path):
     assert reasons["pipe.md"] == "not a regular file"
     assert reasons["dangling.md"] == "broken symlink"
     assert reasons["loop/again"].startswith("symlink loop")
+    assert reasons["self.md"] == "symlink loop"
     assert isinstance(results["good.md"], Note)
     assert results["broken yaml.md"].parsed.frontmatter_error
 
@@ -91,3 +93,33 @@ def test_real_vault_links_resolve_like_obsidian():
     resolved = {pair for pair in resolved if pair[1] and pair[1] != pair[0]}
     assert len(notes) > 900
     assert len(resolved) > 600
+
+
+def test_symlinks_are_followed_only_while_their_target_stays_inside_the_vault(tmp_path):
+    vault = write_notes(tmp_path / "vault", {"a.md": "# A", "real/r.md": "# R"})
+    outside = write_notes(tmp_path / "outside", {"sub/s.md": "# S\nsecret", "passwd": "root:x:0:0"})
+    (vault / "lnk").symlink_to(outside / "sub")  # a folder outside
+    (vault / "passwd.md").symlink_to(outside / "passwd")  # a file outside
+    (vault / "alias.md").symlink_to(vault / "real" / "r.md")  # a file inside: followed
+    (vault / "a-shortcut").symlink_to(vault / "real")  # a folder inside, listed before the real one
+    (vault / "deeper").symlink_to("lnk")  # a link to a link that leads outside
+
+    found = scan(vault)
+    reasons = {s.path: s.reason for s in found.skipped}
+    assert sorted(found.files) == ["a.md", "alias.md", "real/r.md"]  # notes under their real path
+    assert reasons == {
+        "lnk": OUTSIDE_VAULT,
+        "passwd.md": OUTSIDE_VAULT,
+        "deeper": OUTSIDE_VAULT,
+        "a-shortcut": "symlink to a folder already indexed",
+    }
+
+
+def test_a_note_swapped_for_a_link_to_outside_after_the_scan_is_not_read(tmp_path):
+    vault = write_notes(tmp_path / "vault", {"n.md": "# N\nmine"})
+    secret = write_notes(tmp_path / "outside", {"s.md": "# S\nsecret words"}) / "s.md"
+    file = scan(vault).files["n.md"]
+    (vault / "n.md").unlink()
+    (vault / "n.md").symlink_to(secret)
+    result = read_note(vault, FileStat("n.md", file.mtime_ns, secret.stat().st_size))
+    assert isinstance(result, Skipped) and result.reason == OUTSIDE_VAULT
