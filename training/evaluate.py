@@ -132,6 +132,33 @@ class BM25Ranker:
         return result
 
 
+class LexicalRanker:
+    """The engine's own lexical match (`engine.lexical`: BM25 over terms with CJK character pairs, FTS5)."""
+
+    name = "lexical (engine, FTS5)"
+
+    def __init__(self):
+        self.seconds_per_note: float | None = None
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        from notellm.engine.lexical import FTS_TOKENIZER, document, match_query
+
+        started = time.perf_counter()
+        db = sqlite3.connect(":memory:")
+        db.execute(f"create virtual table docs using fts5(body, tokenize='{FTS_TOKENIZER}')")
+        db.executemany("insert into docs(rowid, body) values (?, ?)", [(i, document(n["title"], n["text"])) for i, n in enumerate(notes)])
+        result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
+        for row, query in enumerate(queries):
+            match = match_query(notes[query]["title"], notes[query]["text"])
+            if match is None:
+                continue
+            for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):
+                result[row, rowid] = -score  # bm25() is lower-is-better
+        db.close()
+        self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
+        return result
+
+
 def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
     """Recall@k and MRR of one ranker on one vault's held-out links."""
     notes = [n for n in dataset.notes.values() if n["vault"] == vault]

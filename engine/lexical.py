@@ -1,0 +1,49 @@
+"""The words two notes share, as SQLite FTS5 sees them: one rule for the engine's index and its evaluation.
+
+Notes are matched by BM25 over their terms. Words are Unicode `\\w` runs, casefolded; a run of Chinese,
+Japanese or Korean characters, which has no spaces between words, becomes its overlapping character
+pairs, so 线性代数 matches 代数. Terms are written space-separated into an FTS5 table whose `unicode61`
+tokenizer then splits them exactly there. A note's query is its first `MAX_QUERY_TERMS` distinct terms,
+OR-ed: BM25 rewards the rare ones it shares with another note.
+"""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"\w+", re.UNICODE)
+CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+MAX_QUERY_TERMS = 64
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def _cjk_pairs(run: str) -> list[str]:
+    return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def terms(text: str) -> list[str]:
+    """The text's terms in order: casefolded words, CJK runs as overlapping character pairs."""
+    result = []
+    for word in WORD.findall(text.casefold()):
+        position = 0
+        for run in CJK_RUN.finditer(word):
+            if run.start() > position:
+                result.append(word[position:run.start()])
+            result.extend(_cjk_pairs(run.group(0)))
+            position = run.end()
+        if position < len(word):
+            result.append(word[position:])
+    return result
+
+
+def document(title: str, text: str) -> str:
+    """What a note's FTS5 row holds: its terms, space-separated."""
+    return " ".join(terms(f"{title}\n{text}"))
+
+
+def match_query(title: str, text: str, limit: int = MAX_QUERY_TERMS) -> str | None:
+    """An FTS5 MATCH expression for the notes that share words with this one, or None for a note with no words."""
+    distinct = list(dict.fromkeys(terms(f"{title}\n{text}")))[:limit]
+    if not distinct:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in distinct)
