@@ -166,7 +166,8 @@ def neighbour_answers(scores: np.ndarray, data: CollectionData, sample: list[int
         row = scores[index].astype(np.float64)
         row[index] = -np.inf
         nearest = np.argsort(-row, kind="stable")[:NEIGHBOURS]
-        answers[index] = (None, neighbour_tags([data.notes[i]["tags"] for i in nearest], data.notes[index]["tags"], HASHTAG_COUNT))
+        # The note's own tags are the answer here, so they are not excluded as the app excludes them.
+        answers[index] = (None, neighbour_tags([data.notes[i]["tags"] for i in nearest], (), HASHTAG_COUNT))
     return answers
 
 
