@@ -190,16 +190,27 @@ def pairs_for_step(pairs: list[dict], step: int, per_process: int, process: int,
 def collection_pairs_for_step(by_vault: dict[str, list[dict]], step: int, per_process: int, process: int, processes: int,
                               seed: int) -> list[dict]:
     """All of a step's pairs from one vault (drawn with probability proportional to the square root of its
-    pair count, so the largest collection does not drown the rest); a pure function of the step."""
+    pair count, so the largest collection does not drown the rest); a pure function of the step.
+
+    Pairs that share a note with an already chosen pair come last: a note twice in one batch would be its
+    own in-batch negative."""
     names = sorted(by_vault)
     weights = [math.sqrt(len(by_vault[name])) for name in names]
     rng = random.Random(f"{seed}:vault:{step}")
-    name = rng.choices(names, weights)[0]
-    pairs = by_vault[name]
-    chosen = rng.sample(pairs, min(len(pairs), per_process * processes))
-    while len(chosen) < per_process * processes:  # a vault with fewer pairs than a batch repeats them
-        chosen += rng.sample(pairs, min(len(pairs), per_process * processes - len(chosen)))
-    return chosen[process * per_process:(process + 1) * per_process]
+    pairs = by_vault[rng.choices(names, weights)[0]]
+    wanted = per_process * processes
+    order = rng.sample(pairs, len(pairs))
+    chosen, rest, seen = [], [], set()
+    for pair in order:
+        if pair["a"] in seen or pair["b"] in seen:
+            rest.append(pair)
+        else:
+            chosen.append(pair)
+            seen.update((pair["a"], pair["b"]))
+    chosen += rest
+    while len(chosen) < wanted:  # a vault with fewer pairs than a batch repeats them
+        chosen += order
+    return chosen[:wanted][process * per_process:(process + 1) * per_process]
 
 
 class ExampleCache:
