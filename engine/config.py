@@ -25,6 +25,15 @@ def data_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def make_private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by this user only (0700): an index holds the words of private notes."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
 def index_dir_for(vault: Path) -> Path:
     """Each vault gets its own folder, named after it and keyed by its real path."""
     real = str(Path(vault).resolve())

@@ -26,7 +26,15 @@ class IndexLockedError(NoteLLMError):
 
 
 class IndexCorruptError(NoteLLMError):
-    pass
+    """The index's SQLite file is damaged; `VaultIndex.open(..., rebuild=True)` (`reindex --rebuild`) starts afresh."""
+
+
+class WriteRefusedError(NoteLLMError):
+    """NoteLLM will not write this file: it is reached through a symlink, or its real path is outside the vault."""
+
+
+class TagRejectedError(NoteLLMError):
+    """None of the tags given can be written as a tag (each one's reason is in the message)."""
 
 
 class TrainingUnavailableError(NoteLLMError):

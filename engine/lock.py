@@ -47,7 +47,7 @@ class FileLock:
             self._depth += 1
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + timeout
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
@@ -58,6 +58,11 @@ class FileLock:
         os.write(fd, f"pid {os.getpid()}".encode())
         self._fd, self._depth = fd, 1
         return True
+
+    @property
+    def depth(self) -> int:
+        """How many times this object holds the lock now (0: not held)."""
+        return self._depth
 
     def release(self) -> None:
         if not self._depth:

@@ -7,6 +7,7 @@ SQLite is the source of truth; the USearch file (see vectors.py) can always be r
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -94,6 +95,8 @@ class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by this user only; SQLite gives its -wal and -shm files the same permissions.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         try:
             connection = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
             self.db = sqlite_utils.Database(connection)
@@ -102,9 +105,16 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.migrate()
         except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                raise
             raise IndexCorruptError(
-                f"the index at {self.path} is unreadable ({error}); delete that folder and run reindex again"
+                f"the index at {self.path} is unreadable ({error}); rebuild it with `notellm-engine reindex VAULT --rebuild`"
             ) from error
+        if os.name != "nt":
+            for name in ("", "-wal", "-shm"):
+                extra = Path(f"{self.path}{name}")
+                if extra.exists() and extra.stat().st_mode & 0o077:
+                    os.chmod(extra, 0o600)
 
     def migrate(self) -> None:
         if "_migrations" not in self.db.table_names():

@@ -12,7 +12,11 @@ only from background tasks. Writers take a lock file, so two processes never ind
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -22,14 +26,23 @@ from typing import Callable, Iterable
 
 
 from . import hashtags
-from .config import index_dir_for, model_fingerprint, resolve_model
-from .errors import IndexLockedError, NoteNotFoundError, VaultNotFoundError
+from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
+from .errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    NoteNotFoundError,
+    TagRejectedError,
+    VaultNotFoundError,
+    WriteRefusedError,
+)
 from .keywords import keywords
 from .lock import FileLock
 from .markdown import Link
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
 from .store import Store, decode_vector, encode_vector
 from .vault import (
+    OUTSIDE_VAULT,
+    RETRY_REASONS,
     FileStat,
     LinkResolver,
     Note,
@@ -37,14 +50,16 @@ from .vault import (
     content_hash,
     folder_of,
     is_excluded,
+    is_inside,
     is_note_name,
     read_note,
     scan,
     stat_note,
 )
-from .vectors import GENERATION_KEY, VectorIndex
+from .vectors import GENERATION_KEY, TEMP_SUFFIXES, VectorIndex
 
-EMBED_BATCH = 8
+EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
+BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
 SAVE_EVERY_SECONDS = 20.0
 Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
 
@@ -104,6 +119,57 @@ def text_hash(title: str, text: str) -> str:
     return content_hash(f"{title}\0{text}".encode("utf-8"))
 
 
+def is_corruption(error: sqlite3.DatabaseError) -> bool:
+    """A damaged database file, as opposed to a busy one or a bad query."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    return type(error) is sqlite3.DatabaseError and any(
+        words in str(error) for words in ("malformed", "not a database", "corrupt")
+    )
+
+
+def corrupt_index_error(vault: Path, error: BaseException) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"the index of {vault} is damaged ({error}); rebuild it with `notellm-engine reindex {vault} --rebuild`"
+    )
+
+
+def _index_errors(method):
+    """A damaged SQLite page surfaces in whatever query reads it: say so once, as IndexCorruptError."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if is_corruption(error):
+                raise corrupt_index_error(self.vault, error) from error
+            raise
+
+    return wrapper
+
+
+def tag_rejections(tags: Iterable[str]) -> list[tuple[str, str]]:
+    """(tag, why) for each tag that can't be written as an Obsidian tag; the others are fine."""
+    rejected = []
+    for tag in tags:
+        if hashtags.normalise_tag(tag) is not None:
+            continue
+        core = tag.strip().strip("\"'“”‘’.。:：()[]{}<>").lstrip("#").strip()
+        cleaned = re.sub(r"[^\w/-]", "", re.sub(r"\s+", "-", core)).strip("-/")
+        if len(core) > hashtags.MAX_TAG_CHARS:
+            why = f"longer than {hashtags.MAX_TAG_CHARS} characters"
+        elif len(core.split()) > hashtags.MAX_TAG_WORDS:
+            why = f"more than {hashtags.MAX_TAG_WORDS} words"
+        elif cleaned.isdigit():
+            why = "only digits (a tag needs a letter)"
+        else:
+            why = "no letters or digits to make a tag of"
+        rejected.append((tag, why))
+    return rejected
+
+
 class VaultIndex:
     """Settings given as None (model, exclude, content_tokens) are the ones this index was last
     used with, so `related` after `reindex --model X --tokens 64` needs no options."""
@@ -119,15 +185,23 @@ class VaultIndex:
     ):
         self.vault = vault
         self.index_dir = index_dir
-        self.store = Store(index_dir / "index.db")
-        remembered = json.loads(self.store.get_meta("settings", "{}"))
+        make_private_dir(index_dir)  # an index holds the words of private notes
+        try:
+            self.store = Store(index_dir / "index.db")
+            remembered = json.loads(self.store.get_meta("settings", "{}"))
+        except IndexCorruptError as error:
+            raise corrupt_index_error(vault, error.__cause__ or error) from error
+        except sqlite3.DatabaseError as error:
+            if is_corruption(error):
+                raise corrupt_index_error(vault, error) from error
+            raise
         chosen_model = str(Path(model).expanduser().resolve()) if model is not None else remembered.get("model")
         self.model_path = resolve_model(chosen_model)  # no explicit choice: the default, which may get upgraded
         self.exclude = tuple(remembered.get("exclude", ()) if exclude is None else exclude)
         self.content_tokens = content_tokens or remembered.get("content_tokens") or DEFAULT_CONTENT_TOKENS
-        settings = {"model": chosen_model, "exclude": list(self.exclude), "content_tokens": self.content_tokens}
-        if settings != remembered:
-            self.store.set_meta("settings", json.dumps(settings))
+        # Remembered only by a reindex that succeeds or by remember_settings(), never by merely opening.
+        self.settings = {"model": chosen_model, "exclude": list(self.exclude), "content_tokens": self.content_tokens}
+        self._remembered = remembered
         self.threads = threads
         self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
@@ -144,14 +218,31 @@ class VaultIndex:
         exclude: Iterable[str] | None = None,
         content_tokens: int | None = None,
         threads: int | None = None,
+        rebuild: bool = False,
     ) -> "VaultIndex":
-        """Open (creating if needed) the index of `vault`; the model loads on first use."""
+        """Open (creating if needed) the index of `vault`; the model loads on first use.
+
+        `rebuild` sets the current index file aside (kept in a `damaged-…` folder beside it, never
+        deleted) and starts an empty one, e.g. after IndexCorruptError; the next reindex fills it."""
         vault_path = Path(vault).expanduser()
         if not vault_path.is_dir():
             raise VaultNotFoundError(f"vault folder not found: {vault_path}")
         vault_path = vault_path.resolve()
         folder = Path(index_dir).expanduser() if index_dir else index_dir_for(vault_path)
+        if rebuild:
+            _set_index_aside(vault_path, folder)
         return cls(vault_path, folder, model, None if exclude is None else tuple(exclude), content_tokens, threads)
+
+    @_index_errors
+    def remember_settings(self) -> None:
+        """Make this index's model, exclusions and token budget the ones later opens use by default."""
+        with self._writing():
+            self._remember_settings()
+
+    def _remember_settings(self) -> None:
+        if self.settings != self._remembered:
+            self.store.set_meta("settings", json.dumps(self.settings))
+            self._remembered = dict(self.settings)
 
     def close(self) -> None:
         with self._mutex:
@@ -215,23 +306,31 @@ class VaultIndex:
                     "wait for it to finish or close it"
                 )
             try:
+                if self.lock.depth == 1:  # only a writer writes temp files: any left now are a killed writer's
+                    for suffix in TEMP_SUFFIXES:
+                        (self.index_dir / f"vectors{suffix}").unlink(missing_ok=True)
                 yield
             finally:
                 self.lock.release()
 
     # --- indexing ---------------------------------------------------------------------------
+    @_index_errors
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
         """Bring the index up to date with the folder: embed new and changed notes, drop deleted ones."""
         with self._writing():
             started = time.perf_counter()
             found = scan(self.vault, self.exclude)
+            for temp in found.temp_files:  # left beside a note by a `tags --apply` that was killed
+                temp.unlink(missing_ok=True)
             known = self.store.known_files()
             removed = set(known) - set(found.files) - {s.path for s in found.skipped}
             summary = self._update(found.files, removed, found.skipped, known, progress, should_stop)
             summary.scanned = len(found.files)
             summary.seconds = time.perf_counter() - started
+            self._remember_settings()
             return summary
 
+    @_index_errors
     def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
         """Update just these files or folders (what the watcher saw change)."""
         with self._writing():
@@ -245,8 +344,11 @@ class VaultIndex:
                 if relative is None or (relative and is_excluded(relative, self.exclude)):
                     continue
                 absolute = self.vault / relative if relative else self.vault
-                if absolute.is_dir():
-                    found = scan(absolute, self.exclude)
+                if absolute.is_dir() and not is_inside(absolute, self.vault):
+                    pre_skipped.append(Skipped(relative, OUTSIDE_VAULT))
+                    removed |= {p for p in known if p.startswith(relative + "/")}
+                elif absolute.is_dir():
+                    found = scan(absolute, self.exclude, boundary=self.vault)
                     prefix = f"{relative}/" if relative else ""
                     candidates.update({prefix + p: FileStat(prefix + p, f.mtime_ns, f.size) for p, f in found.files.items()})
                     pre_skipped += [Skipped(prefix + s.path, s.reason) for s in found.skipped]
@@ -271,6 +373,7 @@ class VaultIndex:
             if path not in known
             or known[path][1:3] != (f.mtime_ns, f.size)
             or (known[path][5] is None and known[path][4] != self.embedder_id)
+            or (known[path][5] or "").startswith(RETRY_REASONS)  # e.g. after chmod: same mtime and size
         ]
         summary.unchanged = len(files) - len(to_read)
 
@@ -284,34 +387,45 @@ class VaultIndex:
             ):
                 moved_from.setdefault(row[1], row[0])
 
+        # Decide first, write afterwards: a model that can't be loaded fails before anything changed.
+        skips: list[Skipped] = list(pre_skipped)
+        updates: list[tuple[int, dict]] = []  # (id, record): text and model unchanged, or a rename
         to_embed: list[Note] = []
+        for file in to_read:
+            note = read_note(self.vault, file)
+            if isinstance(note, Skipped):
+                skips.append(note)
+                continue
+            digest = text_hash(note.parsed.title, note.parsed.text)
+            row = known.get(note.path)
+            reusable = self.store.db.execute(
+                "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
+                [note.path, digest, self.embedder_id],
+            ).fetchone()
+            if reusable:
+                updates.append((reusable[0], self._record(note, digest)))
+                summary.unchanged += 1
+            elif row is None and digest in moved_from:
+                updates.append((moved_from.pop(digest), {"path": note.path, **self._record(note, digest)}))
+                summary.renamed += 1
+            else:
+                to_embed.append(note)
+        if to_embed:
+            self.model  # noqa: B018 (loads it, or raises ModelError with the index untouched)
+
+        dropped: list[int] = []  # notes whose vector leaves the USearch index
         with self.store.transaction():
-            for skip in pre_skipped:
-                self._record_skip(skip)
+            for skip in skips:
+                dropped += self._record_skip(skip)
                 summary.skipped += 1
-            for file in to_read:
-                note = read_note(self.vault, file)
-                if isinstance(note, Skipped):
-                    self._record_skip(note)
-                    summary.skipped += 1
-                    continue
+            for note_id, record in updates:
+                self.store.update_note(note_id, record)
+            for note in to_embed:
+                # Listed at once (the app shows it), marked unembedded until its batch is done;
+                # a changed note keeps answering with its previous vector meanwhile.
                 digest = text_hash(note.parsed.title, note.parsed.text)
-                row = known.get(note.path)
-                reusable = self.store.db.execute(
-                    "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
-                    [note.path, digest, self.embedder_id],
-                ).fetchone()
-                if reusable:
-                    self.store.update_note(reusable[0], self._record(note, digest))
-                    summary.unchanged += 1
-                elif row is None and digest in moved_from:
-                    self.store.update_note(moved_from.pop(digest), {"path": note.path, **self._record(note, digest)})
-                    summary.renamed += 1
-                else:
-                    # Listed at once (the app shows it), marked unembedded until its batch is done;
-                    # a changed note keeps answering with its previous vector meanwhile.
-                    self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
-                    to_embed.append(note)
+                self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
+        self._drop_vectors(dropped)
 
         self._embed(to_embed, summary, progress, should_stop)
 
@@ -320,12 +434,10 @@ class VaultIndex:
             if self.store.db.execute("select 1 from notes where id = ? and path = ?", [row[0], path]).fetchone()
         ]
         if gone:
-            vectors = self._begin_vector_changes()
+            self._begin_vector_changes()
             with self.store.transaction():
                 self.store.delete_notes(gone)
-            if vectors is not None:
-                for note_id in gone:
-                    vectors.remove(note_id)
+            self._drop_vectors(gone)
             summary.removed = len(gone)
 
         if to_read or removed or pre_skipped:
@@ -333,19 +445,29 @@ class VaultIndex:
         self._save_vectors()
         return summary
 
+    def _drop_vectors(self, ids: list[int]) -> None:
+        """Take these notes out of USearch (after SQLite no longer has their vectors)."""
+        if ids and self._vectors is not None:
+            self._vectors.remove_many(ids, self.store)
+
     def _embed(self, notes: list[Note], summary: ReindexSummary, progress, should_stop) -> None:
+        """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
+        so that a kill loses at most a couple of seconds (the first batch is one note, to measure)."""
         total = len(notes)
         if progress:
             progress(0, total)
         if not notes:
             return
         last_save = time.monotonic()
-        for start in range(0, total, EMBED_BATCH):
+        done, size = 0, 1
+        while done < total:
             if should_stop and should_stop():
                 summary.cancelled = True
                 break
-            batch = notes[start:start + EMBED_BATCH]
+            batch = notes[done:done + size]
+            started = time.monotonic()
             vectors_batch = self.model.embed_notes([(n.parsed.title, n.parsed.text) for n in batch], self.content_tokens)
+            per_note = max(time.monotonic() - started, 1e-3) / len(batch)
             vectors = self._begin_vector_changes(self.model.dimensions)
             ids = []
             with self.store.transaction():
@@ -356,6 +478,8 @@ class VaultIndex:
                     ids.append(self.store.upsert_note({"path": note.path, **record}))
             for note_id, vector in zip(ids, vectors_batch):
                 vectors.upsert(note_id, vector)
+            done += len(batch)
+            size = max(1, min(EMBED_BATCH, int(BATCH_SECONDS / per_note)))
             summary.embedded += len(batch)
             summary.embedded_paths += [n.path for n in batch]
             if progress:
@@ -383,12 +507,11 @@ class VaultIndex:
             "indexed_at": time.time(),
         }
 
-    def _record_skip(self, skip: Skipped) -> None:
+    def _record_skip(self, skip: Skipped) -> list[int]:
+        """Record why a path is not indexed; returns the id whose vector must leave USearch, if any."""
         existing = self.store.db.execute("select id from notes where path = ? and embedding is not null", [skip.path]).fetchone()
         if existing:
-            vectors = self._begin_vector_changes()
-            if vectors is not None:
-                vectors.remove(existing[0])
+            self._begin_vector_changes()
         self.store.upsert_note(
             {
                 "path": skip.path,
@@ -404,6 +527,7 @@ class VaultIndex:
                 "indexed_at": time.time(),
             }
         )
+        return [existing[0]] if existing else []
 
     def _rebuild_links(self) -> None:
         rows = self.store.db.execute("select id, path, aliases, links from notes where skip_reason is null").fetchall()
@@ -432,6 +556,7 @@ class VaultIndex:
         relative = path.as_posix()
         return "" if relative == "." else relative
 
+    @_index_errors
     def note(self, path: str | Path) -> dict:
         """The index row of a note, found by vault path, path without '.md', file name or title."""
         relative = self.relative_path(path)
@@ -439,6 +564,12 @@ class VaultIndex:
         if row is None and relative is not None:
             matches = self.store.find_notes(relative)
             row = self.store.note_by_id(matches[0]["id"]) if matches else None
+        if row is None and relative:
+            parents = list(Path(relative).parents)[:-1]  # a note inside a skipped folder (e.g. a link leading outside)
+            for parent in parents:
+                skipped = self.store.note_by_path(parent.as_posix())
+                if skipped and skipped["skip_reason"]:
+                    raise NoteNotFoundError(f"{relative} is not indexed: {skipped['path']} {skipped['skip_reason']}")
         if row is None:
             raise NoteNotFoundError(f"no note {str(path)!r} in the index of {self.vault}; check the name or run reindex")
         if row["skip_reason"]:
@@ -447,11 +578,13 @@ class VaultIndex:
             raise NoteNotFoundError(f"{row['path']} is not embedded yet; run reindex")
         return row
 
+    @_index_errors
     def notes(self) -> list[dict]:
         """All notes in the index (skipped ones included, with their reason), sorted by path."""
         with self._mutex:
             return self.store.list_notes()
 
+    @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
         """The `k` notes most similar to this one; linked notes are marked, or left out with `hide_linked`."""
         with self._mutex:
@@ -486,6 +619,7 @@ class VaultIndex:
                 )
             return results
 
+    @_index_errors
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
         """Notes ranked by similarity to a free-text question, through the same model."""
         with self._mutex:
@@ -502,6 +636,7 @@ class VaultIndex:
             ]
 
     # --- hashtags ---------------------------------------------------------------------------
+    @_index_errors
     def suggest_tags(
         self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False,
         should_stop: Callable[[], bool] | None = None,
@@ -525,28 +660,59 @@ class VaultIndex:
             self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
 
+    @_index_errors
     def apply_tags(self, path: str | Path, tags: list[str]) -> list[str]:
-        """Write `tags` into the note's frontmatter (atomically; nothing else changes); returns those added."""
+        """Write `tags` into the note's frontmatter (atomically; nothing else changes); returns those added.
+
+        Tags that can't be tags are left out (`tag_rejections` says why); TagRejectedError when that is
+        all of them. WriteRefusedError for a note reached through a symlink: nothing is written through links."""
         row = self.note(path)
+        rejected = tag_rejections(tags)
+        if rejected and len(rejected) == len(tags):
+            raise TagRejectedError("no tag applied: " + "; ".join(f"{tag!r}: {why}" for tag, why in rejected))
+        target = self._writable(row["path"])
         with self._writing():
-            added = hashtags.apply_tags(self.vault / row["path"], tags, expected_hash=row["content_hash"])
+            added = hashtags.apply_tags(target, tags, expected_hash=row["content_hash"])
             for tag in added:
                 self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "accepted")
         self.sync_paths([row["path"]])
         return added
 
+    def _writable(self, relative: str) -> Path:
+        """The note's file, if NoteLLM may write it: no symlink on the way, real path inside the vault."""
+        target = self.vault / relative
+        current = self.vault
+        for part in Path(relative).parts:
+            current = current / part
+            if current.is_symlink():
+                real = os.path.realpath(target)
+                where = (
+                    f"write to its real file {Path(real).relative_to(self.vault).as_posix()} instead"
+                    if is_inside(real, self.vault) else "its real file is outside the vault"
+                )
+                raise WriteRefusedError(
+                    f"{relative} is reached through a symbolic link ({current.relative_to(self.vault).as_posix()}); "
+                    f"NoteLLM never writes through links: {where}"
+                )
+        if not is_inside(target, self.vault):
+            raise WriteRefusedError(f"{relative} is outside the vault; not writing it")
+        return target
+
+    @_index_errors
     def dismiss_tag(self, path: str | Path, tag: str) -> None:
         """Remember that the user does not want this suggestion for this note."""
         with self._mutex:
             row = self.note(path)
             self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "dismissed")
 
+    @_index_errors
     def record_navigation(self, source: str, target: str) -> None:
         """Record that the user went from one note to a related one (co-occurrence signal for training)."""
         with self._mutex:
             self.store.record_event("navigate", source, target)
 
     # --- status -----------------------------------------------------------------------------
+    @_index_errors
     def status(self) -> IndexStatus:
         with self._mutex:
             found = scan(self.vault, self.exclude)
@@ -571,6 +737,23 @@ class VaultIndex:
                 index_bytes=size,
                 vectors=len(vectors) if vectors else 0,
             )
+
+
+def _set_index_aside(vault: Path, folder: Path) -> None:
+    """Move the index's SQLite and USearch files into `folder/damaged-<time>/`, under the writer lock."""
+    lock = FileLock(folder / "writer.lock")
+    if not lock.acquire(timeout=5.0):
+        raise IndexLockedError(f"another NoteLLM process ({lock.holder()}) is using the index of {vault}; close it and try again")
+    try:
+        files = [p for p in folder.glob("index.db*")] + [p for p in folder.glob("vectors.*")]
+        if not files:
+            return
+        aside = folder / time.strftime("damaged-%Y%m%d-%H%M%S")
+        make_private_dir(aside)
+        for path in files:
+            os.replace(path, aside / path.name)
+    finally:
+        lock.release()
 
 
 def _reason(source_tags: set[str], source_words: list[str], other: dict) -> str:

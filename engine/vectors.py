@@ -4,6 +4,11 @@ SQLite records a `vectors_generation` number that the indexer raises *before* it
 embedding; the USearch file is saved with the generation it reflects in a sidecar. A crash in
 between leaves the numbers unequal, and the next open rebuilds the index from SQLite's blobs
 without embedding anything again.
+
+usearch 2.25.0 crashes (SIGSEGV) when keys are added to an index that was emptied by `remove` and
+then saved and loaded (tests/test_guarantees.py checks that with plain usearch calls). So keys are
+never removed down to an empty index, nor in bulk: the index is made afresh from SQLite's blobs
+instead, and an empty index is not saved at all (the sidecar says it has no vectors).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from usearch.index import Index as USearchIndex
 from .store import Store
 
 GENERATION_KEY = "vectors_generation"
+TEMP_SUFFIXES = (".usearch.tmp", ".json.tmp")  # what `save` writes before renaming; stale after a kill
+REBUILD_ABOVE = 32  # removing more keys than this (or a quarter of the index) rebuilds it from SQLite instead
 
 
 class VectorIndex:
@@ -39,12 +46,15 @@ class VectorIndex:
         wanted = int(store.get_meta(GENERATION_KEY, "0"))
         if self.generation == wanted:
             return False
-        if self.path.exists() and self.sidecar.exists():
+        if self.sidecar.exists():
             try:
                 saved = json.loads(self.sidecar.read_text())
                 if saved.get("generation") == wanted and saved.get("dimensions") == self.dimensions:
                     index = self._new()
-                    index.load(str(self.path))
+                    if saved.get("count"):
+                        if not self.path.exists():
+                            raise OSError(f"{self.path} is missing")
+                        index.load(str(self.path))
                     self.index, self.generation = index, wanted
                     return False
             except (OSError, ValueError, RuntimeError):
@@ -53,21 +63,35 @@ class VectorIndex:
         self.generation = wanted
         return True
 
-    def rebuild(self, store: Store) -> None:
+    def rebuild(self, store: Store, leave_out: set[int] = frozenset()) -> None:
         index = self._new()
         for ids, vectors in store.iter_embeddings():
-            if vectors.shape[1] == self.dimensions:
+            if leave_out:
+                keep = np.array([int(note_id) not in leave_out for note_id in ids], dtype=bool)
+                ids, vectors = ids[keep], vectors[keep]
+            if len(ids) and vectors.shape[1] == self.dimensions:
                 index.add(ids, vectors)
         self.index = index
 
     def upsert(self, note_id: int, vector: np.ndarray) -> None:
         if note_id in self.index:
-            self.index.remove(note_id)
+            if len(self.index) == 1:
+                self.index = self._new()  # never remove the last key (see the module's docstring)
+            else:
+                self.index.remove(note_id)
         self.index.add(note_id, np.asarray(vector, dtype=np.float32))
 
-    def remove(self, note_id: int) -> None:
-        if note_id in self.index:
-            self.index.remove(note_id)
+    def remove_many(self, ids: list[int], store: Store) -> None:
+        """Take these keys out, after SQLite dropped their vectors: one by one when they are few,
+        else (or when nothing would be left) by building the index afresh from SQLite."""
+        present = {int(note_id) for note_id in ids if note_id in self.index}
+        if not present:
+            return
+        if len(present) >= len(self.index) or len(present) > max(REBUILD_ABOVE, len(self.index) // 4):
+            self.rebuild(store, leave_out=present)
+        else:
+            for note_id in present:
+                self.index.remove(note_id)
 
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
         """(note id, cosine similarity) pairs, most similar first."""
@@ -77,10 +101,23 @@ class VectorIndex:
         return [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)]
 
     def save(self, generation: int) -> None:
-        temp = self.path.with_suffix(".usearch.tmp")
-        self.index.save(str(temp))
-        os.replace(temp, self.path)
-        temp_sidecar = self.sidecar.with_suffix(".json.tmp")
-        temp_sidecar.write_text(json.dumps({"generation": generation, "dimensions": self.dimensions, "count": len(self.index)}))
-        os.replace(temp_sidecar, self.sidecar)
+        """Write the file (0600) and then its sidecar, each by temp file and rename; an empty index
+        is not written (nothing to load), its sidecar says count 0."""
+        temp = self.path.with_suffix(TEMP_SUFFIXES[0])
+        temp_sidecar = self.sidecar.with_suffix(TEMP_SUFFIXES[1])
+        try:
+            if len(self.index):
+                temp.unlink(missing_ok=True)
+                self.index.save(str(temp))
+                os.chmod(temp, 0o600)
+                os.replace(temp, self.path)
+            else:
+                self.path.unlink(missing_ok=True)
+            descriptor = os.open(temp_sidecar, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(json.dumps({"generation": generation, "dimensions": self.dimensions, "count": len(self.index)}))
+            os.replace(temp_sidecar, self.sidecar)
+        finally:
+            temp.unlink(missing_ok=True)
+            temp_sidecar.unlink(missing_ok=True)
         self.generation = generation

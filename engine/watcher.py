@@ -3,18 +3,23 @@
 Editors save in many ways (write in place, write a temp file and rename it over, delete and
 recreate). Every event only records *which paths* changed; after `debounce` seconds without new
 events the set is handed to `VaultIndex.sync_paths`, which looks at the files as they are now.
+While another process holds the index's lock, the paths stay queued and are retried with backoff
+(0.5 s doubling to 10 s): nothing that changed on disk is forgotten.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .errors import NoteLLMError
+from .errors import IndexLockedError, NoteLLMError
+
+RETRY_FIRST, RETRY_LONGEST = 0.5, 10.0  # seconds between tries while the index is locked
 
 
 class _Collector(FileSystemEventHandler):
@@ -40,6 +45,7 @@ class VaultWatcher:
         self._events = 0
         self._changed = threading.Condition()
         self._stopping = False
+        self._retry_after = 0.0  # > 0 while queued paths wait for a locked index
         self._observer = Observer()
         self._worker = threading.Thread(target=self._run, name="notellm-watch", daemon=True)
 
@@ -77,6 +83,11 @@ class VaultWatcher:
                     self._changed.wait()
                 if self._stopping:
                     return
+                deadline = time.monotonic() + self._retry_after  # new events do not cut a backoff short
+                while self._retry_after and not self._stopping and time.monotonic() < deadline:
+                    self._changed.wait(deadline - time.monotonic())
+                if self._stopping:
+                    return
                 # Coalesce: wait until no event has arrived for `debounce` seconds.
                 while True:
                     before = self._events
@@ -87,7 +98,26 @@ class VaultWatcher:
                         break
                 paths, self._pending = self._pending, set()
             try:
-                self.on_update(self.index.sync_paths(paths))
+                summary = self.index.sync_paths(paths)
+            except IndexLockedError as error:
+                with self._changed:
+                    self._pending |= paths  # kept, with whatever arrived meanwhile; tried again later
+                    retrying = self._retry_after == 0.0
+                    self._retry_after = min(RETRY_LONGEST, max(RETRY_FIRST, self._retry_after * 2))
+                if retrying:
+                    self.on_error(f"{error}; will retry")
+                continue
+            except NoteLLMError as error:
+                self._retry_after = 0.0
+                self.on_error(str(error))
+                continue
+            except Exception as error:  # keep watching; the next save retries
+                self._retry_after = 0.0
+                self.on_error(f"{type(error).__name__}: {error}")
+                continue
+            self._retry_after = 0.0
+            try:
+                self.on_update(summary)
             except NoteLLMError as error:
                 self.on_error(str(error))
             except Exception as error:  # keep watching; the next save retries

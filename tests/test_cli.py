@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -60,12 +61,81 @@ def test_corrupt_index_says_how_to_recover(garden, notellm_home):
         extra.unlink()
     database.write_bytes(b"garbage" * 1000)
     result = run("status", garden)
-    assert result.exit_code == 1 and "delete that folder and run reindex" in result.output
+    assert result.exit_code == 1 and f"notellm-engine reindex {garden} --rebuild" in result.output
+
+
+def test_a_damaged_page_is_one_line_and_reindex_rebuild_recovers(garden, notellm_home):
+    """Zeroed pages in the middle of the file (not its header): the error shows up in a query, not on open."""
+    for number in range(30):  # enough notes for a database of several pages
+        (garden / f"extra {number}.md").write_text(f"# Extra {number}\n\n" + "filler words about bread and math " * 40)
+    assert run("reindex", garden, "--tokens", "16", "-q").exit_code == 0
+    database = next(notellm_home.glob("vaults/*/index.db"))
+    pages = database.stat().st_size // 4096
+    assert pages > 4 and not Path(f"{database}-wal").exists()
+    with open(database, "r+b") as handle:  # dd if=/dev/zero of=index.db bs=4096 seek=2 count=pages-3 conv=notrunc
+        handle.seek(2 * 4096)
+        handle.write(bytes(4096 * (pages - 3)))
+
+    for command in (["status", garden], ["related", garden, "Bread"], ["reindex", garden, "-q"]):
+        result = run(*command)
+        assert result.exit_code == 1, (command, result.output)
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+        assert "damaged" in result.output and f"notellm-engine reindex {garden} --rebuild" in result.output
+    as_json = run("status", garden, "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.output)["code"] == "index_corrupt"
+
+    rebuilt = run("reindex", garden, "--rebuild", "--tokens", "16", "-q", "--json")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(rebuilt.output)["embedded"] == 36
+    assert json.loads(run("status", garden, "--json").output)["stale"] == 0
+    assert list(database.parent.glob("damaged-*/index.db"))  # the damaged file is kept, not deleted
+
+
+def test_json_errors_are_json_with_a_code(garden, tmp_path):
+    missing = run("reindex", tmp_path / "nope", "--json")
+    assert missing.exit_code == 1
+    assert json.loads(missing.output) == {"error": f"vault folder not found: {tmp_path / 'nope'}", "code": "vault_not_found"}
+    unknown = run("related", garden, "Nothing like this", "--json")
+    assert unknown.exit_code == 1 and json.loads(unknown.output)["code"] == "note_not_found"
+
+
+def test_rejected_tags_are_named_and_fail_when_nothing_is_applied(garden):
+    run("reindex", garden, "--tokens", "48", "-q")
+    before = (garden / "Baking" / "Bread.md").read_bytes()
+    rejected = run("tags", garden, "Bread", "--apply", "]", "--apply", "#", "--apply", "12345", "--json")
+    assert rejected.exit_code == 1 and json.loads(rejected.output)["code"] == "tag_rejected"
+    assert "only digits" in json.loads(rejected.output)["error"]
+    assert (garden / "Baking" / "Bread.md").read_bytes() == before
+    mixed = run("tags", garden, "Bread", "--apply", "baking", "--apply", "]")
+    assert mixed.exit_code == 0 and "applied:   #baking" in mixed.output
+    assert "rejected:  ']' (no letters or digits to make a tag of)" in mixed.output
+
+
+def test_settings_are_remembered_only_by_a_command_that_succeeds_and_means_it(garden, tmp_path):
+    assert run("reindex", garden, "--tokens", "48", "-q").exit_code == 0
+    garbage = tmp_path / "garbage.gguf"
+    garbage.write_bytes(b"not a model")
+
+    run("related", garden, "Bread", "--model", garbage)  # a read-only command: remembers nothing
+    run("status", garden, "--exclude", "*")
+    run("search", garden, "bread", "--tokens", "16")
+    failed = run("reindex", garden, "--model", garbage)  # fails: remembers nothing, keeps the vectors
+    assert failed.exit_code == 1 and "not a readable GGUF" in failed.output
+
+    again = json.loads(run("reindex", garden, "--json", "-q").output)
+    assert (again["embedded"], again["removed"], again["unchanged"]) == (0, 0, 6)
+    assert len(json.loads(run("related", garden, "Bread", "--json").output)) == 5
+
+    shown = json.loads(run("config", garden, "--exclude", "Baking", "--json").output)
+    assert shown["exclude"] == ["Baking"] and shown["content_tokens"] == 48
+    assert json.loads(run("reindex", garden, "--json", "-q").output)["removed"] == 3
+    bad_config = run("config", garden, "--model", garbage)
+    assert bad_config.exit_code == 1 and json.loads(run("config", garden, "--json").output)["model"] != str(garbage)
 
 
 def test_every_command_has_help_with_an_explanation():
     top = run("--help").output
-    for command in ("reindex", "related", "tags", "search", "watch", "status"):
+    for command in ("reindex", "related", "tags", "search", "watch", "status", "config"):
         assert command in top
         help_text = run(command, "--help").output
         assert "Usage:" in help_text and len(help_text.splitlines()) > 8
@@ -114,6 +184,37 @@ def test_killed_reindex_resumes_and_ends_consistent(tmp_path, notellm_home):
         assert len(ids) == notes == len(vectors)
         assert all(note_id in vectors.index for note_id in ids)
         assert index.status().stale == 0
+
+
+def test_a_kill_loses_at_most_a_couple_of_seconds_of_embedding(tmp_path, notellm_home):
+    """Each vector is committed within about BATCH_SECONDS of being computed, the first one at once:
+    a SIGKILL soon after indexing starts keeps what was done, and the next run embeds only the rest."""
+    from conftest import SHARED_DATA
+    import shutil
+
+    vault = tmp_path / "til"
+    shutil.copytree(SHARED_DATA / "jbranchaud-til" / "git", vault / "git")
+    notes = len(list(vault.rglob("*.md")))
+    command = [sys.executable, "-m", "notellm.engine", "reindex", str(vault), "--tokens", "32", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    seen = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(set(seen)) < 3:
+        database = next(notellm_home.glob("vaults/*/index.db"), None)
+        count = _embedded(database) if database else 0
+        if count:
+            seen.append(count)
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert seen and seen[0] < 8, seen  # the first vector did not wait for a batch of 8
+    done_before = _embedded(database)
+    assert 0 < done_before < notes
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["unchanged"] == done_before and summary["embedded"] == notes - done_before
 
 
 def _embedded(database):
