@@ -21,7 +21,7 @@ from notellm.engine import (
 log = logging.getLogger(__name__)
 
 # actions a dialog can offer; the main window knows how to do each
-OPEN_FOLDER, OPEN_SETTINGS, RETRY = "open-folder", "open-settings", "retry"
+OPEN_FOLDER, OPEN_SETTINGS, RETRY, REBUILD = "open-folder", "open-settings", "retry", "rebuild"
 
 
 @dataclass
@@ -44,8 +44,10 @@ def explain(error: BaseException, doing: str = "") -> Problem:
         return Problem("The index is busy", "Another NoteLLM window or process is updating this vault's index.", detail,
                        [("Retry", RETRY)])
     if isinstance(error, IndexCorruptError):
-        return Problem("The index can't be read", "This vault's index file is damaged.", detail,
-                       [("Open Settings…", OPEN_SETTINGS), ("Retry", RETRY)])
+        return Problem("The index can't be read",
+                       "This vault's index file is damaged. Rebuilding it re-reads your notes (they are not changed); "
+                       "the damaged file is kept beside the new one.", detail,
+                       [("Rebuild Index", REBUILD), ("Retry", RETRY)])
     if isinstance(error, NoteChangedError):
         return Problem("The note changed on disk", "The note was edited while NoteLLM was writing to it; nothing was changed.",
                        detail + "\nThe view has been refreshed; try again.", [])

@@ -40,7 +40,7 @@ from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, Searc
 from notellm.engine.personalize import DEFAULT_STEPS, INSTALL_HINT, PersonalizeProgress, PersonalizeResult, training_available
 
 from . import theme
-from .errors import OPEN_FOLDER, OPEN_SETTINGS, RETRY, explain
+from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
 from .notes_model import PathRole, NoteFilterProxy, NoteListModel
 from .preview import WIKI_SCHEME, NotePreview
 from .session import IndexOptions, VaultSession
@@ -511,14 +511,16 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_vault(folder)
 
-    def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None) -> None:
-        """Open a vault (closing the current one); `note` is shown once it is open."""
+    def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None,
+                   rebuild: bool = False) -> None:
+        """Open a vault (closing the current one); `note` is shown once it is open; `rebuild` starts its index afresh."""
         if self.session is not None:
             self.save_window_state()
             self.session.close()
             self.session.deleteLater()
         options = options or self.settings.index_options()
         session = VaultSession(self.worker, self.training, vault, options, self)
+        session.rebuild = rebuild
         session.opened.connect(self._on_opened)
         session.failed.connect(lambda error: self._session_failed(session, error))
         session.notesChanged.connect(self._on_notes)
@@ -1117,6 +1119,9 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.open_settings)
         elif action == RETRY and self._retry is not None:
             QTimer.singleShot(0, self._retry)
+        elif action == REBUILD and self.session is not None:
+            vault, options = str(self.session.requested_vault), self.session.options
+            QTimer.singleShot(0, lambda: self.open_vault(vault, options, rebuild=True))
 
     # --- vault changes from the watcher -------------------------------------------------------------
     def _on_files_changed(self, paths: list[str]) -> None:

@@ -122,6 +122,7 @@ class VaultSession(QObject):
         self.training = training  # the window's, so that closing a session never waits for a trainer to stop
         self.requested_vault = Path(vault).expanduser()
         self.options = options
+        self.rebuild = False  # set before open(): start the index afresh (the damaged one is kept aside)
         self.index: VaultIndex | None = None
         self.vault: Path | None = None
         self.run = IndexRun()
@@ -169,7 +170,8 @@ class VaultSession(QObject):
 
         def job():
             index = VaultIndex.open(
-                self.requested_vault, model=options.model or None, exclude=options.exclude, content_tokens=options.content_tokens
+                self.requested_vault, model=options.model or None, exclude=options.exclude,
+                content_tokens=options.content_tokens, rebuild=self.rebuild,
             )
             return index, index.notes()
 
