@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--methods", default="bm25,minilm,zero-shot,default", help="comma-separated; GGUFs from --gguf are added")
     parser.add_argument("--gguf", action="append", default=[], metavar="NAME=PATH", help="a candidate model to judge too")
-    parser.add_argument("--tag-notes", type=int, default=20, metavar="N", help="tagged notes sampled per collection for hashtags")
+    parser.add_argument("--tag-notes", type=int, default=50, metavar="N", help="tagged notes sampled per collection for hashtags")
     parser.add_argument("--generate-tags", action="store_true", help="also let each GGUF write hashtags (slow: ~2 s a note)")
     parser.add_argument("--content-tokens", type=int, default=DEFAULT_CONTENT_TOKENS)
     parser.add_argument("--threads", type=int, default=2)

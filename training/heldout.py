@@ -23,7 +23,7 @@ import numpy as np
 
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
 from notellm.engine.markdown import parse_note, strip_links
-from notellm.engine.neighbour_tags import NEIGHBOURS, neighbour_tags
+from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 
 from .data import link_edges, read_vault
@@ -165,7 +165,7 @@ def neighbour_answers(scores: np.ndarray, data: CollectionData, sample: list[int
     for index in sample:
         row = scores[index].astype(np.float64)
         row[index] = -np.inf
-        nearest = np.argsort(-row, kind="stable")[:NEIGHBOURS]
+        nearest = np.argsort(-row, kind="stable")[:FALLBACK_NEIGHBOURS]
         # The note's own tags are the answer here, so they are not excluded as the app excludes them.
         answers[index] = (None, neighbour_tags([data.notes[i]["tags"] for i in nearest], (), HASHTAG_COUNT))
     return answers

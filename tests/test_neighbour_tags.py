@@ -1,0 +1,22 @@
+"""Hashtags voted for by a note's related notes (engine.neighbour_tags)."""
+
+from notellm.engine.neighbour_tags import neighbour_tags
+
+
+def test_a_tag_needs_a_close_neighbour_or_several_further_ones():
+    lists = [["sourdough", "Baking"], [], ["baking"], ["bread"], ["bread"], ["bread"]]
+    # baking: 1 + 1/3; sourdough: 1; bread: 1/4 + 1/5 + 1/6 < 1
+    assert neighbour_tags(lists, limit=3) == ["Baking", "sourdough"]
+
+
+def test_the_vault_spelling_wins_and_own_tags_are_never_proposed():
+    lists = [["machine-learning"], ["Machine Learning"], ["machine-learning"], ["maths"]]
+    assert neighbour_tags(lists, own_tags=["maths"]) == ["machine-learning"]
+    # maths alone (1/4) stays under the bar, so the fallback proposes it as the one best remaining tag
+    assert neighbour_tags(lists, own_tags=["MachineLearning"]) == ["maths"]
+
+
+def test_untagged_close_neighbours_fall_back_to_the_best_tag_further_away():
+    lists = [[]] * 12 + [["kubernetes"], ["docker"], ["kubernetes"]]
+    assert neighbour_tags(lists) == ["kubernetes"]
+    assert neighbour_tags([[]] * 60 + [["late"]]) == []  # beyond the fallback's reach
