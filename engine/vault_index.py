@@ -235,8 +235,9 @@ class VaultIndex:
 
     @_index_errors
     def remember_settings(self) -> None:
-        """Make this index's model, exclusions and token budget the ones later opens use by default."""
-        with self._writing():
+        """Make this index's model, exclusions and token budget the ones later opens use by default
+        (one SQLite write: no need to wait for a reindex that another process runs)."""
+        with self._mutex:
             self._remember_settings()
 
     def _remember_settings(self) -> None:
