@@ -156,13 +156,17 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
 @click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many notes to show.")
 @click.option("--hide-linked", is_flag=True, help="Leave out notes that already link to or from NOTE.")
 @click.option("--min-score", type=float, help="Leave out notes less similar than this cosine (0-1).")
+@click.option("--embedding-only", is_flag=True, help="Rank by the model's similarity alone, without shared words.")
 @friendly_errors
-def related(vault, note, model, index_dir, content_tokens, exclude, as_json, count, hide_linked, min_score):
+def related(vault, note, model, index_dir, content_tokens, exclude, as_json, count, hide_linked, min_score, embedding_only):
     """Notes most related to NOTE (a path in the vault, a file name or a title).
 
-    Notes that already link with NOTE are marked [linked].
+    The model's similarity is fused with the words the notes share (reciprocal-rank fusion), which
+    relates notes better than either alone; the score shown is the model's cosine. Notes that already
+    link with NOTE are marked [linked].
     """
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
+        index.fuse_lexical = not embedding_only
         results = index.related(note, k=count, hide_linked=hide_linked, min_score=min_score)
         lines = [
             f"{r.score:6.3f}  {r.path}" + ("  [linked]" if r.linked else "") + f"\n        {r.title} — {r.reason}"

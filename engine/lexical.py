@@ -5,6 +5,9 @@ Japanese or Korean characters, which has no spaces between words, becomes its ov
 pairs, so 线性代数 matches 代数. Terms are written space-separated into an FTS5 table whose `unicode61`
 tokenizer then splits them exactly there. A note's query is its first `MAX_QUERY_TERMS` distinct terms,
 OR-ed: BM25 rewards the rare ones it shares with another note.
+
+Related notes fuse the model's ranking with this one by reciprocal rank (`fuse_ranked`): on collections
+no model trained on, that beats either alone (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 WORD = re.compile(r"\w+", re.UNICODE)
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 MAX_QUERY_TERMS = 64
+RRF_K = 60  # reciprocal-rank fusion's usual constant (Cormack, Clarke and Büttcher, SIGIR 2009)
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
 
@@ -41,9 +45,20 @@ def document(title: str, text: str) -> str:
     return " ".join(terms(f"{title}\n{text}"))
 
 
-def match_query(title: str, text: str, limit: int = MAX_QUERY_TERMS) -> str | None:
-    """An FTS5 MATCH expression for the notes that share words with this one, or None for a note with no words."""
-    distinct = list(dict.fromkeys(terms(f"{title}\n{text}")))[:limit]
+def match_query(note_terms: list[str], limit: int = MAX_QUERY_TERMS) -> str | None:
+    """An FTS5 MATCH expression for the notes that share terms with these (a note's `document(...).split()`,
+    or a question's `terms(...)`), or None when there are none."""
+    distinct = list(dict.fromkeys(note_terms))[:limit]
     if not distinct:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in distinct)
+
+
+def fuse_ranked(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of ranked id lists (best first): each list gives an id 1 / (k + rank).
+    It needs no calibration between a cosine and a BM25 score. Returns (id, fused score), best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

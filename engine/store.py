@@ -18,6 +18,7 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IndexCorruptError
+from .lexical import FTS_TOKENIZER
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -62,9 +63,21 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db.execute("alter table notes add column suggested_for text")
 
 
+LEXICAL_COMPLETE = "lexical_complete"  # meta key: every indexed note has its lexical row
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """The words of each note for lexical matching (FTS5, rowid = note id); an existing index fills it on
+    its next reindex, which reads every note once more without embedding any."""
+    db.execute(f"create virtual table lexical using fts5(body, tokenize='{FTS_TOKENIZER}')")
+    has_notes = db.execute("select 1 from notes limit 1").fetchone() is not None
+    db.execute("insert or replace into meta(key, value) values (?, ?)", [LEXICAL_COMPLETE, "0" if has_notes else "1"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _migration_1),
     ("002_suggested_for", _migration_2),
+    ("003_lexical", _migration_3),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -167,8 +180,33 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("notes", "id")):
+            for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("lexical", "rowid"),
+                                  ("notes", "id")):
                 self.db.execute(f"delete from {table} where {column} in ({marks})", chunk)
+
+    # --- lexical matching (engine/lexical.py says what a body and a query are) --------------------
+    def set_lexical(self, note_id: int, body: str | None) -> None:
+        """A note's lexical row: its terms, or none (a skipped note)."""
+        self.db.execute("delete from lexical where rowid = ?", [note_id])
+        if body:
+            self.db.execute("insert into lexical(rowid, body) values (?, ?)", [note_id, body])
+
+    def lexical_body(self, note_id: int) -> str | None:
+        row = self.db.execute("select body from lexical where rowid = ?", [note_id]).fetchone()
+        return row[0] if row else None
+
+    def lexical_matches(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """(note id, BM25 score, higher is better) of the notes matching an FTS5 expression, best first."""
+        rows = self.db.execute(
+            "select rowid, bm25(lexical) as rank from lexical where lexical match ? order by rank limit ?", [match, limit]
+        ).fetchall()
+        return [(note_id, -score) for note_id, score in rows]
+
+    def lexical_complete(self) -> bool:
+        return self.get_meta(LEXICAL_COMPLETE, "1") == "1"
+
+    def mark_lexical_complete(self) -> None:
+        self.set_meta(LEXICAL_COMPLETE, "1")
 
     def note_by_path(self, path: str) -> dict | None:
         rows = list(self.db["notes"].rows_where("path = ?", [path], limit=1))
@@ -219,6 +257,14 @@ class Store:
             vectors = np.stack([decode_vector(row[1]) for row in rows])
             yield ids, vectors
             last_id = rows[-1][0]
+
+    def embeddings_of(self, ids: list[int]) -> list[np.ndarray | None]:
+        """The stored vectors of these notes, in order (None where a note has none)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        found = {i: blob for i, blob in self.db.execute(f"select id, embedding from notes where id in ({marks})", ids)}
+        return [decode_vector(found[i]) if found.get(i) is not None else None for i in ids]
 
     def embedding_of(self, note_id: int) -> np.ndarray | None:
         row = self.db.execute("select embedding from notes where id = ?", [note_id]).fetchone()

@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 
-from . import hashtags
+from . import hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
 from .errors import (
     IndexCorruptError,
@@ -38,6 +39,7 @@ from .errors import (
 from .keywords import keywords
 from .lock import FileLock
 from .markdown import Link
+from .neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
 from .store import Store, decode_vector, encode_vector
 from .vault import (
@@ -61,6 +63,7 @@ from .vectors import GENERATION_KEY, TEMP_SUFFIXES, VectorIndex
 EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
 BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
 SAVE_EVERY_SECONDS = 20.0
+LEXICAL_POOL = 100  # candidates taken from each ranking before fusing them
 Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
 
 
@@ -208,6 +211,9 @@ class VaultIndex:
         self._model = None
         self._vectors: VectorIndex | None = None
         self._mutex = threading.RLock()
+        # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
+        # ranks by the model's similarity alone.
+        self.fuse_lexical = True
 
     @classmethod
     def open(
@@ -326,6 +332,8 @@ class VaultIndex:
             known = self.store.known_files()
             removed = set(known) - set(found.files) - {s.path for s in found.skipped}
             summary = self._update(found.files, removed, found.skipped, known, progress, should_stop)
+            if not summary.cancelled:
+                self.store.mark_lexical_complete()
             summary.scanned = len(found.files)
             summary.seconds = time.perf_counter() - started
             self._remember_settings()
@@ -369,9 +377,10 @@ class VaultIndex:
 
     def _update(self, files, removed, pre_skipped, known, progress, should_stop) -> ReindexSummary:
         summary = ReindexSummary()
+        backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
         to_read = [
             f for path, f in files.items()
-            if path not in known
+            if backfill or path not in known
             or known[path][1:3] != (f.mtime_ns, f.size)
             or (known[path][5] is None and known[path][4] != self.embedder_id)
             or (known[path][5] or "").startswith(RETRY_REASONS)  # e.g. after chmod: same mtime and size
@@ -404,10 +413,10 @@ class VaultIndex:
                 [note.path, digest, self.embedder_id],
             ).fetchone()
             if reusable:
-                updates.append((reusable[0], self._record(note, digest)))
+                updates.append((reusable[0], self._record(note, digest), note))
                 summary.unchanged += 1
             elif row is None and digest in moved_from:
-                updates.append((moved_from.pop(digest), {"path": note.path, **self._record(note, digest)}))
+                updates.append((moved_from.pop(digest), {"path": note.path, **self._record(note, digest)}, note))
                 summary.renamed += 1
             else:
                 to_embed.append(note)
@@ -419,13 +428,15 @@ class VaultIndex:
             for skip in skips:
                 dropped += self._record_skip(skip)
                 summary.skipped += 1
-            for note_id, record in updates:
+            for note_id, record, note in updates:
                 self.store.update_note(note_id, record)
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
             for note in to_embed:
                 # Listed at once (the app shows it), marked unembedded until its batch is done;
                 # a changed note keeps answering with its previous vector meanwhile.
                 digest = text_hash(note.parsed.title, note.parsed.text)
-                self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
+                note_id = self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
         self._drop_vectors(dropped)
 
         self._embed(to_embed, summary, progress, should_stop)
@@ -513,7 +524,7 @@ class VaultIndex:
         existing = self.store.db.execute("select id from notes where path = ? and embedding is not null", [skip.path]).fetchone()
         if existing:
             self._begin_vector_changes()
-        self.store.upsert_note(
+        note_id = self.store.upsert_note(
             {
                 "path": skip.path,
                 "title": Path(skip.path).stem,
@@ -528,6 +539,7 @@ class VaultIndex:
                 "indexed_at": time.time(),
             }
         )
+        self.store.set_lexical(note_id, None)
         return [existing[0]] if existing else []
 
     def _rebuild_links(self) -> None:
@@ -585,16 +597,35 @@ class VaultIndex:
         with self._mutex:
             return self.store.list_notes()
 
+    def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
+        """(note id, cosine) best first: the model's nearest notes fused with the lexical matches
+        (`lexical.fuse_ranked`), or the model's alone when `fuse_lexical` is off or nothing matches."""
+        vectors = self._vector_index()
+        if vectors is None:
+            return []
+        pool = max(wanted, LEXICAL_POOL)
+        nearest = [(i, score) for i, score in vectors.search(vector, pool + 1) if i != exclude]
+        match = lexical.match_query(query_terms) if self.fuse_lexical else None
+        matches = [i for i, _ in self.store.lexical_matches(match, pool + 1) if i != exclude] if match else []
+        if not matches:
+            return nearest[:wanted]
+        cosine = dict(nearest)
+        fused = [i for i, _ in lexical.fuse_ranked([[i for i, _ in nearest], matches])][:wanted]
+        missing = [i for i in fused if i not in cosine]
+        for note_id, other in zip(missing, self.store.embeddings_of(missing)):
+            cosine[note_id] = float(np.dot(vector, other)) if other is not None else 0.0
+        return [(i, cosine[i]) for i in fused if i in cosine]
+
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
-        """The `k` notes most similar to this one; linked notes are marked, or left out with `hide_linked`."""
+        """The `k` notes most related to this one: the model's similarity fused with shared words (see
+        `fuse_lexical`); linked notes are marked, or left out with `hide_linked`. `score` is the cosine."""
         with self._mutex:
             row = self.note(path)
-            vectors = self._vector_index()
             linked = self.store.linked_ids(row["id"])
-            wanted = k + 1 + (len(linked) if hide_linked else 0)
-            hits = vectors.search(decode_vector(row["embedding"]), wanted + 16) if vectors else []
-            hits = [(note_id, score) for note_id, score in hits if note_id != row["id"]]
+            wanted = k + (len(linked) if hide_linked else 0) + 16
+            body = self.store.lexical_body(row["id"]) or ""
+            hits = self._ranked(decode_vector(row["embedding"]), body.split(), wanted, exclude=row["id"])
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
@@ -622,13 +653,12 @@ class VaultIndex:
 
     @_index_errors
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
-        """Notes ranked by similarity to a free-text question, through the same model."""
+        """Notes ranked for a free-text question: the model's similarity fused with the question's words."""
         with self._mutex:
-            vectors = self._vector_index()
-            if vectors is None or not query.strip():
+            if self._vector_index() is None or not query.strip():
                 return []
             vector = self.model.embed_notes([(query.strip(), "")], self.content_tokens)[0]
-            hits = vectors.search(vector, k)
+            hits = self._ranked(vector, lexical.terms(query), k)
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             return [
                 SearchHit(rows[i]["path"], rows[i]["title"], rows[i]["folder"], round(score, 4))
@@ -642,9 +672,10 @@ class VaultIndex:
         self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
-        """Hashtags the model suggests for a note, cached per note version (an empty answer too);
-        dismissed and accepted ones never come back. `should_stop` can cut a generation short
-        (nothing is stored then)."""
+        """Hashtags for a note, cached per note version (an empty answer too): first the vault's own tags
+        that its related notes carry (`engine.neighbour_tags`), then, while fewer than `count` and if the
+        model was trained to write them, the model's topics (CSFT). The note's tags, dismissed and accepted
+        ones never come back. `should_stop` can cut a generation short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
             stored = self.store.suggestions(row["id"])
@@ -653,11 +684,17 @@ class VaultIndex:
             note = read_note(self.vault, FileStat(row["path"], row["mtime_ns"], row["size"] or 0))
             if isinstance(note, Skipped):
                 raise NoteNotFoundError(f"{row['path']} can't be read: {note.reason}")
-            generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
-            if should_stop and should_stop():
-                return []
             refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
-            tags = hashtags.parse_topics(generated, self.store.vault_tags(), exclude=note.parsed.tags + refused, limit=count)
+            own = note.parsed.tags + refused
+            body = self.store.lexical_body(row["id"]) or ""
+            neighbours = self._ranked(decode_vector(row["embedding"]), body.split(), FALLBACK_NEIGHBOURS, exclude=row["id"])
+            rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
+            tags = neighbour_tags([json.loads(rows[i]["tags"] or "[]") for i, _ in neighbours if i in rows], own, count)
+            if len(tags) < count and self.model.writes_topics:
+                generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
+                if should_stop and should_stop():
+                    return []
+                tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))
             self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
 

@@ -32,6 +32,8 @@ def test_related_ranks_same_topic_first_excludes_itself_and_marks_links(garden, 
     assert by_path["Matrix multiplication.md"].reason == "shared tags: #math"
     assert not any(r.linked for r in related if r.path != "Matrix multiplication.md")
     assert all(-1.0 <= r.score <= 1.0 for r in related)
+    index.fuse_lexical = False  # the model's similarity alone: ordered by its cosine
+    related = index.related("Linear algebra.md", k=5)
     assert [r.score for r in related] == sorted((r.score for r in related), reverse=True)
 
 

@@ -149,7 +149,7 @@ class LexicalRanker:
         db.executemany("insert into docs(rowid, body) values (?, ?)", [(i, document(n["title"], n["text"])) for i, n in enumerate(notes)])
         result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
-            match = match_query(notes[query]["title"], notes[query]["text"])
+            match = match_query(document(notes[query]["title"], notes[query]["text"]).split())
             if match is None:
                 continue
             for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):

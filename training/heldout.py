@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
+from notellm.engine.lexical import RRF_K
 from notellm.engine.markdown import parse_note, strip_links
 from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
@@ -31,7 +32,6 @@ from .data import link_edges, read_vault
 RECALL_AT = (1, 5, 10, 20, 100)
 METRICS = tuple(f"R@{k}" for k in RECALL_AT) + ("MRR",)
 HASHTAG_COUNT = 3
-RRF_K = 60  # reciprocal-rank fusion's usual constant (Cormack et al., 2009)
 
 
 @dataclass
@@ -102,7 +102,7 @@ def row_ranks(scores: np.ndarray) -> np.ndarray:
 
 
 def fuse(score_matrices: list[np.ndarray], weights: list[float] | None = None, k: int = RRF_K) -> np.ndarray:
-    """Reciprocal-rank fusion: sum of weight / (k + rank) over the methods; needs no score calibration."""
+    """Reciprocal-rank fusion over full score matrices, as `engine.lexical.fuse_ranked` does over ranked lists."""
     weights = weights or [1.0] * len(score_matrices)
     return sum(w / (k + row_ranks(s)) for w, s in zip(weights, score_matrices))
 
