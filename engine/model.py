@@ -27,6 +27,8 @@ from .prompt import (
 PROJECTION_KEY = "notellm.projection"
 PROJECTION_ROWS_KEY = "notellm.projection_rows"
 PROMPT_VERSION_KEY = "notellm.prompt_version"
+# False for a model trained without CSFT: it embeds but does not write hashtags (absent: it may).
+WRITES_TOPICS_KEY = "notellm.writes_topics"
 SEQUENCES_PER_DECODE = 8
 GENERATION_TOKENS = 48
 
@@ -44,6 +46,15 @@ def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | Non
         rows = int(fields[PROJECTION_ROWS_KEY])
         projection = np.asarray(fields[PROJECTION_KEY], dtype=np.float32).reshape(rows, -1)
     return str(fields.get("general.architecture", "llama")), projection, version
+
+
+def model_writes_topics(path: Path) -> bool:
+    """Whether a GGUF's model was trained to write topics (a base model or an older NoteLLM is assumed to)."""
+    try:
+        fields = read_metadata(path, {WRITES_TOPICS_KEY})
+    except (OSError, GGUFFormatError) as error:
+        raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
+    return bool(fields.get(WRITES_TOPICS_KEY, True))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -100,6 +111,7 @@ class NoteModel:
             raise ModelError(f"{self.path.name}: projection expects {self.projection.shape[1]} inputs, model has {self.hidden_size}")
         self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
         self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
+        self.writes_topics = model_writes_topics(self.path)
         self._generator = None
 
     def close(self) -> None:

@@ -91,8 +91,9 @@ def export(
         return gguf_permutation(name, n_head, n_head_kv)(state[to_hf[name]])
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
+    writes_topics = config.alpha > 0 and config.gen_fraction > 0  # trained for CSFT
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
-                     layers=config.layers)
+                     layers=config.layers, writes_topics=writes_topics)
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
@@ -112,7 +113,8 @@ def export(
             name = from_hf[hf_name]
             lora[name] = (a, gguf_permutation(name, n_head, n_head_kv)(b))
             scale = module_scale
-        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers)
+        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers,
+                    writes_topics=writes_topics)
         result.delta = str(delta)
 
     if hf_dir is not None:
