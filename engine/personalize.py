@@ -299,8 +299,8 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
         model = data_dir() / "models" / "personal" / f"{index_dir.name}.gguf"
         model.parent.mkdir(parents=True, exist_ok=True)
         os.replace(candidate, model)  # on the same file system as the index folder: atomic
-        # Opening the index with a model makes it the model the vault remembers (VaultIndex settings).
-        VaultIndex.open(vault, model=model).close()
+        with VaultIndex.open(vault, model=model) as index:  # the model the vault uses from now on
+            index.remember_settings()
     _remove_candidates(work)
     (run / "checkpoint.pt").unlink(missing_ok=True)  # finished: the next run starts afresh
     return result("switched" if model != base_model else "kept", model, previous, personal)

@@ -58,7 +58,8 @@ def linked_vault(tmp_path) -> Path:
 
 def remember_settings(vault: Path, model_path: Path) -> None:
     """Index settings personalize trains and compares with: the model the vault uses and a short prompt (fast)."""
-    VaultIndex.open(vault, model=model_path, content_tokens=32).close()
+    with VaultIndex.open(vault, model=model_path, content_tokens=32) as index:
+        index.remember_settings()
 
 
 @pytest.mark.slow
