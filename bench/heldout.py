@@ -149,8 +149,13 @@ def main() -> None:
         record(f"{name} + lexical", fused_lexical)
         record_hashtags(f"{name}: neighbours' tags", neighbours)
         if model is not None and args.generate_tags:
-            record_hashtags(f"{name}: generated", {d.name: generated_answers(model, d, samples[d.name], args.content_tokens)
-                                                   for d in collections})
+            generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
+            record_hashtags(f"{name}: generated", generated)
+            # What the engine's suggest_tags does: the neighbours' tags, then the model's topics while fewer than 3.
+            record_hashtags(f"{name}: neighbours' tags, then generated", {d.name: {
+                i: (generated[d.name][i][0] if len(neighbours[d.name][i][1]) < 3 else None,
+                    (neighbours[d.name][i][1] + [t for t in generated[d.name][i][1] if t not in neighbours[d.name][i][1]])[:3])
+                for i in samples[d.name]} for d in collections})
         if model is not None:
             model.close()
     report.main([])
