@@ -16,6 +16,8 @@ import gguf
 import numpy as np
 import torch
 
+from notellm.engine.model import model_writes_topics
+
 from .delta import QUANT_TYPES, DeltaError, gguf_permutation, head_counts, quantize, write_delta, write_model_gguf
 from .train import load_run
 
@@ -91,7 +93,8 @@ def export(
         return gguf_permutation(name, n_head, n_head_kv)(state[to_hf[name]])
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
-    writes_topics = config.alpha > 0 and config.gen_fraction > 0  # trained for CSFT
+    # Writes hashtags only if trained for CSFT here and, for a NoteLLM base (personalize), if the base did.
+    writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (not base.is_file() or model_writes_topics(base))
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
                      layers=config.layers, writes_topics=writes_topics)
     several = len(quants) > 1
