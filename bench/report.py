@@ -52,8 +52,9 @@ HELDOUT_LABELS = {
     "MiniLM + BM25": "all-MiniLM-L6-v2 + BM25 (fused)",
     "zero-shot": "SmolLM2-135M zero-shot (llama.cpp Q4_1)",
     "zero-shot + BM25": "SmolLM2-135M zero-shot + BM25 (fused)",
-    "default": "NoteLLM default as shipped before this run (llama.cpp F16)",
-    "default + BM25": "NoteLLM default before this run + BM25 (fused)",
+    "default": "NoteLLM default before this run (30 layers, GPU-trained on 5 vaults; llama.cpp F16)",
+    "l6": "`l6`: 6 layers, 120 CPU steps on the corpus (llama.cpp F16)",
+    "l6b": "**NoteLLM default from this run** (`l6b`: 6 layers, 180 CPU steps on the corpus; llama.cpp F16)",
 }
 
 
