@@ -675,7 +675,7 @@ class VaultIndex:
         """Hashtags for a note, cached per note version (an empty answer too): first the vault's own tags
         that its related notes carry (`engine.neighbour_tags`), then, while fewer than `count` and if the
         model was trained to write them, the model's topics (CSFT). The note's tags, dismissed and accepted
-        ones never come back. `should_stop` can cut a generation short (nothing is stored then)."""
+        ones never come back. `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
             stored = self.store.suggestions(row["id"])
@@ -692,9 +692,9 @@ class VaultIndex:
             tags = neighbour_tags([json.loads(rows[i]["tags"] or "[]") for i, _ in neighbours if i in rows], own, count)
             if len(tags) < count and self.model.writes_topics:
                 generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
-                if should_stop and should_stop():
-                    return []
                 tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))
+            if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept
+                return []
             self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
 
