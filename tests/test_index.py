@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import write_notes
-from notellm.engine import IndexLockedError, NoteNotFoundError, VaultIndex
+from notellm.engine import IndexLockedError, NoteNotFoundError
 from notellm.engine.lock import FileLock
 
 

@@ -4,7 +4,6 @@ Slow (a few minutes): run on its own with `pytest -m packaging`.
 """
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
