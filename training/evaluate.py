@@ -105,51 +105,32 @@ def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-class BM25Ranker:
-    """BM25 over title + text with SQLite FTS5; the query is the source note's distinct words (OR-ed, first 64)."""
+class FTS5Ranker:
+    """Ranks by SQLite FTS5 `bm25()`: each note is a row, a query note's MATCH expression scores the others.
+    Subclasses say what a row holds (`columns`, `row`) and what a note asks (`match`)."""
 
-    name = "BM25 (FTS5)"
-    max_terms = 64
-
-    def __init__(self):
-        self.seconds_per_note: float | None = None
-
-    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
-        started = time.perf_counter()
-        db = sqlite3.connect(":memory:")
-        db.execute("create virtual table docs using fts5(title, text, tokenize='unicode61')")
-        db.executemany("insert into docs(rowid, title, text) values (?, ?, ?)", [(i, n["title"], n["text"]) for i, n in enumerate(notes)])
-        result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
-        for row, query in enumerate(queries):
-            words = list(dict.fromkeys(w.lower() for w in WORD.findall(f"{notes[query]['title']} {notes[query]['text']}")))
-            if not words:
-                continue
-            match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words[: self.max_terms])
-            for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):
-                result[row, rowid] = -score  # bm25() is lower-is-better
-        db.close()
-        self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
-        return result
-
-
-class LexicalRanker:
-    """The engine's own lexical match (`engine.lexical`: BM25 over terms with CJK character pairs, FTS5)."""
-
-    name = "lexical (engine, FTS5)"
+    name = "FTS5"
+    columns = "body"
+    tokenizer = "unicode61"
 
     def __init__(self):
         self.seconds_per_note: float | None = None
 
-    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
-        from notellm.engine.lexical import FTS_TOKENIZER, document, match_query
+    def row(self, note: dict) -> tuple:
+        raise NotImplementedError
 
+    def match(self, note: dict) -> str | None:
+        raise NotImplementedError
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
         started = time.perf_counter()
         db = sqlite3.connect(":memory:")
-        db.execute(f"create virtual table docs using fts5(body, tokenize='{FTS_TOKENIZER}')")
-        db.executemany("insert into docs(rowid, body) values (?, ?)", [(i, document(n["title"], n["text"])) for i, n in enumerate(notes)])
+        db.execute(f"create virtual table docs using fts5({self.columns}, tokenize='{self.tokenizer}')")
+        marks = ", ".join("?" * (2 + self.columns.count(",")))  # rowid and each column
+        db.executemany(f"insert into docs(rowid, {self.columns}) values ({marks})", [(i, *self.row(n)) for i, n in enumerate(notes)])
         result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
-            match = match_query(document(notes[query]["title"], notes[query]["text"]).split())
+            match = self.match(notes[query])
             if match is None:
                 continue
             for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):
@@ -157,6 +138,43 @@ class LexicalRanker:
         db.close()
         self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
         return result
+
+
+class BM25Ranker(FTS5Ranker):
+    """The baseline: BM25 over title + text; the query is the source note's distinct words (OR-ed, first 64)."""
+
+    name = "BM25 (FTS5)"
+    columns = "title, text"
+
+    def row(self, note: dict) -> tuple:
+        return note["title"], note["text"]
+
+    def match(self, note: dict) -> str | None:
+        from notellm.engine.lexical import match_query
+
+        return match_query([w.lower() for w in WORD.findall(f"{note['title']} {note['text']}")])
+
+
+class LexicalRanker(FTS5Ranker):
+    """The engine's own lexical match (`engine.lexical`: BM25 over terms with CJK character pairs, FTS5)."""
+
+    name = "lexical (engine, FTS5)"
+
+    def __init__(self):
+        from notellm.engine.lexical import FTS_TOKENIZER
+
+        super().__init__()
+        self.tokenizer = FTS_TOKENIZER
+
+    def row(self, note: dict) -> tuple:
+        from notellm.engine.lexical import document
+
+        return (document(note["title"], note["text"]),)
+
+    def match(self, note: dict) -> str | None:
+        from notellm.engine.lexical import document, match_query
+
+        return match_query(document(note["title"], note["text"]).split())
 
 
 def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
