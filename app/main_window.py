@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -41,11 +40,13 @@ from notellm.engine.personalize import DEFAULT_STEPS, INSTALL_HINT, PersonalizeP
 
 from . import theme
 from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
+from .history import History
 from .notes_model import PathRole, NoteFilterProxy, NoteListModel
 from .preview import WIKI_SCHEME, NotePreview
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
 from .side_panel import RelatedPanel, TagPanel
+from .welcome import WelcomePage
 from .worker import EngineWorker, FileWorker, TrainingWorker
 
 NOTE_SUFFIXES = (".md", ".markdown")
@@ -63,73 +64,6 @@ def _eta(seconds: float | None) -> str:
     return f" · about {round(seconds / 60)} min left"
 
 
-class WelcomePage(QWidget):
-    openFolder = Signal()
-    openRecent = Signal(str)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        card = QWidget()
-        card.setObjectName("welcomeCard")
-        card.setMaximumWidth(560)
-        title = QLabel("NoteLLM")
-        title.setObjectName("welcomeTitle")
-        text = QLabel(
-            "See the notes related to the one you are reading, and hashtags worth adding to it, "
-            "computed on this computer from a folder of Markdown notes. Nothing leaves your machine."
-        )
-        text.setObjectName("welcomeText")
-        text.setWordWrap(True)
-        self.open_button = QPushButton("Open folder…")
-        self.open_button.setObjectName("primary")
-        self.open_button.setDefault(True)
-        self.open_button.clicked.connect(self.openFolder)
-        self.recent_title = QLabel("Recent vaults")
-        self.recent_title.setObjectName("subTitle")
-        self.recent = QListWidget()
-        self.recent.setObjectName("recentList")
-        self.recent.setMaximumHeight(170)
-        self.recent.itemActivated.connect(self._open_item)
-        self.recent.itemClicked.connect(self._open_item)
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(36, 32, 36, 32)
-        inner.setSpacing(14)
-        inner.addWidget(title)
-        inner.addWidget(text)
-        row = QHBoxLayout()
-        row.addWidget(self.open_button)
-        row.addStretch(1)
-        inner.addLayout(row)
-        inner.addSpacing(8)
-        inner.addWidget(self.recent_title)
-        inner.addWidget(self.recent)
-        outer = QVBoxLayout(self)
-        outer.addStretch(1)
-        centre = QHBoxLayout()
-        centre.addStretch(1)
-        centre.addWidget(card, 3)
-        centre.addStretch(1)
-        outer.addLayout(centre)
-        outer.addStretch(2)
-
-    def _open_item(self, item: QListWidgetItem) -> None:
-        vault = item.data(Qt.ItemDataRole.UserRole)
-        if vault and not self.recent.property("opening"):
-            self.recent.setProperty("opening", True)  # a click may also be an activation: open once
-            QTimer.singleShot(500, lambda: self.recent.setProperty("opening", False))
-            self.openRecent.emit(vault)
-
-    def set_recent(self, vaults: list[str]) -> None:
-        self.recent.clear()
-        for vault in vaults:
-            item = QListWidgetItem(f"{Path(vault).name}    {vault}")
-            item.setData(Qt.ItemDataRole.UserRole, vault)
-            item.setToolTip(vault)
-            self.recent.addItem(item)
-        self.recent_title.setVisible(bool(vaults))
-        self.recent.setVisible(bool(vaults))
-
-
 class MainWindow(QMainWindow):
     noteShown = Signal(str)  # a note's preview is on screen (tests and accessibility wait on it)
     relatedShown = Signal(str)
@@ -144,8 +78,7 @@ class MainWindow(QMainWindow):
         self.theme_mode = theme_mode
         self.session: VaultSession | None = None
         self.current_path: str | None = None
-        self.back_stack: list[str] = []
-        self.forward_stack: list[str] = []
+        self.history = History()
         self._syncing_selection = False
         self._related_waiting = False  # the shown note wasn't indexed yet when its related notes were asked for
         self._error_box: QMessageBox | None = None
@@ -536,8 +469,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self._pending_note = note
         self.current_path = None
-        self.back_stack.clear()
-        self.forward_stack.clear()
+        self.history.clear()
         self._update_nav_actions()
         self.note_model.set_notes([])
         self._show_no_note()
@@ -807,9 +739,8 @@ class MainWindow(QMainWindow):
         """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
         if self.session is None or self.session.vault is None:
             return
-        if push_history and self.current_path and self.current_path != path:
-            self.back_stack.append(self.current_path)
-            self.forward_stack.clear()
+        if push_history:
+            self.history.visit(self.current_path, path)
         self.current_path = path
         self._update_nav_actions()
         row = self.note_model.note(path)
@@ -917,20 +848,18 @@ class MainWindow(QMainWindow):
         self.show_note(target)
 
     def go_back(self) -> None:
-        if self.back_stack:
-            if self.current_path:
-                self.forward_stack.append(self.current_path)
-            self.show_note(self.back_stack.pop(), push_history=False)
+        self._go(self.history.back(self.current_path))
 
     def go_forward(self) -> None:
-        if self.forward_stack:
-            if self.current_path:
-                self.back_stack.append(self.current_path)
-            self.show_note(self.forward_stack.pop(), push_history=False)
+        self._go(self.history.forward(self.current_path))
+
+    def _go(self, path: str | None) -> None:
+        if path is not None:
+            self.show_note(path, push_history=False)
 
     def _update_nav_actions(self) -> None:
-        self.back_action.setEnabled(bool(self.back_stack))
-        self.forward_action.setEnabled(bool(self.forward_stack))
+        self.back_action.setEnabled(self.history.can_go_back)
+        self.forward_action.setEnabled(self.history.can_go_forward)
 
     def _on_preview_link(self, url: QUrl) -> None:
         if self.session is None or self.session.vault is None:
