@@ -13,35 +13,30 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, SearchHit, VaultNotFoundError
+from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, VaultNotFoundError
 from notellm.engine.personalize import DEFAULT_STEPS, INSTALL_HINT, PersonalizeProgress, PersonalizeResult, training_available
 
 from . import theme
 from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
 from .history import History
-from .notes_model import PathRole, NoteFilterProxy, NoteListModel
+from .note_list_pane import NoteListPane
 from .preview import WIKI_SCHEME, NotePreview
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
@@ -79,7 +74,6 @@ class MainWindow(QMainWindow):
         self.session: VaultSession | None = None
         self.current_path: str | None = None
         self.history = History()
-        self._syncing_selection = False
         self._related_waiting = False  # the shown note wasn't indexed yet when its related notes were asked for
         self._error_box: QMessageBox | None = None
         self._retry = None
@@ -112,69 +106,9 @@ class MainWindow(QMainWindow):
         self.welcome.openRecent.connect(self.open_vault)
         self.pages.addWidget(self.welcome)
 
-        # left: filter + note list (or search results)
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter notes by title or folder  (Ctrl+L)")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setAccessibleName("Filter notes")
-        self.note_model = NoteListModel(self)
-        self.note_proxy = NoteFilterProxy(self)
-        self.note_proxy.setSourceModel(self.note_model)
-        self.filter_edit.textChanged.connect(self.note_proxy.set_filter_text)
-        self.filter_edit.returnPressed.connect(lambda: self.note_table.setFocus())
-        self.note_table = QTableView()
-        self.note_table.setObjectName("noteTable")
-        self.note_table.setModel(self.note_proxy)
-        self.note_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.note_table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.note_table.setSortingEnabled(True)
-        self.note_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.note_table.setShowGrid(False)
-        self.note_table.setWordWrap(False)
-        self.note_table.verticalHeader().hide()
-        self.note_table.verticalHeader().setDefaultSectionSize(30)
-        self.note_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.note_table.setAccessibleName("Notes")
-        header = self.note_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setHighlightSections(False)
-        header.resizeSection(1, 110)
-        self.note_table.selectionModel().currentRowChanged.connect(self._on_table_row)
-
-        self.search_title = QLabel()
-        self.search_title.setObjectName("muted")
-        self.search_results = QListWidget()
-        self.search_results.setObjectName("searchResults")
-        self.search_results.setAccessibleName("Search results")
-        self.search_results.itemActivated.connect(self._open_search_hit)
-        self.search_results.itemClicked.connect(self._open_search_hit)
-        search_page = QWidget()
-        sp = QVBoxLayout(search_page)
-        sp.setContentsMargins(10, 4, 10, 0)
-        sp.addWidget(self.search_title)
-        sp.addWidget(self.search_results, 1)
-        self.left_stack = QStackedWidget()
-        self.left_stack.addWidget(self.note_table)
-        self.left_stack.addWidget(search_page)
-
-        self.count_label = QLabel()
-        self.count_label.setObjectName("muted")
-        left = QWidget()
-        left.setObjectName("leftPane")
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 10, 0, 0)
-        ll.setSpacing(6)
-        filter_row = QHBoxLayout()
-        filter_row.setContentsMargins(10, 0, 10, 0)
-        filter_row.addWidget(self.filter_edit)
-        ll.addLayout(filter_row)
-        ll.addWidget(self.left_stack, 1)
-        count_row = QHBoxLayout()
-        count_row.setContentsMargins(12, 0, 12, 6)
-        count_row.addWidget(self.count_label)
-        ll.addLayout(count_row)
+        self.note_list = NoteListPane()
+        self.note_list.noteChosen.connect(self.show_note)
+        self.note_list.failed.connect(self.show_error)
 
         # centre: note header + preview
         self.note_title = QLabel("")
@@ -230,7 +164,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.note_list)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 0)
@@ -258,9 +192,9 @@ class MainWindow(QMainWindow):
             self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.search_action = action("&Search by Meaning…", self.focus_search, "Ctrl+K", "Find notes by what they are about")
-        self.filter_action = action("&Filter Notes", self.focus_filter, "Ctrl+L")
-        self.list_action = action("Note &List", lambda: self.note_table.setFocus(), "Ctrl+1")
+        self.search_action = action("&Search by Meaning…", self.note_list.focus_search, "Ctrl+K", "Find notes by what they are about")
+        self.filter_action = action("&Filter Notes", self.note_list.focus_filter, "Ctrl+L")
+        self.list_action = action("Note &List", self.note_list.focus_list, "Ctrl+1")
         self.preview_action = action("&Preview", lambda: self.preview.setFocus(), "Ctrl+2")
         self.related_action = action("&Related Notes", lambda: self.related_panel.list.setFocus(), "Ctrl+3")
         self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back)
@@ -327,23 +261,11 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
         toolbar.addWidget(spacer)
-        self.search_edit = QLineEdit()
-        self.search_edit.setObjectName("searchBox")
-        self.search_edit.setPlaceholderText("Search by meaning…  Ctrl+K")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setAccessibleName("Semantic search")
-        self.search_edit.returnPressed.connect(self.run_search)
-        self.search_edit.textChanged.connect(self._search_text_changed)
-        self.search_edit.installEventFilter(self)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(400)
-        self._search_timer.timeout.connect(self.run_search)
         self._tags_timer = QTimer(self)  # hashtags are generated only for a note the reader stays on
         self._tags_timer.setSingleShot(True)
         self._tags_timer.setInterval(350)
         self._tags_timer.timeout.connect(self._request_tags)
-        toolbar.addWidget(self.search_edit)
+        toolbar.addWidget(self.note_list.search_edit)
         spacer2 = QWidget()
         spacer2.setFixedWidth(8)
         toolbar.addWidget(spacer2)
@@ -471,10 +393,8 @@ class MainWindow(QMainWindow):
         self.current_path = None
         self.history.clear()
         self._update_nav_actions()
-        self.note_model.set_notes([])
+        self.note_list.set_session(session)
         self._show_no_note()
-        self.search_edit.clear()
-        self.left_stack.setCurrentIndex(0)
         self._retry = lambda: self.open_vault(vault)
         self.index_label.setText(f"Opening {Path(vault).name}…")
         self.vault_label.setText(Path(vault).name)
@@ -527,23 +447,11 @@ class MainWindow(QMainWindow):
         self.welcome.set_recent([])
 
     def _on_notes(self, rows: list[dict]) -> None:
-        self.note_model.set_notes(rows)
-        indexed = self.note_model.indexed_count()
-        skipped = sum(1 for r in rows if r.get("skip_reason"))
-        if self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling"):
-            text = f"{indexed} notes indexed so far"
-        elif indexed == len(rows) - skipped:
-            text = f"{len(rows)} notes"
-        else:
-            text = f"{indexed} of {len(rows) - skipped} notes indexed"
-        self.count_label.setText(text + (f" · {skipped} skipped" if skipped else ""))
-        self._select_in_table(self.current_path)
-        if self.current_path and self._related_waiting:
-            row = self.note_model.note(self.current_path)
-            if row and row.get("indexed"):
-                self._related_waiting = False
-                self._load_related()
-                self._load_tags()
+        self.note_list.set_notes(rows, indexing=self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling"))
+        if self.current_path and self._related_waiting and self.note_list.is_indexed(self.current_path):
+            self._related_waiting = False
+            self._load_related()
+            self._load_tags()
 
     # --- index progress -----------------------------------------------------------------------
     def _on_progress(self, done: int, total: int) -> None:
@@ -709,32 +617,6 @@ class MainWindow(QMainWindow):
         self.editor_action.setEnabled(False)
         self.reveal_action.setEnabled(False)
 
-    def _on_table_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._syncing_selection or not current.isValid():
-            return
-        path = current.data(PathRole)
-        if path and path != self.current_path:
-            self.show_note(path)
-
-    def _select_in_table(self, path: str | None) -> None:
-        if not path:
-            return
-        row = self.note_model.row_of(path)
-        if row is None:
-            return
-        index = self.note_proxy.mapFromSource(self.note_model.index(row, 0))
-        if not index.isValid() or (self.note_table.currentIndex().row() == index.row()
-                                   and self.note_table.selectionModel().isRowSelected(index.row())):
-            return
-        self._syncing_selection = True
-        try:
-            self.note_table.selectionModel().setCurrentIndex(
-                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-            )
-            self.note_table.scrollTo(index)
-        finally:
-            self._syncing_selection = False
-
     def show_note(self, path: str, push_history: bool = True) -> None:
         """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
         if self.session is None or self.session.vault is None:
@@ -743,14 +625,14 @@ class MainWindow(QMainWindow):
             self.history.visit(self.current_path, path)
         self.current_path = path
         self._update_nav_actions()
-        row = self.note_model.note(path)
+        row = self.note_list.model.note(path)
         self.note_title.setText((row or {}).get("title") or Path(path).stem)
         self.note_path_label.setText(path)
         for w in (self.open_editor_button, self.reveal_button):
             w.setEnabled(True)
         self.editor_action.setEnabled(True)
         self.reveal_action.setEnabled(True)
-        self._select_in_table(path)
+        self.note_list.show_selected(path)
         self._load_preview(path)
         self._load_related()
         self._load_tags()
@@ -883,7 +765,7 @@ class MainWindow(QMainWindow):
         self._open_by_name(relative, url.fragment())
 
     def _open_by_name(self, name: str, fragment: str = "") -> None:
-        local = self.note_model.find(name)
+        local = self.note_list.model.find(name)
         if local is not None:  # the note list already knows it: no need to queue behind the engine
             self.show_note(local)
             return
@@ -923,63 +805,6 @@ class MainWindow(QMainWindow):
         if self.current_path and self.session is not None:
             self.session.dismiss_tag(self.current_path, tag)
             self.statusBar().showMessage(f"#{tag} won't be suggested for this note again", 4000)
-
-    # --- search ----------------------------------------------------------------------------------
-    def focus_search(self) -> None:
-        self.search_edit.setFocus()
-        self.search_edit.selectAll()
-
-    def focus_filter(self) -> None:
-        self.left_stack.setCurrentIndex(0)
-        self.filter_edit.setFocus()
-        self.filter_edit.selectAll()
-
-    def _search_text_changed(self, text: str) -> None:
-        if text.strip():
-            self._search_timer.start()
-        else:
-            self._search_timer.stop()
-            self.left_stack.setCurrentIndex(0)
-
-    def run_search(self) -> None:
-        query = self.search_edit.text().strip()
-        if not query or self.session is None:
-            return
-        self._search_timer.stop()
-        self.left_stack.setCurrentIndex(1)
-        self.search_title.setText(f"Searching for “{query}”…")
-
-        def done(hits: list[SearchHit]) -> None:
-            if self.search_edit.text().strip() != query:
-                return
-            self.search_results.clear()
-            for hit in hits:
-                item = QListWidgetItem(f"{hit.title}\n{hit.folder or 'vault root'} · {hit.score:.2f}")
-                item.setData(Qt.ItemDataRole.UserRole, hit.path)
-                item.setToolTip(hit.path)
-                self.search_results.addItem(item)
-            self.search_title.setText(f"{len(hits)} notes about “{query}”" if hits else f"Nothing indexed matches “{query}” yet")
-            if hits:
-                self.search_results.setCurrentRow(0)
-
-        self.session.search(query, 20, done, lambda error: self.show_error(error, "search"))
-
-    def _open_search_hit(self, item: QListWidgetItem) -> None:
-        path = item.data(Qt.ItemDataRole.UserRole)
-        if path and path != self.current_path:
-            self.show_note(path)
-
-    def eventFilter(self, obj, event) -> bool:
-        if obj is self.search_edit and event.type() == event.Type.KeyPress:
-            if event.key() == Qt.Key.Key_Escape:
-                self.search_edit.clear()
-                self.left_stack.setCurrentIndex(0)
-                self.note_table.setFocus()
-                return True
-            if event.key() == Qt.Key.Key_Down and self.left_stack.currentIndex() == 1:
-                self.search_results.setFocus()
-                return True
-        return super().eventFilter(obj, event)
 
     # --- files ------------------------------------------------------------------------------------
     def _current_file(self) -> Path | None:

@@ -127,15 +127,15 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     assert worst < 2.0
 
     # --- the note list holds every note, all indexed ------------------------------------------------
-    model = window.note_model
+    model = window.note_list.model
     assert sorted(model.note(p)["path"] for p in NOTES if model.note(p)) == sorted(NOTES)
     assert model.indexed_count() == len(NOTES)
 
     # --- select a note in the list: preview, related notes and hashtag chips ------------------------
     source = "user/features/graph-view.md"  # the base model suggests a hashtag for this one
-    proxy_index = window.note_proxy.mapFromSource(model.index(model.row_of(source), 0))
+    proxy_index = window.note_list.proxy.mapFromSource(model.index(model.row_of(source), 0))
     with qtbot.waitSignals([window.noteShown, window.relatedShown, window.tagsShown], timeout=TAGS_TIMEOUT_MS):
-        click_row(qtbot, window.note_table, proxy_index)
+        click_row(qtbot, window.note_list.table, proxy_index)
     assert window.current_path == source
     assert window.note_title.text() == "Graph Visualization"
     assert "Graph Navigation" in window.preview.toPlainText()
@@ -183,8 +183,8 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
         item = list_widget.item(0)
         qtbot.mouseClick(list_widget.viewport(), Qt.MouseButton.LeftButton, pos=list_widget.visualItemRect(item).center())
     assert window.current_path == target
-    selected = window.note_table.currentIndex()
-    assert selected.isValid() and window.note_proxy.data(selected, Qt.ItemDataRole.UserRole + 1) == target
+    selected = window.note_list.table.currentIndex()
+    assert selected.isValid() and window.note_list.proxy.data(selected, Qt.ItemDataRole.UserRole + 1) == target
     events = session.index.store.events("navigate")
     assert [(e["source_path"], e["target_path"]) for e in events] == [(source, target)]
 
@@ -224,29 +224,29 @@ def test_search_box_ranks_notes(qtbot, open_window, vault):
     window = open_window(vault)
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    assert window.search_edit.hasFocus()
-    qtbot.keyClicks(window.search_edit, "organise notes with hashtags")
-    qtbot.keyClick(window.search_edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.search_results.count() == 3, timeout=30_000)
-    assert window.left_stack.currentIndex() == 1
-    qtbot.keyClick(window.search_edit, Qt.Key.Key_Down)
-    path = window.search_results.currentItem().data(Qt.ItemDataRole.UserRole)
+    assert window.note_list.search_edit.hasFocus()
+    qtbot.keyClicks(window.note_list.search_edit, "organise notes with hashtags")
+    qtbot.keyClick(window.note_list.search_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.note_list.search_results.count() == 3, timeout=30_000)
+    assert window.note_list.stack.currentIndex() == 1
+    qtbot.keyClick(window.note_list.search_edit, Qt.Key.Key_Down)
+    path = window.note_list.search_results.currentItem().data(Qt.ItemDataRole.UserRole)
     with qtbot.waitSignal(window.noteShown, timeout=30_000):
-        qtbot.keyClick(window.search_results, Qt.Key.Key_Return)
+        qtbot.keyClick(window.note_list.search_results, Qt.Key.Key_Return)
     assert window.current_path == path
-    qtbot.keyClick(window.search_edit, Qt.Key.Key_Escape)
-    assert window.left_stack.currentIndex() == 0
-    assert window.note_table.hasFocus()
+    qtbot.keyClick(window.note_list.search_edit, Qt.Key.Key_Escape)
+    assert window.note_list.stack.currentIndex() == 0
+    assert window.note_list.table.hasFocus()
 
     # arrow keys in the note list move through the notes
-    window.note_table.setCurrentIndex(window.note_proxy.index(0, 0))
+    window.note_list.table.setCurrentIndex(window.note_list.proxy.index(0, 0))
     first = window.current_path
     with qtbot.waitSignal(window.noteShown, timeout=30_000):
-        qtbot.keyClick(window.note_table, Qt.Key.Key_Down)
+        qtbot.keyClick(window.note_list.table, Qt.Key.Key_Down)
     assert window.current_path != first
     window.filter_action.trigger()
-    qtbot.keyClicks(window.filter_edit, "daily")
-    assert window.note_proxy.rowCount() == 1
+    qtbot.keyClicks(window.note_list.filter_edit, "daily")
+    assert window.note_list.proxy.rowCount() == 1
 
 
 def test_first_run_shows_welcome_and_recent_vaults(qtbot, open_window, qsettings, tmp_path, docs_out):
@@ -346,7 +346,7 @@ def test_pause_resume_and_cancel_the_first_index(qtbot, open_window, vault):
     assert "paused" in window.index_label.text()
     window.pause_action.trigger()  # resume
     qtbot.waitUntil(lambda: session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
-    assert window.note_model.indexed_count() == 2
+    assert window.note_list.model.indexed_count() == 2
     assert not window.index_progress.isVisible()
 
     # a second run has nothing to do; cancelling one that is running leaves a clear message
@@ -425,15 +425,15 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
         shutil.copy(file, target)
     qsettings.setValue("index/content_tokens", 16)
     window = open_window(vault)
-    qtbot.waitUntil(lambda: window.note_model.indexed_count() > 0, timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.note_list.model.indexed_count() > 0, timeout=INDEX_TIMEOUT_MS)
     assert window.session.run.state == "indexing"
-    path = next(r["path"] for r in window.note_model._rows if r["indexed"])
+    path = next(r["path"] for r in window.note_list.model._rows if r["indexed"])
     with qtbot.waitSignal(window.relatedShown, timeout=INDEX_TIMEOUT_MS):
         window.show_note(path)
     assert window.session.run.state == "indexing", "related notes waited for the whole index"
     assert window.related_panel.paths()
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
-    assert window.note_model.indexed_count() == 20
+    assert window.note_list.model.indexed_count() == 20
     assert window.index_label.text().startswith("Indexed 20 notes")
 
 
