@@ -6,19 +6,15 @@ the little state a reader needs: which note is shown, and the back/forward histo
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -37,18 +33,12 @@ from . import theme
 from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
 from .history import History
 from .note_list_pane import NoteListPane
-from .preview import WIKI_SCHEME, NotePreview
+from .note_view import NoteView
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
 from .side_panel import RelatedPanel, TagPanel
 from .welcome import WelcomePage
 from .worker import EngineWorker, FileWorker, TrainingWorker
-
-NOTE_SUFFIXES = (".md", ".markdown")
-
-
-def _read_text(path: Path) -> str:
-    return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def _eta(seconds: float | None) -> str:
@@ -110,41 +100,11 @@ class MainWindow(QMainWindow):
         self.note_list.noteChosen.connect(self.show_note)
         self.note_list.failed.connect(self.show_error)
 
-        # centre: note header + preview
-        self.note_title = QLabel("")
-        self.note_title.setObjectName("noteTitle")
-        self.note_title.setTextFormat(Qt.TextFormat.PlainText)
-        self.note_path_label = QLabel("")
-        self.note_path_label.setObjectName("muted")
-        self.note_path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_editor_button = QToolButton()
-        self.open_editor_button.setText("Open in editor")
-        self.open_editor_button.setToolTip("Open the note in your default Markdown editor (Ctrl+E)")
-        self.open_editor_button.clicked.connect(self.open_in_editor)
-        self.reveal_button = QToolButton()
-        self.reveal_button.setText("Reveal in folder")
-        self.reveal_button.setToolTip("Show the note's file in the file manager (Ctrl+Shift+R)")
-        self.reveal_button.clicked.connect(self.reveal_in_folder)
-        note_header = QWidget()
-        note_header.setObjectName("noteHeader")
-        nh = QHBoxLayout(note_header)
-        nh.setContentsMargins(24, 12, 16, 10)
-        titles = QVBoxLayout()
-        titles.setSpacing(2)
-        titles.addWidget(self.note_title)
-        titles.addWidget(self.note_path_label)
-        nh.addLayout(titles, 1)
-        nh.addWidget(self.open_editor_button)
-        nh.addWidget(self.reveal_button)
-        self.preview = NotePreview()
-        self.preview.setAccessibleName("Note preview")
-        self.preview.linkActivated.connect(self._on_preview_link)
-        centre = QWidget()
-        cl = QVBoxLayout(centre)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(0)
-        cl.addWidget(note_header)
-        cl.addWidget(self.preview, 1)
+        self.note_view = NoteView(self.note_list.model, self.files)
+        self.note_view.noteShown.connect(self.noteShown)
+        self.note_view.openNote.connect(self.show_note)
+        self.note_view.statusMessage.connect(self.statusBar().showMessage)
+        self.note_view.failed.connect(self.show_error)
 
         # right: related + hashtags
         options = self.settings.index_options()
@@ -165,7 +125,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.note_list)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.note_view)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -195,12 +155,15 @@ class MainWindow(QMainWindow):
         self.search_action = action("&Search by Meaning…", self.note_list.focus_search, "Ctrl+K", "Find notes by what they are about")
         self.filter_action = action("&Filter Notes", self.note_list.focus_filter, "Ctrl+L")
         self.list_action = action("Note &List", self.note_list.focus_list, "Ctrl+1")
-        self.preview_action = action("&Preview", lambda: self.preview.setFocus(), "Ctrl+2")
+        self.preview_action = action("&Preview", lambda: self.note_view.preview.setFocus(), "Ctrl+2")
         self.related_action = action("&Related Notes", lambda: self.related_panel.list.setFocus(), "Ctrl+3")
         self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back)
         self.forward_action = action("&Forward", self.go_forward, QKeySequence.StandardKey.Forward)
-        self.editor_action = action("Open in &Editor", self.open_in_editor, "Ctrl+E")
-        self.reveal_action = action("&Reveal in Folder", self.reveal_in_folder, "Ctrl+Shift+R")
+        self.editor_action = action("Open in &Editor", self.note_view.open_in_editor, "Ctrl+E")
+        self.reveal_action = action("&Reveal in Folder", self.note_view.reveal_in_folder, "Ctrl+Shift+R")
+        for note_action in (self.editor_action, self.reveal_action):
+            note_action.setEnabled(False)
+            self.note_view.noteAvailable.connect(note_action.setEnabled)
         self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
         self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
         self.pause_action = action("&Pause Indexing", self.toggle_pause)
@@ -354,10 +317,7 @@ class MainWindow(QMainWindow):
         self._apply_preview_css()
 
     def _apply_preview_css(self) -> None:
-        dark = QApplication.instance().property("notellmTheme") == "dark"
-        self.preview.document().setDefaultStyleSheet(theme.preview_css(dark))
-        if self.current_path:
-            self._load_preview(self.current_path)
+        self.note_view.set_dark(QApplication.instance().property("notellmTheme") == "dark")
 
     # --- vaults ------------------------------------------------------------------------------
     def choose_vault(self) -> None:
@@ -394,6 +354,7 @@ class MainWindow(QMainWindow):
         self.history.clear()
         self._update_nav_actions()
         self.note_list.set_session(session)
+        self.note_view.set_session(session)
         self._show_no_note()
         self._retry = lambda: self.open_vault(vault)
         self.index_label.setText(f"Opening {Path(vault).name}…")
@@ -412,8 +373,14 @@ class MainWindow(QMainWindow):
         self._update_personalize_action()
         last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}")
         self._pending_note = None
-        if last and self.current_path is None and (Path(vault) / str(last)).is_file():
-            self.show_note(str(last), push_history=False)
+        if last and self.current_path is None:
+            session, file = self.session, Path(vault) / str(last)
+
+            def show_if_present(present: bool) -> None:
+                if present and self.session is session and self.current_path is None:
+                    self.show_note(str(last), push_history=False)
+
+            self.files.submit(file.is_file, show_if_present)
 
     def _session_failed(self, session: VaultSession, error: Exception) -> None:
         if session is not self.session:
@@ -607,15 +574,9 @@ class MainWindow(QMainWindow):
 
     # --- showing a note --------------------------------------------------------------------------
     def _show_no_note(self) -> None:
-        self.note_title.setText("No note selected")
-        self.note_path_label.setText("Choose a note on the left, or press Ctrl+K to search by meaning.")
-        self.preview.show_message("")
+        self.note_view.show_nothing()
         self.related_panel.set_message("Select a note to see the notes related to it.")
         self.tag_panel.clear("")
-        for w in (self.open_editor_button, self.reveal_button):
-            w.setEnabled(False)
-        self.editor_action.setEnabled(False)
-        self.reveal_action.setEnabled(False)
 
     def show_note(self, path: str, push_history: bool = True) -> None:
         """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
@@ -625,42 +586,16 @@ class MainWindow(QMainWindow):
             self.history.visit(self.current_path, path)
         self.current_path = path
         self._update_nav_actions()
-        row = self.note_list.model.note(path)
-        self.note_title.setText((row or {}).get("title") or Path(path).stem)
-        self.note_path_label.setText(path)
-        for w in (self.open_editor_button, self.reveal_button):
-            w.setEnabled(True)
-        self.editor_action.setEnabled(True)
-        self.reveal_action.setEnabled(True)
         self.note_list.show_selected(path)
-        self._load_preview(path)
+        self.note_view.show_note(path)
         self._load_related()
         self._load_tags()
 
     def refresh_current(self) -> None:
         if self.current_path:
-            self._load_preview(self.current_path)
+            self.note_view.reload()
             self._load_related()
             self._load_tags()
-
-    def _load_preview(self, path: str) -> None:
-        vault = self.session.vault
-        file = vault / path
-
-        def done(text: str) -> None:
-            if self.current_path == path and self.session is not None and self.session.vault == vault:
-                scroll = self.preview.verticalScrollBar().value()
-                same = self.preview.note_path == path
-                self.preview.show_note(vault, path, text)
-                if same:
-                    self.preview.verticalScrollBar().setValue(scroll)
-                self.noteShown.emit(path)
-
-        def failed(error: Exception) -> None:
-            if self.current_path == path:
-                self.preview.show_message(f"<p style='color:gray'>Can't read {path}: {getattr(error, 'strerror', error)}</p>")
-
-        self.files.submit(lambda: _read_text(file), done, failed)
 
     def _still_current(self, path: str):
         return lambda: self.current_path == path
@@ -743,41 +678,6 @@ class MainWindow(QMainWindow):
         self.back_action.setEnabled(self.history.can_go_back)
         self.forward_action.setEnabled(self.history.can_go_forward)
 
-    def _on_preview_link(self, url: QUrl) -> None:
-        if self.session is None or self.session.vault is None:
-            return
-        scheme = url.scheme().lower()
-        if scheme == WIKI_SCHEME:
-            self._open_by_name(url.path(), url.fragment())
-            return
-        if scheme not in ("", "file"):
-            QDesktopServices.openUrl(url)  # web and mail links go to the user's browser / mail app
-            return
-        base = QUrl.fromLocalFile(str((self.session.vault / (self.current_path or "")).parent) + "/")
-        target = Path(base.resolved(url).toLocalFile())
-        relative = self.session.index.relative_path(target) if self.session.index else None
-        if relative is None:
-            self.statusBar().showMessage(f"{url.toString()} is outside the vault", 5000)
-            return
-        if target.is_file() and not relative.lower().endswith(NOTE_SUFFIXES):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
-            return
-        self._open_by_name(relative, url.fragment())
-
-    def _open_by_name(self, name: str, fragment: str = "") -> None:
-        local = self.note_list.model.find(name)
-        if local is not None:  # the note list already knows it: no need to queue behind the engine
-            self.show_note(local)
-            return
-
-        def done(path: str) -> None:
-            self.show_note(path)
-
-        def failed(error: Exception) -> None:
-            self.statusBar().showMessage(f"No note “{name}” in this vault", 6000)
-
-        self.session.resolve(name, done, failed)
-
     # --- hashtags ----------------------------------------------------------------------------------
     def accept_tag(self, tag: str) -> None:
         path = self.current_path
@@ -789,7 +689,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Added #{tag} to {Path(path).name}" if added else f"#{tag} was already there", 5000)
             if self.current_path == path:
                 self.tag_panel.mark_accepted(tag)
-                self._load_preview(path)
+                self.note_view.reload()
                 self.tagsShown.emit(path)
 
         def failed(error: Exception) -> None:
@@ -805,28 +705,6 @@ class MainWindow(QMainWindow):
         if self.current_path and self.session is not None:
             self.session.dismiss_tag(self.current_path, tag)
             self.statusBar().showMessage(f"#{tag} won't be suggested for this note again", 4000)
-
-    # --- files ------------------------------------------------------------------------------------
-    def _current_file(self) -> Path | None:
-        if self.session is None or self.session.vault is None or not self.current_path:
-            return None
-        return self.session.vault / self.current_path
-
-    def open_in_editor(self) -> None:
-        file = self._current_file()
-        if file is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(file))):
-            self.statusBar().showMessage("No application is set up to open Markdown files", 6000)
-
-    def reveal_in_folder(self) -> None:
-        file = self._current_file()
-        if file is None:
-            return
-        if sys.platform == "darwin":
-            subprocess.Popen(["open", "-R", str(file)])
-        elif os.name == "nt":
-            subprocess.Popen(["explorer", "/select,", str(file)])
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(file.parent)))
 
     # --- settings -------------------------------------------------------------------------------
     def open_settings(self) -> None:
@@ -879,21 +757,26 @@ class MainWindow(QMainWindow):
 
     # --- vault changes from the watcher -------------------------------------------------------------
     def _on_files_changed(self, paths: list[str]) -> None:
-        if self.current_path in paths and self.session is not None and (self.session.vault / self.current_path).is_file():
-            self._load_preview(self.current_path)
+        if self.current_path in paths:
+            self.note_view.reload()  # before the engine has synced the note: the reader sees the save at once
 
-    def _on_vault_changed(self, summary: ReindexSummary) -> None:
-        path = self.current_path
-        if not path or self.session is None or self.session.vault is None:
+    def _on_vault_changed(self, _summary: ReindexSummary) -> None:
+        path, session = self.current_path, self.session
+        if path and session is not None and session.vault is not None:
+            file = session.vault / path
+            self.files.submit(file.exists, lambda exists: self._shown_note_synced(path, exists))
+
+    def _shown_note_synced(self, path: str, exists: bool) -> None:
+        if path != self.current_path:
             return
-        if not (self.session.vault / path).exists():
-            self.preview.show_message(f"<p style='color:gray'>{path} was deleted or moved.</p>")
+        if not exists:
+            self.note_view.show_gone(path)
             self.related_panel.set_message("")
             self.tag_panel.clear("")
             return
         if self._own_write == path:
             self._own_write = None
-            self._load_preview(path)
+            self.note_view.reload()
             self._load_related()
             return
         self._own_write = None

@@ -398,6 +398,11 @@ class VaultSession(QObject):
         if not self.closed:
             self.personalizeProgress.emit(progress)
 
+    def link_target(self, target: Path, on_result: Callback, on_error: Callback | None = None) -> None:
+        """Where a link in a note leads: (its vault path, None outside the vault; whether it is a file), found
+        on the worker, since resolving it may wait on the disk."""
+        self._submit(lambda index: (index.relative_path(target), target.is_file()), on_result, on_error)
+
 
 def check_model(worker: EngineWorker, path: str, on_result: Callback, on_error: Callback) -> None:
     """Load a GGUF through the engine on the worker; the result says what it is."""

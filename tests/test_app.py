@@ -137,8 +137,8 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     with qtbot.waitSignals([window.noteShown, window.relatedShown, window.tagsShown], timeout=TAGS_TIMEOUT_MS):
         click_row(qtbot, window.note_list.table, proxy_index)
     assert window.current_path == source
-    assert window.note_title.text() == "Graph Visualization"
-    assert "Graph Navigation" in window.preview.toPlainText()
+    assert window.note_view.title.text() == "Graph Visualization"
+    assert "Graph Navigation" in window.note_view.preview.toPlainText()
     related = window.related_panel.paths()
     assert related and source not in related and set(related) <= set(NOTES)
     chips = window.tag_panel.chips()
@@ -198,7 +198,7 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
 
     # --- a wikilink in the preview opens the linked note in the app --------------------------------------
     with qtbot.waitSignal(window.noteShown, timeout=30_000):
-        window.preview.anchorClicked.emit(QUrl("notellm:wikilinks"))
+        window.note_view.preview.anchorClicked.emit(QUrl("notellm:wikilinks"))
     assert window.current_path == "user/features/wikilinks.md"
     assert len(session.index.store.events("navigate")) == 1
 
@@ -209,7 +209,7 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     with qtbot.waitSignals([window.relatedShown, window.tagsShown], timeout=TAGS_TIMEOUT_MS):
         started = time.perf_counter()
         edited.write_text(edited.read_text(encoding="utf-8") + f"\n\n{marker}\n", encoding="utf-8")
-        qtbot.waitUntil(lambda: marker in window.preview.toPlainText(), timeout=30_000)
+        qtbot.waitUntil(lambda: marker in window.note_view.preview.toPlainText(), timeout=30_000)
         print(f"preview refreshed {time.perf_counter() - started:.2f} s after the external save")
     assert session.index.note(shown)["content_hash"] is not None
     # the engine re-embedded the edited note
