@@ -22,11 +22,10 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from notellm.engine import NoteNotFoundError, ReindexSummary, RelatedNote, VaultNotFoundError
+from notellm.engine import ReindexSummary, VaultNotFoundError
 from notellm.engine.personalize import DEFAULT_STEPS, INSTALL_HINT, PersonalizeProgress, PersonalizeResult, training_available
 
 from . import theme
@@ -36,7 +35,7 @@ from .note_list_pane import NoteListPane
 from .note_view import NoteView
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
-from .side_panel import RelatedPanel, TagPanel
+from .side_panel import SidePanel
 from .welcome import WelcomePage
 from .worker import EngineWorker, FileWorker, TrainingWorker
 
@@ -64,10 +63,8 @@ class MainWindow(QMainWindow):
         self.session: VaultSession | None = None
         self.current_path: str | None = None
         self.history = History()
-        self._related_waiting = False  # the shown note wasn't indexed yet when its related notes were asked for
         self._error_box: QMessageBox | None = None
         self._retry = None
-        self._own_write: str | None = None  # a note this app just wrote (accepted hashtag)
         self._pending_note: str | None = None  # to show once the vault being opened is open
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
@@ -106,27 +103,20 @@ class MainWindow(QMainWindow):
         self.note_view.statusMessage.connect(self.statusBar().showMessage)
         self.note_view.failed.connect(self.show_error)
 
-        # right: related + hashtags
-        options = self.settings.index_options()
-        self.related_panel = RelatedPanel(count=options.related_count, hide_linked=self.settings.hide_linked)
-        self.related_panel.navigate.connect(self.follow_related)
-        self.related_panel.optionsChanged.connect(self._related_options_changed)
-        self.tag_panel = TagPanel()
-        self.tag_panel.accepted.connect(self.accept_tag)
-        self.tag_panel.dismissed.connect(self.dismiss_tag)
-        side = QWidget()
-        side.setObjectName("sidePane")
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(14, 12, 14, 12)
-        sl.setSpacing(14)
-        sl.addWidget(self.related_panel, 3)
-        sl.addWidget(self.tag_panel, 0)
+        self.side_panel = SidePanel(self.settings.index_options().related_count, self.settings.hide_linked)
+        self.side_panel.navigate.connect(self.follow_related)
+        self.side_panel.related.optionsChanged.connect(self._remember_related_options)
+        self.side_panel.relatedShown.connect(self.relatedShown)
+        self.side_panel.tagsShown.connect(self.tagsShown)
+        self.side_panel.noteEdited.connect(self._reload_if_shown)
+        self.side_panel.statusMessage.connect(self.statusBar().showMessage)
+        self.side_panel.failed.connect(self.show_error)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.note_list)
         self.splitter.addWidget(self.note_view)
-        self.splitter.addWidget(side)
+        self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
@@ -156,7 +146,7 @@ class MainWindow(QMainWindow):
         self.filter_action = action("&Filter Notes", self.note_list.focus_filter, "Ctrl+L")
         self.list_action = action("Note &List", self.note_list.focus_list, "Ctrl+1")
         self.preview_action = action("&Preview", lambda: self.note_view.preview.setFocus(), "Ctrl+2")
-        self.related_action = action("&Related Notes", lambda: self.related_panel.list.setFocus(), "Ctrl+3")
+        self.related_action = action("&Related Notes", lambda: self.side_panel.related.list.setFocus(), "Ctrl+3")
         self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back)
         self.forward_action = action("&Forward", self.go_forward, QKeySequence.StandardKey.Forward)
         self.editor_action = action("Open in &Editor", self.note_view.open_in_editor, "Ctrl+E")
@@ -224,10 +214,6 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
         toolbar.addWidget(spacer)
-        self._tags_timer = QTimer(self)  # hashtags are generated only for a note the reader stays on
-        self._tags_timer.setSingleShot(True)
-        self._tags_timer.setInterval(350)
-        self._tags_timer.timeout.connect(self._request_tags)
         toolbar.addWidget(self.note_list.search_edit)
         spacer2 = QWidget()
         spacer2.setFixedWidth(8)
@@ -284,6 +270,9 @@ class MainWindow(QMainWindow):
         for widget in (self.personalize_label, self.personalize_progress, self.personalize_cancel_button):
             widget.setVisible(visible)
         self.cancel_personalize_action.setEnabled(visible)
+
+    # tests/test_personalize.py reaches the related notes by the name they had before the window was split up
+    related_panel = property(lambda self: self.side_panel.related)
 
     # --- window state ---------------------------------------------------------------------
     def _restore_window_state(self) -> None:
@@ -355,6 +344,7 @@ class MainWindow(QMainWindow):
         self._update_nav_actions()
         self.note_list.set_session(session)
         self.note_view.set_session(session)
+        self.side_panel.set_session(session)
         self._show_no_note()
         self._retry = lambda: self.open_vault(vault)
         self.index_label.setText(f"Opening {Path(vault).name}…")
@@ -415,10 +405,8 @@ class MainWindow(QMainWindow):
 
     def _on_notes(self, rows: list[dict]) -> None:
         self.note_list.set_notes(rows, indexing=self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling"))
-        if self.current_path and self._related_waiting and self.note_list.is_indexed(self.current_path):
-            self._related_waiting = False
-            self._load_related()
-            self._load_tags()
+        if self.current_path and self.note_list.is_indexed(self.current_path):
+            self.side_panel.retry_waiting()
 
     # --- index progress -----------------------------------------------------------------------
     def _on_progress(self, done: int, total: int) -> None:
@@ -463,10 +451,7 @@ class MainWindow(QMainWindow):
             text = "Index up to date"
         extra = [f"{summary.removed} removed"] * bool(summary.removed) + [f"{summary.skipped} skipped"] * bool(summary.skipped)
         self.index_label.setText(" · ".join([text, *extra]))
-        if self.current_path and self._related_waiting:
-            self._related_waiting = False
-            self._load_related()
-            self._load_tags()
+        self.side_panel.retry_waiting()
 
     def reindex(self) -> None:
         if self.session is not None:
@@ -575,8 +560,7 @@ class MainWindow(QMainWindow):
     # --- showing a note --------------------------------------------------------------------------
     def _show_no_note(self) -> None:
         self.note_view.show_nothing()
-        self.related_panel.set_message("Select a note to see the notes related to it.")
-        self.tag_panel.clear("")
+        self.side_panel.show_nothing()
 
     def show_note(self, path: str, push_history: bool = True) -> None:
         """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
@@ -588,74 +572,20 @@ class MainWindow(QMainWindow):
         self._update_nav_actions()
         self.note_list.show_selected(path)
         self.note_view.show_note(path)
-        self._load_related()
-        self._load_tags()
+        self.side_panel.show_note(path)
 
     def refresh_current(self) -> None:
         if self.current_path:
             self.note_view.reload()
-            self._load_related()
-            self._load_tags()
+            self.side_panel.show_note(self.current_path)
 
-    def _still_current(self, path: str):
-        return lambda: self.current_path == path
+    def _reload_if_shown(self, path: str) -> None:
+        if path == self.current_path:
+            self.note_view.reload()
 
-    def _load_related(self) -> None:
-        path, session = self.current_path, self.session
-        if not path or session is None:
-            return
-        self.related_panel.set_message("Finding related notes…")
-
-        def done(notes: list[RelatedNote]) -> None:
-            if self.current_path == path:
-                self.related_panel.set_results(notes)
-                self.relatedShown.emit(path)
-
-        def failed(error: Exception) -> None:
-            if self.current_path != path:
-                return
-            if isinstance(error, NoteNotFoundError):
-                self._related_waiting = True
-                self.related_panel.set_message("This note isn't indexed yet; its related notes appear as soon as it is.")
-            else:
-                self.related_panel.set_message("Related notes are unavailable.")
-                self.show_error(error, "find related notes")
-
-        session.related(path, self.related_panel.count.value(), self.related_panel.hide_linked.isChecked(), done, failed,
-                        self._still_current(path))
-
-    def _load_tags(self) -> None:
-        if self.current_path and self.session is not None:
-            self.tag_panel.clear("Thinking of hashtags…")
-            self._tags_timer.start()
-
-    def _request_tags(self) -> None:
-        path, session = self.current_path, self.session
-        if not path or session is None:
-            return
-
-        def done(result) -> None:
-            if self.current_path == path:
-                existing, suggested = result
-                self.tag_panel.set_tags(existing, suggested)
-                self.tagsShown.emit(path)
-
-        def failed(error: Exception) -> None:
-            if self.current_path != path:
-                return
-            if isinstance(error, NoteNotFoundError):
-                self._related_waiting = True
-                self.tag_panel.clear("Hashtags are suggested once the note is indexed.")
-            else:
-                self.tag_panel.clear("Hashtag suggestions are unavailable.")
-                self.show_error(error, "suggest hashtags")
-
-        session.tags(path, done, failed, self._still_current(path))
-
-    def _related_options_changed(self, hide_linked: bool, count: int) -> None:
+    def _remember_related_options(self, hide_linked: bool, count: int) -> None:
         self.settings.hide_linked = hide_linked
         self.settings.set_value("view/related_count", count)
-        self._load_related()
 
     # --- navigation --------------------------------------------------------------------------
     def follow_related(self, target: str) -> None:
@@ -678,38 +608,10 @@ class MainWindow(QMainWindow):
         self.back_action.setEnabled(self.history.can_go_back)
         self.forward_action.setEnabled(self.history.can_go_forward)
 
-    # --- hashtags ----------------------------------------------------------------------------------
-    def accept_tag(self, tag: str) -> None:
-        path = self.current_path
-        if not path or self.session is None:
-            return
-        self._own_write = path  # the watcher will see this save: no need to ask the model again
-
-        def done(added: list[str]) -> None:
-            self.statusBar().showMessage(f"Added #{tag} to {Path(path).name}" if added else f"#{tag} was already there", 5000)
-            if self.current_path == path:
-                self.tag_panel.mark_accepted(tag)
-                self.note_view.reload()
-                self.tagsShown.emit(path)
-
-        def failed(error: Exception) -> None:
-            self._own_write = None
-            self.show_error(error, f"add #{tag}")
-            if self.current_path == path:
-                self.tag_panel.set_busy(False)
-                self.refresh_current()
-
-        self.session.accept_tag(path, tag, done, failed)
-
-    def dismiss_tag(self, tag: str) -> None:
-        if self.current_path and self.session is not None:
-            self.session.dismiss_tag(self.current_path, tag)
-            self.statusBar().showMessage(f"#{tag} won't be suggested for this note again", 4000)
-
     # --- settings -------------------------------------------------------------------------------
     def open_settings(self) -> None:
         current = self.session.options if self.session else self.settings.index_options()
-        current = IndexOptions(current.model, current.exclude, current.content_tokens, self.related_panel.count.value())
+        current = IndexOptions(current.model, current.exclude, current.content_tokens, self.side_panel.related.count.value())
         dialog = SettingsDialog(current, self.worker, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.options()))
@@ -719,7 +621,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, options: IndexOptions) -> None:
         old = self.session.options if self.session else self.settings.index_options()
         self.settings.set_index_options(options)
-        self.related_panel.count.setValue(options.related_count)
+        self.side_panel.related.count.setValue(options.related_count)
         if self.session is not None and (options.model, options.exclude, options.content_tokens) != (
             old.model, old.exclude, old.content_tokens
         ):
@@ -769,15 +671,9 @@ class MainWindow(QMainWindow):
     def _shown_note_synced(self, path: str, exists: bool) -> None:
         if path != self.current_path:
             return
-        if not exists:
-            self.note_view.show_gone(path)
-            self.related_panel.set_message("")
-            self.tag_panel.clear("")
-            return
-        if self._own_write == path:
-            self._own_write = None
+        if exists:
             self.note_view.reload()
-            self._load_related()
-            return
-        self._own_write = None
-        self.refresh_current()
+            self.side_panel.note_synced()
+        else:
+            self.note_view.show_gone(path)
+            self.side_panel.clear()

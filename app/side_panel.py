@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -19,9 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notellm.engine import RelatedNote
+from notellm.engine import NoteNotFoundError, RelatedNote
 
 from .flow_layout import flow_container
+from .layouts import fill
+from .session import VaultSession
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 
@@ -53,21 +57,9 @@ class RelatedRow(QFrame):
         bar.setValue(max(0, min(100, round(note.score * 100))))
         bar.setTextVisible(False)
         bar.setFixedHeight(5)
-        score = _label(f"{note.score:.2f}", "scoreText")
-        bottom = QHBoxLayout()
-        bottom.setSpacing(8)
-        bottom.addWidget(_label(note.folder or "vault root", "muted"))
-        bottom.addStretch(1)
-        bottom.addWidget(score)
-        bar_row = QHBoxLayout()
-        bar_row.addWidget(bar)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 7, 10, 8)
-        layout.setSpacing(3)
-        layout.addLayout(top)
-        layout.addLayout(bottom)
-        layout.addLayout(bar_row)
-        layout.addWidget(_label(note.reason, "reason", wrap=True))
+        bottom = fill(QHBoxLayout(), _label(note.folder or "vault root", "muted"), 1, _label(f"{note.score:.2f}", "scoreText"),
+                      spacing=8)
+        fill(QVBoxLayout(self), top, bottom, bar, _label(note.reason, "reason", wrap=True), margins=(10, 7, 10, 8), spacing=3)
 
 
 class RelatedPanel(QWidget):
@@ -156,22 +148,22 @@ class TagChip(QFrame):
         layout.setContentsMargins(10, 2, 4, 2)
         layout.setSpacing(2)
         layout.addWidget(_label(f"#{tag}", "chipText"))
-        self.accept_button = QToolButton()
-        self.accept_button.setText("✓")
-        self.accept_button.setObjectName("chipAccept")
-        self.accept_button.setToolTip(f"Add #{tag} to this note's frontmatter")
-        self.accept_button.setAccessibleName(f"Add tag {tag}")
-        self.accept_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.accept_button.clicked.connect(lambda: self.accepted.emit(self.tag))
-        self.dismiss_button = QToolButton()
-        self.dismiss_button.setText("✕")
-        self.dismiss_button.setObjectName("chipDismiss")
-        self.dismiss_button.setToolTip(f"Dismiss #{tag}; it won't be suggested for this note again")
-        self.dismiss_button.setAccessibleName(f"Dismiss tag {tag}")
-        self.dismiss_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.dismiss_button.clicked.connect(lambda: self.dismissed.emit(self.tag))
+        self.accept_button = self._button("✓", "chipAccept", f"Add #{tag} to this note's frontmatter", f"Add tag {tag}",
+                                          self.accepted)
+        self.dismiss_button = self._button("✕", "chipDismiss", f"Dismiss #{tag}; it won't be suggested for this note again",
+                                           f"Dismiss tag {tag}", self.dismissed)
         layout.addWidget(self.accept_button)
         layout.addWidget(self.dismiss_button)
+
+    def _button(self, text: str, name: str, tip: str, accessible_name: str, signal) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.setAccessibleName(accessible_name)
+        button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        button.clicked.connect(lambda: signal.emit(self.tag))
+        return button
 
     def set_busy(self, busy: bool) -> None:
         self.accept_button.setEnabled(not busy)
@@ -223,19 +215,11 @@ class TagPanel(QWidget):
 
     def mark_accepted(self, tag: str) -> None:
         """The tag is in the note now: its chip moves to the note's own tags."""
-        for chip in self.chips():
-            if chip.tag == tag:
-                self.suggested.removeWidget(chip)
-                chip.hide()
-                chip.deleteLater()
-            else:
-                chip.set_busy(False)
+        self._remove_chip(tag)
+        self.set_busy(False)
         if tag not in self.existing_tags():
             self.existing.addWidget(_label(f"#{tag}", "existingTag"))
         self.existing_title.show()
-        if not self.chips():
-            self.status.setText("No new hashtags to suggest.")
-            self.status.show()
         self.existing_box.updateGeometry()
 
     def set_busy(self, busy: bool) -> None:
@@ -254,6 +238,10 @@ class TagPanel(QWidget):
         self.accepted.emit(tag)
 
     def _dismiss(self, tag: str) -> None:
+        self._remove_chip(tag)
+        self.dismissed.emit(tag)
+
+    def _remove_chip(self, tag: str) -> None:
         for chip in self.chips():
             if chip.tag == tag:
                 self.suggested.removeWidget(chip)
@@ -262,4 +250,153 @@ class TagPanel(QWidget):
         if not self.chips():
             self.status.setText("No new hashtags to suggest.")
             self.status.show()
-        self.dismissed.emit(tag)
+
+
+class SidePanel(QWidget):
+    """Related notes and hashtag suggestions for the note on screen, asked of the session in the background."""
+
+    navigate = Signal(str)  # the reader chose this related note
+    relatedShown = Signal(str)
+    tagsShown = Signal(str)
+    noteEdited = Signal(str)  # a hashtag was written (or failed to be) into this note: its preview should read it again
+    statusMessage = Signal(str, int)  # text, milliseconds
+    failed = Signal(object, str)  # an error, and what was being done
+
+    def __init__(self, related_count: int, hide_linked: bool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("sidePane")
+        self.session: VaultSession | None = None
+        self.path: str | None = None  # the note on screen
+        self._waiting_for_index: list[Callable[[], None]] = []  # what to ask again once the shown note is indexed
+        self._own_write: str | None = None  # a note this app just wrote (accepted hashtag)
+        self.related = RelatedPanel(count=related_count, hide_linked=hide_linked)
+        self.related.navigate.connect(self.navigate)
+        self.related.optionsChanged.connect(self._load_related)
+        self.tags = TagPanel()
+        self.tags.accepted.connect(self.accept_tag)
+        self.tags.dismissed.connect(self.dismiss_tag)
+        self._tags_timer = QTimer(self)  # hashtags are generated only for a note the reader stays on
+        self._tags_timer.setSingleShot(True)
+        self._tags_timer.setInterval(350)
+        self._tags_timer.timeout.connect(self._request_tags)
+        fill(QVBoxLayout(self), (self.related, 3), self.tags, margins=(14, 12, 14, 12), spacing=14)
+
+    def set_session(self, session: VaultSession) -> None:
+        self.session = session
+        self.show_nothing()
+
+    def show_nothing(self) -> None:
+        self.path = None
+        self.clear("Select a note to see the notes related to it.")
+
+    def clear(self, related_message: str = "") -> None:
+        self._tags_timer.stop()
+        self._waiting_for_index = []
+        self.related.set_message(related_message)
+        self.tags.clear("")
+
+    def show_note(self, path: str) -> None:
+        self.path = path
+        self._waiting_for_index = []  # they were about the note shown before
+        self._load_related()
+        self._load_tags()
+
+    def note_synced(self) -> None:
+        """The engine has synced the shown note after a change on disk: ask again, except for hashtags
+        after the app's own save (the chips are already right)."""
+        if self._own_write == self.path:
+            self._own_write = None
+            self._load_related()
+        else:
+            self._own_write = None
+            self.show_note(self.path)
+
+    def retry_waiting(self) -> None:
+        """The index has caught up with the shown note: ask again what it could not answer before."""
+        waiting, self._waiting_for_index = self._waiting_for_index, []
+        for ask in waiting:
+            ask()
+
+    # --- requests ---------------------------------------------------------------------------------
+    def _answers(self, ask_again: Callable[[], None], show: Callable[[str, Any], None], say: Callable[[str], None],
+                 not_indexed: str, unavailable: str, doing: str):
+        """The callbacks of a request about the shown note: its answer is shown only while the note is; a
+        note the index doesn't know yet is asked about again (`ask_again`) once the index has it."""
+        path = self.path
+
+        def done(answer) -> None:
+            if self.path == path:
+                show(path, answer)
+
+        def failed(error: Exception) -> None:
+            if self.path != path:
+                return
+            if isinstance(error, NoteNotFoundError):
+                if ask_again not in self._waiting_for_index:
+                    self._waiting_for_index.append(ask_again)
+                say(not_indexed)
+            else:
+                say(unavailable)
+                self.failed.emit(error, doing)
+
+        return done, failed, lambda: self.path == path
+
+    def _load_related(self) -> None:
+        if not self.path or self.session is None:
+            return
+        self.related.set_message("Finding related notes…")
+        answers = self._answers(self._load_related, self._show_related, self.related.set_message,
+                                "This note isn't indexed yet; its related notes appear as soon as it is.",
+                                "Related notes are unavailable.", "find related notes")
+        self.session.related(self.path, self.related.count.value(), self.related.hide_linked.isChecked(), *answers)
+
+    def _show_related(self, path: str, notes: list[RelatedNote]) -> None:
+        self.related.set_results(notes)
+        self.relatedShown.emit(path)
+
+    def _load_tags(self) -> None:
+        if self.path and self.session is not None:
+            self.tags.clear("Thinking of hashtags…")
+            self._tags_timer.start()
+
+    def _request_tags(self) -> None:
+        if not self.path or self.session is None:
+            return
+        answers = self._answers(self._load_tags, self._show_tags, self.tags.clear,
+                                "Hashtags are suggested once the note is indexed.",
+                                "Hashtag suggestions are unavailable.", "suggest hashtags")
+        self.session.tags(self.path, *answers)
+
+    def _show_tags(self, path: str, tags: tuple[list[str], list[str]]) -> None:
+        existing, suggested = tags
+        self.tags.set_tags(existing, suggested)
+        self.tagsShown.emit(path)
+
+    # --- the reader's answers to suggestions ---------------------------------------------------------
+    def accept_tag(self, tag: str) -> None:
+        path = self.path
+        if not path or self.session is None:
+            return
+        self._own_write = path  # the watcher will see this save: no need to ask the model again
+
+        def done(added: list[str]) -> None:
+            self.statusMessage.emit(f"Added #{tag} to {Path(path).name}" if added else f"#{tag} was already there", 5000)
+            if self.path == path:
+                self.tags.mark_accepted(tag)
+                self.noteEdited.emit(path)
+                self.tagsShown.emit(path)
+
+        def failed(error: Exception) -> None:
+            self._own_write = None
+            self.failed.emit(error, f"add #{tag}")
+            if self.path == path:
+                self.tags.set_busy(False)
+                self.noteEdited.emit(path)
+                self.show_note(path)
+
+        self.session.accept_tag(path, tag, done, failed)
+
+    def dismiss_tag(self, tag: str) -> None:
+        if self.path and self.session is not None:
+            self.session.dismiss_tag(self.path, tag)
+            self.statusMessage.emit(f"#{tag} won't be suggested for this note again", 4000)

@@ -139,9 +139,9 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     assert window.current_path == source
     assert window.note_view.title.text() == "Graph Visualization"
     assert "Graph Navigation" in window.note_view.preview.toPlainText()
-    related = window.related_panel.paths()
+    related = window.side_panel.related.paths()
     assert related and source not in related and set(related) <= set(NOTES)
-    chips = window.tag_panel.chips()
+    chips = window.side_panel.tags.chips()
     assert chips, "the model suggested no hashtags"
 
     # screenshots of a fully populated window, light and dark
@@ -160,25 +160,25 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     tag = chips[0].tag
     with qtbot.waitSignal(window.tagsShown, timeout=TAGS_TIMEOUT_MS):
         qtbot.mouseClick(chips[0].accept_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tag in window.tag_panel.existing_tags(), timeout=TAGS_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: tag in window.side_panel.tags.existing_tags(), timeout=TAGS_TIMEOUT_MS)
     after = file.read_bytes()
     old_front, old_body = split_frontmatter(before)
     new_front, new_body = split_frontmatter(after)
     assert new_body == old_body
     assert new_front != old_front and tag.encode() in new_front
-    assert tag not in [c.tag for c in window.tag_panel.chips()]
+    assert tag not in [c.tag for c in window.side_panel.tags.chips()]
 
     # --- dismiss another suggestion: it is remembered by the engine -----------------------------------
-    remaining = window.tag_panel.chips()
+    remaining = window.side_panel.tags.chips()
     if remaining:
         dismissed = remaining[0].tag
         qtbot.mouseClick(remaining[0].dismiss_button, Qt.MouseButton.LeftButton)
-        assert dismissed not in [c.tag for c in window.tag_panel.chips()]
+        assert dismissed not in [c.tag for c in window.side_panel.tags.chips()]
 
     # --- click a related note: the app navigates and records a co-occurrence event ---------------------
-    list_widget = window.related_panel.list
+    list_widget = window.side_panel.related.list
     qtbot.waitUntil(lambda: list_widget.count() > 0, timeout=30_000)
-    target = window.related_panel.paths()[0]
+    target = window.side_panel.related.paths()[0]
     with qtbot.waitSignals([window.noteShown, window.relatedShown], timeout=TAGS_TIMEOUT_MS):
         item = list_widget.item(0)
         qtbot.mouseClick(list_widget.viewport(), Qt.MouseButton.LeftButton, pos=list_widget.visualItemRect(item).center())
@@ -389,7 +389,7 @@ def test_settings_check_model_and_reopen_index(qtbot, open_window, vault, qsetti
     dialog.accept()
     assert window.session is not first_session  # the index was reopened with the new options
     assert window.session.options.exclude == ("user/*",)
-    assert window.related_panel.count.value() == 4
+    assert window.side_panel.related.count.value() == 4
     stored = AppSettings(qsettings).index_options()
     assert stored.exclude == ("user/*",) and stored.related_count == 4 and stored.content_tokens == 48
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
@@ -431,7 +431,7 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     with qtbot.waitSignal(window.relatedShown, timeout=INDEX_TIMEOUT_MS):
         window.show_note(path)
     assert window.session.run.state == "indexing", "related notes waited for the whole index"
-    assert window.related_panel.paths()
+    assert window.side_panel.related.paths()
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     assert window.note_list.model.indexed_count() == 20
     assert window.index_label.text().startswith("Indexed 20 notes")
