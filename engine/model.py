@@ -14,8 +14,10 @@ import numpy as np
 
 from .errors import ModelError
 from .gguf_metadata import GGUFFormatError, read_metadata
+from .llama_batch_embedder import BatchEmbedder
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
+    PROMPT_HEAD,
     PROMPT_VERSION,
     PromptTokenizer,
     category_cue,
@@ -67,14 +69,12 @@ class NoteModel:
 
     def __init__(self, path: Path, threads: int | None = None, content_tokens: int = DEFAULT_CONTENT_TOKENS):
         import llama_cpp
-        from llama_cpp._internals import LlamaContext
 
         self.path = Path(path)
         self.threads = threads or os.cpu_count() or 1
         # Room for one prompt, in whole 256-token blocks: llama-cpp-python sizes its first context for
         # 256 sequences and llama.cpp warns on stderr unless the context divides evenly among them.
         self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 256) * 256
-        batch_tokens = SEQUENCES_PER_DECODE * self.sequence_tokens
         architecture, self.projection, version = read_notellm_metadata(self.path)
         if version is not None and version != PROMPT_VERSION:
             raise ModelError(
@@ -88,22 +88,12 @@ class NoteModel:
                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
                 # Declaring the pooling in the model's own metadata too keeps llama.cpp from warning on stderr.
                 kv_overrides={f"{architecture}.pooling_type": int(llama_cpp.LLAMA_POOLING_TYPE_LAST)},
-                n_ctx=batch_tokens,
-                n_batch=batch_tokens,
-                n_ubatch=batch_tokens,
+                n_ctx=self.sequence_tokens,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
                 verbose=False,
             )
-            # llama-cpp-python gives embedding contexts one KV cache shared by all sequences, so each
-            # token of a batch attends over every prompt's cells (masked): 148 tok/s for 8 prompts
-            # against 211 for one. A cache split per sequence keeps the batch and is faster than
-            # one at a time (229 tok/s, SmolLM2 Q4_1 on 2 cores; docs/design.md).
-            params = self.llama.context_params
-            params.kv_unified = False
-            params.n_seq_max = SEQUENCES_PER_DECODE
-            shared_cache_context, self.llama._ctx = self.llama._ctx, LlamaContext(model=self.llama._model, params=params, verbose=False)
-            shared_cache_context.close()
+            self.embedder = BatchEmbedder(self.llama, SEQUENCES_PER_DECODE, self.sequence_tokens)
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
         self.hidden_size = self.llama.n_embd()
@@ -111,10 +101,12 @@ class NoteModel:
             raise ModelError(f"{self.path.name}: projection expects {self.projection.shape[1]} inputs, model has {self.hidden_size}")
         self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
         self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
+        self.embedder.set_head(self.tokenizer.tokenize(PROMPT_HEAD))
         self.writes_topics = model_writes_topics(self.path)
         self._generator = None
 
     def close(self) -> None:
+        self.embedder.close()
         for llama in (self.llama, self._generator):
             if llama is not None:
                 llama.close()
@@ -132,25 +124,10 @@ class NoteModel:
         return self.embed_token_ids([self.prompt_ids(title, text, content_tokens) for title, text in notes])
 
     def embed_token_ids(self, prompts: list[list[int]]) -> np.ndarray:
-        """Up to SEQUENCES_PER_DECODE prompts per llama.cpp decode, one sequence id (and KV stream) each."""
-        import llama_cpp
-
+        """Up to SEQUENCES_PER_DECODE prompts per llama.cpp decode, the shared prompt head computed once."""
         if not prompts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        hidden = np.zeros((len(prompts), self.hidden_size), dtype=np.float32)
-        for start in range(0, len(prompts), SEQUENCES_PER_DECODE):
-            end = min(start + SEQUENCES_PER_DECODE, len(prompts))
-            batch = self.llama._batch
-            batch.reset()
-            for sequence, ids in enumerate(prompts[start:end]):
-                batch.add_sequence(ids, sequence, True)
-            self.llama._ctx.kv_cache_clear()
-            self.llama._ctx.decode(batch)
-            for sequence in range(end - start):
-                pointer = llama_cpp.llama_get_embeddings_seq(self.llama._ctx.ctx, sequence)
-                hidden[start + sequence] = np.ctypeslib.as_array(pointer, shape=(self.hidden_size,))
-            batch.reset()
-        return self.project(hidden)
+        return self.project(self.embedder.embed(prompts))
 
     def project(self, hidden: np.ndarray) -> np.ndarray:
         if self.projection is not None:

@@ -26,6 +26,8 @@ INSTRUCTION = (
     "and generate topics of the note."
 )
 COMPRESSION_CUE = ' The compression word is:"'
+# How every note prompt starts, whatever the note: the engine decodes it once per model load.
+PROMPT_HEAD = f'{INSTRUCTION} {{"title": "'
 TITLE_TOKENS = 32
 DEFAULT_CONTENT_TOKENS = 128
 DEFAULT_TOPIC_COUNT = 5

@@ -40,6 +40,19 @@ def model_path() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def shipped_model(tmp_path_factory) -> Path:
+    """The default model as it ships: the one scripts/install.sh built, or the same rebuild done here."""
+    delta = REPO / "assets" / "models" / "notellm-default.delta.gguf"
+    built = REPO / "assets" / "models" / "notellm-default.gguf"
+    if built.exists() and built.stat().st_mtime >= delta.stat().st_mtime:
+        return built
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import rebuild_from_delta
+
+    return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp("model") / "notellm-default.gguf", "f16")
+
+
 def write_notes(root: Path, notes: dict[str, str | bytes]) -> Path:
     for relative, content in notes.items():
         path = root / relative

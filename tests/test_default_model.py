@@ -11,23 +11,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DELTA = REPO / "assets" / "models" / "notellm-default.delta.gguf"
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
-
-
-@pytest.fixture(scope="module")
-def default_model(tmp_path_factory) -> Path:
-    """The model scripts/install.sh built, or the same rebuild done here (numpy + gguf, no torch)."""
-    built = REPO / "assets" / "models" / "notellm-default.gguf"
-    if built.exists() and built.stat().st_mtime >= DELTA.stat().st_mtime:
-        return built
-    from notellm.training.delta import rebuild_from_delta
-    from notellm.engine.config import smollm2_base_model
-
-    return rebuild_from_delta(smollm2_base_model(), DELTA, tmp_path_factory.mktemp("model") / "notellm-default.gguf", "f16")
 
 
 def linked_notes_in_top_10(vault: Path, model: Path) -> int:
@@ -42,7 +28,7 @@ def linked_notes_in_top_10(vault: Path, model: Path) -> int:
         return sum(hit.linked for path in paths for hit in index.related(path, k=10))
 
 
-def test_the_default_model_is_found_first_and_carries_its_head(default_model):
+def test_the_default_model_is_found_first_and_carries_its_head(shipped_model):
     from notellm.engine.config import default_model_candidates, smollm2_base_model
     from notellm.engine.model import NoteModel
 
@@ -50,8 +36,8 @@ def test_the_default_model_is_found_first_and_carries_its_head(default_model):
     assert candidates.index(REPO / "assets" / "models" / "notellm-default.gguf") < candidates.index(smollm2_base_model())
     from notellm.engine.gguf_metadata import read_metadata
 
-    assert read_metadata(default_model, {"llama.block_count"}) == {"llama.block_count": 6}
-    model = NoteModel(default_model, threads=2)
+    assert read_metadata(shipped_model, {"llama.block_count"}) == {"llama.block_count": 6}
+    model = NoteModel(shipped_model, threads=2)
     try:
         assert model.dimensions == 128  # the trained projection, not the base's 576-d hidden state
         assert model.writes_topics is False  # hashtags come from the related notes' tags
@@ -59,9 +45,9 @@ def test_the_default_model_is_found_first_and_carries_its_head(default_model):
         model.close()
 
 
-def test_the_default_model_finds_more_of_the_sample_vaults_links_than_the_base(default_model, model_path, tmp_path):
+def test_the_default_model_finds_more_of_the_sample_vaults_links_than_the_base(shipped_model, model_path, tmp_path):
     vault = tmp_path / "sample"
     shutil.copytree(SAMPLE_VAULT, vault)
-    trained = linked_notes_in_top_10(vault, default_model)
+    trained = linked_notes_in_top_10(vault, shipped_model)
     base = linked_notes_in_top_10(vault, model_path)
     assert trained > base, (trained, base)

@@ -1,0 +1,108 @@
+"""Batched last-token embeddings with a shared prompt head: the one place below llama-cpp-python's public API.
+
+Every note prompt starts with the same instruction (`prompt.PROMPT_HEAD`, ~30 tokens). Its keys and
+values are computed once per model load into a spare KV stream and copied into each note's stream
+before the note's own tokens are decoded, so a note costs only its own tokens.
+
+llama-cpp-python's `Llama` gives an embedding context one KV cache shared by all sequences, where each
+token of a batch attends over every prompt's cells (masked): 148 tok/s for 8 prompts against 211 for
+one. A cache split into one stream per sequence (`kv_unified = False`) keeps the batch and is faster than
+one prompt at a time (229 tok/s, SmolLM2 Q4_1 on 2 cores; docs/design.md). The public API offers neither,
+so this module builds that context from `Llama`'s private `_ctx`/`_model` and fills llama.cpp batches
+itself. It was written against llama-cpp-python `WRITTEN_FOR`; tests/test_model.py pins that version,
+so an upgrade is a deliberate step that reruns the parity tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WRITTEN_FOR = "0.3.36"
+
+
+def common_prefix_length(first: list[int], second: list[int]) -> int:
+    length = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+class BatchEmbedder:
+    """Embeds up to `sequences` token lists per decode, each in its own KV stream, reusing a cached head."""
+
+    def __init__(self, llama, sequences: int, sequence_tokens: int):
+        import llama_cpp
+        from llama_cpp._internals import LlamaBatch, LlamaContext
+
+        self.sequences = sequences
+        self.hidden_size = llama.n_embd()
+        self.head_sequence = sequences  # the spare stream that holds the shared head's cache
+        params = llama.context_params
+        params.kv_unified = False
+        params.n_seq_max = sequences + 1
+        params.n_ctx = (sequences + 1) * sequence_tokens  # llama.cpp gives each stream n_ctx / n_seq_max cells
+        params.n_batch = params.n_ubatch = sequences * sequence_tokens
+        self._llama = llama
+        shared_cache_context, llama._ctx = llama._ctx, LlamaContext(model=llama._model, params=params, verbose=False)
+        shared_cache_context.close()
+        self._ctx = llama._ctx.ctx
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self._head: list[int] = []
+
+    def close(self) -> None:
+        self._batch.close()
+
+    def set_head(self, ids: list[int]) -> None:
+        """Decode the tokens every prompt starts with once; later prompts copy their cache instead."""
+        import llama_cpp
+
+        llama_cpp.llama_memory_clear(self._memory, True)
+        self._head = list(ids)
+        if self._head:
+            self._decode([(self.head_sequence, self._head, 0)])
+
+    def embed(self, prompts: list[list[int]]) -> np.ndarray:
+        """The hidden state at each prompt's last token (pooling LAST), one row per prompt."""
+        import llama_cpp
+
+        hidden = np.zeros((len(prompts), self.hidden_size), dtype=np.float32)
+        for start in range(0, len(prompts), self.sequences):
+            chunk = prompts[start : start + self.sequences]
+            pieces = []
+            for sequence, ids in enumerate(chunk):
+                # Never reuse the whole prompt: its last token must be decoded for its embedding.
+                reused = min(common_prefix_length(self._head, ids), len(ids) - 1)
+                llama_cpp.llama_memory_seq_rm(self._memory, sequence, -1, -1)
+                if reused:
+                    # Across streams llama.cpp copies whole streams (the copy runs at the next decode).
+                    llama_cpp.llama_memory_seq_cp(self._memory, self.head_sequence, sequence, -1, -1)
+                    llama_cpp.llama_memory_seq_rm(self._memory, sequence, reused, -1)
+                pieces.append((sequence, ids[reused:], reused))
+            self._decode(pieces)
+            for sequence in range(len(chunk)):
+                pointer = llama_cpp.llama_get_embeddings_seq(self._ctx, sequence)
+                hidden[start + sequence] = np.ctypeslib.as_array(pointer, shape=(self.hidden_size,))
+        return hidden
+
+    def _decode(self, pieces: list[tuple[int, list[int], int]]) -> None:
+        """One llama_decode of (sequence id, token ids, position of the first id) pieces."""
+        import llama_cpp
+
+        batch = self._batch.batch
+        count = 0
+        for sequence, ids, first_position in pieces:
+            for offset, token in enumerate(ids):
+                batch.token[count] = token
+                batch.pos[count] = first_position + offset
+                batch.n_seq_id[count] = 1
+                batch.seq_id[count][0] = sequence
+                batch.logits[count] = True  # llama.cpp outputs every token of an embedding batch anyway
+                count += 1
+        batch.n_tokens = count
+        code = llama_cpp.llama_decode(self._ctx, batch)
+        batch.n_tokens = 0
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code}")

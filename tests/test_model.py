@@ -1,0 +1,60 @@
+"""The engine's llama.cpp model: the shared prompt head is computed once and changes no vector."""
+
+from __future__ import annotations
+
+import llama_cpp
+import numpy as np
+import pytest
+
+from notellm.engine.llama_batch_embedder import WRITTEN_FOR, common_prefix_length
+from notellm.engine.model import SEQUENCES_PER_DECODE, NoteModel
+from notellm.engine.prompt import PROMPT_HEAD, compression_prompt
+
+NOTES = [
+    ("Sourdough", "Feed the starter flour and water every day and keep it warm."),
+    ("Eigenvalues", "An eigenvector of a matrix keeps its direction under the linear map."),
+    ('"Quoted" [draft]', "A title that starts with punctuation, so its first token may merge with the head's quote."),
+    ("", ""),
+    ("Заметка", "Русский текст заметки о линейной алгебре."),
+    ("笔记", "线性代数的向量和矩阵。"),
+] * 2  # more notes than one decode holds, so a second batch reuses the streams of the first
+
+
+def test_llama_cpp_python_is_the_version_the_batch_embedder_was_written_for():
+    # BatchEmbedder builds llama.cpp contexts and batches below llama-cpp-python's public API; an upgrade
+    # must be a deliberate step that reruns this file's parity test.
+    assert llama_cpp.__version__ == WRITTEN_FOR
+
+
+def test_every_prompt_starts_with_the_head_the_engine_caches():
+    for title, text in NOTES:
+        assert compression_prompt(title, text).startswith(PROMPT_HEAD)
+    assert common_prefix_length([1, 2, 3], [1, 2, 4, 5]) == 2
+    assert common_prefix_length([], [1]) == 0
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_model):
+    model = NoteModel(shipped_model, threads=2, content_tokens=48)
+    yield model
+    model.close()
+
+
+def test_reusing_the_cached_head_gives_the_vectors_of_the_full_prompt(shipped):
+    assert len(NOTES) > SEQUENCES_PER_DECODE
+    prompts = [shipped.prompt_ids(title, text, 48) for title, text in NOTES]
+    head = shipped.embedder._head
+    assert len(head) > 20 and all(prompt[: len(head) - 1] == head[:-1] for prompt in prompts)
+
+    with_head = shipped.embed_token_ids(prompts)
+    shipped.embedder.set_head([])
+    try:
+        full_prompts = shipped.embed_token_ids(prompts)
+    finally:
+        shipped.embedder.set_head(head)
+
+    cosines = (with_head * full_prompts).sum(axis=1)
+    assert cosines.min() >= 0.9999
+    # Notes differ, so their vectors do: a stream that kept a previous note's cells would show here.
+    assert np.all((with_head @ with_head.T)[np.triu_indices(6, 1)] < 0.9999)
+    assert np.allclose(shipped.embed_token_ids(prompts), with_head)
