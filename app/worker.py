@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from notellm.engine.cpu import lower_this_thread_priority
+
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
@@ -117,11 +119,12 @@ class Worker(QObject):
 
 
 class EngineWorker(Worker):
-    """The one thread that talks to the engine.
+    """The one thread that talks to the engine, so one llama.cpp context computes at a time.
 
     Priorities keep the window lively behind slow work: closing an index jumps the queue, quick
     lookups (related notes, links, note list) come next, then indexing, and hashtag generation,
-    which can take seconds on a busy CPU, goes last.
+    which can take seconds on a busy CPU, goes last. The thread (and llama.cpp's, started from it)
+    runs at a lower OS priority than the window and the user's other programs.
     """
 
     CLOSE, INTERACTIVE, SYNC, INDEX, GENERATE = 100, 20, 10, 0, -10
@@ -130,6 +133,7 @@ class EngineWorker(Worker):
     def __init__(self, parent: QObject | None = None):
         super().__init__(1, "notellm-engine", parent)
         self.pool.setExpiryTimeout(-1)  # keep the same thread for the app's lifetime
+        self.submit(lower_this_thread_priority, priority=self.CLOSE)
 
 
 class FileWorker(Worker):

@@ -7,11 +7,11 @@ a plain base model (zero-shot) has neither and its embedding is the normalised h
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .cpu import physical_cores
 from .errors import ModelError
 from .gguf_metadata import GGUFFormatError, read_metadata
 from .llama_batch_embedder import BatchEmbedder
@@ -71,7 +71,7 @@ class NoteModel:
         import llama_cpp
 
         self.path = Path(path)
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or physical_cores()
         # Room for one prompt, in whole 256-token blocks: llama-cpp-python sizes its first context for
         # 256 sequences and llama.cpp warns on stderr unless the context divides evenly among them.
         self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 256) * 256
