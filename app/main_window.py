@@ -6,8 +6,6 @@ the little state a reader needs: which note is shown, and the back/forward histo
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -18,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -26,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from notellm.engine import ReindexSummary, VaultNotFoundError
-from notellm.engine.personalize import DEFAULT_STEPS, INSTALL_HINT, PersonalizeProgress, PersonalizeResult, training_available
 
 from . import theme
 from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
@@ -36,16 +32,9 @@ from .note_view import NoteView
 from .session import IndexOptions, VaultSession
 from .settings import AppSettings, SettingsDialog
 from .side_panel import SidePanel
+from .status_bar import IndexStatus, PersonalizeStatus
 from .welcome import WelcomePage
 from .worker import EngineWorker, FileWorker, TrainingWorker
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f" · about {max(1, round(seconds))} s left"
-    return f" · about {round(seconds / 60)} min left"
 
 
 class MainWindow(QMainWindow):
@@ -108,7 +97,13 @@ class MainWindow(QMainWindow):
         self.side_panel.related.optionsChanged.connect(self._remember_related_options)
         self.side_panel.relatedShown.connect(self.relatedShown)
         self.side_panel.tagsShown.connect(self.tagsShown)
-        self.side_panel.noteEdited.connect(self._reload_if_shown)
+        self.side_panel.noteEdited.connect(self.note_view.reload)
+        self.index_status = IndexStatus()
+        self.personalize_status = PersonalizeStatus()
+        self.personalize_status.switchModel.connect(
+            lambda vault, options: self.open_vault(vault, options, note=self.current_path))
+        self.personalize_status.statusMessage.connect(self.statusBar().showMessage)
+        self.personalize_status.failed.connect(self.show_error)
         self.side_panel.statusMessage.connect(self.statusBar().showMessage)
         self.side_panel.failed.connect(self.show_error)
 
@@ -156,10 +151,6 @@ class MainWindow(QMainWindow):
             self.note_view.noteAvailable.connect(note_action.setEnabled)
         self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
         self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
-        self.pause_action = action("&Pause Indexing", self.toggle_pause)
-        self.cancel_action = action("&Cancel Indexing", self.cancel_index)
-        self.personalize_action = action("P&ersonalize Model…", self.confirm_personalize)
-        self.cancel_personalize_action = action("Cancel Personalizing", self.cancel_personalize)
 
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
@@ -176,10 +167,10 @@ class MainWindow(QMainWindow):
         for a in (self.editor_action, self.reveal_action, self.refresh_action):
             note.addAction(a)
         index = self.menuBar().addMenu("&Index")
-        for a in (self.reindex_action, self.pause_action, self.cancel_action):
+        for a in (self.reindex_action, self.index_status.pause_action, self.index_status.cancel_action):
             index.addAction(a)
         index.addSeparator()
-        index.addAction(self.personalize_action)
+        index.addAction(self.personalize_status.action)
         index.setToolTipsVisible(True)  # the tooltip says why personalizing is unavailable
         view = self.menuBar().addMenu("&View")
         looks = QActionGroup(self)
@@ -228,51 +219,16 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         bar.setSizeGripEnabled(False)
-        self.index_label = QLabel("")
-        self.index_label.setContentsMargins(0, 0, 10, 0)
-        self.index_progress = QProgressBar()
-        self.index_progress.setObjectName("indexProgress")
-        self.index_progress.setTextVisible(False)
-        self.index_progress.setFixedWidth(180)
-        self.pause_button = QToolButton()
-        self.pause_button.setDefaultAction(self.pause_action)
-        self.cancel_button = QToolButton()
-        self.cancel_button.setDefaultAction(self.cancel_action)
-        self.pause_action.setText("Pause")
-        self.cancel_action.setText("Cancel")
-        bar.addPermanentWidget(self.index_label)
-        bar.addPermanentWidget(self.index_progress)
-        bar.addPermanentWidget(self.pause_button)
-        bar.addPermanentWidget(self.cancel_button)
-        self._set_index_widgets(False)
-        self.personalize_label = QLabel("")
-        self.personalize_label.setContentsMargins(10, 0, 10, 0)
-        self.personalize_progress = QProgressBar()
-        self.personalize_progress.setTextVisible(False)
-        self.personalize_progress.setFixedWidth(120)
-        self.personalize_cancel_button = QToolButton()
-        self.personalize_cancel_button.setDefaultAction(self.cancel_personalize_action)
-        self.cancel_personalize_action.setText("Cancel")
-        self.cancel_personalize_action.setToolTip("Stop personalizing; the model stays as it is, and starting again resumes")
-        for widget in (self.personalize_label, self.personalize_progress, self.personalize_cancel_button):
-            bar.addPermanentWidget(widget)
-        self._set_personalize_widgets(False)
-        self._update_personalize_action()
+        bar.addPermanentWidget(self.index_status)
+        bar.addPermanentWidget(self.personalize_status)
 
-    def _set_index_widgets(self, visible: bool, pausable: bool = True) -> None:
-        self.index_progress.setVisible(visible)
-        self.pause_button.setVisible(visible and pausable)
-        self.cancel_button.setVisible(visible)
-        self.pause_action.setEnabled(visible and pausable)
-        self.cancel_action.setEnabled(visible)
-
-    def _set_personalize_widgets(self, visible: bool) -> None:
-        for widget in (self.personalize_label, self.personalize_progress, self.personalize_cancel_button):
-            widget.setVisible(visible)
-        self.cancel_personalize_action.setEnabled(visible)
-
-    # tests/test_personalize.py reaches the related notes by the name they had before the window was split up
+    # tests/test_personalize.py reaches these parts by the names they had before the window was split up
     related_panel = property(lambda self: self.side_panel.related)
+    personalize_action = property(lambda self: self.personalize_status.action)
+    personalize_label = property(lambda self: self.personalize_status.label)
+    personalize_cancel_button = property(lambda self: self.personalize_status.cancel_button)
+    start_personalize = property(lambda self: self.personalize_status.start)
+    cancel_personalize = property(lambda self: self.personalize_status.cancel)
 
     # --- window state ---------------------------------------------------------------------
     def _restore_window_state(self) -> None:
@@ -328,15 +284,10 @@ class MainWindow(QMainWindow):
         session.opened.connect(self._on_opened)
         session.failed.connect(lambda error: self._session_failed(session, error))
         session.notesChanged.connect(self._on_notes)
-        session.progressChanged.connect(self._on_progress)
-        session.stateChanged.connect(self._on_index_state)
         session.indexFinished.connect(self._on_index_finished)
         session.vaultChanged.connect(self._on_vault_changed)
         session.filesChanged.connect(self._on_files_changed)
         session.watchFailed.connect(lambda message: self.statusBar().showMessage(message, 8000))
-        session.personalizeProgress.connect(self._on_personalize_progress)
-        session.personalizeFinished.connect(self._on_personalize_finished)
-        session.personalizeFailed.connect(self._on_personalize_failed)
         self.session = session
         self._pending_note = note
         self.current_path = None
@@ -345,14 +296,13 @@ class MainWindow(QMainWindow):
         self.note_list.set_session(session)
         self.note_view.set_session(session)
         self.side_panel.set_session(session)
+        self.index_status.set_session(session)
+        self.personalize_status.set_session(session)
         self._show_no_note()
         self._retry = lambda: self.open_vault(vault)
-        self.index_label.setText(f"Opening {Path(vault).name}…")
         self.vault_label.setText(Path(vault).name)
         self.setWindowTitle(f"{Path(vault).name} — NoteLLM")
         self.pages.setCurrentWidget(self.splitter)
-        self._set_personalize_widgets(False)  # closing the previous session stopped its personalizing
-        self._update_personalize_action()
         session.open()
 
     def _on_opened(self, vault: str) -> None:
@@ -360,7 +310,6 @@ class MainWindow(QMainWindow):
         self._update_recent_menu()
         self.welcome.set_recent(self.settings.recent_vaults())
         self._retry = self.reindex
-        self._update_personalize_action()
         last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}")
         self._pending_note = None
         if last and self.current_path is None:
@@ -383,7 +332,7 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.welcome)
             self.setWindowTitle("NoteLLM")
             self.vault_label.setText("")
-            self.index_label.setText("")
+            self.index_status.clear()
         self.show_error(error, f"work on {session.requested_vault.name}")
 
     def _update_recent_menu(self) -> None:
@@ -408,154 +357,13 @@ class MainWindow(QMainWindow):
         if self.current_path and self.note_list.is_indexed(self.current_path):
             self.side_panel.retry_waiting()
 
-    # --- index progress -----------------------------------------------------------------------
-    def _on_progress(self, done: int, total: int) -> None:
-        if self.session is None:
-            return
-        self.index_progress.setRange(0, max(total, 1))
-        self.index_progress.setValue(done)
-        state = self.session.run.state
-        if state == "indexing":
-            self.index_label.setText(f"Indexing {done} / {total}{_eta(self.session.run.eta_seconds())}")
-
-    def _on_index_state(self, state: str) -> None:
-        run = self.session.run if self.session else None
-        if state == "indexing":
-            self.index_progress.setRange(0, 0)  # busy until the first count arrives
-            self.index_label.setText("Reading notes…")
-            self.pause_action.setText("Pause")
-            self._set_index_widgets(True)
-        elif state in ("pausing", "cancelling"):
-            self.index_label.setText("Finishing the current batch…")
-            self.pause_action.setEnabled(False)
-        elif state == "paused":
-            self.index_label.setText(f"Indexing paused at {run.overall_done} / {run.overall_total}")
-            self.pause_action.setText("Resume")
-            self.pause_action.setEnabled(True)
-        elif state == "cancelled":
-            self.index_label.setText(f"Indexing cancelled: {run.overall_done} of {run.overall_total} new notes indexed")
-            self._set_index_widgets(False)
-        elif state == "failed":
-            self.index_label.setText("Indexing stopped")
-            self._set_index_widgets(False)
-
     def _on_index_finished(self, summary: ReindexSummary) -> None:
-        if summary.cancelled:
-            return
-        self._set_index_widgets(False)
-        run = self.session.run
-        embedded = max(run.overall_done, summary.embedded)  # the run may have stepped aside and resumed
-        if embedded:
-            text = f"Indexed {embedded} note{'s' * (embedded != 1)} in {time.monotonic() - run.started:.1f} s"
-        else:
-            text = "Index up to date"
-        extra = [f"{summary.removed} removed"] * bool(summary.removed) + [f"{summary.skipped} skipped"] * bool(summary.skipped)
-        self.index_label.setText(" · ".join([text, *extra]))
-        self.side_panel.retry_waiting()
+        if not summary.cancelled:
+            self.side_panel.retry_waiting()
 
     def reindex(self) -> None:
         if self.session is not None:
             self.session.reindex()
-
-    def toggle_pause(self) -> None:
-        if self.session is None:
-            return
-        if self.session.run.state == "paused":
-            self.session.resume()
-        else:
-            self.session.pause()
-
-    def cancel_index(self) -> None:
-        if self.session is not None:
-            self.session.cancel()
-
-    # --- personalizing the model -------------------------------------------------------------------
-    def _update_personalize_action(self) -> None:
-        opened = self.session is not None and self.session.vault is not None
-        busy = opened and self.session.personalizing
-        available = training_available()
-        if not available:
-            tip = f"Needs NoteLLM's training extra: {INSTALL_HINT}"
-        elif not opened:
-            tip = "Open a vault to personalize the model for it"
-        elif busy:
-            tip = "Personalizing this vault's model now"
-        else:
-            tip = "Fine-tune the model on this vault's links; it is kept only if it finds held-out links better"
-        self.personalize_action.setEnabled(available and opened and not busy)
-        self.personalize_action.setToolTip(tip)
-        self.personalize_action.setStatusTip(tip)
-
-    def confirm_personalize(self) -> None:
-        if self.session is None or self.session.vault is None:
-            return
-        box = QMessageBox(QMessageBox.Icon.Question, "Personalize the model",
-                          f"Fine-tune the model on {self.session.vault.name}?", QMessageBox.StandardButton.NoButton, self)
-        box.setInformativeText(
-            "It learns from the vault's links and from your moves between related notes, then both models rank "
-            "links it held back; the personal model is used only if it ranks them better. Training takes roughly "
-            f"25 s per step on a 2-core CPU, about an hour for {DEFAULT_STEPS} steps. You can keep reading meanwhile; "
-            "if you cancel, the next run resumes where this one stopped."
-        )
-        start = box.addButton("Personalize", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: self.start_personalize() if button is start else None)
-        box.open()
-
-    def start_personalize(self, steps: int = DEFAULT_STEPS) -> None:
-        if self.session is None or self.session.vault is None or self.session.personalizing:
-            return
-        self.session.personalize(steps)
-        self._set_personalize_widgets(True)
-        self._on_personalize_progress(PersonalizeProgress("prepare", 0, 1))
-        self._update_personalize_action()
-
-    def cancel_personalize(self) -> None:
-        if self.session is not None and self.session.personalizing:
-            self.session.cancel_personalize()
-            self.personalize_label.setText("Stopping personalizing…")
-            self.cancel_personalize_action.setEnabled(False)
-
-    def _on_personalize_progress(self, progress: PersonalizeProgress) -> None:
-        if not self.cancel_personalize_action.isEnabled():
-            return  # stopping: "Stopping…" stays until the run has ended
-        self.personalize_label.setText(progress.describe())
-        if progress.stage in ("prepare", "export") or (progress.stage == "train" and not progress.done):
-            self.personalize_progress.setRange(0, 0)  # busy: no steps to count
-        else:
-            self.personalize_progress.setRange(0, progress.total)
-            self.personalize_progress.setValue(progress.done)
-
-    def _on_personalize_finished(self, result: PersonalizeResult) -> None:
-        self._set_personalize_widgets(False)
-        self._update_personalize_action()
-        if result.outcome == "cancelled":
-            self.statusBar().showMessage("Personalizing cancelled; the model is unchanged. Starting again resumes the training.", 10000)
-            return
-        before, after = result.previous_scores, result.personal_scores
-        scores = (f"recall@10 {before.recall_at_10:.2f} → {after.recall_at_10:.2f}, "
-                  f"MRR {before.mrr:.2f} → {after.mrr:.2f} on {after.queries} held-out links")
-        if result.switched:
-            summary = f"The personal model is better ({scores}); re-indexing the vault with it."
-        else:
-            summary = f"Kept the current model: the personal one was not better ({scores})."
-        self.statusBar().showMessage(summary, 15000)
-        box = QMessageBox(QMessageBox.Icon.Information, "Personalize the model", summary, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        if result.switched and self.session is not None:
-            options = self.session.options
-            if options.model:  # a model file chosen in Settings would override the vault's remembered personal model
-                options = replace(options, model=result.model)
-                box.setInformativeText("Settings name one model file for every vault; clear it there to keep using "
-                                       "this vault's personal model after a restart.")
-            self.open_vault(result.vault, options, note=self.current_path)
-
-    def _on_personalize_failed(self, error: Exception) -> None:
-        self._set_personalize_widgets(False)
-        self._update_personalize_action()
-        self.show_error(error, "personalize the model")
 
     # --- showing a note --------------------------------------------------------------------------
     def _show_no_note(self) -> None:
@@ -578,10 +386,6 @@ class MainWindow(QMainWindow):
         if self.current_path:
             self.note_view.reload()
             self.side_panel.show_note(self.current_path)
-
-    def _reload_if_shown(self, path: str) -> None:
-        if path == self.current_path:
-            self.note_view.reload()
 
     def _remember_related_options(self, hide_linked: bool, count: int) -> None:
         self.settings.hide_linked = hide_linked

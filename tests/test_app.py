@@ -337,27 +337,27 @@ def test_pause_resume_and_cancel_the_first_index(qtbot, open_window, vault):
     session = window.session
     session.opened.connect(hold_worker)
     qtbot.waitUntil(lambda: session.run.state == "indexing", timeout=30_000)
-    assert window.pause_button.isVisible() and window.cancel_button.isVisible()
-    window.pause_action.trigger()
+    assert window.index_status.pause_button.isVisible() and window.index_status.cancel_button.isVisible()
+    window.index_status.pause_action.trigger()
     assert session.run.state == "pausing"
     release.set()
     qtbot.waitUntil(lambda: session.run.state == "paused", timeout=30_000)
-    assert window.pause_action.text() == "Resume"
-    assert "paused" in window.index_label.text()
-    window.pause_action.trigger()  # resume
+    assert window.index_status.pause_action.text() == "Resume"
+    assert "paused" in window.index_status.label.text()
+    window.index_status.pause_action.trigger()  # resume
     qtbot.waitUntil(lambda: session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     assert window.note_list.model.indexed_count() == 2
-    assert not window.index_progress.isVisible()
+    assert not window.index_status.progress.isVisible()
 
     # a second run has nothing to do; cancelling one that is running leaves a clear message
     (vault / "new note.md").write_text("# New note\n\nSomething about graphs.\n", encoding="utf-8")
     release.clear()
     window.worker.submit(lambda: release.wait(30), priority=window.worker.CLOSE)
     session.reindex()
-    window.cancel_action.trigger()
+    window.index_status.cancel_action.trigger()
     release.set()
     qtbot.waitUntil(lambda: session.run.state == "cancelled", timeout=30_000)
-    assert "cancelled" in window.index_label.text()
+    assert "cancelled" in window.index_status.label.text()
 
 
 def test_settings_check_model_and_reopen_index(qtbot, open_window, vault, qsettings):
@@ -434,7 +434,7 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     assert window.side_panel.related.paths()
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     assert window.note_list.model.indexed_count() == 20
-    assert window.index_label.text().startswith("Indexed 20 notes")
+    assert window.index_status.label.text().startswith("Indexed 20 notes")
 
 
 def test_app_is_a_thin_layer_over_the_engine():
