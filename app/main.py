@@ -32,16 +32,14 @@ def create_window(vault: str | None = None, settings: QSettings | None = None, t
     app_settings = AppSettings(settings)
     mode = theme_mode or str(app_settings.value("view/theme", "system"))
     theme.apply_theme(QApplication.instance(), mode)
+    target = vault or app_settings.last_vault
+    if target and vault is None and not Path(target).is_dir():
+        app_settings.forget_vault(target)  # the last vault has since been deleted or moved
+        target = None
     window = MainWindow(app_settings, theme_mode=mode)
     window.setWindowIcon(theme.app_icon())
-    window._apply_preview_css()
-    target = vault or app_settings.last_vault
     if target:
-        if vault is None and not Path(target).is_dir():
-            app_settings.forget_vault(target)
-            window.welcome.set_recent(app_settings.recent_vaults())
-        else:
-            window.open_vault(str(Path(target).expanduser()))
+        window.open_vault(str(Path(target).expanduser()))
     return window
 
 

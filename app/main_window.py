@@ -1,32 +1,28 @@
-"""The main window: welcome page, note list, preview and the related/hashtag side panel.
+"""The main window: the welcome page, then the note list, the note, and its related notes and hashtags.
 
-It wires widgets to the `VaultSession` (which does all engine work in the background) and keeps
-the little state a reader needs: which note is shown, and the back/forward history.
+The parts own their widgets and slots (welcome.py, note_list_pane.py, note_view.py, side_panel.py,
+status_bar.py; menus.py lays out the menus and toolbar). The window wires them to one `VaultSession` at a
+time, which does all engine work in the background, and keeps what ties the parts together: which note is
+shown, and the back/forward history.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QSplitter,
-    QStackedWidget,
-    QToolButton,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter, QStackedWidget
 
 from notellm.engine import ReindexSummary, VaultNotFoundError
 
 from . import theme
-from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY, explain
+from .error_box import ErrorBox
+from .errors import OPEN_FOLDER, OPEN_SETTINGS, REBUILD, RETRY
 from .history import History
+from .menus import install_menus, install_toolbar, window_action
 from .note_list_pane import NoteListPane
 from .note_view import NoteView
 from .session import IndexOptions, VaultSession
@@ -52,46 +48,36 @@ class MainWindow(QMainWindow):
         self.session: VaultSession | None = None
         self.current_path: str | None = None
         self.history = History()
-        self._error_box: QMessageBox | None = None
-        self._retry = None
+        self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
         self.setMinimumSize(820, 520)
 
-        self._build_widgets()
+        self._build_parts()
         self._build_actions()
-        self._build_status_bar()
-        self._show_no_note()
+        self.recent_menu = install_menus(self)
+        self.recent_menu.openVault.connect(self.open_vault)
+        self.recent_menu.clearRequested.connect(self._clear_recent)
+        self.vault_label = install_toolbar(self)
+        self._update_nav_actions()
         self._restore_window_state()
-        self.welcome.set_recent(self.settings.recent_vaults())
-        self.pages.setCurrentWidget(self.welcome)
+        self._show_recent()
+        self._apply_preview_theme()
         hints = QApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(self._system_scheme_changed)
 
-    def _system_scheme_changed(self, *_):
-        if self.theme_mode == "system":
-            self.set_theme("system")
-
     # --- construction ------------------------------------------------------------------------
-    def _build_widgets(self) -> None:
-        self.pages = QStackedWidget()
+    def _build_parts(self) -> None:
         self.welcome = WelcomePage()
         self.welcome.openFolder.connect(self.choose_vault)
         self.welcome.openRecent.connect(self.open_vault)
-        self.pages.addWidget(self.welcome)
-
         self.note_list = NoteListPane()
         self.note_list.noteChosen.connect(self.show_note)
-        self.note_list.failed.connect(self.show_error)
-
         self.note_view = NoteView(self.note_list.model, self.files)
         self.note_view.noteShown.connect(self.noteShown)
         self.note_view.openNote.connect(self.show_note)
-        self.note_view.statusMessage.connect(self.statusBar().showMessage)
-        self.note_view.failed.connect(self.show_error)
-
         self.side_panel = SidePanel(self.settings.index_options().related_count, self.settings.hide_linked)
         self.side_panel.navigate.connect(self.follow_related)
         self.side_panel.related.optionsChanged.connect(self._remember_related_options)
@@ -102,35 +88,32 @@ class MainWindow(QMainWindow):
         self.personalize_status = PersonalizeStatus()
         self.personalize_status.switchModel.connect(
             lambda vault, options: self.open_vault(vault, options, note=self.current_path))
-        self.personalize_status.statusMessage.connect(self.statusBar().showMessage)
-        self.personalize_status.failed.connect(self.show_error)
-        self.side_panel.statusMessage.connect(self.statusBar().showMessage)
-        self.side_panel.failed.connect(self.show_error)
+        self.errors = ErrorBox(self)
+        self.errors.wayForward.connect(self._take_way_forward)
+        for part in (self.note_list, self.note_view, self.side_panel, self.personalize_status):
+            part.failed.connect(self.errors.show)
+        for part in (self.note_view, self.side_panel, self.personalize_status):
+            part.statusMessage.connect(self.statusBar().showMessage)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(self.note_list)
-        self.splitter.addWidget(self.note_view)
-        self.splitter.addWidget(self.side_panel)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
+        for column, (part, stretch) in enumerate(((self.note_list, 0), (self.note_view, 1), (self.side_panel, 0))):
+            self.splitter.addWidget(part)
+            self.splitter.setStretchFactor(column, stretch)
         self.splitter.setHandleWidth(1)
         self.splitter.setSizes([350, 570, 360])
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.splitter)
         self.setCentralWidget(self.pages)
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(False)
+        bar.addPermanentWidget(self.index_status)
+        bar.addPermanentWidget(self.personalize_status)
 
     def _build_actions(self) -> None:
-        def action(text, slot, shortcut=None, tip=None) -> QAction:
-            a = QAction(text, self)
-            a.triggered.connect(slot)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-            if tip:
-                a.setStatusTip(tip)
-            self.addAction(a)
-            return a
-
+        """The window's own commands; the parts that carry out a command own its slot."""
+        action = partial(window_action, self)
         self.open_action = action("&Open Folder…", self.choose_vault, QKeySequence.StandardKey.Open, "Open a folder of Markdown notes")
         self.settings_action = action("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         if self.settings_action.shortcut().isEmpty():
@@ -151,76 +134,6 @@ class MainWindow(QMainWindow):
             self.note_view.noteAvailable.connect(note_action.setEnabled)
         self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
         self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
-
-        menu = self.menuBar().addMenu("&File")
-        menu.addAction(self.open_action)
-        self.recent_menu = menu.addMenu("Open &Recent")
-        menu.addSeparator()
-        menu.addAction(self.settings_action)
-        menu.addSeparator()
-        menu.addAction(self.quit_action)
-        go = self.menuBar().addMenu("&Go")
-        for a in (self.search_action, self.filter_action, None, self.list_action, self.preview_action, self.related_action,
-                  None, self.back_action, self.forward_action):
-            go.addSeparator() if a is None else go.addAction(a)
-        note = self.menuBar().addMenu("&Note")
-        for a in (self.editor_action, self.reveal_action, self.refresh_action):
-            note.addAction(a)
-        index = self.menuBar().addMenu("&Index")
-        for a in (self.reindex_action, self.index_status.pause_action, self.index_status.cancel_action):
-            index.addAction(a)
-        index.addSeparator()
-        index.addAction(self.personalize_status.action)
-        index.setToolTipsVisible(True)  # the tooltip says why personalizing is unavailable
-        view = self.menuBar().addMenu("&View")
-        looks = QActionGroup(self)
-        for mode, label in (("system", "Follow &System"), ("light", "&Light"), ("dark", "&Dark")):
-            a = QAction(label, self, checkable=True)
-            a.setChecked(mode == self.theme_mode)
-            a.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
-            looks.addAction(a)
-            view.addAction(a)
-        self._update_recent_menu()
-
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setFloatable(False)
-        toolbar.toggleViewAction().setVisible(False)
-        self.back_action.setIconText("←")
-        self.forward_action.setIconText("→")
-        self.back_action.setToolTip(f"Back ({self.back_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
-        self.forward_action.setToolTip(f"Forward ({self.forward_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
-        self.back_button = QToolButton()
-        self.back_button.setDefaultAction(self.back_action)
-        self.back_button.setObjectName("navButton")
-        self.forward_button = QToolButton()
-        self.forward_button.setDefaultAction(self.forward_action)
-        self.forward_button.setObjectName("navButton")
-        toolbar.addWidget(self.back_button)
-        toolbar.addWidget(self.forward_button)
-        self.vault_label = QLabel("")
-        self.vault_label.setObjectName("sectionTitle")
-        toolbar.addWidget(self.vault_label)
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
-        toolbar.addWidget(spacer)
-        toolbar.addWidget(self.note_list.search_edit)
-        spacer2 = QWidget()
-        spacer2.setFixedWidth(8)
-        toolbar.addWidget(spacer2)
-        settings_button = QToolButton()
-        settings_button.setDefaultAction(self.settings_action)
-        settings_button.setText("Settings")
-        toolbar.addWidget(settings_button)
-        self.toolbar = toolbar
-        self._update_nav_actions()
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        bar.setSizeGripEnabled(False)
-        bar.addPermanentWidget(self.index_status)
-        bar.addPermanentWidget(self.personalize_status)
 
     # tests/test_personalize.py reaches these parts by the names they had before the window was split up
     related_panel = property(lambda self: self.side_panel.related)
@@ -259,10 +172,14 @@ class MainWindow(QMainWindow):
         self.theme_mode = mode
         self.settings.set_value("view/theme", mode)
         theme.apply_theme(QApplication.instance(), mode)
-        self._apply_preview_css()
+        self._apply_preview_theme()
 
-    def _apply_preview_css(self) -> None:
+    def _apply_preview_theme(self) -> None:
         self.note_view.set_dark(QApplication.instance().property("notellmTheme") == "dark")
+
+    def _system_scheme_changed(self, *_) -> None:
+        if self.theme_mode == "system":
+            self.set_theme("system")
 
     # --- vaults ------------------------------------------------------------------------------
     def choose_vault(self) -> None:
@@ -278,8 +195,7 @@ class MainWindow(QMainWindow):
             self.save_window_state()
             self.session.close()
             self.session.deleteLater()
-        options = options or self.settings.index_options()
-        session = VaultSession(self.worker, self.training, vault, options, self)
+        session = VaultSession(self.worker, self.training, vault, options or self.settings.index_options(), self)
         session.rebuild = rebuild
         session.opened.connect(self._on_opened)
         session.failed.connect(lambda error: self._session_failed(session, error))
@@ -293,12 +209,8 @@ class MainWindow(QMainWindow):
         self.current_path = None
         self.history.clear()
         self._update_nav_actions()
-        self.note_list.set_session(session)
-        self.note_view.set_session(session)
-        self.side_panel.set_session(session)
-        self.index_status.set_session(session)
-        self.personalize_status.set_session(session)
-        self._show_no_note()
+        for part in (self.note_list, self.note_view, self.side_panel, self.index_status, self.personalize_status):
+            part.set_session(session)
         self._retry = lambda: self.open_vault(vault)
         self.vault_label.setText(Path(vault).name)
         self.setWindowTitle(f"{Path(vault).name} — NoteLLM")
@@ -307,19 +219,16 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, vault: str) -> None:
         self.settings.remember_vault(vault)
-        self._update_recent_menu()
-        self.welcome.set_recent(self.settings.recent_vaults())
+        self._show_recent()
         self._retry = self.reindex
         last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}")
         self._pending_note = None
         if last and self.current_path is None:
-            session, file = self.session, Path(vault) / str(last)
+            self._look_on_disk(str(last), self._show_first_note)
 
-            def show_if_present(present: bool) -> None:
-                if present and self.session is session and self.current_path is None:
-                    self.show_note(str(last), push_history=False)
-
-            self.files.submit(file.is_file, show_if_present)
+    def _show_first_note(self, path: str, exists: bool) -> None:
+        if exists and self.current_path is None:
+            self.show_note(path, push_history=False)
 
     def _session_failed(self, session: VaultSession, error: Exception) -> None:
         if session is not self.session:
@@ -327,33 +236,25 @@ class MainWindow(QMainWindow):
         if session.index is None:  # the vault could not be opened at all: back to the welcome page
             if isinstance(error, VaultNotFoundError):
                 self.settings.forget_vault(str(session.requested_vault))
-                self._update_recent_menu()
-            self.welcome.set_recent(self.settings.recent_vaults())
+            self._show_recent()
             self.pages.setCurrentWidget(self.welcome)
             self.setWindowTitle("NoteLLM")
             self.vault_label.setText("")
             self.index_status.clear()
-        self.show_error(error, f"work on {session.requested_vault.name}")
+        self.errors.show(error, f"work on {session.requested_vault.name}")
 
-    def _update_recent_menu(self) -> None:
-        self.recent_menu.clear()
+    def _show_recent(self) -> None:
         vaults = self.settings.recent_vaults()
-        for vault in vaults:
-            a = self.recent_menu.addAction(vault)
-            a.triggered.connect(lambda _=False, v=vault: self.open_vault(v))
-        if vaults:
-            self.recent_menu.addSeparator()
-            clear = self.recent_menu.addAction("Clear Recent")
-            clear.triggered.connect(self._clear_recent)
-        self.recent_menu.setEnabled(bool(vaults))
+        self.welcome.set_recent(vaults)
+        self.recent_menu.set_recent(vaults)
 
     def _clear_recent(self) -> None:
         self.settings.clear_recent()
-        self._update_recent_menu()
-        self.welcome.set_recent([])
+        self._show_recent()
 
     def _on_notes(self, rows: list[dict]) -> None:
-        self.note_list.set_notes(rows, indexing=self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling"))
+        indexing = self.session is not None and self.session.run.state in ("indexing", "pausing", "cancelling")
+        self.note_list.set_notes(rows, indexing)
         if self.current_path and self.note_list.is_indexed(self.current_path):
             self.side_panel.retry_waiting()
 
@@ -365,11 +266,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.reindex()
 
-    # --- showing a note --------------------------------------------------------------------------
-    def _show_no_note(self) -> None:
-        self.note_view.show_nothing()
-        self.side_panel.show_nothing()
-
+    # --- showing a note ------------------------------------------------------------------------
     def show_note(self, path: str, push_history: bool = True) -> None:
         """Show a note (vault path): preview now, related notes and hashtags when the worker gets to them."""
         if self.session is None or self.session.vault is None:
@@ -387,11 +284,6 @@ class MainWindow(QMainWindow):
             self.note_view.reload()
             self.side_panel.show_note(self.current_path)
 
-    def _remember_related_options(self, hide_linked: bool, count: int) -> None:
-        self.settings.hide_linked = hide_linked
-        self.settings.set_value("view/related_count", count)
-
-    # --- navigation --------------------------------------------------------------------------
     def follow_related(self, target: str) -> None:
         """The user chose a related note: record the co-occurrence, then go there."""
         if self.session is not None and self.current_path and target != self.current_path:
@@ -431,46 +323,37 @@ class MainWindow(QMainWindow):
         ):
             self.open_vault(str(self.session.vault or self.session.requested_vault), options, note=self.current_path)
 
-    # --- errors ------------------------------------------------------------------------------------
-    def show_error(self, error: BaseException, doing: str = "") -> None:
-        """A readable, non-blocking message with a way forward."""
-        problem = explain(error, doing)
-        if self._error_box is not None:
-            self._error_box.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, problem.title, problem.text, QMessageBox.StandardButton.NoButton, self)
-        box.setInformativeText(problem.detail)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        actions = {}
-        for label, action in problem.actions:
-            actions[box.addButton(label, QMessageBox.ButtonRole.ActionRole)] = action
-        box.addButton(QMessageBox.StandardButton.Close)
-        box.buttonClicked.connect(lambda button: self._error_action(actions.get(button)))
-        box.finished.connect(lambda _: setattr(self, "_error_box", None) if self._error_box is box else None)
-        self._error_box = box
-        self.statusBar().showMessage(problem.title, 8000)
-        box.open()
+    def _remember_related_options(self, hide_linked: bool, count: int) -> None:
+        self.settings.hide_linked = hide_linked
+        self.settings.set_value("view/related_count", count)
 
-    def _error_action(self, action: str | None) -> None:
-        if action == OPEN_FOLDER:
-            QTimer.singleShot(0, self.choose_vault)
-        elif action == OPEN_SETTINGS:
-            QTimer.singleShot(0, self.open_settings)
-        elif action == RETRY and self._retry is not None:
-            QTimer.singleShot(0, self._retry)
-        elif action == REBUILD and self.session is not None:
-            vault, options = str(self.session.requested_vault), self.session.options
-            QTimer.singleShot(0, lambda: self.open_vault(vault, options, rebuild=True))
+    def _take_way_forward(self, way: str) -> None:
+        """The button the reader chose on an error message."""
+        if way == OPEN_FOLDER:
+            self.choose_vault()
+        elif way == OPEN_SETTINGS:
+            self.open_settings()
+        elif way == RETRY and self._retry is not None:
+            self._retry()
+        elif way == REBUILD and self.session is not None:
+            self.open_vault(str(self.session.requested_vault), self.session.options, rebuild=True)
 
     # --- vault changes from the watcher -------------------------------------------------------------
+    def _look_on_disk(self, path: str, then: Callable[[str, bool], None]) -> None:
+        """`then(path, whether the open vault has that file)`, once the file worker has looked: the GUI
+        thread never waits on the disk. Dropped if another vault was opened meanwhile."""
+        session = self.session
+        if session is not None and session.vault is not None:
+            file = session.vault / path
+            self.files.submit(file.is_file, lambda exists: then(path, exists) if self.session is session else None)
+
     def _on_files_changed(self, paths: list[str]) -> None:
         if self.current_path in paths:
             self.note_view.reload()  # before the engine has synced the note: the reader sees the save at once
 
     def _on_vault_changed(self, _summary: ReindexSummary) -> None:
-        path, session = self.current_path, self.session
-        if path and session is not None and session.vault is not None:
-            file = session.vault / path
-            self.files.submit(file.exists, lambda exists: self._shown_note_synced(path, exists))
+        if self.current_path:
+            self._look_on_disk(self.current_path, self._shown_note_synced)
 
     def _shown_note_synced(self, path: str, exists: bool) -> None:
         if path != self.current_path:

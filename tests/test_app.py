@@ -268,8 +268,8 @@ def test_first_run_shows_welcome_and_recent_vaults(qtbot, open_window, qsettings
 def test_missing_vault_and_model_show_readable_errors(qtbot, open_window, qsettings, tmp_path, vault):
     window = open_window()
     window.open_vault(str(tmp_path / "no-such-vault"))
-    qtbot.waitUntil(lambda: window._error_box is not None and window._error_box.isVisible(), timeout=10_000)
-    box = window._error_box
+    qtbot.waitUntil(lambda: window.errors.box is not None and window.errors.box.isVisible(), timeout=10_000)
+    box = window.errors.box
     assert box.windowTitle() == "Vault folder not found"
     assert "no-such-vault" in box.informativeText()
     assert "Open Another Folder…" in [b.text() for b in box.buttons()]
@@ -279,8 +279,8 @@ def test_missing_vault_and_model_show_readable_errors(qtbot, open_window, qsetti
 
     qsettings.setValue("index/model", str(tmp_path / "missing.gguf"))
     window.open_vault(str(vault))
-    qtbot.waitUntil(lambda: window._error_box is not None and window._error_box.isVisible(), timeout=10_000)
-    box = window._error_box
+    qtbot.waitUntil(lambda: window.errors.box is not None and window.errors.box.isVisible(), timeout=10_000)
+    box = window.errors.box
     assert box.windowTitle() == "The model could not be loaded"
     assert "missing.gguf" in box.informativeText()
     assert "Open Settings…" in [b.text() for b in box.buttons()]
@@ -292,15 +292,15 @@ def test_locked_index_is_a_message_with_retry(qtbot, open_window, vault):
     assert other.lock.acquire()
     try:
         window = open_window(vault)
-        qtbot.waitUntil(lambda: window._error_box is not None and window._error_box.isVisible(), timeout=30_000)
-        box = window._error_box
+        qtbot.waitUntil(lambda: window.errors.box is not None and window.errors.box.isVisible(), timeout=30_000)
+        box = window.errors.box
         assert box.windowTitle() == "The index is busy"
         assert "Retry" in [b.text() for b in box.buttons()]
         assert window.session.run.state == "failed"
     finally:
         other.lock.release()
         other.close()
-    retry = next(b for b in window._error_box.buttons() if b.text() == "Retry")
+    retry = next(b for b in window.errors.box.buttons() if b.text() == "Retry")
     retry.click()
     qtbot.waitUntil(lambda: window.session.run.state in ("indexing", "done"), timeout=10_000)
     window.session.cancel()
