@@ -6,7 +6,6 @@ single `EngineWorker`, and reports through named Qt signals. Widgets never see t
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -18,6 +17,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from notellm.engine import NoteLLMError, ReindexSummary, VaultIndex
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
+from notellm.engine.vault_index import describe_model
 from notellm.engine.watcher import VaultWatcher
 
 from .worker import EngineWorker, TrainingWorker
@@ -333,8 +333,8 @@ class VaultSession(QObject):
 
         def job(index: VaultIndex):
             row = index.note(path)
-            existing = json.loads(row["tags"] or "[]")
-            version = row["content_hash"]
+            existing = row.tags
+            version = row.content_hash
             if self._nothing_to_suggest.get(path) == version:
                 return existing, []  # the engine caches suggestions but not "none": don't generate again
             suggested = index.suggest_tags(path, count=self.options.tag_count)
@@ -357,7 +357,7 @@ class VaultSession(QObject):
 
     def resolve(self, name: str, on_result: Callback, on_error: Callback) -> None:
         """The vault path of a note named by path, path without '.md', file name or title."""
-        self._submit(lambda index: index.note(name)["path"], on_result, on_error)
+        self._submit(lambda index: index.note(name).path, on_result, on_error)
 
     def record_navigation(self, source: str, target: str) -> None:
         self._submit(lambda index: index.record_navigation(source, target))
@@ -408,17 +408,9 @@ def check_model(worker: EngineWorker, path: str, on_result: Callback, on_error: 
     """Load a GGUF through the engine on the worker; the result says what it is."""
 
     def job():
-        from notellm.engine.config import resolve_model
-        from notellm.engine.model import NoteModel
-
-        resolved = resolve_model(path or None)
-        model = NoteModel(resolved, threads=1)
-        try:
-            trained = model.projection is not None
-            return f"{resolved.name} loads: {model.dimensions}-dimensional embeddings" + (
-                " (NoteLLM-trained head)" if trained else " (base model, zero-shot)"
-            )
-        finally:
-            model.close()
+        model = describe_model(path or None)
+        return f"{model.path.name} loads: {model.dimensions}-dimensional embeddings" + (
+            " (NoteLLM-trained head)" if model.trained else " (base model, zero-shot)"
+        )
 
     worker.submit(job, on_result, on_error)

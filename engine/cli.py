@@ -194,7 +194,8 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
         for tag in dismiss:
             index.dismiss_tag(note, tag)
         suggested = index.suggest_tags(note, count=count, refresh=refresh)
-        result = {"note": index.note(note)["path"], "existing": json.loads(index.note(note)["tags"] or "[]"), "suggested": suggested}
+        row = index.note(note)
+        result = {"note": row.path, "existing": row.tags, "suggested": suggested}
         text = "suggested: " + (" ".join(f"#{t}" for t in suggested) or "(none)")
         if result["existing"]:
             text = "existing:  " + " ".join(f"#{t}" for t in result["existing"]) + "\n" + text

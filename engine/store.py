@@ -82,16 +82,89 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@dataclass
+@dataclass(slots=True)  # not frozen: the app lists every note on each progress step, and frozen rows build ~3x slower
 class NoteRow:
+    """One path as the index knows it: a note, or a skipped file with its reason; tags decoded.
+
+    A row also reads like the dict the app's note table takes (`row["path"]`, `row.get("warning")`),
+    so rows can be handed on as they are."""
+
     id: int
     path: str
     title: str
     folder: str
+    mtime_ns: int | None
+    size: int | None
+    content_hash: str | None  # of the file's bytes; None for a skipped path
     tags: list[str]
-    content_hash: str | None
+    warning: str | None  # e.g. broken frontmatter (the body is still indexed)
     skip_reason: str | None
+    embedded_with: str | None  # the embedder of the current vector; None while the note waits for one
+    suggested_for: str | None  # the content hash hashtags were last suggested for
+    indexed: bool  # has a vector (possibly an older version's, while a changed note waits)
+
+    def __getitem__(self, name: str):
+        return getattr(self, name)
+
+    def get(self, name: str, default=None):
+        return getattr(self, name, default)
+
+
+_NOTE_ROW = (
+    "id, path, title, folder, mtime_ns, size, content_hash, tags, warning, skip_reason, embedded_with, suggested_for, "
+    "embedding is not null as indexed"
+)
+
+
+def _note_row(row: tuple) -> NoteRow:
+    note_id, path, title, folder, mtime_ns, size, content_hash, tags, *rest, indexed = row
+    return NoteRow(note_id, path, title, folder, mtime_ns, size, content_hash, _json_list(tags), *rest, bool(indexed))
+
+
+def _json_list(stored: str | None) -> list:
+    return json.loads(stored) if stored and stored != "[]" else []
+
+
+@dataclass(frozen=True)
+class NoteContent:
+    """What the indexer read from a note file, as its row stores it."""
+
+    title: str
+    folder: str
+    mtime_ns: int
+    size: int
+    content_hash: str
+    text_hash: str  # of what the model reads: equal hashes need no new embedding
+    tags: list[str]
+    aliases: list[str]
+    category: str | None
+    links: list[tuple[str, str]]  # (target, kind) as written, resolved by the indexer
+    keywords: list[str]
     warning: str | None
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the index remembers of a path, to tell whether the file changed since."""
+
+    id: int
+    mtime_ns: int | None
+    size: int | None
+    embedded_with: str | None
+    skip_reason: str | None
+
+    def differs_from(self, mtime_ns: int, size: int) -> bool:
+        return (self.mtime_ns, self.size) != (mtime_ns, size)
+
+
+@dataclass(frozen=True)
+class LinkSource:
+    """A note's links as written and the aliases other notes may link it by."""
+
+    id: int
+    path: str
+    aliases: list[str]
+    links: list[tuple[str, str]]  # (target, kind)
 
 
 def encode_vector(vector: np.ndarray) -> bytes:
@@ -102,15 +175,27 @@ def decode_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
-class Store:
-    """One vault's SQLite index file."""
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
-    def __init__(self, path: Path):
+
+def _marks(items: list) -> str:
+    return ",".join("?" * len(items))
+
+
+class Store:
+    """One vault's SQLite index file; `read_only` opens an existing one without migrating or writing."""
+
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Readable by this user only; SQLite gives its -wal and -shm files the same permissions.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         try:
+            if read_only:
+                connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+                self.db = sqlite_utils.Database(connection)
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by this user only; SQLite gives its -wal and -shm files the same permissions.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             connection = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
             self.db = sqlite_utils.Database(connection)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -142,6 +227,12 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     # --- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
@@ -155,34 +246,144 @@ class Store:
         return _Transaction(self.db.conn)
 
     # --- notes ----------------------------------------------------------------------------
-    def known_files(self) -> dict[str, tuple[int, int, int, str | None, str | None, str | None]]:
-        """path -> (id, mtime_ns, size, content_hash, embedded_with, skip_reason)."""
-        rows = self.db.execute("select path, id, mtime_ns, size, content_hash, embedded_with, skip_reason from notes")
-        return {row[0]: tuple(row[1:]) for row in rows}
+    def notes(self) -> list[NoteRow]:
+        """Every path in the index, skipped ones included, sorted by path."""
+        return [_note_row(row) for row in self.db.execute(f"select {_NOTE_ROW} from notes order by path")]
+
+    def note(self, path: str) -> NoteRow | None:
+        """The row at this vault path, matched exactly, else ignoring case."""
+        row = self.db.execute(f"select {_NOTE_ROW} from notes where path = ? limit 1", [path]).fetchone()
+        if row is None:
+            row = self.db.execute(f"select {_NOTE_ROW} from notes where path = ? collate nocase limit 1", [path]).fetchone()
+        return _note_row(row) if row else None
+
+    def find_note(self, query: str) -> NoteRow | None:
+        """The best indexable note whose path or title matches: exact path, path without extension, title,
+        then the shortest path ending in it."""
+        row = self.db.execute(
+            f"""select {_NOTE_ROW} from notes where skip_reason is null and (
+                 path = :q collate nocase or path = :q || '.md' collate nocase or title = :q collate nocase
+                 or path like '%/' || :q collate nocase or path like '%/' || :q || '.md' collate nocase)
+               order by path = :q collate nocase desc, path = :q || '.md' collate nocase desc, length(path) limit 1""",
+            {"q": query},
+        ).fetchone()
+        return _note_row(row) if row else None
+
+    def notes_by_ids(self, ids: list[int]) -> dict[int, NoteRow]:
+        if not ids:
+            return {}
+        rows = self.db.execute(f"select {_NOTE_ROW} from notes where id in ({_marks(ids)})", ids)
+        return {row[0]: _note_row(row) for row in rows}
+
+    def keywords(self, ids: list[int]) -> dict[int, list[str]]:
+        """The key terms of these notes (engine/keywords.py), to say why two notes are related."""
+        if not ids:
+            return {}
+        rows = self.db.execute(f"select id, keywords from notes where id in ({_marks(ids)})", ids)
+        return {note_id: _json_list(keywords) for note_id, keywords in rows}
+
+    def known_files(self) -> dict[str, KnownFile]:
+        rows = self.db.execute("select path, id, mtime_ns, size, embedded_with, skip_reason from notes")
+        return {path: KnownFile(*rest) for path, *rest in rows}
+
+    def reusable_id(self, path: str, text_hash: str, embedded_with: str) -> int | None:
+        """The note at `path` if its vector was made by this embedder from this very text."""
+        row = self.db.execute(
+            "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
+            [path, text_hash, embedded_with],
+        ).fetchone()
+        return row[0] if row else None
+
+    def rename_candidates(self, ids: list[int], embedded_with: str) -> dict[str, int]:
+        """text hash -> id, among these notes, of those embedded by this embedder (a new path with the
+        same text is the same note moved)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(
+                f"select text_hash, id from notes where id in ({_marks(chunk)}) and embedded_with = ? order by id",
+                [*chunk, embedded_with],
+            )
+            for digest, note_id in rows:
+                found.setdefault(digest, note_id)
+        return found
+
+    def embedded_ids(self, paths: list[str]) -> list[int]:
+        """The ids of the notes at these paths that have a vector."""
+        ids = []
+        for start in range(0, len(paths), 500):
+            chunk = paths[start:start + 500]
+            ids += [row[0] for row in self.db.execute(
+                f"select id from notes where path in ({_marks(chunk)}) and embedding is not null", chunk)]
+        return ids
+
+    def still_at(self, paths: dict[str, int]) -> list[int]:
+        """The ids among `paths` (path -> id) whose row is still at that path (not renamed meanwhile)."""
+        return [
+            note_id for path, note_id in paths.items()
+            if self.db.execute("select 1 from notes where id = ? and path = ?", [note_id, path]).fetchone()
+        ]
 
     # Writes below are plain SQL so that they join the caller's transaction (see `transaction`).
-    def upsert_note(self, record: dict) -> int:
+    def _upsert(self, record: dict) -> int:
         columns = list(record)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "path")
         self.db.execute(
-            f"insert into notes({', '.join(columns)}) values ({', '.join('?' * len(columns))}) "
-            f"on conflict(path) do update set {updates}",
+            f"insert into notes({', '.join(columns)}) values ({_marks(columns)}) on conflict(path) do update set {updates}",
             [record[c] for c in columns],
         )
         return self.db.execute("select id from notes where path = ?", [record["path"]]).fetchone()[0]
 
-    def update_note(self, note_id: int, record: dict) -> None:
+    @staticmethod
+    def _content_columns(content: NoteContent) -> dict:
+        return {
+            "title": content.title,
+            "folder": content.folder,
+            "mtime_ns": content.mtime_ns,
+            "size": content.size,
+            "content_hash": content.content_hash,
+            "text_hash": content.text_hash,
+            "tags": _json(content.tags),
+            "aliases": _json(content.aliases),
+            "category": content.category,
+            "links": _json([list(link) for link in content.links]),
+            "keywords": _json(content.keywords),
+            "warning": content.warning,
+            "skip_reason": None,
+            "indexed_at": time.time(),
+        }
+
+    def list_note(self, path: str, content: NoteContent) -> int:
+        """Record a note that waits for its vector; a changed note keeps its previous vector meanwhile."""
+        return self._upsert({"path": path, **self._content_columns(content), "embedded_with": None})
+
+    def store_embedding(self, path: str, content: NoteContent, vector: np.ndarray, embedded_with: str) -> int:
+        return self._upsert(
+            {"path": path, **self._content_columns(content), "embedding": encode_vector(vector), "embedded_with": embedded_with}
+        )
+
+    def update_note(self, note_id: int, content: NoteContent, path: str | None = None) -> None:
+        """New metadata for a note whose vector still holds (its text is unchanged), moved to `path` if given."""
+        record = self._content_columns(content) | ({"path": path} if path is not None else {})
         assignments = ", ".join(f"{c} = ?" for c in record)
         self.db.execute(f"update notes set {assignments} where id = ?", [*record.values(), note_id])
+
+    def mark_skipped(self, path: str, title: str, folder: str, reason: str, mtime_ns: int, size: int) -> int:
+        """Record why a path is not indexed; its vector and words, if it had them, are dropped."""
+        note_id = self._upsert({
+            "path": path, "title": title, "folder": folder, "mtime_ns": mtime_ns, "size": size, "content_hash": None,
+            "text_hash": None, "skip_reason": reason, "embedding": None, "embedded_with": None, "indexed_at": time.time(),
+        })
+        self.set_lexical(note_id, None)
+        return note_id
 
     def delete_notes(self, ids: Iterable[int]) -> None:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
             for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("lexical", "rowid"),
                                   ("notes", "id")):
-                self.db.execute(f"delete from {table} where {column} in ({marks})", chunk)
+                self.db.execute(f"delete from {table} where {column} in ({_marks(chunk)})", chunk)
 
     # --- lexical matching (engine/lexical.py says what a body and a query are) --------------------
     def set_lexical(self, note_id: int, body: str | None) -> None:
@@ -208,43 +409,7 @@ class Store:
     def mark_lexical_complete(self) -> None:
         self.set_meta(LEXICAL_COMPLETE, "1")
 
-    def note_by_path(self, path: str) -> dict | None:
-        rows = list(self.db["notes"].rows_where("path = ?", [path], limit=1))
-        if not rows:
-            rows = list(self.db["notes"].rows_where("path = ? collate nocase", [path], limit=1))
-        return rows[0] if rows else None
-
-    def note_by_id(self, note_id: int) -> dict | None:
-        rows = list(self.db["notes"].rows_where("id = ?", [note_id], limit=1))
-        return rows[0] if rows else None
-
-    def notes_by_ids(self, ids: list[int]) -> dict[int, dict]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        columns = "id, path, title, folder, tags, keywords"
-        return {row["id"]: row for row in self.db.query(f"select {columns} from notes where id in ({marks})", ids)}
-
-    def find_notes(self, query: str) -> list[dict]:
-        """Notes whose path or title matches, best first: exact path, path without extension, title."""
-        return list(
-            self.db.query(
-                """select id, path, title from notes where skip_reason is null and (
-                     path = :q collate nocase or path = :q || '.md' collate nocase or title = :q collate nocase
-                     or path like '%/' || :q collate nocase or path like '%/' || :q || '.md' collate nocase)
-                   order by path = :q collate nocase desc, path = :q || '.md' collate nocase desc, length(path)""",
-                {"q": query},
-            )
-        )
-
-    def list_notes(self) -> list[dict]:
-        return list(
-            self.db.query(
-                "select id, path, title, folder, mtime_ns, tags, embedding is not null as indexed, skip_reason, warning "
-                "from notes order by path"
-            )
-        )
-
+    # --- vectors --------------------------------------------------------------------------
     def iter_embeddings(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         last_id = -1
         while True:
@@ -262,8 +427,7 @@ class Store:
         """The stored vectors of these notes, in order (None where a note has none)."""
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        found = {i: blob for i, blob in self.db.execute(f"select id, embedding from notes where id in ({marks})", ids)}
+        found = {i: blob for i, blob in self.db.execute(f"select id, embedding from notes where id in ({_marks(ids)})", ids)}
         return [decode_vector(found[i]) if found.get(i) is not None else None for i in ids]
 
     def embedding_of(self, note_id: int) -> np.ndarray | None:
@@ -278,6 +442,14 @@ class Store:
         return sorted(counts, key=lambda tag: -counts[tag])
 
     # --- links ----------------------------------------------------------------------------
+    def link_sources(self) -> list[LinkSource]:
+        """Every indexable note's links as written, with its aliases."""
+        rows = self.db.execute("select id, path, aliases, links from notes where skip_reason is null")
+        return [
+            LinkSource(note_id, path, json.loads(aliases or "[]"), [(target, kind) for target, kind in json.loads(links or "[]")])
+            for note_id, path, aliases, links in rows
+        ]
+
     def replace_links(self, pairs: Iterable[tuple[int, int]]) -> None:
         self.db.execute("delete from links")
         self.db.conn.executemany("insert or ignore into links(source_id, target_id) values (?, ?)", pairs)

@@ -8,6 +8,9 @@
 
 Every method is safe to call from one worker thread while another thread waits; the GUI calls it
 only from background tasks. Writers take a lock file, so two processes never index at once.
+
+Behind it: `indexer.py` brings the index up to date with the files, `store.py` holds every SQL
+statement, `vectors.py` keeps the USearch file in step with SQLite.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,51 +39,15 @@ from .errors import (
     VaultNotFoundError,
     WriteRefusedError,
 )
-from .keywords import keywords
+from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
 from .lock import FileLock
-from .markdown import Link
 from .neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
-from .store import Store, decode_vector, encode_vector
-from .vault import (
-    OUTSIDE_VAULT,
-    RETRY_REASONS,
-    FileStat,
-    LinkResolver,
-    Note,
-    Skipped,
-    content_hash,
-    folder_of,
-    is_excluded,
-    is_inside,
-    is_note_name,
-    read_note,
-    scan,
-    stat_note,
-)
-from .vectors import GENERATION_KEY, TEMP_SUFFIXES, VectorIndex
+from .store import NoteRow, Store
+from .vault import FileStat, Skipped, is_inside, read_note, scan
+from .vectors import VectorIndex
 
-EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
-BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
-SAVE_EVERY_SECONDS = 20.0
 LEXICAL_POOL = 100  # candidates taken from each ranking before fusing them
-Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
-
-
-@dataclass
-class ReindexSummary:
-    scanned: int = 0
-    embedded: int = 0
-    unchanged: int = 0
-    renamed: int = 0
-    removed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-    cancelled: bool = False
-    embedded_paths: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -118,8 +85,23 @@ class IndexStatus:
         return asdict(self)
 
 
-def text_hash(title: str, text: str) -> str:
-    return content_hash(f"{title}\0{text}".encode("utf-8"))
+@dataclass
+class ModelDescription:
+    path: Path
+    dimensions: int  # of the embeddings it makes
+    trained: bool  # carries a NoteLLM projection head; else a base model used zero-shot
+
+
+def describe_model(model: str | Path | None) -> ModelDescription:
+    """Load a GGUF (None: the default model) as an index would, and say what it is; ModelError if it can't."""
+    from .model import NoteModel
+
+    path = resolve_model(model or None)
+    loaded = NoteModel(path, threads=1)
+    try:
+        return ModelDescription(path, loaded.dimensions, loaded.projection is not None)
+    finally:
+        loaded.close()
 
 
 def is_corruption(error: sqlite3.DatabaseError) -> bool:
@@ -209,7 +191,9 @@ class VaultIndex:
         self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
-        self._vectors: VectorIndex | None = None
+        self.vectors = VectorIndex(index_dir / "vectors.usearch", self.store)
+        self._indexer = Indexer(vault, self.exclude, self.store, self.vectors, lambda: self.model, self.embedder_id,
+                                self.content_tokens)
         self._mutex = threading.RLock()
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
@@ -279,30 +263,8 @@ class VaultIndex:
         return self._model
 
     def _vector_index(self) -> VectorIndex | None:
-        dimensions = self.store.get_meta("dimensions")
-        if dimensions is None:
-            return None
-        if self._vectors is None or self._vectors.dimensions != int(dimensions):
-            self._vectors = VectorIndex(self.index_dir / "vectors.usearch", int(dimensions))
-        self._vectors.load_or_rebuild(self.store)
-        return self._vectors
-
-    def _begin_vector_changes(self, dimensions: int | None = None) -> VectorIndex | None:
-        """Raise the generation before touching embeddings, so a crash is detected on next open."""
-        if dimensions is not None and self.store.get_meta("dimensions") != str(dimensions):
-            self.store.set_meta("dimensions", str(dimensions))
-        vectors = self._vector_index()
-        if vectors is None:
-            return None
-        generation = int(self.store.get_meta(GENERATION_KEY, "0"))
-        if vectors.generation == generation:
-            self.store.set_meta(GENERATION_KEY, str(generation + 1))
-            vectors.generation = generation + 1
-        return vectors
-
-    def _save_vectors(self) -> None:
-        if self._vectors is not None and self._vectors.generation is not None:
-            self._vectors.save(int(self.store.get_meta(GENERATION_KEY, "0")))
+        """The vectors, in step with SQLite; None before any note was embedded."""
+        return self.vectors if self.vectors.ready() else None
 
     @contextmanager
     def _writing(self):
@@ -314,28 +276,18 @@ class VaultIndex:
                 )
             try:
                 if self.lock.depth == 1:  # only a writer writes temp files: any left now are a killed writer's
-                    for suffix in TEMP_SUFFIXES:
-                        (self.index_dir / f"vectors{suffix}").unlink(missing_ok=True)
+                    self.vectors.remove_stale_temp_files()
                 yield
             finally:
                 self.lock.release()
 
-    # --- indexing ---------------------------------------------------------------------------
+    # --- indexing (engine/indexer.py) ----------------------------------------------------------
     @_index_errors
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
-        """Bring the index up to date with the folder: embed new and changed notes, drop deleted ones."""
+        """Bring the index up to date with the folder: embed new and changed notes, drop deleted ones.
+        `should_stop` is asked between batches."""
         with self._writing():
-            started = time.perf_counter()
-            found = scan(self.vault, self.exclude)
-            for temp in found.temp_files:  # left beside a note by a `tags --apply` that was killed
-                temp.unlink(missing_ok=True)
-            known = self.store.known_files()
-            removed = set(known) - set(found.files) - {s.path for s in found.skipped}
-            summary = self._update(found.files, removed, found.skipped, known, progress, should_stop)
-            if not summary.cancelled:
-                self.store.mark_lexical_complete()
-            summary.scanned = len(found.files)
-            summary.seconds = time.perf_counter() - started
+            summary = self._indexer.reindex(progress, should_stop)
             self._remember_settings()
             return summary
 
@@ -343,259 +295,43 @@ class VaultIndex:
     def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
         """Update just these files or folders (what the watcher saw change)."""
         with self._writing():
-            started = time.perf_counter()
-            known = self.store.known_files()
-            candidates: dict[str, FileStat] = {}
-            pre_skipped: list[Skipped] = []
-            removed: set[str] = set()
-            for path in paths:
-                relative = self.relative_path(path)
-                if relative is None or (relative and is_excluded(relative, self.exclude)):
-                    continue
-                absolute = self.vault / relative if relative else self.vault
-                if absolute.is_dir() and not is_inside(absolute, self.vault):
-                    pre_skipped.append(Skipped(relative, OUTSIDE_VAULT))
-                    removed |= {p for p in known if p.startswith(relative + "/")}
-                elif absolute.is_dir():
-                    found = scan(absolute, self.exclude, boundary=self.vault)
-                    prefix = f"{relative}/" if relative else ""
-                    candidates.update({prefix + p: FileStat(prefix + p, f.mtime_ns, f.size) for p, f in found.files.items()})
-                    pre_skipped += [Skipped(prefix + s.path, s.reason) for s in found.skipped]
-                    removed |= {p for p in known if p.startswith(prefix) and not (self.vault / p).exists()}
-                elif is_note_name(relative):
-                    file = stat_note(self.vault, relative)
-                    if file is not None:
-                        candidates[relative] = file
-                    elif relative in known:
-                        removed.add(relative)
-                else:
-                    removed |= {p for p in known if p.startswith(relative + "/")}
-            summary = self._update(candidates, removed, pre_skipped, known, progress, None)
-            summary.scanned = len(candidates)
-            summary.seconds = time.perf_counter() - started
-            return summary
-
-    def _update(self, files, removed, pre_skipped, known, progress, should_stop) -> ReindexSummary:
-        summary = ReindexSummary()
-        backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
-        to_read = [
-            f for path, f in files.items()
-            if backfill or path not in known
-            or known[path][1:3] != (f.mtime_ns, f.size)
-            or (known[path][5] is None and known[path][4] != self.embedder_id)
-            or (known[path][5] or "").startswith(RETRY_REASONS)  # e.g. after chmod: same mtime and size
-        ]
-        summary.unchanged = len(files) - len(to_read)
-
-        removed_rows = {path: known[path] for path in removed}
-        moved_from: dict[str, int] = {}  # text hash -> id of a removed note that can be renamed
-        if removed_rows:
-            ids = [row[0] for row in removed_rows.values()]
-            for row in self.store.db.execute(
-                f"select id, text_hash from notes where id in ({','.join('?' * len(ids))}) and embedded_with = ?",
-                [*ids, self.embedder_id],
-            ):
-                moved_from.setdefault(row[1], row[0])
-
-        # Decide first, write afterwards: a model that can't be loaded fails before anything changed.
-        skips: list[Skipped] = list(pre_skipped)
-        updates: list[tuple[int, dict]] = []  # (id, record): text and model unchanged, or a rename
-        to_embed: list[Note] = []
-        for file in to_read:
-            note = read_note(self.vault, file)
-            if isinstance(note, Skipped):
-                skips.append(note)
-                continue
-            digest = text_hash(note.parsed.title, note.parsed.text)
-            row = known.get(note.path)
-            reusable = self.store.db.execute(
-                "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
-                [note.path, digest, self.embedder_id],
-            ).fetchone()
-            if reusable:
-                updates.append((reusable[0], self._record(note, digest), note))
-                summary.unchanged += 1
-            elif row is None and digest in moved_from:
-                updates.append((moved_from.pop(digest), {"path": note.path, **self._record(note, digest)}, note))
-                summary.renamed += 1
-            else:
-                to_embed.append(note)
-        if to_embed:
-            self.model  # noqa: B018 (loads it, or raises ModelError with the index untouched)
-
-        dropped: list[int] = []  # notes whose vector leaves the USearch index
-        with self.store.transaction():
-            for skip in skips:
-                dropped += self._record_skip(skip)
-                summary.skipped += 1
-            for note_id, record, note in updates:
-                self.store.update_note(note_id, record)
-                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
-            for note in to_embed:
-                # Listed at once (the app shows it), marked unembedded until its batch is done;
-                # a changed note keeps answering with its previous vector meanwhile.
-                digest = text_hash(note.parsed.title, note.parsed.text)
-                note_id = self.store.upsert_note({"path": note.path, **self._record(note, digest), "embedded_with": None})
-                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
-        self._drop_vectors(dropped)
-
-        self._embed(to_embed, summary, progress, should_stop)
-
-        gone = [
-            row[0] for path, row in removed_rows.items()
-            if self.store.db.execute("select 1 from notes where id = ? and path = ?", [row[0], path]).fetchone()
-        ]
-        if gone:
-            self._begin_vector_changes()
-            with self.store.transaction():
-                self.store.delete_notes(gone)
-            self._drop_vectors(gone)
-            summary.removed = len(gone)
-
-        if to_read or removed or pre_skipped:
-            self._rebuild_links()
-        self._save_vectors()
-        return summary
-
-    def _drop_vectors(self, ids: list[int]) -> None:
-        """Take these notes out of USearch (after SQLite no longer has their vectors)."""
-        if ids and self._vectors is not None:
-            self._vectors.remove_many(ids, self.store)
-
-    def _embed(self, notes: list[Note], summary: ReindexSummary, progress, should_stop) -> None:
-        """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
-        so that a kill loses at most a couple of seconds (the first batch is one note, to measure)."""
-        total = len(notes)
-        if progress:
-            progress(0, total)
-        if not notes:
-            return
-        last_save = time.monotonic()
-        done, size = 0, 1
-        while done < total:
-            if should_stop and should_stop():
-                summary.cancelled = True
-                break
-            batch = notes[done:done + size]
-            started = time.monotonic()
-            vectors_batch = self.model.embed_notes([(n.parsed.title, n.parsed.text) for n in batch], self.content_tokens)
-            per_note = max(time.monotonic() - started, 1e-3) / len(batch)
-            vectors = self._begin_vector_changes(self.model.dimensions)
-            ids = []
-            with self.store.transaction():
-                for note, vector in zip(batch, vectors_batch):
-                    digest = text_hash(note.parsed.title, note.parsed.text)
-                    record = self._record(note, digest)
-                    record.update(embedding=encode_vector(vector), embedded_with=self.embedder_id)
-                    ids.append(self.store.upsert_note({"path": note.path, **record}))
-            for note_id, vector in zip(ids, vectors_batch):
-                vectors.upsert(note_id, vector)
-            done += len(batch)
-            size = max(1, min(EMBED_BATCH, int(BATCH_SECONDS / per_note)))
-            summary.embedded += len(batch)
-            summary.embedded_paths += [n.path for n in batch]
-            if progress:
-                progress(summary.embedded, total)
-            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                self._save_vectors()
-                last_save = time.monotonic()
-
-    def _record(self, note: Note, digest: str) -> dict:
-        parsed = note.parsed
-        return {
-            "title": parsed.title,
-            "folder": folder_of(note.path),
-            "mtime_ns": note.mtime_ns,
-            "size": note.size,
-            "content_hash": note.content_hash,
-            "text_hash": digest,
-            "tags": json.dumps(parsed.tags, ensure_ascii=False),
-            "aliases": json.dumps(parsed.aliases, ensure_ascii=False),
-            "category": parsed.category,
-            "links": json.dumps([[link.target, link.kind] for link in parsed.links], ensure_ascii=False),
-            "keywords": json.dumps(keywords(parsed.title, parsed.text), ensure_ascii=False),
-            "warning": parsed.frontmatter_error,
-            "skip_reason": None,
-            "indexed_at": time.time(),
-        }
-
-    def _record_skip(self, skip: Skipped) -> list[int]:
-        """Record why a path is not indexed; returns the id whose vector must leave USearch, if any."""
-        existing = self.store.db.execute("select id from notes where path = ? and embedding is not null", [skip.path]).fetchone()
-        if existing:
-            self._begin_vector_changes()
-        note_id = self.store.upsert_note(
-            {
-                "path": skip.path,
-                "title": Path(skip.path).stem,
-                "folder": folder_of(skip.path),
-                "mtime_ns": skip.mtime_ns,
-                "size": skip.size,
-                "content_hash": None,
-                "text_hash": None,
-                "skip_reason": skip.reason,
-                "embedding": None,
-                "embedded_with": None,
-                "indexed_at": time.time(),
-            }
-        )
-        self.store.set_lexical(note_id, None)
-        return [existing[0]] if existing else []
-
-    def _rebuild_links(self) -> None:
-        rows = self.store.db.execute("select id, path, aliases, links from notes where skip_reason is null").fetchall()
-        ids = {path: note_id for note_id, path, _, _ in rows}
-        resolver = LinkResolver(list(ids), {path: json.loads(aliases or "[]") for _, path, aliases, _ in rows})
-        pairs = set()
-        for note_id, path, _, links in rows:
-            for target, kind in json.loads(links or "[]"):
-                resolved = resolver.resolve(path, Link(target=target, kind=kind))
-                if resolved and resolved != path:
-                    pairs.add((note_id, ids[resolved]))
-        with self.store.transaction():
-            self.store.replace_links(sorted(pairs))
+            return self._indexer.sync_paths(paths, progress)
 
     # --- queries ----------------------------------------------------------------------------
     def relative_path(self, path: str | Path) -> str | None:
         """A vault-relative '/' path for an absolute or relative path; None if outside the vault."""
-        path = Path(path)
-        if path.is_absolute():
-            if path.is_relative_to(self.vault):
-                path = path.relative_to(self.vault)
-            elif path.resolve().is_relative_to(self.vault):
-                path = path.resolve().relative_to(self.vault)
-            else:
-                return None
-        relative = path.as_posix()
-        return "" if relative == "." else relative
+        return relative_path(self.vault, path)
 
     @_index_errors
-    def note(self, path: str | Path) -> dict:
-        """The index row of a note, found by vault path, path without '.md', file name or title."""
+    def note(self, path: str | Path) -> NoteRow:
+        """The index row of an embedded note, found by vault path, path without '.md', file name or title."""
         relative = self.relative_path(path)
-        row = self.store.note_by_path(relative) if relative is not None else None
-        if row is None and relative is not None:
-            matches = self.store.find_notes(relative)
-            row = self.store.note_by_id(matches[0]["id"]) if matches else None
+        row = None
+        if relative is not None:
+            row = self.store.note(relative) or self.store.find_note(relative)
         if row is None and relative:
             parents = list(Path(relative).parents)[:-1]  # a note inside a skipped folder (e.g. a link leading outside)
             for parent in parents:
-                skipped = self.store.note_by_path(parent.as_posix())
-                if skipped and skipped["skip_reason"]:
-                    raise NoteNotFoundError(f"{relative} is not indexed: {skipped['path']} {skipped['skip_reason']}")
+                skipped = self.store.note(parent.as_posix())
+                if skipped and skipped.skip_reason:
+                    raise NoteNotFoundError(f"{relative} is not indexed: {skipped.path} {skipped.skip_reason}")
         if row is None:
             raise NoteNotFoundError(f"no note {str(path)!r} in the index of {self.vault}; check the name or run reindex")
-        if row["skip_reason"]:
-            raise NoteNotFoundError(f"{row['path']} is not indexed: {row['skip_reason']}")
-        if row["embedding"] is None:
-            raise NoteNotFoundError(f"{row['path']} is not embedded yet; run reindex")
+        if row.skip_reason:
+            raise NoteNotFoundError(f"{row.path} is not indexed: {row.skip_reason}")
+        if not row.indexed:
+            raise NoteNotFoundError(f"{row.path} is not embedded yet; run reindex")
         return row
 
     @_index_errors
-    def notes(self) -> list[dict]:
+    def notes(self) -> list[NoteRow]:
         """All notes in the index (skipped ones included, with their reason), sorted by path."""
         with self._mutex:
-            return self.store.list_notes()
+            return self.store.notes()
+
+    def _query_terms(self, row: NoteRow) -> list[str]:
+        """A note's own terms, to find the notes it shares words with."""
+        return (self.store.lexical_body(row.id) or "").split()
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
         """(note id, cosine) best first: the model's nearest notes fused with the lexical matches
@@ -622,18 +358,17 @@ class VaultIndex:
         `fuse_lexical`); linked notes are marked, or left out with `hide_linked`. `score` is the cosine."""
         with self._mutex:
             row = self.note(path)
-            linked = self.store.linked_ids(row["id"])
+            linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
-            body = self.store.lexical_body(row["id"]) or ""
-            hits = self._ranked(decode_vector(row["embedding"]), body.split(), wanted, exclude=row["id"])
+            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
                 hits = [(note_id, score) for note_id, score in hits if score >= min_score]
             hits = hits[:k]
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
-            source_tags = {t.casefold() for t in json.loads(row["tags"] or "[]")}
-            source_words = json.loads(row["keywords"] or "[]")
+            keywords = self.store.keywords([row.id, *rows])
+            source_tags = {t.casefold() for t in row.tags}
             results = []
             for note_id, score in hits:
                 other = rows.get(note_id)
@@ -641,12 +376,12 @@ class VaultIndex:
                     continue
                 results.append(
                     RelatedNote(
-                        path=other["path"],
-                        title=other["title"],
-                        folder=other["folder"],
+                        path=other.path,
+                        title=other.title,
+                        folder=other.folder,
                         score=round(score, 4),
                         linked=note_id in linked,
-                        reason=_reason(source_tags, source_words, other),
+                        reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id]),
                     )
                 )
             return results
@@ -661,7 +396,7 @@ class VaultIndex:
             hits = self._ranked(vector, lexical.terms(query), k)
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             return [
-                SearchHit(rows[i]["path"], rows[i]["title"], rows[i]["folder"], round(score, 4))
+                SearchHit(rows[i].path, rows[i].title, rows[i].folder, round(score, 4))
                 for i, score in hits
                 if i in rows
             ]
@@ -678,24 +413,23 @@ class VaultIndex:
         ones never come back. `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
-            stored = self.store.suggestions(row["id"])
-            if not refresh and row["suggested_for"] == row["content_hash"]:
+            stored = self.store.suggestions(row.id)
+            if not refresh and row.suggested_for == row.content_hash:
                 return [s["tag"] for s in stored if s["status"] == "suggested"][:count]
-            note = read_note(self.vault, FileStat(row["path"], row["mtime_ns"], row["size"] or 0))
+            note = read_note(self.vault, FileStat(row.path, row.mtime_ns, row.size or 0))
             if isinstance(note, Skipped):
-                raise NoteNotFoundError(f"{row['path']} can't be read: {note.reason}")
+                raise NoteNotFoundError(f"{row.path} can't be read: {note.reason}")
             refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
             own = note.parsed.tags + refused
-            body = self.store.lexical_body(row["id"]) or ""
-            neighbours = self._ranked(decode_vector(row["embedding"]), body.split(), FALLBACK_NEIGHBOURS, exclude=row["id"])
+            neighbours = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), FALLBACK_NEIGHBOURS, exclude=row.id)
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
-            tags = neighbour_tags([json.loads(rows[i]["tags"] or "[]") for i, _ in neighbours if i in rows], own, count)
+            tags = neighbour_tags([rows[i].tags for i, _ in neighbours if i in rows], own, count)
             if len(tags) < count and self.model.writes_topics:
                 generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
                 tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))
             if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept
                 return []
-            self.store.replace_suggestions(row["id"], note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
+            self.store.replace_suggestions(row.id, note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
 
     @_index_errors
@@ -708,12 +442,12 @@ class VaultIndex:
         rejected = tag_rejections(tags)
         if rejected and len(rejected) == len(tags):
             raise TagRejectedError("no tag applied: " + "; ".join(f"{tag!r}: {why}" for tag, why in rejected))
-        target = self._writable(row["path"])
+        target = self._writable(row.path)
         with self._writing():
-            added = hashtags.apply_tags(target, tags, expected_hash=row["content_hash"])
+            added = hashtags.apply_tags(target, tags, expected_hash=row.content_hash)
             for tag in added:
-                self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "accepted")
-        self.sync_paths([row["path"]])
+                self.store.set_suggestion_status(row.id, tag, hashtags.tag_key(tag), "accepted")
+        self.sync_paths([row.path])
         return added
 
     def _writable(self, relative: str) -> Path:
@@ -741,7 +475,7 @@ class VaultIndex:
         """Remember that the user does not want this suggestion for this note."""
         with self._mutex:
             row = self.note(path)
-            self.store.set_suggestion_status(row["id"], tag, hashtags.tag_key(tag), "dismissed")
+            self.store.set_suggestion_status(row.id, tag, hashtags.tag_key(tag), "dismissed")
 
     @_index_errors
     def record_navigation(self, source: str, target: str) -> None:
@@ -756,11 +490,8 @@ class VaultIndex:
             found = scan(self.vault, self.exclude)
             known = self.store.known_files()
             counts = self.store.counts(self.embedder_id)
-            changed = sum(
-                1 for path, f in found.files.items()
-                if path not in known or known[path][1:3] != (f.mtime_ns, f.size)
-            )
-            deleted = len(set(known) - set(found.files) - {s.path for s in found.skipped})
+            changed = len(changed_on_disk(found, known))
+            deleted = len(vanished(found, known))
             size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
             vectors = self._vector_index()
             return IndexStatus(
@@ -794,12 +525,12 @@ def _set_index_aside(vault: Path, folder: Path) -> None:
         lock.release()
 
 
-def _reason(source_tags: set[str], source_words: list[str], other: dict) -> str:
-    shared_tags = [t for t in json.loads(other["tags"] or "[]") if t.casefold() in source_tags]
+def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str]) -> str:
+    shared_tags = [t for t in other_tags if t.casefold() in source_tags]
     if shared_tags:
         return "shared tags: " + ", ".join(f"#{t}" for t in shared_tags[:3])
-    other_words = set(json.loads(other["keywords"] or "[]"))
-    shared = [w for w in source_words if w in other_words]
+    words = set(other_words)
+    shared = [w for w in source_words if w in words]
     if shared:
         return "key terms: " + ", ".join(shared[:3])
     return "similar content"

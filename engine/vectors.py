@@ -1,9 +1,9 @@
 """The USearch cosine index beside the SQLite file: saved atomically, rebuilt when out of step.
 
-SQLite records a `vectors_generation` number that the indexer raises *before* it changes any
-embedding; the USearch file is saved with the generation it reflects in a sidecar. A crash in
-between leaves the numbers unequal, and the next open rebuilds the index from SQLite's blobs
-without embedding anything again.
+SQLite records a `vectors_generation` number that `begin_changes` raises, in a commit of its own,
+*before* the indexer changes any embedding; the USearch file is saved with the generation it
+reflects in a sidecar. A crash in between leaves the numbers unequal, and the next `ready` (in
+this process or another) rebuilds the index from SQLite's blobs without embedding anything again.
 
 usearch 2.25.0 crashes (SIGSEGV) when keys are added to an index that was emptied by `remove` and
 then saved and loaded (tests/test_guarantees.py checks that with plain usearch calls). So keys are
@@ -23,49 +23,76 @@ from usearch.index import Index as USearchIndex
 from .store import Store
 
 GENERATION_KEY = "vectors_generation"
+DIMENSIONS_KEY = "dimensions"
 TEMP_SUFFIXES = (".usearch.tmp", ".json.tmp")  # what `save` writes before renaming; stale after a kill
 REBUILD_ABOVE = 32  # removing more keys than this (or a quarter of the index) rebuilds it from SQLite instead
 
 
 class VectorIndex:
-    def __init__(self, path: Path, dimensions: int):
+    """The search structure over one Store's vectors, kept in step with it."""
+
+    def __init__(self, path: Path, store: Store):
         self.path = Path(path)
         self.sidecar = self.path.with_suffix(".json")
-        self.dimensions = dimensions
-        self.index = self._new()
-        self.generation: int | None = None
+        self.store = store
+        self.dimensions: int | None = None  # as SQLite says, once a vector was stored
+        self.index: USearchIndex | None = None
+        self.generation: int | None = None  # the SQLite generation the in-memory index reflects
 
     def _new(self) -> USearchIndex:
         return USearchIndex(ndim=self.dimensions, metric="cos", dtype="f32")
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.index) if self.index is not None else 0
 
-    def load_or_rebuild(self, store: Store) -> bool:
-        """Make the in-memory index match SQLite; returns True when it had to rebuild."""
-        wanted = int(store.get_meta(GENERATION_KEY, "0"))
-        if self.generation == wanted:
+    def ready(self) -> bool:
+        """Make the in-memory index match SQLite (from the file, else rebuilt from the blobs); False
+        while no vector was ever stored."""
+        dimensions = self.store.get_meta(DIMENSIONS_KEY)
+        if dimensions is None:
             return False
-        if self.sidecar.exists():
-            try:
-                saved = json.loads(self.sidecar.read_text())
-                if saved.get("generation") == wanted and saved.get("dimensions") == self.dimensions:
-                    index = self._new()
-                    if saved.get("count"):
-                        if not self.path.exists():
-                            raise OSError(f"{self.path} is missing")
-                        index.load(str(self.path))
-                    self.index, self.generation = index, wanted
-                    return False
-            except (OSError, ValueError, RuntimeError):
-                pass  # unreadable or torn file: rebuild below
-        self.rebuild(store)
-        self.generation = wanted
+        if self.index is None or self.dimensions != int(dimensions):
+            self.dimensions = int(dimensions)
+            self.index, self.generation = self._new(), None
+        wanted = int(self.store.get_meta(GENERATION_KEY, "0"))
+        if self.generation != wanted:
+            if not self._load(wanted):
+                self.rebuild()
+            self.generation = wanted
         return True
 
-    def rebuild(self, store: Store, leave_out: set[int] = frozenset()) -> None:
+    def _load(self, generation: int) -> bool:
+        """Load the saved file if its sidecar says it reflects `generation`."""
+        try:
+            saved = json.loads(self.sidecar.read_text())
+            if saved.get("generation") != generation or saved.get("dimensions") != self.dimensions:
+                return False
+            index = self._new()
+            if saved.get("count"):
+                if not self.path.exists():
+                    return False
+                index.load(str(self.path))
+        except (OSError, ValueError, RuntimeError):
+            return False  # missing, unreadable or torn: rebuild
+        self.index = index
+        return True
+
+    def begin_changes(self, dimensions: int | None = None) -> bool:
+        """Call before changing any embedding in SQLite: raises the stored generation (once per run of
+        changes), so a crash before `save` is noticed by the next reader. `dimensions` is the vectors'
+        size, recorded when it is new. False while there is no index to change."""
+        if dimensions is not None and self.store.get_meta(DIMENSIONS_KEY) != str(dimensions):
+            self.store.set_meta(DIMENSIONS_KEY, str(dimensions))
+        if not self.ready():
+            return False
+        if self.generation == int(self.store.get_meta(GENERATION_KEY, "0")):
+            self.generation += 1
+            self.store.set_meta(GENERATION_KEY, str(self.generation))
+        return True
+
+    def rebuild(self, leave_out: set[int] = frozenset()) -> None:
         index = self._new()
-        for ids, vectors in store.iter_embeddings():
+        for ids, vectors in self.store.iter_embeddings():
             if leave_out:
                 keep = np.array([int(note_id) not in leave_out for note_id in ids], dtype=bool)
                 ids, vectors = ids[keep], vectors[keep]
@@ -81,28 +108,34 @@ class VectorIndex:
                 self.index.remove(note_id)
         self.index.add(note_id, np.asarray(vector, dtype=np.float32))
 
-    def remove_many(self, ids: list[int], store: Store) -> None:
+    def remove_many(self, ids: list[int]) -> None:
         """Take these keys out, after SQLite dropped their vectors: one by one when they are few,
         else (or when nothing would be left) by building the index afresh from SQLite."""
+        if self.index is None:
+            return
         present = {int(note_id) for note_id in ids if note_id in self.index}
         if not present:
             return
         if len(present) >= len(self.index) or len(present) > max(REBUILD_ABOVE, len(self.index) // 4):
-            self.rebuild(store, leave_out=present)
+            self.rebuild(leave_out=present)
         else:
             for note_id in present:
                 self.index.remove(note_id)
 
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
         """(note id, cosine similarity) pairs, most similar first."""
-        if len(self.index) == 0:
+        if not len(self):
             return []
         matches = self.index.search(np.asarray(vector, dtype=np.float32), min(count, len(self.index)))
         return [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)]
 
-    def save(self, generation: int) -> None:
-        """Write the file (0600) and then its sidecar, each by temp file and rename; an empty index
-        is not written (nothing to load), its sidecar says count 0."""
+    def save(self) -> None:
+        """Write the file (0600) and then its sidecar with the generation SQLite now has, each by temp
+        file and rename; an empty index is not written (nothing to load), its sidecar says count 0.
+        Nothing to do before the index was loaded."""
+        if self.index is None or self.generation is None:
+            return
+        generation = int(self.store.get_meta(GENERATION_KEY, "0"))
         temp = self.path.with_suffix(TEMP_SUFFIXES[0])
         temp_sidecar = self.sidecar.with_suffix(TEMP_SUFFIXES[1])
         try:
@@ -121,3 +154,8 @@ class VectorIndex:
             temp.unlink(missing_ok=True)
             temp_sidecar.unlink(missing_ok=True)
         self.generation = generation
+
+    def remove_stale_temp_files(self) -> None:
+        """Remove what a writer killed during `save` left; call only while holding the writer lock."""
+        for suffix in TEMP_SUFFIXES:
+            self.path.with_suffix(suffix).unlink(missing_ok=True)

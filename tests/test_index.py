@@ -49,9 +49,10 @@ def test_backlinks_count_as_links_and_can_be_hidden(garden, open_index):
 def test_notes_are_found_by_path_name_or_title(garden, open_index):
     index = open_index(garden)
     index.reindex()
-    assert index.note("Baking/Bread.md")["path"] == "Baking/Bread.md"
-    assert index.note("Bread")["path"] == "Baking/Bread.md"
-    assert index.note("Bread basics")["path"] == "Baking/Bread.md"
+    assert index.note("Baking/Bread.md").path == "Baking/Bread.md"
+    assert index.note("Bread").path == "Baking/Bread.md"
+    assert index.note("Bread basics").path == "Baking/Bread.md"
+    assert index.note("baking/bread.MD").path == "Baking/Bread.md"
     with pytest.raises(NoteNotFoundError):
         index.note("No such note")
 
@@ -59,12 +60,12 @@ def test_notes_are_found_by_path_name_or_title(garden, open_index):
 def test_changed_note_is_embedded_again_and_deleted_note_forgotten(garden, open_index):
     index = open_index(garden)
     index.reindex()
-    before = index.store.embedding_of(index.note("Eigenvalues.md")["id"])
+    before = index.store.embedding_of(index.note("Eigenvalues.md").id)
     (garden / "Eigenvalues.md").write_text("# Eigenvalues\n\nCompletely different: bread crust and ovens.\n")
     (garden / "Baking" / "Pizza dough.md").unlink()
     summary = index.reindex()
     assert (summary.embedded, summary.removed) == (1, 1)
-    after = index.store.embedding_of(index.note("Eigenvalues.md")["id"])
+    after = index.store.embedding_of(index.note("Eigenvalues.md").id)
     assert not np.allclose(before, after)
     assert "Baking/Pizza dough.md" not in [r.path for r in index.related("Sourdough", k=10)]
     assert len(index._vector_index()) == 5
@@ -74,11 +75,12 @@ def test_rename_keeps_the_vector_without_embedding(garden, open_index):
     index = open_index(garden)
     index.reindex()
     row = index.note("Eigenvalues.md")
+    vector = index.store.embedding_of(row.id)
     (garden / "Eigenvalues.md").rename(garden / "Eigen stuff.md")
     summary = index.reindex()
     assert (summary.embedded, summary.renamed, summary.removed) == (0, 1, 0)
     moved = index.note("Eigen stuff.md")
-    assert moved["id"] == row["id"] and moved["embedding"] == row["embedding"]
+    assert moved.id == row.id and np.array_equal(index.store.embedding_of(moved.id), vector)
 
 
 def test_tag_only_edit_does_not_reembed(garden, open_index):
@@ -87,7 +89,7 @@ def test_tag_only_edit_does_not_reembed(garden, open_index):
     added = index.apply_tags("Eigenvalues.md", ["math"])
     assert added == ["math"]
     assert (garden / "Eigenvalues.md").read_text().startswith("---\ntags: [math]\n---\n# Eigenvalues")
-    assert json.loads(index.note("Eigenvalues.md")["tags"]) == ["math"]
+    assert index.note("Eigenvalues.md").tags == ["math"]
     assert index.reindex().embedded == 0
 
 
@@ -197,7 +199,7 @@ def test_notes_are_listed_before_they_are_embedded_and_resumed_later(garden, ope
     summary = index.reindex(should_stop=lambda: True)
     assert summary.cancelled and summary.embedded == 0
     rows = index.notes()
-    assert len(rows) == 6 and not any(row["indexed"] for row in rows)
+    assert len(rows) == 6 and not any(row.indexed for row in rows)
     with pytest.raises(NoteNotFoundError, match="not embedded yet"):
         index.related("Sourdough")
     assert index.status().stale == 6
@@ -208,8 +210,9 @@ def test_an_empty_suggestion_is_remembered_and_generation_can_be_cut_short(garde
     index = open_index(garden)
     index.reindex()
     assert index.suggest_tags("Sourdough", should_stop=lambda: True) == []
-    assert index.note("Sourdough")["suggested_for"] is None  # a cut-short answer is not stored
-    index.store.replace_suggestions(index.note("Sourdough")["id"], index.note("Sourdough")["content_hash"], [])
+    note = index.note("Sourdough")
+    assert note.suggested_for is None  # a cut-short answer is not stored
+    index.store.replace_suggestions(note.id, note.content_hash, [])
     asked = []
     assert index.suggest_tags("Sourdough", should_stop=lambda: asked.append(1) or False) == []
     assert asked == []  # remembered: the model was not asked again

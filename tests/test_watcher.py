@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from notellm.engine.watcher import VaultWatcher
@@ -47,29 +48,29 @@ def test_a_saved_note_is_queryable_again(watched):
 
 def test_editor_style_save_through_temp_file_and_rename(watched):
     index, vault, updates, _ = watched
-    before = index.note("Eigenvalues.md")["content_hash"]
+    before = index.note("Eigenvalues.md").content_hash
     temp = vault / ".Eigenvalues.md.swp"
     temp.write_text("# Eigenvalues\n\nEigenvectors keep their direction; eigenvalues scale them.\n")
     os.replace(temp, vault / "Eigenvalues.md")
-    assert wait_for(lambda: index.note("Eigenvalues.md")["content_hash"] != before)
+    assert wait_for(lambda: index.note("Eigenvalues.md").content_hash != before)
     assert not any(".swp" in p for u in updates for p in u.embedded_paths)
 
 
 def test_moves_keep_vectors_and_deletes_are_forgotten(watched):
     index, vault, updates, _ = watched
-    vector = index.note("Baking/Pizza dough.md")["embedding"]
+    vector = index.store.embedding_of(index.note("Baking/Pizza dough.md").id)
     (vault / "Baking" / "Pizza dough.md").rename(vault / "Pizza.md")
     assert wait_for(lambda: any(u.renamed for u in updates))
-    assert index.note("Pizza.md")["embedding"] == vector
+    assert np.array_equal(index.store.embedding_of(index.note("Pizza.md").id), vector)
     (vault / "Pizza.md").unlink()
     assert wait_for(lambda: any(u.removed for u in updates))
-    assert "Pizza.md" not in [row["path"] for row in index.notes()]
+    assert "Pizza.md" not in [row.path for row in index.notes()]
 
 
 def test_a_whole_folder_moved_away_is_removed(watched):
     index, vault, updates, _ = watched
     (vault / "Baking").rename(vault.parent / "Baking-elsewhere")
-    assert wait_for(lambda: not any(row["path"].startswith("Baking/") for row in index.notes()))
+    assert wait_for(lambda: not any(row.path.startswith("Baking/") for row in index.notes()))
 
 
 def test_changes_made_while_another_process_holds_the_lock_are_indexed_once_it_lets_go(garden, open_index):
@@ -92,7 +93,7 @@ def test_changes_made_while_another_process_holds_the_lock_are_indexed_once_it_l
         holder.stdin.close()  # the other process finishes
         holder.wait(timeout=30)
         assert wait_for(lambda: any("Baking/Focaccia.md" in u.embedded_paths for u in updates), timeout=120)
-        assert wait_for(lambda: "Eigenvalues.md" not in [row["path"] for row in index.notes()], timeout=30)
+        assert wait_for(lambda: "Eigenvalues.md" not in [row.path for row in index.notes()], timeout=30)
     finally:
         watcher.stop()
         if holder.poll() is None:

@@ -26,7 +26,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from notellm.engine.config import index_dir_for
+from notellm.engine.errors import IndexCorruptError
 from notellm.engine.markdown import MD_LINK, WIKILINK, Link, is_external_target, parse_note
+from notellm.engine.store import Store
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
 
 MAX_TOPICS = 5
@@ -135,16 +137,14 @@ def cooccurrence_pairs(vault: Path, known: set[str], config: PrepareConfig) -> l
     if not db_path.exists():
         return []
     try:
-        connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        rows = connection.execute(
-            "select source_path, target_path, at from events where kind = 'navigate' order by at, id"
-        ).fetchall()
-        connection.close()
-    except sqlite3.DatabaseError:
+        with Store(db_path, read_only=True) as store:
+            events = store.events("navigate")
+    except (sqlite3.DatabaseError, IndexCorruptError):
         return []
     sessions: list[list[tuple[str, str]]] = []
     last_at = None
-    for source, target, at in rows:
+    for event in sorted(events, key=lambda e: (e["at"], e["id"])):
+        source, target, at = event["source_path"], event["target_path"], event["at"]
         if last_at is None or at - last_at > SESSION_GAP_S:
             sessions.append([])
         last_at = at

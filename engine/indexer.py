@@ -1,0 +1,287 @@
+"""Bring one vault's index up to date with its files: the one way a note gets into the index.
+
+`reindex` walks the whole vault, `sync_paths` looks only at what the watcher saw change; both decide
+first (which files to read, which notes were renamed, which need a new vector) and write afterwards,
+so a model that can't be loaded leaves the index as it was. Notes are embedded in batches
+committed about every `BATCH_SECONDS`, so a kill loses little. Callers hold the writer lock
+(`VaultIndex` does).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from . import lexical
+from .keywords import keywords
+from .markdown import Link
+from .store import KnownFile, NoteContent, Store
+from .vault import (
+    OUTSIDE_VAULT,
+    RETRY_REASONS,
+    FileStat,
+    LinkResolver,
+    Note,
+    ScanResult,
+    Skipped,
+    content_hash,
+    folder_of,
+    is_excluded,
+    is_inside,
+    is_note_name,
+    read_note,
+    scan,
+    stat_note,
+)
+from .vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from .model import NoteModel
+
+EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
+BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
+SAVE_EVERY_SECONDS = 20.0
+Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
+
+
+@dataclass
+class ReindexSummary:
+    scanned: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    removed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    embedded_paths: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def text_hash(title: str, text: str) -> str:
+    """Of what the model reads: two versions with equal hashes share one vector."""
+    return content_hash(f"{title}\0{text}".encode("utf-8"))
+
+
+def relative_path(vault: Path, path: str | Path) -> str | None:
+    """A vault-relative '/' path for an absolute or relative path; None if outside the vault."""
+    path = Path(path)
+    if path.is_absolute():
+        if path.is_relative_to(vault):
+            path = path.relative_to(vault)
+        elif path.resolve().is_relative_to(vault):
+            path = path.resolve().relative_to(vault)
+        else:
+            return None
+    relative = path.as_posix()
+    return "" if relative == "." else relative
+
+
+def vanished(found: ScanResult, known: dict[str, KnownFile]) -> set[str]:
+    """Indexed paths that the scan found neither as notes nor as skipped files."""
+    return set(known) - set(found.files) - {s.path for s in found.skipped}
+
+
+def changed_on_disk(found: ScanResult, known: dict[str, KnownFile]) -> list[str]:
+    """Notes on disk that are new or whose modification time or size differs from the index's."""
+    return [path for path, file in found.files.items() if path not in known or known[path].differs_from(file.mtime_ns, file.size)]
+
+
+def note_content(note: Note) -> NoteContent:
+    parsed = note.parsed
+    return NoteContent(
+        title=parsed.title,
+        folder=folder_of(note.path),
+        mtime_ns=note.mtime_ns,
+        size=note.size,
+        content_hash=note.content_hash,
+        text_hash=text_hash(parsed.title, parsed.text),
+        tags=parsed.tags,
+        aliases=parsed.aliases,
+        category=parsed.category,
+        links=[(link.target, link.kind) for link in parsed.links],
+        keywords=keywords(parsed.title, parsed.text),
+        warning=parsed.frontmatter_error,
+    )
+
+
+class Indexer:
+    """Reads a vault's notes into its Store and VectorIndex; `load_model` gives the NoteModel (loaded
+    only when something needs embedding) and `embedder_id` names the vectors it makes."""
+
+    def __init__(self, vault: Path, exclude: tuple[str, ...], store: Store, vectors: VectorIndex,
+                 load_model: Callable[[], NoteModel], embedder_id: str, content_tokens: int):
+        self.vault, self.exclude, self.store, self.vectors = vault, exclude, store, vectors
+        self.load_model, self.embedder_id, self.content_tokens = load_model, embedder_id, content_tokens
+
+    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
+        """Embed new and changed notes, drop deleted ones."""
+        started = time.perf_counter()
+        found = scan(self.vault, self.exclude)
+        for temp in found.temp_files:  # left beside a note by a `tags --apply` that was killed
+            temp.unlink(missing_ok=True)
+        known = self.store.known_files()
+        summary = self._update(found.files, vanished(found, known), found.skipped, known, progress, should_stop)
+        if not summary.cancelled:
+            self.store.mark_lexical_complete()
+        summary.scanned = len(found.files)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
+        """Update just these files or folders, as they are now."""
+        started = time.perf_counter()
+        known = self.store.known_files()
+        candidates: dict[str, FileStat] = {}
+        pre_skipped: list[Skipped] = []
+        removed: set[str] = set()
+        for path in paths:
+            relative = relative_path(self.vault, path)
+            if relative is None or (relative and is_excluded(relative, self.exclude)):
+                continue
+            absolute = self.vault / relative if relative else self.vault
+            if absolute.is_dir() and not is_inside(absolute, self.vault):
+                pre_skipped.append(Skipped(relative, OUTSIDE_VAULT))
+                removed |= {p for p in known if p.startswith(relative + "/")}
+            elif absolute.is_dir():
+                found = scan(absolute, self.exclude, boundary=self.vault)
+                prefix = f"{relative}/" if relative else ""
+                candidates.update({prefix + p: FileStat(prefix + p, f.mtime_ns, f.size) for p, f in found.files.items()})
+                pre_skipped += [Skipped(prefix + s.path, s.reason) for s in found.skipped]
+                removed |= {p for p in known if p.startswith(prefix) and not (self.vault / p).exists()}
+            elif is_note_name(relative):
+                file = stat_note(self.vault, relative)
+                if file is not None:
+                    candidates[relative] = file
+                elif relative in known:
+                    removed.add(relative)
+            else:
+                removed |= {p for p in known if p.startswith(relative + "/")}
+        summary = self._update(candidates, removed, pre_skipped, known, progress, None)
+        summary.scanned = len(candidates)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _needs_reading(self, file: FileStat, known: KnownFile | None) -> bool:
+        """New, changed on disk, never embedded by this embedder, or skipped for a reason that can pass
+        without the file changing (e.g. permission denied, then chmod)."""
+        return (
+            known is None
+            or known.differs_from(file.mtime_ns, file.size)
+            or (known.skip_reason is None and known.embedded_with != self.embedder_id)
+            or (known.skip_reason or "").startswith(RETRY_REASONS)
+        )
+
+    def _update(self, files: dict[str, FileStat], removed: set[str], pre_skipped: list[Skipped],
+                known: dict[str, KnownFile], progress: Progress | None, should_stop) -> ReindexSummary:
+        summary = ReindexSummary()
+        backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
+        to_read = [f for path, f in files.items() if backfill or self._needs_reading(f, known.get(path))]
+        summary.unchanged = len(files) - len(to_read)
+        removed_ids = {path: known[path].id for path in removed}
+        moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
+
+        # Decide first, write afterwards: a model that can't be loaded fails before anything changed.
+        skips: list[Skipped] = list(pre_skipped)
+        updates: list[tuple[int, str | None, Note, NoteContent]] = []  # text and embedder unchanged, or a rename
+        to_embed: list[tuple[Note, NoteContent]] = []
+        for file in to_read:
+            note = read_note(self.vault, file)
+            if isinstance(note, Skipped):
+                skips.append(note)
+                continue
+            content = note_content(note)
+            reusable = self.store.reusable_id(note.path, content.text_hash, self.embedder_id)
+            if reusable is not None:
+                updates.append((reusable, None, note, content))
+                summary.unchanged += 1
+            elif note.path not in known and content.text_hash in moved_from:
+                updates.append((moved_from.pop(content.text_hash), note.path, note, content))
+                summary.renamed += 1
+            else:
+                to_embed.append((note, content))
+        if to_embed:
+            self.load_model()  # or ModelError, with the index untouched
+
+        dropped = self.store.embedded_ids([skip.path for skip in skips])  # vectors that leave USearch
+        if dropped:
+            self.vectors.begin_changes()
+        with self.store.transaction():
+            for skip in skips:
+                self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
+                summary.skipped += 1
+            for note_id, new_path, note, content in updates:
+                self.store.update_note(note_id, content, path=new_path)
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+            for note, content in to_embed:
+                # Listed at once (the app shows it), marked unembedded until its batch is done.
+                note_id = self.store.list_note(note.path, content)
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+        self.vectors.remove_many(dropped)
+
+        self._embed(to_embed, summary, progress, should_stop)
+
+        gone = self.store.still_at(removed_ids)  # not renamed meanwhile
+        if gone:
+            self.vectors.begin_changes()
+            with self.store.transaction():
+                self.store.delete_notes(gone)
+            self.vectors.remove_many(gone)
+            summary.removed = len(gone)
+
+        if to_read or removed or pre_skipped:
+            self._rebuild_links()
+        self.vectors.save()
+        return summary
+
+    def _embed(self, notes: list[tuple[Note, NoteContent]], summary: ReindexSummary, progress, should_stop) -> None:
+        """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
+        so that a kill loses at most a couple of seconds (the first batch is one note, to measure)."""
+        total = len(notes)
+        if progress:
+            progress(0, total)
+        if not notes:
+            return
+        model = self.load_model()
+        last_save = time.monotonic()
+        done, size = 0, 1
+        while done < total:
+            if should_stop and should_stop():
+                summary.cancelled = True
+                break
+            batch = notes[done:done + size]
+            started = time.monotonic()
+            vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens)
+            per_note = max(time.monotonic() - started, 1e-3) / len(batch)
+            self.vectors.begin_changes(model.dimensions)
+            with self.store.transaction():
+                ids = [self.store.store_embedding(note.path, content, vector, self.embedder_id)
+                       for (note, content), vector in zip(batch, vectors)]
+            for note_id, vector in zip(ids, vectors):
+                self.vectors.upsert(note_id, vector)
+            done += len(batch)
+            size = max(1, min(EMBED_BATCH, int(BATCH_SECONDS / per_note)))
+            summary.embedded += len(batch)
+            summary.embedded_paths += [note.path for note, _ in batch]
+            if progress:
+                progress(summary.embedded, total)
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                self.vectors.save()
+                last_save = time.monotonic()
+
+    def _rebuild_links(self) -> None:
+        sources = self.store.link_sources()
+        ids = {source.path: source.id for source in sources}
+        resolver = LinkResolver(list(ids), {source.path: source.aliases for source in sources})
+        pairs = set()
+        for source in sources:
+            for target, kind in source.links:
+                resolved = resolver.resolve(source.path, Link(target=target, kind=kind))
+                if resolved and resolved != source.path:
+                    pairs.add((source.id, ids[resolved]))
+        with self.store.transaction():
+            self.store.replace_links(sorted(pairs))
