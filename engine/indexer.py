@@ -2,9 +2,10 @@
 
 `reindex` walks the whole vault, `sync_paths` looks only at what the watcher saw change; both decide
 first (which files to read, which notes were renamed, which need a new vector) and write afterwards,
-so a model that can't be loaded leaves the index as it was. Notes are embedded in batches
-committed about every `BATCH_SECONDS`, so a kill loses little. Callers hold the writer lock
-(`VaultIndex` does).
+so a model that can't be loaded leaves the index as it was. Notes are embedded most recently
+modified first, in batches committed about every `BATCH_SECONDS`, so a kill loses little and
+today's notes are related within the first minute of a long first index. Callers hold the writer
+lock (`VaultIndex` does).
 """
 
 from __future__ import annotations
@@ -204,6 +205,8 @@ class Indexer:
                 summary.renamed += 1
             else:
                 to_embed.append((note, content))
+        # Today's notes first: the related panel works for them within the first minute of a long index.
+        to_embed.sort(key=lambda item: (-item[0].mtime_ns, item[0].path))
         if to_embed:
             self.load_model()  # or ModelError, with the index untouched
 

@@ -284,8 +284,8 @@ class VaultIndex:
     # --- indexing (engine/indexer.py) ----------------------------------------------------------
     @_index_errors
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
-        """Bring the index up to date with the folder: embed new and changed notes, drop deleted ones.
-        `should_stop` is asked between batches."""
+        """Bring the index up to date with the folder: embed new and changed notes (the most recently
+        modified first), drop deleted ones. `should_stop` is asked between batches."""
         with self._writing():
             summary = self._indexer.reindex(progress, should_stop)
             self._remember_settings()

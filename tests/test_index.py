@@ -1,6 +1,8 @@
 """The index end to end with the real model, real SQLite and a real USearch file."""
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -204,6 +206,25 @@ def test_notes_are_listed_before_they_are_embedded_and_resumed_later(garden, ope
         index.related("Sourdough")
     assert index.status().stale == 6
     assert index.reindex().embedded == 6
+
+
+def test_the_most_recently_modified_notes_are_embedded_first(garden, open_index):
+    """A long first index relates today's notes first: it embeds the newest note at once, then the rest
+    newest to oldest, and a run stopped after the first batch resumes with the next newest."""
+    newest_first = ["Eigenvalues.md", "Baking/Pizza dough.md", "Linear algebra.md", "Baking/Bread.md",
+                    "Matrix multiplication.md", "Baking/Sourdough.md"]
+    now = time.time()
+    for days_old, path in enumerate(newest_first):
+        os.utime(garden / path, (now - days_old * 86400, now - days_old * 86400))
+    index = open_index(garden)
+    reported = []  # notes embedded so far, as progress reports them
+    first = index.reindex(progress=lambda done, total: reported.append(done), should_stop=lambda: reported[-1] > 0)
+    assert first.cancelled and first.embedded_paths == ["Eigenvalues.md"]
+    assert index.related("Eigenvalues.md", k=3)  # today's note is related while the rest wait
+    with pytest.raises(NoteNotFoundError, match="not embedded yet"):
+        index.related("Baking/Sourdough.md")
+    second = index.reindex()
+    assert second.embedded_paths == newest_first[1:]
 
 
 def test_an_empty_suggestion_is_remembered_and_generation_can_be_cut_short(garden, open_index):
