@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from notellm.engine import NoteLLMError, ReindexSummary, VaultIndex
+from notellm.engine import ReindexSummary, VaultIndex
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.vault_index import describe_model
 from notellm.engine.watcher import VaultWatcher
@@ -35,36 +34,6 @@ class IndexOptions:
     content_tokens: int = 128
     related_count: int = 10
     tag_count: int = 5
-
-
-class _SessionClosed(NoteLLMError):
-    pass
-
-
-class _WorkerRoutedIndex:
-    """What `VaultWatcher` sees: path arithmetic happens on the watcher thread, but `sync_paths`
-    is queued on the engine worker, so the engine is only ever driven from one thread."""
-
-    def __init__(self, index: VaultIndex, worker: EngineWorker, closing: threading.Event, on_paths: Callable[[list], None]):
-        self._index, self._worker, self._closing, self._on_paths = index, worker, closing, on_paths
-        self.vault = index.vault
-
-    def relative_path(self, path):
-        return self._index.relative_path(path)
-
-    def sync_paths(self, paths) -> ReindexSummary:
-        paths = list(paths)
-        self._on_paths(paths)  # the preview can re-read the file before the engine has re-embedded it
-        future = self._worker.call_blocking(
-            lambda: ReindexSummary() if self._closing.is_set() else self._index.sync_paths(paths), EngineWorker.SYNC
-        )
-        while True:
-            if self._closing.is_set():
-                raise _SessionClosed("vault closed")
-            try:
-                return future.result(timeout=0.2)
-            except FutureTimeout:
-                continue
 
 
 @dataclass
@@ -111,7 +80,6 @@ class VaultSession(QObject):
     # emitted from background threads, delivered queued on the GUI thread
     _progressFromWorker = Signal(int, int, object)
     _personalizeProgressFromWorker = Signal(object)
-    _watchUpdate = Signal(object)
     _watchPaths = Signal(list)
     _watchError = Signal(str)
 
@@ -134,7 +102,6 @@ class VaultSession(QObject):
         self.personalizing = False
         self._stop_personalizing = threading.Event()
         self._progressFromWorker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
-        self._watchUpdate.connect(self._on_watch_update, Qt.ConnectionType.QueuedConnection)
         self._watchError.connect(self.watchFailed, Qt.ConnectionType.QueuedConnection)
         self._watchPaths.connect(self._on_watch_paths, Qt.ConnectionType.QueuedConnection)
         self._personalizeProgressFromWorker.connect(self._on_personalize_progress, Qt.ConnectionType.QueuedConnection)
@@ -193,8 +160,7 @@ class VaultSession(QObject):
             self.failed.emit(error)
 
     def _start_watcher(self) -> None:
-        routed = _WorkerRoutedIndex(self.index, self.worker, self._closing, self._watchPaths.emit)
-        self._watcher = VaultWatcher(routed, on_update=self._watchUpdate.emit, on_error=self._watch_error)
+        self._watcher = VaultWatcher(self.vault, self._sync_changed, on_error=self._watch_error)
         try:
             self._watcher.start()
         except OSError as error:  # e.g. inotify limits; the app still works, just without live refresh
@@ -306,6 +272,17 @@ class VaultSession(QObject):
             self.run.state = "cancelled"
             self.stateChanged.emit(self.run.state)
 
+    def _sync_changed(self, paths: set[str]) -> None:
+        """On the watcher's thread: the preview can re-read the files at once, and the engine worker
+        syncs them in turn (a locked index gives them back to the watcher, which tries again)."""
+        self._watchPaths.emit(sorted(paths))
+        self._submit(lambda index: index.sync_paths(paths), self._on_watch_update,
+                     lambda error: self._sync_failed(paths, error), priority=EngineWorker.SYNC)
+
+    def _sync_failed(self, paths: set[str], error: Exception) -> None:
+        if self._watcher is not None:
+            self._watcher.sync_failed(paths, error)
+
     @Slot(list)
     def _on_watch_paths(self, paths: list) -> None:
         if self.closed or self.index is None:
@@ -313,7 +290,6 @@ class VaultSession(QObject):
         relative = [self.index.relative_path(p) for p in paths]
         self.filesChanged.emit([p for p in relative if p])
 
-    @Slot(object)
     def _on_watch_update(self, summary: ReindexSummary) -> None:
         if self.closed:
             return

@@ -296,7 +296,8 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
         summary = index.reindex()
         click.echo(f"up to date ({summary.embedded} embedded); watching {index.vault} — Ctrl-C to stop", err=True)
 
-        def report(result) -> None:
+        def sync(paths: set[str]) -> None:
+            result = index.sync_paths(paths)
             if as_json:
                 click.echo(json.dumps(result.as_dict()))
             elif result.embedded or result.removed or result.renamed or result.skipped:
@@ -308,7 +309,7 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
         def error(message: str) -> None:
             click.echo(f"error: {message}", err=True)
 
-        watcher = VaultWatcher(index, on_update=report, on_error=error, debounce=debounce)
+        watcher = VaultWatcher(index.vault, sync, on_error=error, debounce=debounce)
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
         watcher.start()
