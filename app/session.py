@@ -98,7 +98,6 @@ class VaultSession(QObject):
         self._closing = threading.Event()
         self._pause_requested = False
         self._watcher: VaultWatcher | None = None
-        self._nothing_to_suggest: dict[str, str] = {}  # path -> content hash the model found no hashtags for
         self.personalizing = False
         self._stop_personalizing = threading.Event()
         self._progressFromWorker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
@@ -308,17 +307,7 @@ class VaultSession(QObject):
         """(existing tags, suggested tags) for a note; generating suggestions may take a few seconds."""
 
         def job(index: VaultIndex):
-            row = index.note(path)
-            existing = row.tags
-            version = row.content_hash
-            if self._nothing_to_suggest.get(path) == version:
-                return existing, []  # the engine caches suggestions but not "none": don't generate again
-            suggested = index.suggest_tags(path, count=self.options.tag_count)
-            if suggested:
-                self._nothing_to_suggest.pop(path, None)
-            else:
-                self._nothing_to_suggest[path] = version
-            return existing, suggested
+            return index.note(path).tags, index.suggest_tags(path, count=self.options.tag_count)
 
         self._submit(job, on_result, on_error, still_wanted, EngineWorker.GENERATE)
 

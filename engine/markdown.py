@@ -34,7 +34,7 @@ SPACES = re.compile(r"[ \t]+")
 
 @dataclass(frozen=True)
 class Link:
-    """A link as written in a note; `target` is still unresolved (see vault.resolve_link)."""
+    """A link as written in a note; `target` is still unresolved (see vault.LinkResolver)."""
 
     target: str
     kind: str  # "wiki" or "markdown"

@@ -79,7 +79,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("002_suggested_for", _migration_2),
     ("003_lexical", _migration_3),
 ]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(slots=True)  # not frozen: the app lists every note on each progress step, and frozen rows build ~3x slower

@@ -250,11 +250,6 @@ class VaultIndex:
 
     # --- model and vectors ------------------------------------------------------------------
     @property
-    def model_loaded(self) -> bool:
-        """Whether llama.cpp has loaded the model yet (it loads on the first embedding or suggestion)."""
-        return self._model is not None
-
-    @property
     def model(self):
         if self._model is None:
             from .model import NoteModel  # llama.cpp loads only when something needs embedding
