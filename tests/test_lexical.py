@@ -1,7 +1,7 @@
 """Shared words: the engine's lexical terms, rank fusion, and related notes that use both (real model, SQLite FTS5)."""
 
 from conftest import write_notes
-from notellm.engine.lexical import document, fuse_ranked, match_query, terms
+from notellm.engine.lexical import RRF_K, document, fuse_ranked, match_query, terms
 
 
 def test_terms_split_words_and_cjk_runs_into_character_pairs():
@@ -14,7 +14,7 @@ def test_terms_split_words_and_cjk_runs_into_character_pairs():
 def test_rank_fusion_rewards_agreement_and_needs_no_scores():
     fused = fuse_ranked([[1, 2, 3], [3, 1, 4]])
     assert [item for item, _ in fused] == [1, 3, 2, 4]
-    assert fused[0][1] == 1 / 61 + 1 / 62
+    assert fused[0][1] == 1 / (RRF_K + 1) + 1 / (RRF_K + 2)
 
 
 def test_related_notes_fuse_shared_rare_words_with_the_model(garden, open_index):
