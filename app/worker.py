@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
@@ -24,10 +23,10 @@ Callback = Callable[[Any], None]
 
 class _Task(QRunnable):
     def __init__(self, relay: "_Relay", fn: Callable[[], Any], on_result: Callback | None, on_error: Callback | None,
-                 future: Future | None, on_start: Callable[[], None] | None = None):
+                 on_start: Callable[[], None] | None = None):
         super().__init__()
         self.setAutoDelete(True)
-        self.relay, self.fn, self.on_result, self.on_error, self.future = relay, fn, on_result, on_error, future
+        self.relay, self.fn, self.on_result, self.on_error = relay, fn, on_result, on_error
         self.on_start = on_start
 
     def run(self) -> None:  # on the pool thread
@@ -40,12 +39,8 @@ class _Task(QRunnable):
         except BaseException as error:  # noqa: BLE001 - every failure goes back to the GUI as a value
             if not isinstance(error, Exception):
                 raise
-            if self.future is not None:
-                self.future.set_exception(error)
             self.relay.delivered.emit(self.on_error, error, True)
             return
-        if self.future is not None:
-            self.future.set_result(value)
         self.relay.delivered.emit(self.on_result, value, False)
 
 
@@ -88,9 +83,9 @@ class Worker(QObject):
         """Whether a task that should not wait for indexing is queued (read from the pool thread)."""
         return self._urgent > 0
 
-    def _task(self, fn, on_result, on_error, future, priority: int) -> _Task:
+    def _task(self, fn, on_result, on_error, priority: int) -> _Task:
         if priority <= self.URGENT_ABOVE:
-            return _Task(self._relay, fn, on_result, on_error, future)
+            return _Task(self._relay, fn, on_result, on_error)
         with self._urgent_lock:
             self._urgent += 1
 
@@ -98,7 +93,7 @@ class Worker(QObject):
             with self._urgent_lock:
                 self._urgent -= 1
 
-        return _Task(self._relay, fn, on_result, on_error, future, started)
+        return _Task(self._relay, fn, on_result, on_error, started)
 
     def _unhandled(self, error: Exception) -> None:
         log.error("background task failed: %s: %s", type(error).__name__, error)
@@ -106,13 +101,7 @@ class Worker(QObject):
     def submit(self, fn: Callable[[], Any], on_result: Callback | None = None, on_error: Callback | None = None,
                priority: int = 0) -> None:
         """Queue `fn`; queued tasks with a higher priority run first, equal ones in order."""
-        self.pool.start(self._task(fn, on_result, on_error, None, priority), priority)
-
-    def call_blocking(self, fn: Callable[[], Any], priority: int = 0) -> Future:
-        """For non-Qt threads (the watcher): queue `fn` and get a Future to wait on."""
-        future: Future = Future()
-        self.pool.start(self._task(fn, None, lambda error: None, future, priority), priority)
-        return future
+        self.pool.start(self._task(fn, on_result, on_error, priority), priority)
 
     def wait(self, msecs: int = -1) -> bool:
         return self.pool.waitForDone(msecs)
