@@ -22,6 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
+from notellm.engine.lexical import RRF_K
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks"
 VAULTS = {"dendron-site-vault": "Dendron", "foam-docs-docs": "Foam", "javaguide-docs": "JavaGuide (Chinese)"}
@@ -103,7 +105,8 @@ def heldout_section(results: dict) -> list[str]:
            f"{split['rule']['min_edges']} links, {split['rule']['non_english']} not English, {split['rule']['cjk']} CJK) are never "
            f"trained on; the other {len(split['train'])} collections are the training set. Every link is cut out of every note "
            "(text included), then for each resolved link A → B every other note is ranked for A. The macro-mean weighs each "
-           "collection equally. `+ BM25` is reciprocal-rank fusion (k = 60) of the method's ranking with BM25's.", "",
+           f"collection equally. `+ BM25` / `+ lexical` are reciprocal-rank fusion (k = {RRF_K}, the engine's) of the method's ranking "
+           "with BM25's or with the engine's lexical match: `+ lexical` is what the app's related panel shows.", "",
            "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
     out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
     out += ["", "R@10 per collection:", "",
@@ -221,7 +224,7 @@ def targets(bm25: dict, minilm: dict, shipped: dict, links: dict, default_eval: 
            "| target | vault | NoteLLM | MiniLM | verdict |", "|---|---|---|---|---|"]
     for vault in VAULTS:
         ours, theirs = shipped[vault]["R@10"], minilm[vault]["R@10"]
-        out.append(f"| shipped default R@10 ≥ MiniLM (vault seen in training) | {VAULTS[vault]} | {ours:.3f} | {theirs:.3f} | "
+        out.append(f"| previous default R@10 ≥ MiniLM (vault seen in training) | {VAULTS[vault]} | {ours:.3f} | {theirs:.3f} | "
                    f"{'met' if ours >= theirs else 'missed'} |")
     for vault in VAULTS:
         unseen = next((n for n in links if n.startswith(f"gcl-128-without-{vault}")), None)
@@ -266,8 +269,9 @@ def report() -> str:
            "how each was made is in that script's docstring and below.", ""]
     if (RESULTS / "heldout.json").exists():
         out += heldout_section(load("heldout.json"))
-    out += ["# In-vault numbers: the vaults the shipped default trained on", "",
-            "Everything below was measured on Dendron, Foam and JavaGuide, whose other links the default trained on. "
+    out += ["# In-vault numbers: the previous default, on the vaults it trained on", "",
+            "Everything below is about the previous default (30 layers, before the corpus), measured on Dendron, Foam and "
+            "JavaGuide, whose other links it trained on. "
             "They are in-vault numbers — what `personalize` gives a vault — not what a new user's vault gets.", ""]
     out += ["## Related notes: held-out links", "",
             "Each linked vault's links were split 80/20 by `notellm-train prepare` (seed 0): the 20% are removed from the "
@@ -280,7 +284,7 @@ def report() -> str:
             line("SmolLM2-135M zero-shot (PyTorch, the same dequantized Q4_1 weights llama.cpp runs)", links["zero-shot-128"]),
             line("NoteLLM, trained (PyTorch, seed 0)", links["gcl-128"]),
             line("NoteLLM, trained (PyTorch, seed 1)", links.get("gcl-128-seed1", {})),
-            line(f"**NoteLLM default as shipped** (llama.cpp F16, {default_eval['content_tokens']} tokens)", shipped),
+            line(f"**previous NoteLLM default** (llama.cpp F16, {default_eval['content_tokens']} tokens)", shipped),
             "", "![Recall@10](benchmarks-recall.png)", ""]
     trained = runs["gcl-128"]["config"]
     out += [f"Training (both seeds): LoRA r{trained['lora_rank']} on every attention and MLP matrix + a {trained['dim']}-d head, "
@@ -301,7 +305,7 @@ def report() -> str:
     out.append("")
 
     out += ["### Every cutoff", ""]
-    methods = [("BM25", bm25), ("MiniLM", minilm), ("SmolLM2 zero-shot", links["zero-shot-128"]), ("NoteLLM default (llama.cpp)", shipped)]
+    methods = [("BM25", bm25), ("MiniLM", minilm), ("SmolLM2 zero-shot", links["zero-shot-128"]), ("previous NoteLLM default (llama.cpp)", shipped)]
     columns = [f"R@{k}" for k in (1, 5, 10, 20, 100)] + ["MRR"]
     for vault in vaults:
         out += [f"{VAULTS[vault]}:", "", "| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
@@ -334,13 +338,13 @@ def report() -> str:
                 "| method | s per note | vs MiniLM |", "|---|---|---|",
                 f"| BM25 (FTS5) | {bm25_cost:.4f} | {bm25_cost * speed['minilm_notes_per_s']:.2f}× |",
                 f"| all-MiniLM-L6-v2 | {1 / speed['minilm_notes_per_s']:.4f} | 1× |"]
-        out += [f"| NoteLLM default, {n} content tokens | {1 / rate:.3f} | {speed['minilm_notes_per_s'] / rate:.1f}× |"
+        out += [f"| previous NoteLLM default, {n} content tokens | {1 / rate:.3f} | {speed['minilm_notes_per_s'] / rate:.1f}× |"
                 for n, rate in ((int(k), v) for k, v in speed["notes_per_s"].items())]
     out.append("")
 
     if "hashtags" in default_eval:
         h = default_eval["hashtags"]
-        out += ["## Hashtags and categories (shipped model, llama.cpp)", "",
+        out += ["## Hashtags and categories (previous default, generated by llama.cpp)", "",
                 f"{h['notes']} notes with tags, sampled with seed 0; the model is asked for as many topics as the note has tags "
                 "(at most 5), and its answer is matched to the vault's existing tags as the app does.", "",
                 "| precision | recall | F1 | ROUGE-L | suggested | malformed |", "|---|---|---|---|---|---|",
@@ -368,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     text = report()
     rows = [("BM25", by_vault(load("eval-bm25.json")["links"])), ("MiniLM", by_vault(load("eval-minilm.json")["links"])),
             ("SmolLM2 zero-shot", by_vault(sweep_runs()["zero-shot-128"]["links"])),
-            ("NoteLLM default (llama.cpp)", by_vault(load("eval-default.json")["links"]))]
+            ("previous NoteLLM default (llama.cpp)", by_vault(load("eval-default.json")["links"]))]
     chart(rows, REPO / "docs" / "benchmarks-recall.png")
     if (RESULTS / "heldout.json").exists():
         heldout_chart(load("heldout.json"), REPO / "docs" / "benchmarks-heldout.png")
