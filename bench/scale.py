@@ -240,6 +240,27 @@ def part_threads(vault: Path, args) -> dict:
     return {"notes_per_second": rates}
 
 
+def part_formats(vault: Path, args) -> dict:
+    """Notes per second of the default model stored as F16 (as shipped), Q8_0 and Q4_K_M, on the same 64 notes."""
+    from notellm.engine.config import resolve_model
+    from notellm.engine.model import NoteModel
+    from notellm.training.delta import quantize
+
+    notes = [(n.parsed.title, n.parsed.text) for n in sorted(read_notes(vault), key=lambda note: note.path)[::97][:64]]
+    shipped = resolve_model(None)
+    rates = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in ("f16", "q8_0", "q4_k_m"):
+            path = shipped if name == "f16" else quantize(shipped, Path(folder) / f"{name}.gguf", name, args.threads)
+            model = NoteModel(path, threads=args.threads, content_tokens=args.tokens)
+            model.embed_notes(notes[:8], args.tokens)  # warm up
+            started = time.perf_counter()
+            model.embed_notes(notes, args.tokens)
+            rates[name] = len(notes) / (time.perf_counter() - started)
+            model.close()
+    return {"notes_per_second": rates}
+
+
 PARTS = {name[len("part_"):]: fn for name, fn in globals().items() if name.startswith("part_")}
 
 
@@ -276,6 +297,7 @@ def report(results: dict, args, collections: list[str]) -> str:
     bare_tok_s = bare["tokens"] / bare["seconds"]
     saves = app["save_to_queryable"]
     threads = ", ".join(f"{count} thread{'s' * (count != '1')}: {rate:.2f}" for count, rate in results["threads"]["notes_per_second"].items())
+    formats = ", ".join(f"{name.upper()}: {rate:.2f}" for name, rate in results["formats"]["notes_per_second"].items())
     return "\n".join([
         "# Engine speed",
         "",
@@ -302,6 +324,7 @@ def report(results: dict, args, collections: list[str]) -> str:
         f"| peak RSS, cold `reindex` | {cold['peak_rss_mib']:.0f} MiB | | |",
         f"| peak RSS, the app with the vault open while it indexes | {app['peak_rss_mib']:.0f} MiB | | |",
         f"| the model alone, notes/s by thread count (64 notes) | {threads} | | |",
+        f"| the model alone, notes/s by stored weights (64 notes) | {formats} | | |",
         "",
         "- The cold index counts everything from opening the vault: scanning, reading and parsing the notes,",
         "  loading the model, tokenizing, embedding, SQLite writes, the lexical table, USearch and the links.",
@@ -320,7 +343,7 @@ def report(results: dict, args, collections: list[str]) -> str:
     ])
 
 
-ORDER = ["threads", "minilm", "prompt_tokens", "reindex", "noop", "related", "bare", "synthetic"]
+ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "bare", "synthetic"]
 
 
 def main() -> None:
