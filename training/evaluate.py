@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from notellm.engine.hashtags import parse_topics, tag_key
+from notellm.engine.lexical import WORD
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 
 from .data import Dataset
@@ -100,9 +101,6 @@ def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
     return EmbeddingRanker(
         "all-MiniLM-L6-v2", lambda notes: model.encode([f"{n['title']}\n{n['text']}" for n in notes], normalize_embeddings=True)
     )
-
-
-WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class FTS5Ranker:
