@@ -13,6 +13,13 @@ from typing import BinaryIO
 
 import numpy as np
 
+# The keys a NoteLLM model adds to a GGUF's metadata: training writes them, the engine reads them.
+PROJECTION_KEY = "notellm.projection"
+PROJECTION_ROWS_KEY = "notellm.projection_rows"
+PROMPT_VERSION_KEY = "notellm.prompt_version"
+# False for a model trained without CSFT: it embeds but does not write hashtags (absent: it may).
+WRITES_TOPICS_KEY = "notellm.writes_topics"
+
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars
 SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),

@@ -13,7 +13,7 @@ import numpy as np
 
 from .cpu import physical_cores
 from .errors import ModelError
-from .gguf_metadata import GGUFFormatError, read_metadata
+from .gguf_metadata import GGUFFormatError, PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY, read_metadata
 from .llama_batch_embedder import BatchEmbedder
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
@@ -26,11 +26,6 @@ from .prompt import (
     topics_cue,
 )
 
-PROJECTION_KEY = "notellm.projection"
-PROJECTION_ROWS_KEY = "notellm.projection_rows"
-PROMPT_VERSION_KEY = "notellm.prompt_version"
-# False for a model trained without CSFT: it embeds but does not write hashtags (absent: it may).
-WRITES_TOPICS_KEY = "notellm.writes_topics"
 SEQUENCES_PER_DECODE = 8
 GENERATION_TOKENS = 48
 

@@ -22,7 +22,6 @@ the large files (checkpoint, rejected candidate), which are deleted when the run
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
@@ -35,6 +34,17 @@ from typing import Callable
 from .config import data_dir
 from .errors import NotEnoughPairsError, PersonalizeError, TrainingUnavailableError
 from .lock import FileLock
+from .training_report import (
+    CHECKPOINT_FILE,
+    MANIFEST_FILE,
+    RUN_CONFIG_FILE,
+    TRAINING_LOG_FILE,
+    DataManifest,
+    LinkScores,
+    RunIdentity,
+    TrainingStep,
+    VaultSummary,
+)
 from .vault_index import VaultIndex
 
 DEFAULT_STEPS = 150
@@ -53,18 +63,6 @@ def training_available() -> bool:
     if getattr(sys, "frozen", False):  # a bundled app has no Python interpreter to run the trainer with
         return False
     return all(importlib.util.find_spec(name) is not None for name in TRAINING_MODULES)
-
-
-@dataclass
-class LinkScores:
-    """How well a model ranks the held-out links: each link's source note looks for its target among all notes."""
-
-    recall_at_10: float
-    mrr: float
-    queries: int
-
-    def beats(self, other: "LinkScores") -> bool:
-        return (self.recall_at_10, self.mrr) > (other.recall_at_10, other.mrr)
 
 
 @dataclass
@@ -159,7 +157,7 @@ def _error_line(output: Path) -> str:
 
 
 class _TrainingLog:
-    """Follows the run's log.jsonl (one JSON line per finished step) as training appends to it."""
+    """Follows the run's training log (one `TrainingStep` line per finished step) as training appends to it."""
 
     def __init__(self, path: Path):
         self.path, self.offset = path, 0
@@ -176,23 +174,16 @@ class _TrainingLog:
                 if not line.endswith("\n"):  # a step still being written: read it next time
                     break
                 self.offset += len(line.encode("utf-8"))
-                entry = json.loads(line)
-                self.step, self.loss = entry["step"], entry["loss"]
+                entry = TrainingStep.parse(line)
+                self.step, self.loss = entry.step, entry.loss
         return self.step != step
 
 
 def _resumable(run: Path, base_model: Path, content_tokens: int) -> bool:
     """A checkpoint left by a cancelled or killed run on the same model and prompt length."""
-    if not (run / "checkpoint.pt").exists() or not (run / "config.json").exists():
+    if not (run / CHECKPOINT_FILE).exists() or not (run / RUN_CONFIG_FILE).exists():
         return False
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    return config.get("base") == str(base_model) and config.get("content_tokens") == content_tokens
-
-
-def _scores(report_path: Path) -> LinkScores:
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    row = next(row for row in report["links"] if row.get("queries"))
-    return LinkScores(recall_at_10=row["R@10"], mrr=row["MRR"], queries=row["queries"])
+    return RunIdentity.read(run) == RunIdentity(base=str(base_model), content_tokens=content_tokens)
 
 
 def _remove_candidates(work: Path) -> None:
@@ -244,22 +235,22 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
     work.mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(work, should_stop)
     thread_options = ["--threads", threads] if threads else []
-    log = _TrainingLog(run / "log.jsonl")
+    log = _TrainingLog(run / TRAINING_LOG_FILE)
     log.read()
     resumed_from = log.step
 
     def result(outcome: str, model: Path, previous=None, personal=None) -> PersonalizeResult:
-        manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8")) if (data / "manifest.json").exists() else {}
-        counts = next(iter(manifest.get("vaults", {}).values()), {})
+        manifest = DataManifest.read(data) if (data / MANIFEST_FILE).exists() else None
         return PersonalizeResult(
             vault=str(vault), outcome=outcome, model=str(model), previous_model=str(base_model),
-            previous_scores=previous, personal_scores=personal, training_pairs=counts.get("train_pairs", {}),
-            heldout_links=manifest.get("heldout_pairs", 0), steps=log.step, resumed_from_step=resumed_from,
+            previous_scores=previous, personal_scores=personal,
+            training_pairs=_only_vault(manifest).train_pairs if manifest else {},
+            heldout_links=manifest.heldout_pairs if manifest else 0, steps=log.step, resumed_from_step=resumed_from,
             work_dir=str(work), seconds=round(time.monotonic() - started, 1),
         )
 
     try:
-        if not (resuming and (data / "manifest.json").exists()):
+        if not (resuming and (data / MANIFEST_FILE).exists()):
             report(PersonalizeProgress("prepare", 0, 1))
             trainer.run("prepare", [vault, "-o", data, "--holdout", HOLDOUT])
         _check_enough_pairs(vault, data)
@@ -285,7 +276,7 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
                 model, data, "--content-tokens", content_tokens, "--tag-notes", 0,
                 *thread_options, "--json", work / f"evaluate-{name}.json",
             ], name=f"evaluate-{name}")
-            scores[name] = _scores(work / f"evaluate-{name}.json")
+            scores[name] = LinkScores.read(work / f"evaluate-{name}.json")
     except _Cancelled:
         _remove_candidates(work)  # the checkpoint stays: the next run resumes from it
         return result("cancelled", base_model)
@@ -302,14 +293,19 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
         with VaultIndex.open(vault, model=model) as index:  # the model the vault uses from now on
             index.remember_settings()
     _remove_candidates(work)
-    (run / "checkpoint.pt").unlink(missing_ok=True)  # finished: the next run starts afresh
+    (run / CHECKPOINT_FILE).unlink(missing_ok=True)  # finished: the next run starts afresh
     return result("switched" if model != base_model else "kept", model, previous, personal)
 
 
+def _only_vault(manifest: DataManifest) -> VaultSummary:
+    """The one vault personalize prepares."""
+    return next(iter(manifest.vaults.values()))
+
+
 def _check_enough_pairs(vault: Path, data: Path) -> None:
-    manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
-    pairs = next(iter(manifest["vaults"].values()))["train_pairs"]
-    training, heldout = sum(pairs.values()), manifest["heldout_pairs"]
+    manifest = DataManifest.read(data)
+    pairs = _only_vault(manifest).train_pairs
+    training, heldout = sum(pairs.values()), manifest.heldout_pairs
     if training >= MIN_TRAINING_PAIRS and heldout >= 1:
         return
     raise NotEnoughPairsError(

@@ -7,13 +7,22 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from conftest import write_notes
 from notellm.engine import NotEnoughPairsError, TrainingUnavailableError, VaultIndex
-from notellm.engine.personalize import INSTALL_HINT, LinkScores, personalize, training_available
+from notellm.engine.personalize import INSTALL_HINT, personalize, training_available
+from notellm.engine.training_report import (
+    CHECKPOINT_FILE,
+    TRAINING_LOG_FILE,
+    DataManifest,
+    LinkScores,
+    RunIdentity,
+    TrainingReportError,
+)
 
 QT_TIMEOUT_MS = 180_000
 
@@ -79,8 +88,8 @@ def test_personalize_trains_compares_and_switches_only_when_the_personal_model_i
     assert 0 <= previous.recall_at_10 <= 1 and 0 < personal.mrr <= 1
 
     work = Path(result.work_dir)
-    assert len((work / "run" / "log.jsonl").read_text().splitlines()) == 2  # the training log stays for the user
-    assert not list(work.rglob("*.gguf*")) and not (work / "run" / "checkpoint.pt").exists()
+    assert len((work / "run" / TRAINING_LOG_FILE).read_text().splitlines()) == 2  # the training log stays for the user
+    assert not list(work.rglob("*.gguf*")) and not (work / "run" / CHECKPOINT_FILE).exists()
     personal_models = list((notellm_home / "models" / "personal").glob("*.gguf"))
     with VaultIndex.open(linked_vault) as index:
         if personal.beats(previous):
@@ -122,6 +131,32 @@ def test_the_personal_model_must_rank_the_held_out_links_better():
     assert LinkScores(recall_at_10=0.5, mrr=0.25, queries=4).beats(current)  # MRR breaks a tie
     assert not LinkScores(recall_at_10=0.5, mrr=0.20, queries=4).beats(current)  # as good is not better
     assert not LinkScores(recall_at_10=0.25, mrr=0.90, queries=4).beats(current)
+
+
+def test_training_writes_the_files_personalize_reads(linked_vault, tmp_path):
+    """The trainer's own writers (prepare, evaluate with BM25: no model, quick) against the engine's readers."""
+    from notellm.training.data import PrepareConfig, prepare
+    from notellm.training.evaluate import evaluate, write_json
+    from notellm.training.train import TrainConfig
+
+    data = tmp_path / "data"
+    prepare([linked_vault], data, PrepareConfig(holdout=0.2))
+    manifest = DataManifest.read(data)
+    assert manifest.vaults["linked"].train_pairs == {"link": 14} and manifest.heldout_pairs == 3
+
+    report = tmp_path / "bm25.json"
+    write_json(evaluate("bm25", data, tag_notes=0), report)
+    scores = LinkScores.read(report)
+    assert scores.queries == manifest.heldout_pairs and 0 <= scores.recall_at_10 <= 1 and 0 < scores.mrr <= 1
+
+    # a checkpoint is resumed by the settings of the run that wrote it, saved as the trainer's whole config
+    assert {field.name for field in fields(RunIdentity)} <= {field.name for field in fields(TrainConfig)}
+
+
+def test_a_training_file_from_another_version_is_an_error_not_a_silent_default(tmp_path):
+    (tmp_path / "config.json").write_text('{"base_model": "old.gguf", "content_tokens": 96}', encoding="utf-8")
+    with pytest.raises(TrainingReportError, match="has no base"):
+        RunIdentity.read(tmp_path)
 
 
 def test_cli_personalize_explains_itself_and_fails_in_one_line(tmp_path, model_path):

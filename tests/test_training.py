@@ -19,6 +19,7 @@ pytest.importorskip("peft")
 
 from click.testing import CliRunner  # noqa: E402
 
+from notellm.engine.training_report import CHECKPOINT_FILE, TRAINING_LOG_FILE, TrainingStep  # noqa: E402
 from notellm.training.cli import cli  # noqa: E402
 from notellm.training.losses import combine  # noqa: E402
 from notellm.training.losses.contrastive import SymmetricInfoNCELoss, compute_loss_from_embeddings  # noqa: E402
@@ -153,12 +154,12 @@ def run(tiny_vault, tmp_path_factory) -> dict:
 
 
 def test_loss_goes_down_on_a_real_run(run):
-    log = [json.loads(line) for line in (run["run"] / "log.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in log] == [1, 2, 3]
+    log = [TrainingStep.parse(line) for line in (run["run"] / TRAINING_LOG_FILE).read_text().splitlines()]
+    assert [entry.step for entry in log] == [1, 2, 3]
     # every step sees the same pairs (batch = all pairs, CSFT on every note): the loss must fall
-    assert log[-1]["loss"] < log[0]["loss"]
-    assert log[-1]["contrastive"] < log[0]["contrastive"]
-    checkpoint = torch.load(run["run"] / "checkpoint.pt", map_location="cpu", weights_only=False)
+    assert log[-1].loss < log[0].loss
+    assert log[-1].contrastive < log[0].contrastive
+    checkpoint = torch.load(run["run"] / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
     assert checkpoint["config"]["content_tokens"] == CONTENT_TOKENS and checkpoint["step"] == 3
 
 

@@ -29,6 +29,7 @@ from notellm.engine.config import index_dir_for
 from notellm.engine.errors import IndexCorruptError
 from notellm.engine.markdown import MD_LINK, WIKILINK, Link, is_external_target, parse_note
 from notellm.engine.store import Store
+from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
 
 MAX_TOPICS = 5
@@ -253,7 +254,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) -> dict:
-    """Prepare every vault into `out`; returns the manifest (also written as manifest.json)."""
+    """Prepare every vault into `out`; returns the manifest as a dict (also written, see `DataManifest`)."""
     config = config or PrepareConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,22 +273,22 @@ def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) 
         all_notes += records
         all_pairs += pairs
         all_held += held
-        per_vault[name] = {
-            "path": str(vault.resolve()),
-            "notes": len(records),
-            "train_pairs": dict(sorted(_count(p["kind"] for p in pairs).items())),
-            "heldout_links": len(held),
-            "csft": dict(sorted(_count(r.target_kind or "none" for r in records).items())),
-        }
+        per_vault[name] = VaultSummary(
+            path=str(vault.resolve()),
+            notes=len(records),
+            train_pairs=dict(sorted(_count(p["kind"] for p in pairs).items())),
+            heldout_links=len(held),
+            csft=dict(sorted(_count(r.target_kind or "none" for r in records).items())),
+        )
     if config.max_pairs and len(all_pairs) > config.max_pairs:
         all_pairs = random.Random(config.seed).sample(all_pairs, config.max_pairs)
     write_jsonl(out / "notes.jsonl", (asdict(r) for r in all_notes))
     write_jsonl(out / "train_pairs.jsonl", all_pairs)
     write_jsonl(out / "heldout_pairs.jsonl", all_held)
-    manifest = {"config": asdict(config), "vaults": per_vault, "notes": len(all_notes),
-                "train_pairs": len(all_pairs), "heldout_pairs": len(all_held)}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
+    manifest = DataManifest(config=asdict(config), vaults=per_vault, notes=len(all_notes),
+                            train_pairs=len(all_pairs), heldout_pairs=len(all_held))
+    manifest.write(out)
+    return asdict(manifest)
 
 
 def _count(items) -> dict[str, int]:
@@ -325,6 +326,6 @@ class Dataset:
         if not (folder / "notes.jsonl").exists():
             raise DataError(f"{folder} is not a prepared data folder (no notes.jsonl); run `notellm-train prepare`")
         notes = {row["id"]: row for row in read_jsonl(folder / "notes.jsonl")}
-        manifest_path = folder / "manifest.json"
+        manifest_path = folder / MANIFEST_FILE
         manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
         return cls(notes, read_jsonl(folder / "train_pairs.jsonl"), read_jsonl(folder / "heldout_pairs.jsonl"), manifest)

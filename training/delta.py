@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import gguf
 import numpy as np
 
-from notellm.engine.model import PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY
+from notellm.engine.gguf_metadata import PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY
 
 DELTA_ARCH = "notellm-delta"
 DELTA_BASE_KEY = "notellm.delta.base_sha256"

@@ -21,11 +21,11 @@ import torch
 from notellm.engine.config import smollm2_base_model
 from notellm.engine.model import read_notellm_metadata
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
+from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
 
 from .data import Dataset
 from .model import Example, NoteLLM, build_example, collate, load_causal_lm
 
-CHECKPOINT = "checkpoint.pt"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -152,7 +152,7 @@ def trainable_state(model: NoteLLM) -> dict[str, torch.Tensor]:
 
 def load_run(run: Path, map_location: str = "cpu") -> tuple[NoteLLM, TrainConfig, dict]:
     """Rebuild the trained model of a run folder from its checkpoint: (model in eval mode, config, checkpoint)."""
-    path = Path(run) / CHECKPOINT
+    path = Path(run) / CHECKPOINT_FILE
     if not path.exists():
         raise TrainError(f"no checkpoint in {run}")
     checkpoint = torch.load(path, map_location=map_location, weights_only=False)
@@ -270,14 +270,14 @@ def example_cache(config: TrainConfig, notes: dict[str, dict]) -> ExampleCache:
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
-    """Run (or continue) training; returns the per-step log (also in OUT/log.jsonl)."""
+    """Run (or continue) training; returns the per-step log as dicts (also in OUT's `TrainingStep` log)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    checkpoint_path = out / CHECKPOINT
+    checkpoint_path = out / CHECKPOINT_FILE
     checkpoint = None
     if resume and checkpoint_path.exists():
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
@@ -318,7 +318,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
 
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
+        (out / RUN_CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
 
     def save(step: int) -> None:
         accelerator.wait_for_everyone()
@@ -332,11 +332,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
             "scheduler": scheduler.state_dict(),
             "log": log,
         }
-        torch.save(state, out / (CHECKPOINT + ".tmp"))
-        os.replace(out / (CHECKPOINT + ".tmp"), checkpoint_path)
+        torch.save(state, out / (CHECKPOINT_FILE + ".tmp"))
+        os.replace(out / (CHECKPOINT_FILE + ".tmp"), checkpoint_path)
 
     bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, disable=not (progress and accelerator.is_main_process))
-    log_file = open(out / "log.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
+    log_file = open(out / TRAINING_LOG_FILE, "a", encoding="utf-8") if accelerator.is_main_process else None
     for step in bar:
         started = time.perf_counter()
         if config.collection_batches:
@@ -355,20 +355,20 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        entry = {
-            "step": step + 1,
-            "loss": float(losses["loss"].detach()),
-            "contrastive": float(losses["contrastive"].detach()),
-            "generation": float(losses["generation"].detach()),
-            "scale": accelerator.unwrap_model(model).contrastive.scale,
-            "lr": scheduler.get_last_lr()[0],
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        log.append(entry)
+        entry = TrainingStep(
+            step=step + 1,
+            loss=float(losses["loss"].detach()),
+            contrastive=float(losses["contrastive"].detach()),
+            generation=float(losses["generation"].detach()),
+            scale=accelerator.unwrap_model(model).contrastive.scale,
+            lr=scheduler.get_last_lr()[0],
+            seconds=round(time.perf_counter() - started, 2),
+        )
+        log.append(asdict(entry))
         if log_file:
-            log_file.write(json.dumps(entry) + "\n")
+            log_file.write(entry.line())
             log_file.flush()
-        bar.set_postfix(loss=f"{entry['loss']:.3f}", cl=f"{entry['contrastive']:.3f}", gen=f"{entry['generation']:.2f}")
+        bar.set_postfix(loss=f"{entry.loss:.3f}", cl=f"{entry.contrastive:.3f}", gen=f"{entry.generation:.2f}")
         if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
             save(step + 1)
     save(config.steps)
