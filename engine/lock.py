@@ -1,80 +1,50 @@
-"""A lock file that lets one process at a time write a vault's index (fcntl on Unix, msvcrt on Windows)."""
+"""A lock file that lets one process at a time write a vault's index (or personalize it), through `filelock`."""
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-if os.name == "nt":
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            return False
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+import filelock
 
 
 class FileLock:
-    """Re-entrant within one object; exclusive between processes. The OS drops it if the process dies."""
+    """Re-entrant within one object; exclusive between processes. The OS drops it if the process dies.
+
+    While held, the file says which process holds it, for the message another process shows.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._fd: int | None = None
-        self._depth = 0
+        # thread_local=False: one VaultIndex takes its writer lock from whichever thread writes;
+        # preserve_lock_file: the file stays between holders, so it can always say who holds it.
+        self._lock = filelock.FileLock(self.path, thread_local=False, preserve_lock_file=True, on_acquired=_write_holder)
 
     def acquire(self, timeout: float = 0.0) -> bool:
-        if self._depth:
-            self._depth += 1
-            return True
+        """Whether the lock is ours (waiting up to `timeout` seconds for another process to let go)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + timeout
-        while not _try_lock(fd):
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return False
-            time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
-        self._fd, self._depth = fd, 1
+        try:
+            self._lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            return False
         return True
 
     @property
     def depth(self) -> int:
         """How many times this object holds the lock now (0: not held)."""
-        return self._depth
+        return self._lock.lock_counter
 
     def release(self) -> None:
-        if not self._depth:
-            return
-        self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        if self._lock.is_locked:
+            self._lock.release()
 
     def holder(self) -> str:
         try:
             return self.path.read_text().strip() or "unknown pid"
         except OSError:
             return "unknown pid"
+
+
+def _write_holder(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}".encode())

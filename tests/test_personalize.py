@@ -6,6 +6,7 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
+import subprocess
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_notes
-from notellm.engine import NotEnoughPairsError, TrainingUnavailableError, VaultIndex
+from notellm.engine import NotEnoughPairsError, PersonalizeError, TrainingUnavailableError, VaultIndex
 from notellm.engine.personalize import INSTALL_HINT, personalize, training_available
 from notellm.engine.training_report import (
     CHECKPOINT_FILE,
@@ -118,6 +119,24 @@ def test_a_vault_without_links_says_what_personalizing_needs(tmp_path, model_pat
         assert not (index.index_dir / "personalize" / "run").exists()  # nothing was trained
 
 
+def test_a_vault_personalized_by_another_process_is_a_one_line_error(linked_vault, model_path):
+    remember_settings(linked_vault, model_path)
+    with VaultIndex.open(linked_vault) as index:
+        lock_path = index.index_dir / "personalize.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from notellm.engine.lock import FileLock; lock = FileLock(sys.argv[1]); "
+         "assert lock.acquire(); print('held', flush=True); sys.stdin.read()", str(lock_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(PersonalizeError, match=rf"already being personalized by another NoteLLM process \(pid {holder.pid}\)$"):
+            personalize(linked_vault, steps=2)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+
+
 def test_without_the_training_extra_it_says_how_to_install_it(linked_vault, monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)  # how Python marks a module as not importable
 
@@ -137,7 +156,7 @@ def test_training_writes_the_files_personalize_reads(linked_vault, tmp_path):
     """The trainer's own writers (prepare, evaluate with BM25: no model, quick) against the engine's readers."""
     from notellm.training.data import PrepareConfig, prepare
     from notellm.training.evaluate import evaluate, write_json
-    from notellm.training.train import TrainConfig
+    from notellm.training.train_config import TrainConfig
 
     data = tmp_path / "data"
     prepare([linked_vault], data, PrepareConfig(holdout=0.2))

@@ -130,6 +130,20 @@ def test_remove_links_cuts_whole_links_to_the_held_out_targets():
     assert cut == "See , ,  and [[Other]].\n"
 
 
+def test_train_options_are_the_config_fields_with_their_defaults(tmp_path):
+    from dataclasses import fields
+
+    from notellm.training.train_config import TrainConfig
+
+    params = cli.commands["train"].make_context("train", [str(tmp_path), "-o", str(tmp_path / "run")]).params
+    options = {f.name for f in fields(TrainConfig) if "help" in f.metadata}
+    assert options == set(params) - {"data", "out", "resume", "quiet"}
+    defaults = TrainConfig()
+    assert {name: params[name] for name in options} == {name: getattr(defaults, name) for name in options}
+    help_text = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    assert "--batch-pairs INTEGER Related pairs per step" in help_text and "[default: 16]" in help_text
+
+
 # --- one real tiny run through the CLI ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def run(tiny_vault, tmp_path_factory) -> dict:

