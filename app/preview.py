@@ -1,23 +1,21 @@
-"""Read-only Markdown preview: Qt's own renderer, no remote resources, links handled by the app."""
+"""Read-only Markdown preview: Qt's own renderer, no remote resources, links handled by the app.
+
+The note is shown as the engine reads it (notellm.engine.markdown): the same frontmatter is hidden and the
+same wikilinks become links; Qt renders the rest of the Markdown.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
+from notellm.engine.markdown import WikiLink, replace_wikilinks, split_frontmatter
+
 WIKI_SCHEME = "notellm"
-_FRONTMATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
-_WIKILINK = re.compile(r"(!?)\[\[([^\]\|#\n]*)(#[^\]\|\n]*)?(?:\|([^\]\n]+))?\]\]")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _LOCAL_SCHEMES = {"", "file", "qrc", "data"}
-
-
-def strip_frontmatter(text: str) -> str:
-    return _FRONTMATTER.sub("", text, count=1)
 
 
 def wiki_url(target: str, heading: str = "") -> str:
@@ -29,25 +27,17 @@ def wiki_url(target: str, heading: str = "") -> str:
     return url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
 
 
-def wikilinks_to_markdown(text: str) -> str:
-    """[[Note|label]] -> [label](notellm:Note), outside fenced code blocks."""
-    out, fenced = [], False
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and "[[" in line:
-            def replace(m: re.Match) -> str:
-                target, heading, label = m.group(2), m.group(3) or "", m.group(4)
-                shown = (label or (target + heading.replace("#", " › ") if target else heading.lstrip("#"))).replace("]", "\\]")
-                return f"[{shown}]({wiki_url(target, heading)})"
-
-            line = _WIKILINK.sub(replace, line)
-        out.append(line)
-    return "".join(out)
+def _as_markdown_link(link: WikiLink) -> str:
+    """[[Note#Part|label]] -> [label](notellm:Note#Part); without a label it shows "Note › Part"."""
+    shown = link.label or (link.target + link.heading.replace("#", " › ") if link.target else link.heading.lstrip("#"))
+    shown = shown.replace("]", "\\]")  # a bracket in the label would end Markdown's link text
+    return f"[{shown}]({wiki_url(link.target, link.heading)})"
 
 
 def to_markdown(text: str) -> str:
-    return wikilinks_to_markdown(strip_frontmatter(text))
+    """The note's body (a byte-order mark and the frontmatter dropped) with wikilinks as Markdown links."""
+    _, body = split_frontmatter(text.removeprefix("\ufeff"))
+    return replace_wikilinks(body, _as_markdown_link)
 
 
 class NotePreview(QTextBrowser):

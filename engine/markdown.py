@@ -1,13 +1,15 @@
 """Parse one Markdown note the way Obsidian reads it: frontmatter, title, tags, links, plain text.
 
-Pure functions over a string; no file system, no model. Training imports this module so that
-the notes it learns from are read exactly as the engine reads them.
+Pure functions over a string; no file system, no model. This module holds every rule of Markdown syntax the
+project has: training imports it so that the notes it learns from are read exactly as the engine reads them,
+and the app's preview so that it shows the frontmatter and links the engine found.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import unquote
 
 import yaml
@@ -39,6 +41,15 @@ class Link:
     target: str
     kind: str  # "wiki" or "markdown"
     text: str = ""
+
+
+@dataclass(frozen=True)
+class WikiLink:
+    """`[[target#heading|label]]` (or an embed, `![[...]]`) as written: for showing it, not resolving it."""
+
+    target: str
+    heading: str  # "#Heading", or "" for the whole note
+    label: str  # "" when the link shows its target
 
 
 @dataclass
@@ -93,6 +104,24 @@ def clean_tag(tag: str) -> str:
     return tag.strip().lstrip("#").strip()
 
 
+def _outside(pattern: re.Pattern, text: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to the stretches between `pattern`'s matches; the matches stay as written."""
+    pieces, start = [], 0
+    for match in pattern.finditer(text):
+        pieces += [change(text[start:match.start()]), match.group(0)]
+        start = match.end()
+    return "".join(pieces) + change(text[start:])
+
+
+def replace_wikilinks(body: str, replace: Callable[[WikiLink], str]) -> str:
+    """`body` with each wikilink outside code (fenced blocks, inline spans) replaced by `replace(link)`."""
+
+    def in_prose(text: str) -> str:
+        return WIKILINK.sub(lambda m: replace(WikiLink(m.group(2), m.group(3) or "", m.group(4) or "")), text)
+
+    return _outside(FENCED_CODE, body, lambda text: _outside(INLINE_CODE, text, in_prose))
+
+
 def strip_code(body: str) -> str:
     """Blank out fenced code, inline code and HTML comments, where tags and links do not count."""
     body = FENCED_CODE.sub("", body)
@@ -123,6 +152,33 @@ def is_external_target(target: str) -> bool:
     return bool(URL_SCHEME.match(target)) or target.startswith("#")
 
 
+def _wiki_link(match: re.Match) -> Link | None:
+    target = match.group(2).strip()
+    return Link(target=target, kind="wiki", text=(match.group(4) or "").strip()) if target else None
+
+
+def _markdown_link(match: re.Match) -> Link | None:
+    """The note a `[text](target)` points to (its #anchor dropped, %-escapes undone); None for the web or an anchor."""
+    target = match.group(3).strip()
+    if is_external_target(target):
+        return None
+    target = unquote(target.split("#", 1)[0])
+    return Link(target=target, kind="markdown", text=match.group(2).strip()) if target else None
+
+
+def remove_links(source: str, drop: Callable[[Link], bool]) -> str:
+    """`source` without the wikilinks, embeds and note-to-note Markdown links for which `drop(link)` holds, whole."""
+
+    def cut(link_of: Callable[[re.Match], Link | None]) -> Callable[[re.Match], str]:
+        def replacement(match: re.Match) -> str:
+            link = link_of(match)
+            return "" if link is not None and drop(link) else match.group(0)
+
+        return replacement
+
+    return MD_LINK.sub(cut(_markdown_link), WIKILINK.sub(cut(_wiki_link), source))
+
+
 def strip_links(source: str) -> str:
     """`source` without any wikilink, embed or note-to-note Markdown link, their words included.
 
@@ -134,19 +190,9 @@ def strip_links(source: str) -> str:
 
 def parse_links(body: str) -> list[Link]:
     code_free = strip_code(body)
-    links: list[Link] = []
-    for match in WIKILINK.finditer(code_free):
-        target = match.group(2).strip()
-        if target:
-            links.append(Link(target=target, kind="wiki", text=(match.group(4) or "").strip()))
-    for match in MD_LINK.finditer(code_free):
-        target = match.group(3).strip()
-        if is_external_target(target):
-            continue
-        target = unquote(target.split("#", 1)[0])
-        if target:
-            links.append(Link(target=target, kind="markdown", text=match.group(2).strip()))
-    return links
+    found = [_wiki_link(match) for match in WIKILINK.finditer(code_free)]
+    found += [_markdown_link(match) for match in MD_LINK.finditer(code_free)]
+    return [link for link in found if link is not None]
 
 
 def parse_inline_tags(body: str) -> list[str]:

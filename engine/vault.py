@@ -87,10 +87,15 @@ def folder_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
+def is_hidden(relative: str) -> bool:
+    """A vault-relative path inside a hidden folder or to a hidden file (.obsidian, .git, .trash): never a note."""
+    return any(part.startswith(".") for part in relative.split("/"))
+
+
 def is_excluded(relative: str, exclude: tuple[str, ...]) -> bool:
+    if is_hidden(relative):
+        return True
     parts = relative.split("/")
-    if any(part.startswith(".") for part in parts):
-        return True  # hidden folders and files: .obsidian, .git, .trash
     for pattern in exclude:
         pattern = pattern.rstrip("/")
         if fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts[:-1]):

@@ -1,6 +1,6 @@
 """Reading a note the way Obsidian does: frontmatter, title, tags, links, plain text."""
 
-from notellm.engine.markdown import parse_note
+from notellm.engine.markdown import Link, WikiLink, parse_note, remove_links, replace_wikilinks
 
 
 def test_title_comes_from_frontmatter_then_first_heading_then_file_name():
@@ -49,3 +49,29 @@ def test_aliases_and_category():
     parsed = parse_note("---\naliases: My Alias, Other\ncategory: Java\n---\nx", "n")
     assert parsed.aliases == ["My Alias", "Other"]
     assert parsed.category == "Java"
+
+
+def test_wikilinks_in_code_stay_as_written_and_the_others_are_replaced():
+    source = "[[One|first]] `[[not a link]]`\n```\n[[Nor this]]\n```\n![[Two#Part]] and [[#Local]]\n"
+    seen = []
+
+    def replace(link: WikiLink) -> str:
+        seen.append(link)
+        return "<link>"
+
+    assert replace_wikilinks(source, replace) == "<link> `[[not a link]]`\n```\n[[Nor this]]\n```\n<link> and <link>\n"
+    assert seen == [WikiLink("One", "", "first"), WikiLink("Two", "#Part", ""), WikiLink("", "#Local", "")]
+
+
+def test_remove_links_cuts_the_chosen_note_links_whole_and_keeps_web_links():
+    source = "See [[Bread|a loaf]], [the dough](Pizza%20dough.md#steps), [[Other]] and [web](https://x.org/Bread.md).\n"
+    cut = remove_links(source, lambda link: link.target in {"Bread", "Pizza dough.md"})
+    assert cut == "See , , [[Other]] and [web](https://x.org/Bread.md).\n"
+
+
+def test_the_preview_shows_a_note_as_the_engine_reads_it():
+    from notellm.app.preview import to_markdown
+
+    source = "\ufeff---\ntitle: Shown\ntags: [x]\n---\nSee [[Other note#Part]] and `[[code]]`.\n"
+    assert parse_note(source.removeprefix("\ufeff"), "n").links == [Link(target="Other note", kind="wiki")]
+    assert to_markdown(source) == "See [Other note › Part](notellm:Other%20note#Part) and `[[code]]`.\n"

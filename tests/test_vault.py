@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import SHARED_DATA, write_notes
 from notellm.engine.markdown import Link
-from notellm.engine.vault import OUTSIDE_VAULT, FileStat, LinkResolver, Note, Skipped, read_note, scan
+from notellm.engine.vault import OUTSIDE_VAULT, FileStat, LinkResolver, Note, Skipped, is_hidden, read_note, scan
 
 
 def read_all(root: Path) -> dict[str, Note | Skipped]:
@@ -21,6 +21,11 @@ def test_hidden_folders_excluded_globs_and_other_files_are_left_out(tmp_path):
         "templates/t.md": "t", "image.png": "x", "sub/e.md": "e",
     })
     assert sorted(scan(tmp_path, exclude=("templates",)).files) == ["a.md", "b.markdown", "sub/e.md"]
+
+
+def test_a_hidden_file_or_folder_anywhere_in_the_path_is_hidden():
+    assert is_hidden(".obsidian/c.md") and is_hidden("notes/.git/x.md") and is_hidden("sub/.draft.md")
+    assert not is_hidden("sub/e.md") and not is_hidden("v1.2/notes.md")
 
 
 def test_every_kind_of_bad_input_is_skipped_with_a_reason(tmp_path):

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
 
+from notellm.engine import markdown
 from notellm.engine.config import index_dir_for
 from notellm.engine.errors import IndexCorruptError
-from notellm.engine.markdown import MD_LINK, WIKILINK, Link, is_external_target, parse_note
+from notellm.engine.markdown import parse_note
 from notellm.engine.store import Store
 from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
@@ -89,23 +88,7 @@ def csft_target(tags: list[str], category: str | None, path: str) -> tuple[str |
 
 def remove_links(source: str, source_path: str, targets: set[str], resolver: LinkResolver) -> str:
     """Drop every wikilink or Markdown link in `source` that resolves to one of `targets`, whole."""
-
-    def wiki(match: re.Match) -> str:
-        target = match.group(2).strip()
-        if target and resolver.resolve(source_path, Link(target=target, kind="wiki")) in targets:
-            return ""
-        return match.group(0)
-
-    def markdown(match: re.Match) -> str:
-        target = match.group(3).strip()
-        if is_external_target(target):
-            return match.group(0)
-        target = unquote(target.split("#", 1)[0])
-        if target and resolver.resolve(source_path, Link(target=target, kind="markdown")) in targets:
-            return ""
-        return match.group(0)
-
-    return MD_LINK.sub(markdown, WIKILINK.sub(wiki, source))
+    return markdown.remove_links(source, lambda link: resolver.resolve(source_path, link) in targets)
 
 
 def read_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[dict[str, Note], dict[str, str], LinkResolver]:
