@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,24 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "runs_app_main: runs the app's real main() and event loop; collected last")
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Drop a Quit event that a test left queued, before pytest-qt processes the events left after the test.
 
+    The app's main() leaves one: its test quits the running QApplication, that closes the last window, and
+    Qt's quit-on-last-window-closed posts a second Quit while exec() is already returning. Delivered later,
+    outside exec(), it makes QCoreApplication.exit() raise the main thread's quit flag, which only exec()
+    lowers again: every later event loop (qtbot.wait, waitUntil, waitSignal) then returns at once, so no
+    worker's result is delivered and the waiting tests time out while hogging the GIL.
+    """
+    try:
+        return (yield)
+    finally:
+        if "PySide6.QtCore" in sys.modules:  # tests that never loaded Qt have no events
+            from PySide6.QtCore import QCoreApplication, QEvent
 
-def pytest_collection_modifyitems(items):
-    """Tests that run the app's main() go last. After its QApplication.exec() has returned, Qt worker threads
-    that later tests start in the same QApplication were seen not to run their tasks (test_app's search test,
-    which passes alone, then times out, on the code before personalize as well); the cause is not known."""
-    items.sort(key=lambda item: item.get_closest_marker("runs_app_main") is not None)
+            if QCoreApplication.instance() is not None:
+                QCoreApplication.removePostedEvents(QCoreApplication.instance(), QEvent.Type.Quit)
 
 
 @pytest.fixture(autouse=True)
