@@ -13,6 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest deselects by -m
+def pytest_collection_modifyitems(items):
+    """A packaging test is slow too: `-m "not slow"` replaces the default `-m "not packaging"` and must not build the bundle."""
+    for item in items:
+        if item.get_closest_marker("packaging"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """Drop a Quit event that a test left queued, before pytest-qt processes the events left after the test.

@@ -145,6 +145,7 @@ def test_train_options_are_the_config_fields_with_their_defaults(tmp_path):
 
 
 # --- one real tiny run through the CLI ------------------------------------------------------------
+# About 5 minutes on a busy 2-core CPU: every test that takes this run is marked slow, so `-m "not slow"` never trains.
 @pytest.fixture(scope="module")
 def run(tiny_vault, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("train-run")
@@ -167,6 +168,7 @@ def run(tiny_vault, tmp_path_factory) -> dict:
             "q8_0": work / "model.q8_0.gguf", "delta": work / "model.delta.gguf", "vault": tiny_vault}
 
 
+@pytest.mark.slow
 def test_loss_goes_down_on_a_real_run(run):
     log = [TrainingStep.parse(line) for line in (run["run"] / TRAINING_LOG_FILE).read_text().splitlines()]
     assert [entry.step for entry in log] == [1, 2, 3]
@@ -214,6 +216,7 @@ def gguf_embeddings(path: Path, notes) -> np.ndarray:
         model.close()
 
 
+@pytest.mark.slow
 def test_exported_gguf_embeds_like_pytorch(run, pytorch_model, sample_notes):
     reference = pytorch_embeddings(pytorch_model, sample_notes)
     f16 = (gguf_embeddings(run["f16"], sample_notes) * reference).sum(axis=1)
@@ -223,6 +226,7 @@ def test_exported_gguf_embeds_like_pytorch(run, pytorch_model, sample_notes):
     assert q8.min() >= 0.99
 
 
+@pytest.mark.slow
 def test_exported_gguf_generates_like_pytorch(run, pytorch_model, sample_notes):
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import topics_cue
@@ -248,6 +252,7 @@ def test_exported_gguf_generates_like_pytorch(run, pytorch_model, sample_notes):
         engine.close()
 
 
+@pytest.mark.slow
 def test_delta_rebuilds_the_exported_model_without_torch(run, sample_notes, tmp_path):
     from notellm.engine.config import smollm2_base_model
     from notellm.training.delta import rebuild_from_delta
@@ -261,6 +266,7 @@ def test_delta_rebuilds_the_exported_model_without_torch(run, sample_notes, tmp_
     assert cosine.min() >= 0.999
 
 
+@pytest.mark.slow
 def test_engine_indexes_a_vault_with_the_exported_model(run):
     from notellm.engine.vault_index import VaultIndex
 
@@ -272,6 +278,7 @@ def test_engine_indexes_a_vault_with_the_exported_model(run):
         assert index.model.dimensions == 128
 
 
+@pytest.mark.slow
 def test_evaluate_reports_recall_for_the_model_and_bm25(run, tmp_path):
     runner = CliRunner()
     out = tmp_path / "eval.json"
@@ -286,6 +293,7 @@ def test_evaluate_reports_recall_for_the_model_and_bm25(run, tmp_path):
     assert result.exit_code == 0 and "BM25" in result.output
 
 
+@pytest.mark.slow
 def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
     """`tokenize` once, then `train --tokens` (no llama.cpp needed, e.g. on a GPU box): the same first step."""
     runner = CliRunner()
@@ -308,6 +316,7 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
     assert result.exit_code != 0 and "64" in result.output  # a token file fits one prompt length only
 
 
+@pytest.mark.slow
 def test_evaluate_scores_a_run_folder_without_exporting_it(run, tmp_path):
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(cli, ["evaluate", str(run["run"]), str(run["data"]), "--json", str(out)])
@@ -317,6 +326,7 @@ def test_evaluate_scores_a_run_folder_without_exporting_it(run, tmp_path):
     assert "PyTorch" in report["ranker"] and row["queries"] > 0 and 0.0 < row["MRR"] <= 1.0
 
 
+@pytest.mark.slow
 def test_training_from_a_notellm_gguf_starts_from_that_model_head_included(run, sample_notes):
     """Personalizing builds on the model in use: before any step, the new run embeds like that GGUF."""
     from notellm.training.model import build_example, collate
@@ -332,6 +342,7 @@ def test_training_from_a_notellm_gguf_starts_from_that_model_head_included(run, 
     assert cosine.min() > 0.999, cosine
 
 
+@pytest.mark.slow
 def test_a_shallow_model_keeps_the_first_layers_and_runs_in_llama_cpp_like_pytorch(run, sample_notes, tmp_path):
     """`--layers 2`: training, export, the delta and llama.cpp all see the same two-block model."""
     import gguf
