@@ -17,8 +17,10 @@ class FileLock:
     def __init__(self, path: Path):
         self.path = Path(path)
         # thread_local=False: one VaultIndex takes its writer lock from whichever thread writes;
-        # preserve_lock_file: the file stays between holders, so it can always say who holds it.
-        self._lock = filelock.FileLock(self.path, thread_local=False, preserve_lock_file=True, on_acquired=_write_holder)
+        # preserve_lock_file: the file stays between holders, so it can always say who holds it;
+        # mode 0600 like every other file of the index (it names a process of this user).
+        self._lock = filelock.FileLock(self.path, mode=0o600, thread_local=False, preserve_lock_file=True,
+                                       on_acquired=_write_holder)
 
     def acquire(self, timeout: float = 0.0) -> bool:
         """Whether the lock is ours (waiting up to `timeout` seconds for another process to let go)."""
