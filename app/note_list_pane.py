@@ -126,7 +126,7 @@ class NoteListPane(QWidget):
     def set_notes(self, rows: list[dict], indexing: bool) -> None:
         self.model.set_notes(rows)
         indexed = self.model.indexed_count()
-        skipped = sum(1 for r in rows if r.get("skip_reason"))
+        skipped = sum(1 for r in rows if r.skip_reason)
         if indexing:
             text = f"{indexed} notes indexed so far"
         elif indexed == len(rows) - skipped:
@@ -138,7 +138,7 @@ class NoteListPane(QWidget):
 
     def is_indexed(self, path: str) -> bool:
         row = self.model.note(path)
-        return bool(row and row.get("indexed"))
+        return bool(row and row.indexed)
 
     def show_selected(self, path: str | None) -> None:
         """`path` is the note on screen: select it in the list without choosing it again."""

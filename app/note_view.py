@@ -83,7 +83,7 @@ class NoteView(QWidget):
     def show_note(self, path: str) -> None:
         self.path = path
         row = self.notes.note(path)
-        self.title.setText((row or {}).get("title") or Path(path).stem)
+        self.title.setText(row.title if row is not None and row.title else Path(path).stem)
         self.path_label.setText(path)
         self._set_available(True)
         self.reload()

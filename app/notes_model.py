@@ -8,6 +8,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import QApplication
 
+from notellm.engine import NoteRow
+
 PathRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2
 
@@ -27,25 +29,25 @@ def format_time(mtime_ns: int | None) -> str:
 
 
 class NoteListModel(QAbstractTableModel):
-    """Rows are the engine's note dicts; skipped and not-yet-indexed notes are shown dimmed."""
+    """Rows are the engine's `NoteRow`s; skipped and not-yet-indexed notes are shown dimmed."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._rows: list[dict] = []
+        self._rows: list[NoteRow] = []
         self._row_of: dict[str, int] = {}
 
-    def set_notes(self, rows: list[dict]) -> None:
-        if [r["path"] for r in rows] == [r["path"] for r in self._rows]:
+    def set_notes(self, rows: list[NoteRow]) -> None:
+        if [r.path for r in rows] == [r.path for r in self._rows]:
             self._rows = list(rows)
             if rows:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
             return
         self.beginResetModel()
         self._rows = list(rows)
-        self._row_of = {r["path"]: i for i, r in enumerate(rows)}
+        self._row_of = {r.path: i for i, r in enumerate(rows)}
         self.endResetModel()
 
-    def note(self, path: str) -> dict | None:
+    def note(self, path: str) -> NoteRow | None:
         row = self._row_of.get(path)
         return self._rows[row] if row is not None else None
 
@@ -55,14 +57,14 @@ class NoteListModel(QAbstractTableModel):
         q = name.strip().strip("/").casefold()
         if not q:
             return None
-        rows = [r for r in self._rows if not r.get("skip_reason")]
+        rows = [r for r in self._rows if not r.skip_reason]
         for test in (
             lambda p, t: p == q,
             lambda p, t: p == q + ".md",
             lambda p, t: t == q,
             lambda p, t: p.endswith("/" + q) or p.endswith("/" + q + ".md"),
         ):
-            found = sorted((r["path"] for r in rows if test(r["path"].casefold(), (r["title"] or "").casefold())), key=len)
+            found = sorted((r.path for r in rows if test(r.path.casefold(), (r.title or "").casefold())), key=len)
             if found:
                 return found[0]
         return None
@@ -71,7 +73,7 @@ class NoteListModel(QAbstractTableModel):
         return self._row_of.get(path)
 
     def indexed_count(self) -> int:
-        return sum(1 for r in self._rows if r.get("indexed"))
+        return sum(1 for r in self._rows if r.indexed)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -91,25 +93,25 @@ class NoteListModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
-                return row["title"] or row["path"]
+                return row.title or row.path
             if column == 1:
-                return row["folder"] or "—"
-            return format_time(row["mtime_ns"])
+                return row.folder or "—"
+            return format_time(row.mtime_ns)
         if role == SortRole:
             if column == 2:
-                return row["mtime_ns"] or 0
+                return row.mtime_ns or 0
             return (self.data(index) or "").casefold()
         if role == PathRole:
-            return row["path"]
+            return row.path
         if role == Qt.ItemDataRole.ToolTipRole:
-            if row.get("skip_reason"):
-                return f"{row['path']}\nNot indexed: {row['skip_reason']}"
-            tip = row["path"] if row.get("indexed") else f"{row['path']}\nWaiting to be indexed…"
-            if row.get("warning"):
-                tip += f"\n⚠ {row['warning']}"
+            if row.skip_reason:
+                return f"{row.path}\nNot indexed: {row.skip_reason}"
+            tip = row.path if row.indexed else f"{row.path}\nWaiting to be indexed…"
+            if row.warning:
+                tip += f"\n⚠ {row.warning}"
             return tip
         if role == Qt.ItemDataRole.ForegroundRole:
-            if row.get("skip_reason") or not row.get("indexed"):
+            if row.skip_reason or not row.indexed:
                 return QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))
             if column > 0:
                 return QBrush(QApplication.palette().color(QPalette.ColorRole.PlaceholderText))

@@ -14,9 +14,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from notellm.engine import ReindexSummary, VaultIndex
+from notellm.engine import ReindexSummary, VaultIndex, describe_model
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
-from notellm.engine.vault_index import describe_model
 from notellm.engine.watcher import VaultWatcher
 
 from .worker import EngineWorker, TrainingWorker

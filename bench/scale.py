@@ -118,7 +118,7 @@ def part_related(vault: Path, args) -> dict:
     from notellm.engine import VaultIndex
 
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
-        paths = [row["path"] for row in index.notes()]
+        paths = [row.path for row in index.notes()]
         return {"vectors": len(paths), "latencies": query_latencies(index, paths)}
 
 

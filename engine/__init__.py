@@ -15,7 +15,8 @@ from .errors import (
     TrainingUnavailableError,
     VaultNotFoundError,
 )
-from .vault_index import IndexStatus, ReindexSummary, RelatedNote, SearchHit, VaultIndex
+from .store import NoteRow
+from .vault_index import IndexStatus, ReindexSummary, RelatedNote, SearchHit, VaultIndex, describe_model
 
 __all__ = [
     "VaultIndex",
@@ -23,6 +24,8 @@ __all__ = [
     "RelatedNote",
     "SearchHit",
     "IndexStatus",
+    "NoteRow",
+    "describe_model",
     "NoteLLMError",
     "VaultNotFoundError",
     "NoteNotFoundError",

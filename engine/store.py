@@ -83,10 +83,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 
 @dataclass(slots=True)  # not frozen: the app lists every note on each progress step, and frozen rows build ~3x slower
 class NoteRow:
-    """One path as the index knows it: a note, or a skipped file with its reason; tags decoded.
-
-    A row also reads like the dict the app's note table takes (`row["path"]`, `row.get("warning")`),
-    so rows can be handed on as they are."""
+    """One path as the index knows it: a note, or a skipped file with its reason; tags decoded."""
 
     id: int
     path: str
@@ -101,12 +98,6 @@ class NoteRow:
     embedded_with: str | None  # the embedder of the current vector; None while the note waits for one
     suggested_for: str | None  # the content hash hashtags were last suggested for
     indexed: bool  # has a vector (possibly an older version's, while a changed note waits)
-
-    def __getitem__(self, name: str):
-        return getattr(self, name)
-
-    def get(self, name: str, default=None):
-        return getattr(self, name, default)
 
 
 _NOTE_ROW = (

@@ -128,7 +128,7 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
 
     # --- the note list holds every note, all indexed ------------------------------------------------
     model = window.note_list.model
-    assert sorted(model.note(p)["path"] for p in NOTES if model.note(p)) == sorted(NOTES)
+    assert sorted(model.note(p).path for p in NOTES if model.note(p)) == sorted(NOTES)
     assert model.indexed_count() == len(NOTES)
 
     # --- select a note in the list: preview, related notes and hashtag chips ------------------------
@@ -211,7 +211,7 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
         edited.write_text(edited.read_text(encoding="utf-8") + f"\n\n{marker}\n", encoding="utf-8")
         qtbot.waitUntil(lambda: marker in window.note_view.preview.toPlainText(), timeout=30_000)
         print(f"preview refreshed {time.perf_counter() - started:.2f} s after the external save")
-    assert session.index.note(shown)["content_hash"] is not None
+    assert session.index.note(shown).content_hash is not None
     # the engine re-embedded the edited note
     assert marker in edited.read_text(encoding="utf-8")
 
@@ -393,7 +393,7 @@ def test_settings_check_model_and_reopen_index(qtbot, open_window, vault, qsetti
     stored = AppSettings(qsettings).index_options()
     assert stored.exclude == ("user/*",) and stored.related_count == 4 and stored.content_tokens == 48
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
-    assert all(not row["path"].startswith("user/") for row in window.session.index.notes())
+    assert all(not row.path.startswith("user/") for row in window.session.index.notes())
     assert window.current_path == "index.md"  # the note on screen stays on screen
 
 
@@ -427,7 +427,7 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     window = open_window(vault)
     qtbot.waitUntil(lambda: window.note_list.model.indexed_count() > 0, timeout=INDEX_TIMEOUT_MS)
     assert window.session.run.state == "indexing"
-    path = next(r["path"] for r in window.note_list.model._rows if r["indexed"])
+    path = next(r.path for r in window.note_list.model._rows if r.indexed)
     with qtbot.waitSignal(window.relatedShown, timeout=INDEX_TIMEOUT_MS):
         window.show_note(path)
     assert window.session.run.state == "indexing", "related notes waited for the whole index"

@@ -180,7 +180,7 @@ def test_killed_reindex_resumes_and_ends_consistent(tmp_path, notellm_home):
 
     with VaultIndex.open(vault, content_tokens=32) as index:
         vectors = index._vector_index()
-        ids = {row["id"] for row in index.notes() if row["indexed"]}
+        ids = {row.id for row in index.notes() if row.indexed}
         assert len(ids) == notes == len(vectors)
         assert all(note_id in vectors.index for note_id in ids)
         assert index.status().stale == 0

@@ -54,7 +54,7 @@ def test_content_behind_a_link_to_outside_the_vault_is_never_indexed(linked_vaul
     index.reindex()
     skipped = {s["path"]: s["reason"] for s in index.status().skipped}
     assert skipped == {"lnk": OUTSIDE_VAULT, "passwd.md": OUTSIDE_VAULT}
-    indexed = {row["path"] for row in index.notes() if row["indexed"]}
+    indexed = {row.path for row in index.notes() if row.indexed}
     assert indexed == {"Cats.md", "real/Dogs.md", "Doggos.md"}  # a link inside the vault is followed
     assert all(hit.path in indexed for hit in index.search(f"secret {SECRET} plans", k=10))
     index.close()
