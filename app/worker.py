@@ -122,7 +122,12 @@ class EngineWorker(Worker):
     def __init__(self, parent: QObject | None = None):
         super().__init__(1, "notellm-engine", parent)
         self.pool.setExpiryTimeout(-1)  # keep the same thread for the app's lifetime
-        self.submit(lower_this_thread_priority, priority=self.CLOSE)
+        self.submit(_lower_priority, priority=self.CLOSE)
+
+
+def _lower_priority() -> None:
+    # No result goes back: the GUI has nothing to do with it.
+    lower_this_thread_priority()
 
 
 class FileWorker(Worker):
