@@ -15,6 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from notellm.engine import ReindexSummary, VaultIndex, describe_model
+from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.watcher import VaultWatcher
 
@@ -30,9 +31,9 @@ class IndexOptions:
 
     model: str | None = None  # None: the engine's default model
     exclude: tuple[str, ...] = ()
-    content_tokens: int = 128
+    content_tokens: int = DEFAULT_CONTENT_TOKENS
     related_count: int = 10
-    tag_count: int = 5
+    tag_count: int = DEFAULT_TOPIC_COUNT
 
 
 @dataclass

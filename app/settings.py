@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from notellm.engine import NoteLLMError
+from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 
 from .session import IndexOptions, check_model
 from .worker import EngineWorker
@@ -77,7 +78,7 @@ class AppSettings:
         return IndexOptions(
             model=str(s.value("index/model", "") or "") or None,
             exclude=tuple(str(e) for e in (exclude or []) if str(e).strip()),
-            content_tokens=_int(s.value("index/content_tokens"), 128),
+            content_tokens=_int(s.value("index/content_tokens"), DEFAULT_CONTENT_TOKENS),
             related_count=_int(s.value("view/related_count"), 10),
         )
 

@@ -25,10 +25,8 @@ from notellm.engine import NoteNotFoundError, RelatedNote
 
 from .flow_layout import flow_container
 from .layouts import fill
+from .notes_model import PathRole
 from .session import VaultSession
-
-PathRole = Qt.ItemDataRole.UserRole + 1
-
 
 def _label(text: str, name: str, wrap: bool = False) -> QLabel:
     label = QLabel(text)

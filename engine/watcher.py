@@ -23,6 +23,7 @@ from watchdog.observers import Observer
 
 from .errors import IndexLockedError, NoteLLMError
 from .indexer import relative_path
+from .vault import is_hidden
 
 RETRY_FIRST, RETRY_LONGEST = 0.5, 10.0  # seconds between tries while the index is locked
 # A lock met this soon after the last one is the same wait (retries come at most a backoff plus the
@@ -108,7 +109,7 @@ class VaultWatcher:
         relative = relative_path(self.vault, path)
         if relative is None or relative == "":
             return False
-        return not any(part.startswith(".") for part in Path(relative).parts)
+        return not is_hidden(relative)
 
     def _run(self) -> None:
         while True:

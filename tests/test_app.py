@@ -453,7 +453,6 @@ def test_app_is_a_thin_layer_over_the_engine():
                 assert name.split(".")[0] not in forbidden, f"{source.name} imports {name}"
 
 
-@pytest.mark.runs_app_main
 def test_notellm_command_opens_the_vault_and_quits_cleanly(qtbot, qapp, vault, tmp_path):
     from PySide6.QtWidgets import QApplication
 
