@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sqlite3
 import time
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +23,7 @@ import numpy as np
 
 from notellm.engine.hashtags import parse_topics, tag_key
 from notellm.engine.lexical import WORD
+from notellm.engine.store import ScratchFTS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 
 from .data import Dataset
@@ -108,7 +108,7 @@ class FTS5Ranker:
     Subclasses say what a row holds (`columns`, `row`) and what a note asks (`match`)."""
 
     name = "FTS5"
-    columns = "body"
+    columns: tuple[str, ...] = ("body",)
     tokenizer = "unicode61"
 
     def __init__(self):
@@ -122,18 +122,14 @@ class FTS5Ranker:
 
     def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
         started = time.perf_counter()
-        db = sqlite3.connect(":memory:")
-        db.execute(f"create virtual table docs using fts5({self.columns}, tokenize='{self.tokenizer}')")
-        marks = ", ".join("?" * (2 + self.columns.count(",")))  # rowid and each column
-        db.executemany(f"insert into docs(rowid, {self.columns}) values ({marks})", [(i, *self.row(n)) for i, n in enumerate(notes)])
+        table = ScratchFTS(self.columns, self.tokenizer, (self.row(n) for n in notes))
         result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
             match = self.match(notes[query])
-            if match is None:
-                continue
-            for rowid, score in db.execute("select rowid, bm25(docs) from docs where docs match ?", [match]):
-                result[row, rowid] = -score  # bm25() is lower-is-better
-        db.close()
+            if match is not None:
+                for position, score in table.matches(match):
+                    result[row, position] = score
+        table.close()
         self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
         return result
 
@@ -142,7 +138,7 @@ class BM25Ranker(FTS5Ranker):
     """The baseline: BM25 over title + text; the query is the source note's distinct words (OR-ed, first 64)."""
 
     name = "BM25 (FTS5)"
-    columns = "title, text"
+    columns = ("title", "text")
 
     def row(self, note: dict) -> tuple:
         return note["title"], note["text"]
