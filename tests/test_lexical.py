@@ -41,4 +41,4 @@ def test_an_index_from_before_lexical_matching_fills_it_without_embedding_again(
     assert summary.embedded == 0
     count = index.store.db.execute("select count(*) from lexical").fetchone()[0]
     assert count == 6 and index.store.lexical_complete()
-    assert "linear" in index.store.lexical_body(index.note("Linear algebra.md")["id"]).split()
+    assert "linear" in index.store.lexical_body(index.note("Linear algebra.md").id).split()
