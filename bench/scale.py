@@ -118,7 +118,7 @@ def part_related(vault: Path, args) -> dict:
     from notellm.engine import VaultIndex
 
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
-        paths = [row.path for row in index.notes()]
+        paths = [row.path for row in index.notes() if row.indexed]  # a skipped file (an empty note) has no vector
         return {"vectors": len(paths), "latencies": query_latencies(index, paths)}
 
 
@@ -289,9 +289,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def report(results: dict, args, collections: list[str]) -> str:
+def report(results: dict, args, collections: list[str], reused: list[str]) -> str:
     minilm, cold, noop, bare, tokens = (results[k] for k in ("minilm", "reindex", "noop", "bare", "prompt_tokens"))
-    related, synthetic, app = results["related"], results["synthetic"], results["app"]
+    related, synthetic, app = results.get("related"), results["synthetic"], results["app"]
     cold_rate = cold["notes"] / cold["seconds"]
     pipeline_tok_s = tokens["tokens"] / cold["seconds"]
     bare_tok_s = bare["tokens"] / bare["seconds"]
@@ -304,7 +304,9 @@ def report(results: dict, args, collections: list[str]) -> str:
         f"Produced by `.venv/bin/python bench/scale.py --notes {args.notes} --bare-sample {args.bare_sample}` on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {args.threads} threads, model `{cold['model']}` (the shipped default), {args.tokens} content tokens, "
         f"{time.strftime('%Y-%m-%d')}: {cold['notes']:,} notes from {len(collections)} collections of `../shared/corpus`, "
-        "each part in its own process, one after another.",
+        "each part in its own process, one after another."
+        + (f" The parts {', '.join(reused)} were measured by an earlier run with the same settings on the same vault "
+           "(kept in `--results`)." if reused else ""),
         "",
         "| measure | value | baseline in the same run | ratio |",
         "|---|---|---|---|",
@@ -315,8 +317,9 @@ def report(results: dict, args, collections: list[str]) -> str:
         f"| `Llama.embed`, one prompt per call, {bare['notes']} evenly spaced notes: {bare_tok_s:.0f} tok/s "
         f"| pipeline at {pipeline_tok_s / bare_tok_s:.0%} of bare |",
         f"| no-change reindex of {cold['notes']:,} notes | {noop['seconds']:.1f} s | | |",
-        f"| `related` at {related['vectors']:,} real vectors, k=10 | p50 {statistics.median(related['latencies']) * 1000:.1f} ms, "
-        f"p95 {percentile(related['latencies'], 0.95) * 1000:.1f} ms | | |",
+        (f"| `related` at {related['vectors']:,} real vectors, k=10 | p50 {statistics.median(related['latencies']) * 1000:.1f} ms, "
+         f"p95 {percentile(related['latencies'], 0.95) * 1000:.1f} ms | | |") if related else
+        "| `related` at the real vectors | not measured in this run | | |",
         f"| `related` at {synthetic['vectors']:,} synthetic vectors, k=10 | p50 {statistics.median(synthetic['latencies']) * 1000:.1f} ms, "
         f"p95 {percentile(synthetic['latencies'], 0.95) * 1000:.1f} ms | | |",
         f"| save-to-queryable in the app while its full index runs ({len(saves)} saves) | median {statistics.median(saves):.2f} s, "
@@ -346,6 +349,11 @@ def report(results: dict, args, collections: list[str]) -> str:
 ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "bare", "synthetic"]
 
 
+def settings(args) -> dict:
+    """What makes two runs' parts comparable: the same vault, model budget and threads."""
+    return {"notes": args.notes, "tokens": args.tokens, "threads": args.threads}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 2)[2])
@@ -356,6 +364,9 @@ def main() -> None:
     parser.add_argument("--app-warmup", type=float, default=30.0, help="seconds of app indexing before the saves")
     parser.add_argument("--vectors", type=int, default=100_000, help="synthetic vectors for the query-latency part")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "engine-speed.md", help="the page it writes")
+    parser.add_argument("--parts", default=",".join(ORDER + ["app"]), help="comma-separated parts to run (default: all)")
+    parser.add_argument("--results", type=Path, default=REPO / ".cache" / "scale" / "results.json",
+                        help="each part's result is kept here, so a run of some parts completes an earlier one")
     parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     parser.add_argument("--vault", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -368,13 +379,23 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="notellm-scale-") as folder:
-        vault, home, app_vault = Path(folder) / "vault", Path(folder) / "home", Path(folder) / "app-vault"
+        vault, app_vault = Path(folder) / "vault", Path(folder) / "app-vault"
         collections = build_vault(vault, args.notes)
         shutil.copytree(vault, app_vault, copy_function=shutil.copy2)
         print(f"vault: {sum(1 for _ in vault.rglob('*.md'))} files from {len(collections)} collections", flush=True)
-        results = {name: run_part(name, vault, home, args) for name in ORDER}
-        results["app"] = run_part("app", app_vault, Path(folder) / "app-home", args)
-    page = report(results, args, collections)
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        saved = json.loads(args.results.read_text()) if args.results.exists() else {}
+        results = {name: saved[name] for name in saved if saved[name].get("settings") == settings(args)}
+        reused = set(results)
+        for name in [part for part in ORDER + ["app"] if part in args.parts.split(",")]:
+            if name == "related" and "reindex" not in args.parts.split(","):
+                continue  # it needs this run's index
+            app = name == "app"  # the app indexes its own copy of the vault, from an empty index
+            results[name] = run_part(name, app_vault if app else vault, Path(folder) / ("app-home" if app else "home"), args)
+            results[name]["settings"] = settings(args)
+            reused.discard(name)
+            args.results.write_text(json.dumps(results, indent=1))
+    page = report(results, args, collections, sorted(reused))
     print(page)
     args.out.write_text(page, encoding="utf-8")
 
