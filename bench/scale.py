@@ -223,41 +223,46 @@ def part_synthetic(vault: Path, args) -> dict:
             return {"vectors": args.vectors, "latencies": query_latencies(index, [f"n{i}.md" for i in range(args.vectors)])}
 
 
+def sample_notes(vault: Path, count: int = 64) -> list[tuple[str, str]]:
+    """(title, text) of `count` notes spread over the vault, the same ones on every call."""
+    notes = sorted(read_notes(vault), key=lambda note: note.path)[::97][:count]
+    return [(note.parsed.title, note.parsed.text) for note in notes]
+
+
+def notes_per_second(model_path: Path, threads: int, notes: list[tuple[str, str]], tokens: int) -> float:
+    from notellm.engine.model import NoteModel
+
+    model = NoteModel(model_path, threads=threads, content_tokens=tokens)
+    try:
+        model.embed_notes(notes[:8], tokens)  # warm up
+        started = time.perf_counter()
+        model.embed_notes(notes, tokens)
+        return len(notes) / (time.perf_counter() - started)
+    finally:
+        model.close()
+
+
 def part_threads(vault: Path, args) -> dict:
     """Notes per second of the engine's model at each thread count, on the same 64 notes."""
     from notellm.engine.config import resolve_model
-    from notellm.engine.model import NoteModel
 
-    notes = sorted(read_notes(vault), key=lambda note: note.path)[::97][:64]
-    rates = {}
-    for threads in sorted({1, args.threads, os.cpu_count() or 1}):
-        model = NoteModel(resolve_model(None), threads=threads, content_tokens=args.tokens)
-        model.embed_notes([(n.parsed.title, n.parsed.text) for n in notes[:8]], args.tokens)  # warm up
-        started = time.perf_counter()
-        model.embed_notes([(n.parsed.title, n.parsed.text) for n in notes], args.tokens)
-        rates[threads] = len(notes) / (time.perf_counter() - started)
-        model.close()
-    return {"notes_per_second": rates}
+    notes = sample_notes(vault)
+    threads = sorted({1, args.threads, os.cpu_count() or 1})
+    return {"notes_per_second": {count: notes_per_second(resolve_model(None), count, notes, args.tokens) for count in threads}}
 
 
 def part_formats(vault: Path, args) -> dict:
     """Notes per second of the default model stored as F16 (as shipped), Q8_0 and Q4_K_M, on the same 64 notes."""
     from notellm.engine.config import resolve_model
-    from notellm.engine.model import NoteModel
     from notellm.training.delta import quantize
 
-    notes = [(n.parsed.title, n.parsed.text) for n in sorted(read_notes(vault), key=lambda note: note.path)[::97][:64]]
+    notes = sample_notes(vault)
     shipped = resolve_model(None)
     rates = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in ("f16", "q8_0", "q4_k_m"):
             path = shipped if name == "f16" else quantize(shipped, Path(folder) / f"{name}.gguf", name, args.threads)
-            model = NoteModel(path, threads=args.threads, content_tokens=args.tokens)
-            model.embed_notes(notes[:8], args.tokens)  # warm up
-            started = time.perf_counter()
-            model.embed_notes(notes, args.tokens)
-            rates[name] = len(notes) / (time.perf_counter() - started)
-            model.close()
+            rates[name] = notes_per_second(path, args.threads, notes, args.tokens)
     return {"notes_per_second": rates}
 
 

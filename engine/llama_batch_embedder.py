@@ -17,16 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .prompt import common_prefix_length
+
 WRITTEN_FOR = "0.3.36"
-
-
-def common_prefix_length(first: list[int], second: list[int]) -> int:
-    length = 0
-    for a, b in zip(first, second):
-        if a != b:
-            break
-        length += 1
-    return length
 
 
 class BatchEmbedder:

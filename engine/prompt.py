@@ -39,6 +39,16 @@ def max_prompt_tokens(content_tokens: int) -> int:
     return content_tokens + TITLE_TOKENS + INSTRUCTION_TOKENS
 
 
+def common_prefix_length(first: list[int], second: list[int]) -> int:
+    """How many leading token ids two prompts share."""
+    length = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
 def compression_prompt(title: str, content: str) -> str:
     note = json.dumps({"title": title, "content": content}, ensure_ascii=False)
     return f"{INSTRUCTION} {note}{COMPRESSION_CUE}"

@@ -6,9 +6,9 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from notellm.engine.llama_batch_embedder import WRITTEN_FOR, common_prefix_length
+from notellm.engine.llama_batch_embedder import WRITTEN_FOR
 from notellm.engine.model import SEQUENCES_PER_DECODE, NoteModel
-from notellm.engine.prompt import PROMPT_HEAD, compression_prompt
+from notellm.engine.prompt import PROMPT_HEAD, common_prefix_length, compression_prompt
 
 NOTES = [
     ("Sourdough", "Feed the starter flour and water every day and keep it warm."),

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from notellm.engine.prompt import PromptTokenizer, category_answer, category_cue, topics_answer, topics_cue
+from notellm.engine.prompt import PromptTokenizer, category_answer, category_cue, common_prefix_length, topics_answer, topics_cue
 
 from .losses import AnswerGenerationLoss, SymmetricInfoNCELoss, combine
 from .losses.generation import IGNORE
@@ -34,15 +34,6 @@ class Example:
     prompt_len: int  # ids[:prompt_len] is the embedding prompt
     shared: int = 0  # generation ids continue after ids[:shared] (the common prefix)
     label_from: int = 0  # ids[label_from:] are answer tokens (0: no generation part)
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def build_example(
@@ -66,7 +57,7 @@ def build_example(
     with_cue = tokenizer.tokenize(prompt + cue)  # what engine.model.NoteModel feeds llama.cpp to generate
     full = tokenizer.tokenize(prompt + cue + answer)
     answer_ids = full[len(with_cue):] if full[: len(with_cue)] == with_cue else tokenizer.tokenize_plain(answer)
-    shared = common_prefix(ids, with_cue)
+    shared = common_prefix_length(ids, with_cue)
     generation = with_cue[shared:] + answer_ids + [eos_id]
     return Example(ids + generation, len(ids) - 1, len(ids), shared, len(ids) + len(with_cue) - shared)
 
