@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
 
@@ -100,13 +99,13 @@ def garden(tmp_path) -> Path:
 
 @pytest.fixture
 def foam_vault(tmp_path) -> Path:
-    """A real vault: a few linked notes of the Foam documentation, with its licence."""
-    source = SHARED_DATA / "foam-docs" / "docs"
+    """A real vault: a few linked notes of the Foam documentation (the sample vault), with its licence."""
+    source = SAMPLE_VAULT
     target = tmp_path / "foam"
     for relative in ["index.md", "user/features/wikilinks.md", "user/features/backlinking.md", "user/features/tags.md", "user/features/graph-view.md"]:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / relative, target / relative)
-    shutil.copy(SHARED_DATA / "foam-docs" / "LICENSE", target / "LICENSE")
+    shutil.copy(SAMPLE_VAULT / "LICENSE", target / "LICENSE")
     return target
 
 

@@ -18,7 +18,7 @@ from notellm.app.settings import AppSettings
 from notellm.engine import VaultIndex
 
 REPO = Path(__file__).resolve().parents[1]
-FOAM = REPO.parent / "shared" / "data" / "foam-docs"
+SAMPLE_VAULT = REPO / "assets" / "sample-vault"  # Foam's own documentation, MIT
 # Screenshots and the responsiveness report go to a temporary folder, so the suite leaves the tree as it
 # found it; scripts/screenshots.sh points this at docs/ to refresh the ones the README shows.
 DOCS_OUT_ENV = "NOTELLM_DOCS_OUT"
@@ -62,8 +62,8 @@ def vault(tmp_path) -> Path:
     target = tmp_path / "foam"
     for relative in NOTES:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FOAM / "docs" / relative, target / relative)
-    shutil.copy(FOAM / "LICENSE", target / "LICENSE")
+        shutil.copy(SAMPLE_VAULT / relative, target / relative)
+    shutil.copy(SAMPLE_VAULT / "LICENSE", target / "LICENSE")
     return target
 
 
@@ -417,7 +417,7 @@ def test_later_runs_reopen_the_last_vault_and_window_geometry(qtbot, open_window
 
 def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_path, qsettings):
     """The index steps aside between batches for the reader's requests, then carries on."""
-    source = FOAM / "docs"
+    source = SAMPLE_VAULT
     vault = tmp_path / "bigger"
     for file in sorted(source.rglob("*.md"))[:20]:
         target = vault / file.relative_to(source)

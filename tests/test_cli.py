@@ -148,13 +148,10 @@ def test_python_dash_m_and_version():
 
 def test_killed_reindex_resumes_and_ends_consistent(tmp_path, notellm_home):
     """SIGKILL in the middle of a reindex, run it again: SQLite and USearch agree, nothing is lost."""
-    from conftest import SHARED_DATA
+    from conftest import SAMPLE_VAULT
     import shutil
 
-    vault = tmp_path / "til"
-    source = SHARED_DATA / "jbranchaud-til" / "git"
-    shutil.copytree(source, vault / "git")
-    shutil.copy(SHARED_DATA / "jbranchaud-til" / "LICENSE", vault / "LICENSE")
+    vault = shutil.copytree(SAMPLE_VAULT, tmp_path / "sample")
     notes = len(list(vault.rglob("*.md")))
     command = [sys.executable, "-m", "notellm.engine", "reindex", str(vault), "--tokens", "32", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
@@ -189,11 +186,10 @@ def test_killed_reindex_resumes_and_ends_consistent(tmp_path, notellm_home):
 def test_a_kill_loses_at_most_a_couple_of_seconds_of_embedding(tmp_path, notellm_home):
     """Each vector is committed within about BATCH_SECONDS of being computed, the first one at once:
     a SIGKILL soon after indexing starts keeps what was done, and the next run embeds only the rest."""
-    from conftest import SHARED_DATA
+    from conftest import SAMPLE_VAULT
     import shutil
 
-    vault = tmp_path / "til"
-    shutil.copytree(SHARED_DATA / "jbranchaud-til" / "git", vault / "git")
+    vault = shutil.copytree(SAMPLE_VAULT, tmp_path / "sample")
     notes = len(list(vault.rglob("*.md")))
     command = [sys.executable, "-m", "notellm.engine", "reindex", str(vault), "--tokens", "32", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SAMPLE_VAULT
 
 pytestmark = pytest.mark.packaging
 BUNDLE = REPO / "dist" / "NoteLLM"
@@ -37,7 +37,7 @@ def run(bundle, program, *args, env, timeout=600):
 
 def test_engine_cli_indexes_and_answers(bundle, clean_env, tmp_path):
     vault = tmp_path / "vault"
-    shutil.copytree(SHARED_DATA / "foam-docs" / "docs" / "user" / "features", vault)
+    shutil.copytree(SAMPLE_VAULT / "user" / "features", vault)
     assert run(bundle, "notellm-engine", "--version", env=clean_env).stdout.startswith("notellm-engine, version")
     indexed = run(bundle, "notellm-engine", "reindex", vault, "--tokens", "32", "--json", "-q", env=clean_env)
     assert indexed.returncode == 0, indexed.stderr
@@ -49,7 +49,7 @@ def test_engine_cli_indexes_and_answers(bundle, clean_env, tmp_path):
 
 def test_gui_starts_opens_a_vault_and_quits(bundle, clean_env, tmp_path):
     vault = tmp_path / "vault"
-    shutil.copytree(SHARED_DATA / "foam-docs" / "docs" / "user" / "features", vault)
+    shutil.copytree(SAMPLE_VAULT / "user" / "features", vault)
     result = run(bundle, "notellm", vault, "--quit-after-index", env=clean_env)
     assert result.returncode == 0, result.stderr
 

@@ -25,7 +25,7 @@ from notellm.training.losses import combine  # noqa: E402
 from notellm.training.losses.contrastive import SymmetricInfoNCELoss, compute_loss_from_embeddings  # noqa: E402
 from notellm.training.losses.generation import IGNORE, compute_loss_from_logits  # noqa: E402
 
-FOAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "foam-docs" / "docs"
+FOAM = Path(__file__).resolve().parents[1] / "assets" / "sample-vault"  # Foam's own documentation
 TINY_NOTES = [
     "user/tools/cli.md",
     "user/tools/cli/daily.md",
