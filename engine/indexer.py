@@ -45,6 +45,7 @@ EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
 BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
 SAVE_EVERY_SECONDS = 20.0
 Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
+Queued = tuple[Note, NoteContent] | FileStat  # a note read in this run, or one listed earlier and read when its batch comes
 
 
 @dataclass
@@ -92,6 +93,11 @@ def changed_on_disk(found: ScanResult, known: dict[str, KnownFile]) -> list[str]
     return [path for path, file in found.files.items() if path not in known or known[path].differs_from(file.mtime_ns, file.size)]
 
 
+def newest_first(item: Queued) -> tuple[int, str]:
+    file = item[0] if isinstance(item, tuple) else item
+    return -file.mtime_ns, file.path
+
+
 def note_content(note: Note) -> NoteContent:
     parsed = note.parsed
     return NoteContent(
@@ -133,8 +139,9 @@ class Indexer:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
-        """Update just these files or folders, as they are now."""
+    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None, links: bool = True) -> ReindexSummary:
+        """Update just these files or folders, as they are now; `links=False` leaves the links table to
+        `update_links()` (resolving every link of a 10,000-note vault takes a good part of a second)."""
         started = time.perf_counter()
         known = self.store.known_files()
         candidates: dict[str, FileStat] = {}
@@ -162,10 +169,16 @@ class Indexer:
                     removed.add(relative)
             else:
                 removed |= {p for p in known if p.startswith(relative + "/")}
-        summary = self._update(candidates, removed, pre_skipped, known, progress, None)
+        summary = self._update(candidates, removed, pre_skipped, known, progress, None, links)
         summary.scanned = len(candidates)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _waiting_for_its_vector(self, file: FileStat, known: KnownFile | None) -> bool:
+        """Listed by an earlier run that stopped before embedding it, and unchanged since: its row and
+        lexical entry are current, so it is read only when its batch comes (a resumed run starts at once)."""
+        return (known is not None and known.skip_reason is None and known.embedded_with is None
+                and not known.differs_from(file.mtime_ns, file.size))
 
     def _needs_reading(self, file: FileStat, known: KnownFile | None) -> bool:
         """New, changed on disk, never embedded by this embedder, or skipped for a reason that can pass
@@ -178,11 +191,17 @@ class Indexer:
         )
 
     def _update(self, files: dict[str, FileStat], removed: set[str], pre_skipped: list[Skipped],
-                known: dict[str, KnownFile], progress: Progress | None, should_stop) -> ReindexSummary:
+                known: dict[str, KnownFile], progress: Progress | None, should_stop, links: bool = True) -> ReindexSummary:
         summary = ReindexSummary()
         backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
-        to_read = [f for path, f in files.items() if backfill or self._needs_reading(f, known.get(path))]
-        summary.unchanged = len(files) - len(to_read)
+        waiting: list[FileStat] = []
+        to_read: list[FileStat] = []
+        for path, file in files.items():
+            if not backfill and self._waiting_for_its_vector(file, known.get(path)):
+                waiting.append(file)
+            elif backfill or self._needs_reading(file, known.get(path)):
+                to_read.append(file)
+        summary.unchanged = len(files) - len(to_read) - len(waiting)
         removed_ids = {path: known[path].id for path in removed}
         moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
 
@@ -206,14 +225,16 @@ class Indexer:
             else:
                 to_embed.append((note, content))
         # Today's notes first: the related panel works for them within the first minute of a long index.
-        to_embed.sort(key=lambda item: (-item[0].mtime_ns, item[0].path))
-        if to_embed:
+        queue: list[Queued] = sorted(to_embed + waiting, key=newest_first)
+        if queue:
             self.load_model()  # or ModelError, with the index untouched
 
         dropped = self.store.embedded_ids([skip.path for skip in skips])  # vectors that leave USearch
         if dropped:
             self.vectors.begin_changes()
         with self.store.transaction():
+            if to_read or removed or pre_skipped:  # in this transaction, so a kill can't lose the mark
+                self.store.mark_links_stale()
             for skip in skips:
                 self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
                 summary.skipped += 1
@@ -226,7 +247,7 @@ class Indexer:
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
         self.vectors.remove_many(dropped)
 
-        self._embed(to_embed, summary, progress, should_stop)
+        self._embed(queue, summary, progress, should_stop)
 
         gone = self.store.still_at(removed_ids)  # not renamed meanwhile
         if gone:
@@ -236,18 +257,26 @@ class Indexer:
             self.vectors.remove_many(gone)
             summary.removed = len(gone)
 
-        if to_read or removed or pre_skipped:
-            self._rebuild_links()
+        if links and not summary.cancelled:  # a run that steps aside leaves them to the next
+            self.update_links()
         self.vectors.save()
         return summary
 
-    def _embed(self, notes: list[tuple[Note, NoteContent]], summary: ReindexSummary, progress, should_stop) -> None:
+    def update_links(self) -> bool:
+        """Resolve every note's links again if notes changed since the last time; True if it did."""
+        if not self.store.links_stale():
+            return False
+        self._rebuild_links()
+        return True
+
+    def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop) -> None:
         """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
-        so that a kill loses at most a couple of seconds (the first batch is one note, to measure)."""
-        total = len(notes)
+        so that a kill loses at most a couple of seconds (the first batch is one note, to measure).
+        A note still waiting from an earlier run (a FileStat) is read now; if it can't be, it is skipped."""
+        total = len(queue)
         if progress:
             progress(0, total)
-        if not notes:
+        if not queue:
             return
         model = self.load_model()
         last_save = time.monotonic()
@@ -256,22 +285,28 @@ class Indexer:
             if should_stop and should_stop():
                 summary.cancelled = True
                 break
-            batch = notes[done:done + size]
+            items = queue[done:done + size]
             started = time.monotonic()
-            vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens)
-            per_note = max(time.monotonic() - started, 1e-3) / len(batch)
+            read = [item if isinstance(item, tuple) else read_note(self.vault, item) for item in items]
+            batch = [item if isinstance(item, tuple) else (item, note_content(item)) for item in read if not isinstance(item, Skipped)]
+            vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens) if batch else []
+            per_note = max(time.monotonic() - started, 1e-3) / len(items)
             self.vectors.begin_changes(model.dimensions)
             with self.store.transaction():
+                for skip in read:
+                    if isinstance(skip, Skipped):
+                        self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
+                        summary.skipped += 1
                 ids = [self.store.store_embedding(note.path, content, vector, self.embedder_id)
                        for (note, content), vector in zip(batch, vectors)]
             for note_id, vector in zip(ids, vectors):
                 self.vectors.upsert(note_id, vector)
-            done += len(batch)
+            done += len(items)
             size = max(1, min(EMBED_BATCH, int(BATCH_SECONDS / per_note)))
             summary.embedded += len(batch)
             summary.embedded_paths += [note.path for note, _ in batch]
             if progress:
-                progress(summary.embedded, total)
+                progress(done, total)
             if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
                 self.vectors.save()
                 last_save = time.monotonic()

@@ -64,6 +64,7 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 
 
 LEXICAL_COMPLETE = "lexical_complete"  # meta key: every indexed note has its lexical row
+LINKS_STALE = "links_stale"  # meta key: notes changed since the links table was last rebuilt
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:
@@ -443,6 +444,13 @@ class Store:
     def replace_links(self, pairs: Iterable[tuple[int, int]]) -> None:
         self.db.execute("delete from links")
         self.db.conn.executemany("insert or ignore into links(source_id, target_id) values (?, ?)", pairs)
+        self.set_meta(LINKS_STALE, "0")
+
+    def links_stale(self) -> bool:
+        return self.get_meta(LINKS_STALE, "0") == "1"
+
+    def mark_links_stale(self) -> None:
+        self.set_meta(LINKS_STALE, "1")
 
     def linked_ids(self, note_id: int) -> set[int]:
         rows = self.db.execute(

@@ -13,6 +13,7 @@ import errno
 import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 import stat
 from dataclasses import dataclass, field
@@ -256,7 +257,7 @@ class LinkResolver:
     def resolve(self, source_path: str, link: Link) -> str | None:
         target = link.target.strip().replace("\\", "/")
         if link.kind == "markdown" and not target.startswith("/"):
-            joined = os.path.normpath(str(PurePosixPath(source_path).parent / target)).replace("\\", "/")
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(source_path), target))
             candidates = [joined, target]
         else:
             candidates = [target.lstrip("/")]
@@ -269,7 +270,7 @@ class LinkResolver:
             for suffix in NOTE_SUFFIXES:
                 if key + suffix in self.by_path:
                     return self.by_path[key + suffix]
-        name = PurePosixPath(target).name
+        name = posixpath.basename(target.rstrip("/"))
         name = name.rsplit(".", 1)[0] if is_note_name(name) else name
         matches = self.by_name.get(name.casefold(), [])
         if len(matches) == 1:

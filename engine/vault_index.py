@@ -287,10 +287,17 @@ class VaultIndex:
             return summary
 
     @_index_errors
-    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> ReindexSummary:
-        """Update just these files or folders (what the watcher saw change)."""
+    def sync_paths(self, paths: Iterable[str | Path], progress: Progress | None = None, links: bool = True) -> ReindexSummary:
+        """Update just these files or folders (what the watcher saw change). With `links=False` the
+        notes are queryable sooner and the links table catches up at `update_links()` or the next reindex."""
         with self._writing():
-            return self._indexer.sync_paths(paths, progress)
+            return self._indexer.sync_paths(paths, progress, links)
+
+    @_index_errors
+    def update_links(self) -> bool:
+        """Bring the links table up to date after `sync_paths(..., links=False)`; True if anything was redone."""
+        with self._writing():
+            return self._indexer.update_links()
 
     # --- queries ----------------------------------------------------------------------------
     def relative_path(self, path: str | Path) -> str | None:

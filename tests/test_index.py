@@ -227,6 +227,40 @@ def test_the_most_recently_modified_notes_are_embedded_first(garden, open_index)
     assert second.embedded_paths == newest_first[1:]
 
 
+def test_a_resumed_run_reads_a_waiting_note_only_when_its_batch_comes(garden, open_index):
+    """Notes listed by a run that stepped aside are not read again up front (their rows are current
+    unless the file changed), so a resumed run starts embedding at once; a note is read when its batch
+    comes, and one that can't be read then is skipped with its reason. The links are whole at the end."""
+    note = garden / "Eigenvalues.md"
+    os.utime(note, (time.time() - 86400, time.time() - 86400))  # the oldest: embedded last
+    index = open_index(garden)
+    assert index.reindex(should_stop=lambda: True).cancelled
+    original, stat = note.read_bytes(), note.stat()
+    note.write_bytes(b"\0" * len(original))  # same size and time: looks unchanged, reads as binary
+    os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    reported = []
+    first = index.reindex(progress=lambda done, total: reported.append(done), should_stop=lambda: reported[-1] > 0)
+    assert first.cancelled and first.embedded == 1 and first.skipped == 0  # not read yet
+    assert not any(r.skip_reason for r in index.notes())
+    summary = index.reindex()
+    assert summary.embedded == 4 and summary.skipped == 1 and not summary.cancelled
+    assert {r.path: r.skip_reason for r in index.notes() if r.skip_reason} == {"Eigenvalues.md": "binary file, not Markdown"}
+    assert any(r.linked and r.path == "Matrix multiplication.md" for r in index.related("Linear algebra.md", k=5))
+    note.write_bytes(original)
+    assert index.reindex().embedded_paths == ["Eigenvalues.md"]
+
+
+def test_a_sync_can_leave_the_links_for_later(garden, open_index):
+    index = open_index(garden)
+    index.reindex()
+    write_notes(garden, {"Determinant.md": "# Determinant\n\nThe volume factor of a linear map. [[Eigenvalues]]\n"})
+    index.sync_paths([garden / "Determinant.md"], links=False)
+    assert not any(r.linked for r in index.related("Determinant.md", k=5))  # queryable, links not yet resolved
+    assert index.update_links() is True
+    assert [r.path for r in index.related("Determinant.md", k=5) if r.linked] == ["Eigenvalues.md"]
+    assert index.update_links() is False  # nothing changed since
+
+
 def test_an_empty_suggestion_is_remembered_and_generation_can_be_cut_short(garden, open_index):
     index = open_index(garden)
     index.reindex()
