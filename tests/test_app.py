@@ -215,6 +215,13 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     # the engine re-embedded the edited note
     assert marker in edited.read_text(encoding="utf-8")
 
+    # --- a new note is queryable first; its links are resolved right after, behind the reader ------------
+    with qtbot.waitSignal(session.vaultChanged, timeout=TAGS_TIMEOUT_MS):
+        (vault / "links-later.md").write_text("# Links later\n\nHow [[tags]] work.\n", encoding="utf-8")
+    qtbot.waitUntil(lambda: not session.index.store.links_stale(), timeout=30_000)
+    tags_note = session.index.note("user/features/tags.md").id
+    assert tags_note in session.index.store.linked_ids(session.index.note("links-later.md").id)
+
 
 def test_search_box_ranks_notes(qtbot, open_window, vault):
     keep = vault / "user/features/tags.md", vault / "user/features/daily-notes.md", vault / "index.md"
@@ -435,6 +442,25 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     qtbot.waitUntil(lambda: window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     assert window.note_list.model.indexed_count() == 20
     assert window.index_status.label.text().startswith("Indexed 20 notes")
+
+
+def test_emitting_a_signal_keeps_pythons_reference_counts():
+    """PySide6 6.12.0 drops a reference to True on every emit(); on Python 3.11 (True is not immortal)
+    a long index then aborted the app with "Fatal Python error: bool_dealloc". pyproject.toml keeps it out."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Relay(QObject):
+        changed = Signal(int, int, object)
+
+    relay, received = Relay(), []
+    relay.changed.connect(lambda *args: received.append(len(args)))
+    before = sys.getrefcount(True)
+    for step in range(100):
+        relay.changed.emit(step, 100, None)
+    assert len(received) == 100
+    assert sys.getrefcount(True) >= before  # 6.12.0: 100 fewer
 
 
 def test_app_is_a_thin_layer_over_the_engine():
