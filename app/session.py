@@ -232,6 +232,7 @@ class VaultSession(QObject):
             return
         if summary.cancelled:
             self.run.state = "paused" if self._pause_requested else "cancelled"
+            self.update_links()  # the notes it listed are linked now, not at the next run
         else:
             self.run.state = "done"
         self.stateChanged.emit(self.run.state)
@@ -275,7 +276,8 @@ class VaultSession(QObject):
         """On the watcher's thread: the preview can re-read the files at once, and the engine worker
         syncs them in turn (a locked index gives them back to the watcher, which tries again)."""
         self._watchPaths.emit(sorted(paths))
-        self._submit(lambda index: index.sync_paths(paths), self._on_watch_update,
+        # The links table catches up after the reader's next request (update_links, below).
+        self._submit(lambda index: index.sync_paths(paths, links=False), self._on_watch_update,
                      lambda error: self._sync_failed(paths, error), priority=EngineWorker.SYNC)
 
     def _sync_failed(self, paths: set[str], error: Exception) -> None:
@@ -292,8 +294,14 @@ class VaultSession(QObject):
     def _on_watch_update(self, summary: ReindexSummary) -> None:
         if self.closed:
             return
+        if self.run.state not in ("indexing", "pausing", "cancelling"):  # a running index redoes them at its end
+            self.update_links()
         self.refresh_notes()
         self.vaultChanged.emit(summary)
+
+    def update_links(self) -> None:
+        """Resolve the vault's links again if notes changed (behind the reader's requests)."""
+        self._submit(lambda index: index.update_links(), priority=EngineWorker.INDEX)
 
     def refresh_notes(self) -> None:
         self._submit(lambda index: index.notes(), self.notesChanged.emit)

@@ -35,17 +35,12 @@ TAGS_TIMEOUT_MS = 180_000  # hashtag generation takes seconds per note, far more
 
 
 @pytest.fixture(autouse=True)
-def private_notellm_home(tmp_path, monkeypatch) -> Path:
-    """Indexes go to a temporary data dir, never the user's (also done by conftest; kept explicit).
-
-    The app's tests run on the zero-shot SmolLM2 base, not the trained default: they check the app (chips,
-    settings, threads), and the trained default suggests no hashtags for some of these notes (its CSFT is
-    weak, see docs/benchmarks.md); tests/test_default_model.py covers the default itself."""
-    from notellm.engine.config import smollm2_base_model
-
+def private_notellm_home(tmp_path, monkeypatch, shipped_model) -> Path:
+    """Indexes go to a temporary data dir, never the user's (also done by conftest; kept explicit), and
+    the app runs on the model that ships, so its chips and related notes are what a user gets."""
     home = tmp_path / "notellm-home"
     monkeypatch.setenv("NOTELLM_HOME", str(home))
-    monkeypatch.setenv("NOTELLM_MODEL", str(smollm2_base_model()))
+    monkeypatch.setenv("NOTELLM_MODEL", str(shipped_model))
     return home
 
 
@@ -216,11 +211,19 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     assert marker in edited.read_text(encoding="utf-8")
 
     # --- a new note is queryable first; its links are resolved right after, behind the reader ------------
-    with qtbot.waitSignal(session.vaultChanged, timeout=TAGS_TIMEOUT_MS):
-        (vault / "links-later.md").write_text("# Links later\n\nHow [[tags]] work.\n", encoding="utf-8")
-    qtbot.waitUntil(lambda: not session.index.store.links_stale(), timeout=30_000)
+    from notellm.engine import NoteNotFoundError
+
     tags_note = session.index.note("user/features/tags.md").id
-    assert tags_note in session.index.store.linked_ids(session.index.note("links-later.md").id)
+
+    def new_note_links_to_tags() -> bool:
+        try:
+            new_note = session.index.note("links-later.md").id
+        except NoteNotFoundError:
+            return False
+        return not session.index.store.links_stale() and tags_note in session.index.store.linked_ids(new_note)
+
+    (vault / "links-later.md").write_text("# Links later\n\nHow [[tags]] work.\n", encoding="utf-8")
+    qtbot.waitUntil(new_note_links_to_tags, timeout=TAGS_TIMEOUT_MS)
 
 
 def test_search_box_ranks_notes(qtbot, open_window, vault):
@@ -381,7 +384,8 @@ def test_settings_check_model_and_reopen_index(qtbot, open_window, vault, qsetti
     assert dialog.tokens_spin.value() == 48
     qtbot.mouseClick(dialog.check_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.model_status.text().startswith(("✓", "✗")), timeout=120_000)
-    assert dialog.model_status.text().startswith("✓ SmolLM2"), dialog.model_status.text()
+    assert dialog.model_status.text().startswith("✓ notellm-default.gguf loads"), dialog.model_status.text()
+    assert "NoteLLM-trained head" in dialog.model_status.text()
 
     dialog.model_edit.setText(str(vault / "not-a-model.gguf"))
     (vault / "not-a-model.gguf").write_bytes(b"not a gguf file")
