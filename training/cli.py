@@ -14,6 +14,8 @@ from notellm.engine.training_report import CHECKPOINT_FILE
 from .data import DataError, PrepareConfig
 from .train_config import FULL_FINE_TUNE_LR, TrainConfig
 
+PREPARE_DEFAULTS = PrepareConfig()  # the prepare options' defaults are the dataclass's
+
 
 def _config_option(config_field: Field):
     """`--field-name` with the field's default, type and help; a boolean field is a flag."""
@@ -45,13 +47,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("vaults", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output data folder.")
-@click.option("--holdout", default=0.2, show_default=True, help="Share of each vault's links held out for evaluation.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--holdout", default=PREPARE_DEFAULTS.holdout, show_default=True, help="Share of each vault's links held out for evaluation.")
+@click.option("--seed", default=PREPARE_DEFAULTS.seed, show_default=True)
 @click.option("--same-tag-pairs", is_flag=True, help="Also pair notes that share a tag (or category).")
 @click.option("--no-links", is_flag=True, help="No link pairs (and nothing held out) from these vaults.")
-@click.option("--same-tag-partners", default=2, show_default=True, help="Same-tag partners sampled per note.")
-@click.option("--min-cooccurrence", default=1.0, show_default=True, help="Summed 1/N weight a navigation pair needs.")
-@click.option("--max-pairs", default=0, show_default=True, help="Keep a seeded sample of this many training pairs (0: all).")
+@click.option("--same-tag-partners", default=PREPARE_DEFAULTS.same_tag_partners, show_default=True, help="Same-tag partners sampled per note.")
+@click.option("--min-cooccurrence", default=PREPARE_DEFAULTS.min_cooccurrence, show_default=True, help="Summed 1/N weight a navigation pair needs.")
+@click.option("--max-pairs", default=PREPARE_DEFAULTS.max_pairs, show_default=True, help="Keep a seeded sample of this many training pairs (0: all).")
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 def prepare(vaults, out, holdout, seed, same_tag_pairs, no_links, same_tag_partners, min_cooccurrence, max_pairs, exclude) -> None:
     """Related pairs, CSFT targets and a held-out link split from VAULTS into OUT (JSONL + manifest)."""
