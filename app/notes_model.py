@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -28,6 +29,20 @@ def format_time(mtime_ns: int | None) -> str:
     return when.strftime("%d %b %Y")
 
 
+MAX_IN_PLACE_CHANGES = 64  # more notes added or removed at once than this: the list is reset instead
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as (first, last) runs of consecutive ones: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
 class NoteListModel(QAbstractTableModel):
     """Rows are the engine's `NoteRow`s; skipped and not-yet-indexed notes are shown dimmed."""
 
@@ -37,15 +52,35 @@ class NoteListModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}
 
     def set_notes(self, rows: list[NoteRow]) -> None:
-        if [r.path for r in rows] == [r.path for r in self._rows]:
+        """Show these rows (the engine's, sorted by path). A few added or removed notes are inserted and
+        removed in place, and only changed rows are signalled: resetting or re-signalling all 10,000 rows
+        made the sorting proxy re-sort them in Python, seconds of a frozen window while a vault indexes."""
+        new_paths = {r.path for r in rows}
+        old_paths = set(self._row_of)
+        if len(old_paths ^ new_paths) > MAX_IN_PLACE_CHANGES:
+            self.beginResetModel()
             self._rows = list(rows)
-            if rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+            self._row_of = {r.path: i for i, r in enumerate(rows)}
+            self.endResetModel()
             return
-        self.beginResetModel()
+        paths = [r.path for r in self._rows]
+        for path in sorted(old_paths - new_paths, reverse=True):
+            row = bisect.bisect_left(paths, path)
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del paths[row], self._rows[row]
+            self.endRemoveRows()
+        incoming = {r.path: r for r in rows}
+        for path in sorted(new_paths - old_paths):
+            row = bisect.bisect_left(paths, path)
+            self.beginInsertRows(QModelIndex(), row, row)
+            paths.insert(row, path)
+            self._rows.insert(row, incoming[path])
+            self.endInsertRows()
+        changed = [i for i, (old, new) in enumerate(zip(self._rows, rows)) if old != new]
         self._rows = list(rows)
         self._row_of = {r.path: i for i, r in enumerate(rows)}
-        self.endResetModel()
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
 
     def note(self, path: str) -> NoteRow | None:
         row = self._row_of.get(path)

@@ -23,6 +23,7 @@ from .worker import EngineWorker, TrainingWorker
 
 Callback = Callable[[Any], None]
 _SKIP = object()  # a request that became obsolete before its turn came
+NOTE_LIST_EVERY_SECONDS = 2.0  # while indexing, the note list is refreshed at most this often
 
 
 @dataclass(frozen=True)
@@ -199,19 +200,22 @@ class VaultSession(QObject):
         self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
 
     def _reindex_job(self, index: VaultIndex) -> ReindexSummary:
-        embedded_here = 0
+        listed_at = float("-inf")  # the first embedded notes show at once
 
         def progress(done: int, total: int) -> None:
-            nonlocal embedded_here
-            embedded_here = done
-            # Same thread as the reindex, so reading the note list here keeps engine calls serial.
-            notes = index.notes() if done else None
+            nonlocal listed_at
+            # Same thread as the reindex, so reading the note list here keeps engine calls serial. At
+            # 10,000 notes a list costs the engine and the window a fraction of a second: not every batch.
+            notes = None
+            if done and time.monotonic() - listed_at >= NOTE_LIST_EVERY_SECONDS:
+                notes, listed_at = index.notes(), time.monotonic()
             self._progressFromWorker.emit(done, total, notes)
 
         def should_stop() -> bool:
-            # Step aside between batches when the reader asked for something (related notes,
-            # search, a link): the run is resubmitted behind that request and carries on.
-            return self._stop.is_set() or (embedded_here > 0 and self.worker.urgent_waiting())
+            # Step aside between chunks and batches when the reader asked for something (related notes,
+            # search, a link): the run is resubmitted behind that request and carries on (the indexer
+            # asks only after each run did some work, so it always gets on).
+            return self._stop.is_set() or self.worker.urgent_waiting()
 
         return index.reindex(progress=progress, should_stop=should_stop)
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
 BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
 SAVE_EVERY_SECONDS = 20.0
+LIST_CHUNK = 256  # notes read and listed per transaction; a long first run can step aside between chunks
 Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
 Queued = tuple[Note, NoteContent] | FileStat  # a note read in this run, or one listed earlier and read when its batch comes
 
@@ -204,50 +205,29 @@ class Indexer:
         summary.unchanged = len(files) - len(to_read) - len(waiting)
         removed_ids = {path: known[path].id for path in removed}
         moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
+        # The run steps aside (should_stop) only after it did some work, a chunk listed or a batch
+        # embedded, so a run resumed again and again still gets through the vault.
 
-        # Decide first, write afterwards: a model that can't be loaded fails before anything changed.
-        skips: list[Skipped] = list(pre_skipped)
-        updates: list[tuple[int, str | None, Note, NoteContent]] = []  # text and embedder unchanged, or a rename
         to_embed: list[tuple[Note, NoteContent]] = []
-        for file in to_read:
-            note = read_note(self.vault, file)
-            if isinstance(note, Skipped):
-                skips.append(note)
-                continue
-            content = note_content(note)
-            reusable = self.store.reusable_id(note.path, content.text_hash, self.embedder_id)
-            if reusable is not None:
-                updates.append((reusable, None, note, content))
-                summary.unchanged += 1
-            elif note.path not in known and content.text_hash in moved_from:
-                updates.append((moved_from.pop(content.text_hash), note.path, note, content))
-                summary.renamed += 1
-            else:
-                to_embed.append((note, content))
-        # Today's notes first: the related panel works for them within the first minute of a long index.
-        queue: list[Queued] = sorted(to_embed + waiting, key=newest_first)
-        if queue:
-            self.load_model()  # or ModelError, with the index untouched
-
-        dropped = self.store.embedded_ids([skip.path for skip in skips])  # vectors that leave USearch
-        if dropped:
-            self.vectors.begin_changes()
-        with self.store.transaction():
-            if to_read or removed or pre_skipped:  # in this transaction, so a kill can't lose the mark
+        if len(to_read) > LIST_CHUNK:
+            self.load_model()  # a long run will embed: a model that can't be loaded fails before any write
+        for first in range(0, len(to_read), LIST_CHUNK):
+            chunk = self._list(to_read[first:first + LIST_CHUNK], pre_skipped if first == 0 else [],
+                               bool(to_read or removed or pre_skipped) and first == 0, known, moved_from, summary)
+            to_embed += chunk
+            if should_stop and first + LIST_CHUNK < len(to_read) and should_stop():
+                summary.cancelled = True
+                break
+        if not to_read and pre_skipped:
+            self._list([], pre_skipped, True, known, moved_from, summary)
+        elif not to_read and removed:
+            with self.store.transaction():
                 self.store.mark_links_stale()
-            for skip in skips:
-                self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
-                summary.skipped += 1
-            for note_id, new_path, note, content in updates:
-                self.store.update_note(note_id, content, path=new_path)
-                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
-            for note, content in to_embed:
-                # Listed at once (the app shows it), marked unembedded until its batch is done.
-                note_id = self.store.list_note(note.path, content)
-                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
-        self.vectors.remove_many(dropped)
 
-        self._embed(queue, summary, progress, should_stop)
+        if not summary.cancelled:
+            # Today's notes first: the related panel works for them within the first minute of a long index.
+            queue: list[Queued] = sorted(to_embed + waiting, key=newest_first)
+            self._embed(queue, summary, progress, should_stop, listed=bool(to_read))
 
         gone = self.store.still_at(removed_ids)  # not renamed meanwhile
         if gone:
@@ -262,6 +242,50 @@ class Indexer:
         self.vectors.save()
         return summary
 
+    def _list(self, files: list[FileStat], skips: list[Skipped], links_change: bool, known: dict[str, KnownFile],
+              moved_from: dict[str, int], summary: ReindexSummary) -> list[tuple[Note, NoteContent]]:
+        """Read these files and write what they are now in one transaction: skipped, updated in place
+        (text and embedder unchanged), renamed, or listed without a vector. Returns the notes to embed."""
+        skips = list(skips)
+        updates: list[tuple[int, str | None, Note, NoteContent]] = []
+        to_embed: list[tuple[Note, NoteContent]] = []
+        for file in files:
+            note = read_note(self.vault, file)
+            if isinstance(note, Skipped):
+                skips.append(note)
+                continue
+            content = note_content(note)
+            reusable = self.store.reusable_id(note.path, content.text_hash, self.embedder_id)
+            if reusable is not None:
+                updates.append((reusable, None, note, content))
+                summary.unchanged += 1
+            elif note.path not in known and content.text_hash in moved_from:
+                updates.append((moved_from.pop(content.text_hash), note.path, note, content))
+                summary.renamed += 1
+            else:
+                to_embed.append((note, content))
+        if to_embed:
+            self.load_model()  # or ModelError, with this chunk unwritten
+
+        dropped = self.store.embedded_ids([skip.path for skip in skips])  # vectors that leave USearch
+        if dropped:
+            self.vectors.begin_changes()
+        with self.store.transaction():
+            if links_change:  # in this transaction, so a kill can't lose the mark
+                self.store.mark_links_stale()
+            for skip in skips:
+                self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
+                summary.skipped += 1
+            for note_id, new_path, note, content in updates:
+                self.store.update_note(note_id, content, path=new_path)
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+            for note, content in to_embed:
+                # Listed at once (the app shows it), marked unembedded until its batch is done.
+                note_id = self.store.list_note(note.path, content)
+                self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+        self.vectors.remove_many(dropped)
+        return to_embed
+
     def update_links(self) -> bool:
         """Resolve every note's links again if notes changed since the last time; True if it did."""
         if not self.store.links_stale():
@@ -269,7 +293,7 @@ class Indexer:
         self._rebuild_links()
         return True
 
-    def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop) -> None:
+    def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop, listed: bool) -> None:
         """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
         so that a kill loses at most a couple of seconds (the first batch is one note, to measure).
         A note still waiting from an earlier run (a FileStat) is read now; if it can't be, it is skipped."""
@@ -282,7 +306,7 @@ class Indexer:
         last_save = time.monotonic()
         done, size = 0, 1
         while done < total:
-            if should_stop and should_stop():
+            if should_stop and (done or listed) and should_stop():
                 summary.cancelled = True
                 break
             items = queue[done:done + size]

@@ -448,6 +448,35 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
     assert window.index_status.label.text().startswith("Indexed 20 notes")
 
 
+def test_the_note_list_changes_rows_in_place_while_a_vault_indexes(qapp):
+    """A few new or deleted notes are inserted and removed where they belong, and only changed rows are
+    signalled, so the sorted view never re-sorts a 10,000-note list for one saved note."""
+    from notellm.app.notes_model import NoteFilterProxy, NoteListModel
+    from notellm.engine import NoteRow
+
+    def row(path: str, indexed: bool = False) -> NoteRow:
+        return NoteRow(id=hash(path) % 10_000, path=path, title=path.removesuffix(".md"), folder="", mtime_ns=0, size=1,
+                       content_hash="h", tags=[], warning=None, skip_reason=None, embedded_with="m" if indexed else None,
+                       suggested_for=None, indexed=indexed)
+
+    model, proxy = NoteListModel(), NoteFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(0, Qt.SortOrder.AscendingOrder)
+    model.set_notes([row(f"n{i:03}.md") for i in range(200)])
+    signals = []
+    model.modelReset.connect(lambda: signals.append("reset"))
+    model.rowsInserted.connect(lambda parent, first, last: signals.append(("inserted", first, last)))
+    model.rowsRemoved.connect(lambda parent, first, last: signals.append(("removed", first, last)))
+    model.dataChanged.connect(lambda first, last: signals.append(("changed", first.row(), last.row())))
+
+    after = [row(f"n{i:03}.md", indexed=i in (5, 6)) for i in range(200) if i != 10] + [row("n050a.md")]
+    model.set_notes(sorted(after, key=lambda r: r.path))
+    assert signals == [("removed", 10, 10), ("inserted", 50, 50), ("changed", 5, 6)]
+    assert [model.note(r.path) for r in after] == after and model.rowCount() == 200
+    assert [proxy.data(proxy.index(i, 0)) for i in range(3)] == ["n000", "n001", "n002"]
+    assert model.row_of("n050a.md") == 50 and model.indexed_count() == 2
+
+
 def test_emitting_a_signal_keeps_pythons_reference_counts():
     """PySide6 6.12.0 drops a reference to True on every emit(); on Python 3.11 (True is not immortal)
     a long index then aborted the app with "Fatal Python error: bool_dealloc". pyproject.toml keeps it out."""

@@ -250,6 +250,20 @@ def test_a_resumed_run_reads_a_waiting_note_only_when_its_batch_comes(garden, op
     assert index.reindex().embedded_paths == ["Eigenvalues.md"]
 
 
+def test_a_long_first_run_can_step_aside_while_it_lists(tmp_path, open_index):
+    """Reading and listing 10,000 notes takes the better part of a minute: the run asks whether to step
+    aside after every LIST_CHUNK notes, and the next run lists the rest, then embeds."""
+    from notellm.engine.indexer import LIST_CHUNK
+
+    vault = write_notes(tmp_path / "many", {f"n{i:03}.md": f"# Note {i}\n\nword{i} and more" for i in range(LIST_CHUNK + 10)})
+    index = open_index(vault, content_tokens=16)
+    first = index.reindex(should_stop=lambda: True)
+    assert first.cancelled and first.embedded == 0 and len(index.notes()) == LIST_CHUNK
+    second = index.reindex(should_stop=lambda: True)
+    assert second.cancelled and second.embedded == 0 and len(index.notes()) == LIST_CHUNK + 10
+    assert index.status().stale == LIST_CHUNK + 10
+
+
 def test_a_sync_can_leave_the_links_for_later(garden, open_index):
     index = open_index(garden)
     index.reindex()
