@@ -451,7 +451,7 @@ def test_notes_are_usable_while_the_first_index_runs(qtbot, open_window, tmp_pat
 def test_the_note_list_changes_rows_in_place_while_a_vault_indexes(qapp):
     """A few new or deleted notes are inserted and removed where they belong, and only changed rows are
     signalled, so the sorted view never re-sorts a 10,000-note list for one saved note."""
-    from notellm.app.notes_model import NoteFilterProxy, NoteListModel
+    from notellm.app.notes_model import NoteFilterProxy, NoteListModel, PathRole
     from notellm.engine import NoteRow
 
     def row(path: str, indexed: bool = False) -> NoteRow:
@@ -475,6 +475,16 @@ def test_the_note_list_changes_rows_in_place_while_a_vault_indexes(qapp):
     assert [model.note(r.path) for r in after] == after and model.rowCount() == 200
     assert [proxy.data(proxy.index(i, 0)) for i in range(3)] == ["n000", "n001", "n002"]
     assert model.row_of("n050a.md") == 50 and model.indexed_count() == 2
+
+    # The model sorts (the proxy asks it): at 10,000 notes a sorting proxy froze the window for seconds.
+    from PySide6.QtCore import QPersistentModelIndex
+
+    current = QPersistentModelIndex(model.index(model.row_of("n007.md"), 0))
+    proxy.sort(0, Qt.SortOrder.DescendingOrder)
+    assert [proxy.data(proxy.index(i, 0)) for i in range(2)] == ["n199", "n198"]
+    assert model.data(current, PathRole) == "n007.md"  # the current note stays current
+    model.set_notes(sorted(after + [row("n300.md")], key=lambda r: r.path))
+    assert signals[-1] == ("inserted", 0, 0)  # newest title first, in place
 
 
 def test_emitting_a_signal_keeps_pythons_reference_counts():
