@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IndexCorruptError
+from . import lexical
 from .lexical import FTS_TOKENIZER
 
 
@@ -179,6 +181,7 @@ class Store:
 
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
+        self._term_counts: tuple[Counter, int] | None = None  # see term_counts()
         try:
             if read_only:
                 connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
@@ -234,7 +237,7 @@ class Store:
 
     def transaction(self):
         """`with store.transaction():` — one atomic write (BEGIN IMMEDIATE … COMMIT)."""
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, on_rollback=self._forget_term_counts)
 
     # --- notes ----------------------------------------------------------------------------
     def notes(self) -> list[NoteRow]:
@@ -372,6 +375,9 @@ class Store:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
+            if self._term_counts is not None:
+                for (body,) in self.db.execute(f"select body from lexical where rowid in ({_marks(chunk)})", chunk):
+                    self._count_terms(body, -1)
             for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("lexical", "rowid"),
                                   ("notes", "id")):
                 self.db.execute(f"delete from {table} where {column} in ({_marks(chunk)})", chunk)
@@ -379,9 +385,31 @@ class Store:
     # --- lexical matching (engine/lexical.py says what a body and a query are) --------------------
     def set_lexical(self, note_id: int, body: str | None) -> None:
         """A note's lexical row: its terms, or none (a skipped note)."""
+        if self._term_counts is not None:
+            self._count_terms(self.lexical_body(note_id), -1)
+            self._count_terms(body, +1)
         self.db.execute("delete from lexical where rowid = ?", [note_id])
         if body:
             self.db.execute("insert into lexical(rowid, body) values (?, ?)", [note_id, body])
+
+    def term_counts(self) -> tuple[Counter, int]:
+        """(in how many notes each term occurs, how many notes have terms): read once (0.3 s at 10,000
+        notes), then kept up to date by this Store's own writes. Another process's writes are not seen
+        until the index is opened again; the counts only decide which common terms a query leaves out."""
+        if self._term_counts is None:
+            bodies = [body for (body,) in self.db.execute("select body from lexical")]
+            self._term_counts = (lexical.document_counts(bodies), len(bodies))
+        return self._term_counts
+
+    def _count_terms(self, body: str | None, sign: int) -> None:
+        if body and self._term_counts is not None:
+            counts, rows = self._term_counts
+            for term in set(body.split()):
+                counts[term] += sign
+            self._term_counts = (counts, rows + sign)
+
+    def _forget_term_counts(self) -> None:
+        self._term_counts = None
 
     def lexical_body(self, note_id: int) -> str | None:
         row = self.db.execute("select body from lexical where rowid = ?", [note_id]).fetchone()
@@ -510,8 +538,8 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, connection: sqlite3.Connection):
-        self.connection = connection
+    def __init__(self, connection: sqlite3.Connection, on_rollback: Callable[[], None]):
+        self.connection, self.on_rollback = connection, on_rollback
 
     def __enter__(self):
         self.connection.execute("BEGIN IMMEDIATE")
@@ -519,6 +547,8 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         self.connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is not None:
+            self.on_rollback()  # what Python kept in step with the rows is no longer
         return False
 
 

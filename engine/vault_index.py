@@ -343,7 +343,10 @@ class VaultIndex:
             return []
         pool = max(wanted, LEXICAL_POOL)
         nearest = [(i, score) for i, score in vectors.search(vector, pool + 1) if i != exclude]
-        match = lexical.match_query(query_terms) if self.fuse_lexical else None
+        match = None
+        if self.fuse_lexical:
+            counts, notes = self.store.term_counts()
+            match = lexical.match_query(query_terms, counts=counts, notes=notes)
         matches = [i for i, _ in self.store.lexical_matches(match, pool + 1) if i != exclude] if match else []
         if not matches:
             return nearest[:wanted]

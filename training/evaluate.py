@@ -165,10 +165,16 @@ class LexicalRanker(FTS5Ranker):
 
         return (document(note["title"], note["text"]),)
 
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        from notellm.engine.lexical import document_counts
+
+        self.counts, self.notes = document_counts(self.row(n)[0] for n in notes), len(notes)  # as the engine counts a vault
+        return super().scores(notes, queries)
+
     def match(self, note: dict) -> str | None:
         from notellm.engine.lexical import document, match_query
 
-        return match_query(document(note["title"], note["text"]).split())
+        return match_query(document(note["title"], note["text"]).split(), counts=self.counts, notes=self.notes)
 
 
 def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
