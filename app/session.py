@@ -207,7 +207,7 @@ class VaultSession(QObject):
             # Same thread as the reindex, so reading the note list here keeps engine calls serial. At
             # 10,000 notes a list costs the engine and the window a fraction of a second: not every batch.
             notes = None
-            if done and time.monotonic() - listed_at >= NOTE_LIST_EVERY_SECONDS:
+            if done and (done == total or time.monotonic() - listed_at >= NOTE_LIST_EVERY_SECONDS):  # and the last
                 notes, listed_at = index.notes(), time.monotonic()
             self._progressFromWorker.emit(done, total, notes)
 
@@ -246,9 +246,9 @@ class VaultSession(QObject):
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Load the model now (the index was already current), so the first search or hashtag
-        suggestion does not pay for it; a broken model file is reported right away."""
-        self._submit(lambda index: index.model and None, priority=EngineWorker.INDEX)
+        """Load the model and term counts now (the index was already current), so the first search or
+        hashtag suggestion does not pay for them; a broken model file is reported right away."""
+        self._submit(lambda index: index.warm_up(), priority=EngineWorker.INDEX)
 
     def _reindex_failed(self, error: Exception) -> None:
         self.run.state = "failed"
