@@ -11,6 +11,7 @@ run one after another (two llama.cpp processes on the same cores slow each other
 - `reindex`: a cold `VaultIndex.reindex()` of the whole vault (scan, parse, embed, SQLite, USearch);
 - `noop`: the same reindex again with nothing changed;
 - `related`: `related()` latency over the real vectors;
+- `lexical`: the lexical half of `related()` alone (its FTS5 query), on the listed notes;
 - `bare`: llama-cpp-python's own `Llama.embed`, one prompt per call, over an evenly spaced sample of the
   same prompts (pipeline overhead, compared per prompt token);
 - `app`: the app (offscreen) opens the vault with an empty index, so a full index runs; notes are
@@ -120,6 +121,29 @@ def part_related(vault: Path, args) -> dict:
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
         paths = [row.path for row in index.notes() if row.indexed]  # a skipped file (an empty note) has no vector
         return {"vectors": len(paths), "latencies": query_latencies(index, paths)}
+
+
+def part_lexical(vault: Path, args) -> dict:
+    """The lexical half of `related` alone: the note's query (common terms left out) and its FTS5 match.
+    Needs only the notes listed, not embedded, so it runs without this run's reindex."""
+    from notellm.engine import VaultIndex, lexical
+
+    with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
+        if not index.notes():  # list every note and its terms, and stop where embedding would begin
+            embedding = []
+            index.reindex(progress=lambda done, total: embedding.append(total), should_stop=lambda: bool(embedding))
+        started = time.perf_counter()
+        counts, notes = index.store.term_counts()
+        counts_seconds = time.perf_counter() - started
+        ids = [row.id for row in index.notes() if not row.skip_reason]
+        latencies = []
+        for note_id in random.Random(0).choices(ids, k=200):
+            started = time.perf_counter()
+            match = lexical.match_query((index.store.lexical_body(note_id) or "").split(), counts=counts, notes=notes)
+            if match:
+                index.store.lexical_matches(match, 101)
+            latencies.append(time.perf_counter() - started)
+        return {"notes": notes, "counts_seconds": counts_seconds, "latencies": latencies}
 
 
 def part_bare(vault: Path, args) -> dict:
@@ -297,6 +321,7 @@ def percentile(values: list[float], share: float) -> float:
 def report(results: dict, args, collections: list[str], reused: list[str]) -> str:
     minilm, cold, noop, bare, tokens = (results[k] for k in ("minilm", "reindex", "noop", "bare", "prompt_tokens"))
     related, synthetic, app = results.get("related"), results["synthetic"], results["app"]
+    lexical_part = results.get("lexical")
     cold_rate = cold["notes"] / cold["seconds"]
     pipeline_tok_s = tokens["tokens"] / cold["seconds"]
     bare_tok_s = bare["tokens"] / bare["seconds"]
@@ -325,6 +350,10 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
         (f"| `related` at {related['vectors']:,} real vectors, k=10 | p50 {statistics.median(related['latencies']) * 1000:.1f} ms, "
          f"p95 {percentile(related['latencies'], 0.95) * 1000:.1f} ms | | |") if related else
         "| `related` at the real vectors | not measured in this run | | |",
+        (f"| the lexical half of `related` at {lexical_part['notes']:,} notes (its FTS5 query, 200 notes) "
+         f"| p50 {statistics.median(lexical_part['latencies']) * 1000:.1f} ms, p95 {percentile(lexical_part['latencies'], 0.95) * 1000:.1f} ms; "
+         f"term counts read once in {lexical_part['counts_seconds']:.2f} s | | |") if lexical_part else
+        "| the lexical half of `related` | not measured in this run | | |",
         f"| `related` at {synthetic['vectors']:,} synthetic vectors, k=10 | p50 {statistics.median(synthetic['latencies']) * 1000:.1f} ms, "
         f"p95 {percentile(synthetic['latencies'], 0.95) * 1000:.1f} ms | | |",
         f"| save-to-queryable in the app while its full index runs ({len(saves)} saves) | median {statistics.median(saves):.2f} s, "
@@ -351,7 +380,7 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
     ])
 
 
-ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "bare", "synthetic"]
+ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "lexical", "bare", "synthetic"]
 
 
 def settings(args) -> dict:
