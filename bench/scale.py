@@ -126,22 +126,20 @@ def part_related(vault: Path, args) -> dict:
 def part_lexical(vault: Path, args) -> dict:
     """The lexical half of `related` alone: the note's query (common terms left out) and its FTS5 match.
     Needs only the notes listed, not embedded, so it runs without this run's reindex."""
-    from notellm.engine import VaultIndex, lexical
+    from notellm.engine import VaultIndex
 
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
         if not index.notes():  # list every note and its terms, and stop where embedding would begin
             embedding = []
             index.reindex(progress=lambda done, total: embedding.append(total), should_stop=lambda: bool(embedding))
         started = time.perf_counter()
-        counts, notes = index.store.term_counts()
+        _, notes = index.store.term_counts()
         counts_seconds = time.perf_counter() - started
-        ids = [row.id for row in index.notes() if not row.skip_reason]
+        rows = [row for row in index.notes() if not row.skip_reason]
         latencies = []
-        for note_id in random.Random(0).choices(ids, k=200):
+        for row in random.Random(0).choices(rows, k=200):
             started = time.perf_counter()
-            match = lexical.match_query((index.store.lexical_body(note_id) or "").split(), counts=counts, notes=notes)
-            if match:
-                index.store.lexical_matches(match, 101)
+            index._lexical_ranking(index._query_terms(row), 101)  # what related() asks FTS5, as it asks it
             latencies.append(time.perf_counter() - started)
         return {"notes": notes, "counts_seconds": counts_seconds, "latencies": latencies}
 

@@ -205,24 +205,19 @@ class Indexer:
         summary.unchanged = len(files) - len(to_read) - len(waiting)
         removed_ids = {path: known[path].id for path in removed}
         moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
-        # The run steps aside (should_stop) only after it did some work, a chunk listed or a batch
-        # embedded, so a run resumed again and again still gets through the vault.
 
-        to_embed: list[tuple[Note, NoteContent]] = []
-        if len(to_read) > LIST_CHUNK:
+        # Files to read in chunks; one empty chunk when only skips or removals are to be written.
+        chunks = [to_read[i:i + LIST_CHUNK] for i in range(0, len(to_read), LIST_CHUNK)] or ([[]] if removed or pre_skipped else [])
+        if len(chunks) > 1:
             self.load_model()  # a long run will embed: a model that can't be loaded fails before any write
-        for first in range(0, len(to_read), LIST_CHUNK):
-            chunk = self._list(to_read[first:first + LIST_CHUNK], pre_skipped if first == 0 else [],
-                               bool(to_read or removed or pre_skipped) and first == 0, known, moved_from, summary)
-            to_embed += chunk
-            if should_stop and first + LIST_CHUNK < len(to_read) and should_stop():
+        to_embed: list[tuple[Note, NoteContent]] = []
+        for number, chunk in enumerate(chunks):
+            to_embed += self._list(chunk, pre_skipped if number == 0 else [], number == 0, known, moved_from, summary)
+            # The run steps aside (should_stop) only after it did some work, a chunk listed or a batch
+            # embedded, so a run resumed again and again still gets through the vault.
+            if should_stop and number + 1 < len(chunks) and should_stop():
                 summary.cancelled = True
                 break
-        if not to_read and pre_skipped:
-            self._list([], pre_skipped, True, known, moved_from, summary)
-        elif not to_read and removed:
-            with self.store.transaction():
-                self.store.mark_links_stale()
 
         if not summary.cancelled:
             # Today's notes first: the related panel works for them within the first minute of a long index.
@@ -274,8 +269,7 @@ class Indexer:
             if links_change:  # in this transaction, so a kill can't lose the mark
                 self.store.mark_links_stale()
             for skip in skips:
-                self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
-                summary.skipped += 1
+                self._mark_skipped(skip, summary)
             for note_id, new_path, note, content in updates:
                 self.store.update_note(note_id, content, path=new_path)
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
@@ -285,6 +279,10 @@ class Indexer:
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
         self.vectors.remove_many(dropped)
         return to_embed
+
+    def _mark_skipped(self, skip: Skipped, summary: ReindexSummary) -> None:
+        self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
+        summary.skipped += 1
 
     def update_links(self) -> bool:
         """Resolve every note's links again if notes changed since the last time; True if it did."""
@@ -319,8 +317,7 @@ class Indexer:
             with self.store.transaction():
                 for skip in read:
                     if isinstance(skip, Skipped):
-                        self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
-                        summary.skipped += 1
+                        self._mark_skipped(skip, summary)
                 ids = [self.store.store_embedding(note.path, content, vector, self.embedder_id)
                        for (note, content), vector in zip(batch, vectors)]
             for note_id, vector in zip(ids, vectors):

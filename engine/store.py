@@ -181,7 +181,8 @@ class Store:
 
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
-        self._term_counts: tuple[Counter, int] | None = None  # see term_counts()
+        self._term_counts: Counter | None = None  # see term_counts()
+        self._lexical_rows = 0
         try:
             if read_only:
                 connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
@@ -398,15 +399,13 @@ class Store:
         until the index is opened again; the counts only decide which common terms a query leaves out."""
         if self._term_counts is None:
             bodies = [body for (body,) in self.db.execute("select body from lexical")]
-            self._term_counts = (lexical.document_counts(bodies), len(bodies))
-        return self._term_counts
+            self._term_counts, self._lexical_rows = lexical.document_counts(bodies), len(bodies)
+        return self._term_counts, self._lexical_rows
 
     def _count_terms(self, body: str | None, sign: int) -> None:
         if body and self._term_counts is not None:
-            counts, rows = self._term_counts
-            for term in set(body.split()):
-                counts[term] += sign
-            self._term_counts = (counts, rows + sign)
+            self._term_counts.update({term: sign for term in set(body.split())})
+            self._lexical_rows += sign
 
     def _forget_term_counts(self) -> None:
         self._term_counts = None

@@ -342,6 +342,12 @@ class VaultIndex:
         """A note's own terms, to find the notes it shares words with."""
         return (self.store.lexical_body(row.id) or "").split()
 
+    def _lexical_ranking(self, query_terms: list[str], limit: int) -> list[int]:
+        """The notes sharing these terms, best BM25 first (the vault's common terms left out)."""
+        counts, notes = self.store.term_counts()
+        match = lexical.match_query(query_terms, counts=counts, notes=notes)
+        return [note_id for note_id, _ in self.store.lexical_matches(match, limit)] if match else []
+
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
         """(note id, cosine) best first: the model's nearest notes fused with the lexical matches
         (`lexical.fuse_ranked`), or the model's alone when `fuse_lexical` is off or nothing matches."""
@@ -350,11 +356,7 @@ class VaultIndex:
             return []
         pool = max(wanted, LEXICAL_POOL)
         nearest = [(i, score) for i, score in vectors.search(vector, pool + 1) if i != exclude]
-        match = None
-        if self.fuse_lexical:
-            counts, notes = self.store.term_counts()
-            match = lexical.match_query(query_terms, counts=counts, notes=notes)
-        matches = [i for i, _ in self.store.lexical_matches(match, pool + 1) if i != exclude] if match else []
+        matches = [i for i in self._lexical_ranking(query_terms, pool + 1) if i != exclude] if self.fuse_lexical else []
         if not matches:
             return nearest[:wanted]
         cosine = dict(nearest)
