@@ -171,11 +171,13 @@ class ExampleCache:
             )
         return self.cache[key]
 
-    def save(self, path: Path) -> Path:
-        """Tokenize every note both ways and write a gzipped JSON token file; a GPU box without llama.cpp trains from it."""
+    def save(self, path: Path, generation: bool = True) -> Path:
+        """Tokenize every note (both ways, or without the CSFT continuation) and write a gzipped JSON token file;
+        a GPU box without llama.cpp trains from it."""
         for note_id in self.notes:
             self.get(note_id, False)
-            self.get(note_id, True)
+            if generation:
+                self.get(note_id, True)
         rows = {f"{note_id}\t{int(gen)}": [e.ids, e.emb_index, e.prompt_len, e.shared, e.label_from]
                 for (note_id, gen), e in self.cache.items()}
         payload = {"content_tokens": self.content_tokens, "eos_id": self.eos_id, "prompt_version": PROMPT_VERSION, "examples": rows}
@@ -225,7 +227,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     random.seed(config.seed)
     torch.manual_seed(config.seed)
 
-    accelerator = Accelerator()
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
     dataset = Dataset.load_many([Path(d) for d in config.data])
     pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
     if not pairs:

@@ -54,6 +54,7 @@ class TrainConfig:
     gen_fraction: float = option(0.4, "Share of notes given the CSFT task.")
     init_log_scale: float = 3.0
     seed: int = option(0, "Seed of the pair order, the CSFT draw and the new head's weights.")
+    mixed_precision: str = option("no", "Autocast the forward pass: no, bf16 or fp16 (a GPU's tensor cores; weights stay float32).")
     grad_checkpointing: bool = option(False, "Recompute activations in the backward pass: less memory, slower.")
     checkpoint_every: int = option(25, "Save a resumable checkpoint every N steps.")
     threads: int = option(0, "Torch CPU threads (0: torch's default).")

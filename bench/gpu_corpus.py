@@ -1,0 +1,102 @@
+"""Train several corpus variants side by side on one GPU inside a fixed time budget (made for a GPU lease).
+
+Each variant is a `TrainConfig` (the presets below) trained by the normal `train()` loop in its own process,
+all at once: a small model leaves most of an H100/H200 idle, so several runs share it well. Each process first
+times a short probe run, then sizes its real run so that it ends (learning-rate schedule and all) before the
+deadline. Every variant leaves OUT/<name>.pt, a slim float16 checkpoint (`train_sweep.slim_checkpoint`) that
+`notellm-train export` turns into a GGUF here; scoring is done here, on the validation collections, by
+`bench/heldout.py`.
+
+    python bench/gpu_corpus.py --pack gpu -o OUT --budget-s 400 --variants c64,c128,m64
+
+`--pack` is the folder `bench/gpu_pack.py` wrote (with its `data/*.gz` gunzipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from notellm.training.train import TrainConfig, train  # noqa: E402
+from train_sweep import slim_checkpoint  # noqa: E402
+
+COMMON = dict(layers=6, content_tokens=128, alpha=0.0, gen_fraction=0.0, lora_rank=64, lora_alpha=128,
+              head_lr=2e-3, warmup_steps=50, mixed_precision="bf16", threads=4, checkpoint_every=100)
+VARIANTS = {
+    "c64": dict(collection_batches=True, batch_pairs=64, lr=3e-4),    # one collection per step, 128 notes
+    "c128": dict(collection_batches=True, batch_pairs=128, lr=5e-4),  # more in-batch negatives, fewer steps
+    "m64": dict(collection_batches=False, batch_pairs=64, lr=3e-4),   # pairs from all collections mixed
+    "c64r16": dict(collection_batches=True, batch_pairs=64, lr=5e-4, lora_rank=16, lora_alpha=32),
+}
+
+
+def overrides(pairs: list[str]) -> dict:
+    """`--set field=value` pairs as TrainConfig values of the field's own type."""
+    types = {f.name: type(f.default) for f in fields(TrainConfig)}
+    values = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        kind = types[key]
+        values[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return values
+
+
+def run_variant(name: str, pack: Path, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict) -> None:
+    config = TrainConfig(data=(str(pack / "data"),), base=str(pack / "base.gguf"), tokens=str(pack / "tokens.json.gz"),
+                         out=str(work / f"{name}-probe"), steps=probe_steps, **{**COMMON, **VARIANTS[name], **extra})
+    probe = train(config, progress=False)
+    per_step = statistics.median(entry["seconds"] for entry in probe[2:])
+    left = deadline - time.time() - 10 - per_step * 5  # model load and the final save
+    steps = max(probe_steps, int(left / (per_step * 1.08)))
+    print(f"{name}: {per_step:.3f} s/step in the probe -> {steps} steps", flush=True)
+    config = replace(config, out=str(work / name), steps=steps)
+    log = train(config, progress=False)
+    slim_checkpoint(Path(config.out), out / f"{name}.pt")
+    first, last = log[0], log[-1]
+    tail = statistics.mean(entry["contrastive"] for entry in log[-50:])
+    summary = dict(name=name, steps=steps, pairs_seen=steps * config.batch_pairs, seconds_per_step=per_step,
+                   first_loss=first["contrastive"], last50_loss=tail, scale=last["scale"], config=asdict(config))
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    print(f"{name}: done, {steps} steps, contrastive {first['contrastive']:.3f} -> {tail:.3f} (last 50)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pack", type=Path, required=True)
+    parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gpu-corpus-work"))
+    parser.add_argument("--budget-s", type=float, default=400, help="every variant has ended by then")
+    parser.add_argument("--variants", default="c64,c128,m64", help=f"comma list of {', '.join(VARIANTS)}")
+    parser.add_argument("--probe-steps", type=int, default=12, help="steps timed before each real run")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a TrainConfig field in every variant")
+    args = parser.parse_args()
+    deadline = time.time() + args.budget_s
+    args.out.mkdir(parents=True, exist_ok=True)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=run_variant, args=(name, args.pack, args.work, args.out, deadline, args.probe_steps, overrides(args.set)), name=name)
+                 for name in args.variants.split(",")]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=max(1.0, deadline + 60 - time.time()))
+        if process.is_alive():
+            process.terminate()
+            process.join()
+        print(f"{process.name}: exit {process.exitcode}", flush=True)
+    for process in processes:  # a variant that did not finish still brings back its last checkpoint
+        name = process.name
+        if not (args.out / f"{name}.pt").exists() and (args.work / name / "checkpoint.pt").exists():
+            slim_checkpoint(args.work / name, args.out / f"{name}.pt")
+            print(f"{name}: unfinished; its last checkpoint came back", flush=True)
+
+
+if __name__ == "__main__":
+    main()
