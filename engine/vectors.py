@@ -16,11 +16,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from usearch.index import Index as USearchIndex
 
 from .store import Store
+
+if TYPE_CHECKING:
+    from usearch.index import Index as USearchIndex
 
 GENERATION_KEY = "vectors_generation"
 DIMENSIONS_KEY = "dimensions"
@@ -40,6 +43,10 @@ class VectorIndex:
         self.generation: int | None = None  # the SQLite generation the in-memory index reflects
 
     def _new(self) -> USearchIndex:
+        # Imported here, not at the top: training imports the engine's prompt and Markdown code on GPU
+        # machines that have no usearch build.
+        from usearch.index import Index as USearchIndex
+
         return USearchIndex(ndim=self.dimensions, metric="cos", dtype="f32")
 
     def __len__(self) -> int:

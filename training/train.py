@@ -8,6 +8,7 @@ dataclass (`train_config.TrainConfig`) saved inside every checkpoint; `--resume`
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -112,17 +113,19 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+@functools.lru_cache(maxsize=2)
+def epoch_order(seed: int, epoch: int, n: int) -> list[int]:
+    """The seeded shuffle of one epoch's pair indices (kept: at 100k pairs a shuffle costs more than a GPU step)."""
+    order = list(range(n))
+    random.Random(f"{seed}:{epoch}").shuffle(order)
+    return order
+
+
 def pairs_for_step(pairs: list[dict], step: int, per_process: int, process: int, processes: int, seed: int) -> list[dict]:
     """Pairs in a seeded order, epoch after epoch; a pure function of the step, so resuming replays exactly."""
     n = len(pairs)
-    chosen = []
     start = (step * processes + process) * per_process
-    for index in range(start, start + per_process):
-        epoch, offset = divmod(index, n)
-        order = list(range(n))
-        random.Random(f"{seed}:{epoch}").shuffle(order)
-        chosen.append(pairs[order[offset]])
-    return chosen
+    return [pairs[epoch_order(seed, index // n, n)[index % n]] for index in range(start, start + per_process)]
 
 
 def collection_pairs_for_step(by_vault: dict[str, list[dict]], step: int, per_process: int, process: int, processes: int,
