@@ -15,6 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from notellm.engine import ReindexSummary, VaultIndex, describe_model
+from notellm.engine.indexer import BATCH_SECONDS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.watcher import VaultWatcher
@@ -24,6 +25,11 @@ from .worker import EngineWorker, TrainingWorker
 Callback = Callable[[Any], None]
 _SKIP = object()  # a request that became obsolete before its turn came
 NOTE_LIST_EVERY_SECONDS = 2.0  # while indexing, the note list is refreshed at most this often
+# While the reader is active (a request or a save in the last READER_ACTIVE_SECONDS), the index embeds in
+# batches of about QUICK_BATCH_SECONDS, so a request waits that long at most for the batch under way
+# instead of BATCH_SECONDS; fewer notes per llama.cpp decode costs a little speed only while the user works.
+READER_ACTIVE_SECONDS = 10.0
+QUICK_BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class VaultSession(QObject):
         self.vault: Path | None = None
         self.run = IndexRun()
         self._stop = threading.Event()
+        self._reader_active_until = 0.0  # time.monotonic(); written by _submit (any thread), read by the worker
         self._closing = threading.Event()
         self._pause_requested = False
         self._watcher: VaultWatcher | None = None
@@ -129,6 +136,8 @@ class VaultSession(QObject):
                 return
             (on_error or self.failed.emit)(error)
 
+        if priority > EngineWorker.INDEX:  # the reader asked: the index takes short batches for a while
+            self._reader_active_until = time.monotonic() + READER_ACTIVE_SECONDS
         self.worker.submit(job, done, failed, priority)
 
     # --- open / close ------------------------------------------------------------------------
@@ -217,7 +226,10 @@ class VaultSession(QObject):
             # asks only after each run did some work, so it always gets on).
             return self._stop.is_set() or self.worker.urgent_waiting()
 
-        return index.reindex(progress=progress, should_stop=should_stop)
+        def batch_seconds() -> float:
+            return QUICK_BATCH_SECONDS if time.monotonic() < self._reader_active_until else BATCH_SECONDS
+
+        return index.reindex(progress=progress, should_stop=should_stop, batch_seconds=batch_seconds)
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:

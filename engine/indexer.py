@@ -126,14 +126,17 @@ class Indexer:
         self.vault, self.exclude, self.store, self.vectors = vault, exclude, store, vectors
         self.load_model, self.embedder_id, self.content_tokens = load_model, embedder_id, content_tokens
 
-    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
-        """Embed new and changed notes, drop deleted ones."""
+    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                batch_seconds: Callable[[], float] | None = None) -> ReindexSummary:
+        """Embed new and changed notes, drop deleted ones. `batch_seconds` (asked before each batch, default
+        BATCH_SECONDS) bounds the work between two chances to step aside."""
         started = time.perf_counter()
         found = scan(self.vault, self.exclude)
         for temp in found.temp_files:  # left beside a note by a `tags --apply` that was killed
             temp.unlink(missing_ok=True)
         known = self.store.known_files()
-        summary = self._update(found.files, vanished(found, known), found.skipped, known, progress, should_stop)
+        summary = self._update(found.files, vanished(found, known), found.skipped, known, progress, should_stop,
+                               batch_seconds=batch_seconds)
         if not summary.cancelled:
             self.store.mark_lexical_complete()
         summary.scanned = len(found.files)
@@ -192,7 +195,8 @@ class Indexer:
         )
 
     def _update(self, files: dict[str, FileStat], removed: set[str], pre_skipped: list[Skipped],
-                known: dict[str, KnownFile], progress: Progress | None, should_stop, links: bool = True) -> ReindexSummary:
+                known: dict[str, KnownFile], progress: Progress | None, should_stop, links: bool = True,
+                batch_seconds: Callable[[], float] | None = None) -> ReindexSummary:
         summary = ReindexSummary()
         backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
         waiting: list[FileStat] = []
@@ -222,7 +226,7 @@ class Indexer:
         if not summary.cancelled:
             # Today's notes first: the related panel works for them within the first minute of a long index.
             queue: list[Queued] = sorted(to_embed + waiting, key=newest_first)
-            self._embed(queue, summary, progress, should_stop, listed=bool(to_read))
+            self._embed(queue, summary, progress, should_stop, listed=bool(to_read), batch_seconds=batch_seconds)
 
         gone = self.store.still_at(removed_ids)  # not renamed meanwhile
         if gone:
@@ -291,7 +295,8 @@ class Indexer:
         self._rebuild_links()
         return True
 
-    def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop, listed: bool) -> None:
+    def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop, listed: bool,
+               batch_seconds: Callable[[], float] | None = None) -> None:
         """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
         so that a kill loses at most a couple of seconds (the first batch is one note, to measure).
         A note still waiting from an earlier run (a FileStat) is read now; if it can't be, it is skipped."""
@@ -323,7 +328,7 @@ class Indexer:
             for note_id, vector in zip(ids, vectors):
                 self.vectors.upsert(note_id, vector)
             done += len(items)
-            size = max(1, min(EMBED_BATCH, int(BATCH_SECONDS / per_note)))
+            size = max(1, min(EMBED_BATCH, int((batch_seconds() if batch_seconds else BATCH_SECONDS) / per_note)))
             summary.embedded += len(batch)
             summary.embedded_paths += [note.path for note, _ in batch]
             if progress:

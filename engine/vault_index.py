@@ -285,11 +285,13 @@ class VaultIndex:
 
     # --- indexing (engine/indexer.py) ----------------------------------------------------------
     @_index_errors
-    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ReindexSummary:
+    def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                batch_seconds: Callable[[], float] | None = None) -> ReindexSummary:
         """Bring the index up to date with the folder: embed new and changed notes (the most recently
-        modified first), drop deleted ones. `should_stop` is asked between batches."""
+        modified first), drop deleted ones. `should_stop` is asked between batches, and `batch_seconds`
+        before each one: about how long it may take (shorter batches answer a waiting reader sooner)."""
         with self._writing():
-            summary = self._indexer.reindex(progress, should_stop)
+            summary = self._indexer.reindex(progress, should_stop, batch_seconds)
             self._remember_settings()
             return summary
 

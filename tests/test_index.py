@@ -264,6 +264,20 @@ def test_a_long_first_run_can_step_aside_while_it_lists(tmp_path, open_index):
     assert index.status().stale == LIST_CHUNK + 10
 
 
+def test_batch_seconds_sets_how_long_a_batch_may_take(tmp_path, open_index):
+    """A request waits for the batch under way: while the reader is active the app asks for short
+    batches (one note each here, with a budget of zero seconds); otherwise batches grow to EMBED_BATCH."""
+    from notellm.engine.indexer import EMBED_BATCH
+
+    notes = {f"n{i:02}.md": f"# Note {i}\n\nword{i} and more" for i in range(12)}
+    quick, default = [], []
+    open_index(write_notes(tmp_path / "quick", notes)).reindex(progress=lambda done, total: quick.append(done),
+                                                              batch_seconds=lambda: 0.0)
+    open_index(write_notes(tmp_path / "default", notes)).reindex(progress=lambda done, total: default.append(done))
+    assert quick == list(range(13))
+    assert default[:3] == [0, 1, 1 + EMBED_BATCH] and default[-1] == 12
+
+
 def test_a_sync_can_leave_the_links_for_later(garden, open_index):
     index = open_index(garden)
     index.reindex()
