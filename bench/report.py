@@ -54,10 +54,19 @@ HELDOUT_LABELS = {
     "MiniLM + BM25": "all-MiniLM-L6-v2 + BM25 (fused)",
     "zero-shot": "SmolLM2-135M zero-shot (llama.cpp Q4_1)",
     "zero-shot + BM25": "SmolLM2-135M zero-shot + BM25 (fused)",
-    "default": "NoteLLM default before this run (30 layers, GPU-trained on 5 vaults; llama.cpp F16)",
-    "l6": "`l6`: 6 layers, 120 CPU steps on the corpus (llama.cpp F16)",
-    "l6b": "**NoteLLM default from this run** (`l6b`: 6 layers, 180 CPU steps on the corpus; llama.cpp F16)",
+    "v1": "first default (30 layers, GPU-trained on 5 vaults; llama.cpp F16)",
+    "l6": "`l6`: 6 layers, 120 CPU steps × 16 pairs on the corpus (llama.cpp F16)",
+    "l6b": "previous default (`l6b`: `l6` resumed to 180 CPU steps; llama.cpp F16)",
+    "default": "**NoteLLM default** (`gpu-c64` as shipped: rebuilt from its delta; llama.cpp F16)",
+    "gpu-c64": "`gpu-c64`: 6 layers, LoRA r64, 1,737 GPU steps × 64 pairs, one collection a step (direct export)",
+    "gpu-c128": "`gpu-c128`: as `gpu-c64` with 128 pairs a step, 1,311 steps",
+    "gpu-c64r16": "`gpu-c64r16`: as `gpu-c64` with LoRA r16 and lr 5e-4, 1,690 steps",
+    "gpu-c64-1302": "`gpu-c64-1302`: as `gpu-c64`, stopped by its time budget at 1,302 steps",
+    "gpu-soup2": "`gpu-soup2`: the mean of `gpu-c64` and `gpu-c128` (model soup)",
+    "gpu-soup3": "`gpu-soup3`: the mean of `gpu-c64`, `gpu-c128` and `gpu-c64r16`",
 }
+# The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
+CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")
 
 
 def heldout_label(name: str) -> str:
@@ -76,7 +85,7 @@ def heldout_chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = [m for m in results["methods"] if "+ BM25" not in m]  # each method alone and fused with the engine's lexical match
+    methods = [m for m in CHART_METHODS if m in results["methods"]]
     collections = list(results["split"]["queries"])
     width = 0.8 / len(methods)
     figure, axes = plt.subplots(figsize=(11, 4.2), dpi=110)

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
 BATCH_SECONDS = 2.0  # and no more than about this much work between two commits (a kill loses at most that)
 SAVE_EVERY_SECONDS = 20.0
-LIST_CHUNK = 256  # notes read and listed per transaction; a long first run can step aside between chunks
+LIST_CHUNK = 256  # at most this many notes read and listed per transaction; a long first run can step aside between chunks
+FIRST_LIST_CHUNK = 16  # the first chunk (it measures the time per note) and the smallest
 Progress = Callable[[int, int], None]  # (notes embedded so far, notes to embed)
 Queued = tuple[Note, NoteContent] | FileStat  # a note read in this run, or one listed earlier and read when its batch comes
 
@@ -210,18 +211,28 @@ class Indexer:
         removed_ids = {path: known[path].id for path in removed}
         moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
 
-        # Files to read in chunks; one empty chunk when only skips or removals are to be written.
-        chunks = [to_read[i:i + LIST_CHUNK] for i in range(0, len(to_read), LIST_CHUNK)] or ([[]] if removed or pre_skipped else [])
-        if len(chunks) > 1:
-            self.load_model()  # a long run will embed: a model that can't be loaded fails before any write
         to_embed: list[tuple[Note, NoteContent]] = []
-        for number, chunk in enumerate(chunks):
-            to_embed += self._list(chunk, pre_skipped if number == 0 else [], number == 0, known, moved_from, summary)
-            # The run steps aside (should_stop) only after it did some work, a chunk listed or a batch
-            # embedded, so a run resumed again and again still gets through the vault.
-            if should_stop and number + 1 < len(chunks) and should_stop():
-                summary.cancelled = True
-                break
+        if to_read or removed or pre_skipped:  # an empty first chunk still writes the skips and removals
+            if len(to_read) > LIST_CHUNK:
+                self.load_model()  # a long run will embed: a model that can't be loaded fails before any write
+            limit = batch_seconds or (lambda: BATCH_SECONDS)
+            position, size = 0, FIRST_LIST_CHUNK
+            while True:
+                started = time.monotonic()
+                chunk = to_read[position:position + size]
+                to_embed += self._list(chunk, pre_skipped if position == 0 else [], position == 0, known, moved_from, summary)
+                position += len(chunk)
+                if position >= len(to_read):
+                    break
+                # The run steps aside (should_stop) only after it did some work, a chunk listed or a batch
+                # embedded, so a run resumed again and again still gets through the vault.
+                if should_stop and should_stop():
+                    summary.cancelled = True
+                    break
+                # Like the embedding batches, a chunk is about `batch_seconds` of work: a waiting reader
+                # waits for no more than that (256 notes took 2-5 s on a busy 2-core machine).
+                per_note = max(time.monotonic() - started, 1e-3) / len(chunk)
+                size = max(FIRST_LIST_CHUNK, min(LIST_CHUNK, int(limit() / per_note)))
 
         if not summary.cancelled:
             # Today's notes first: the related panel works for them within the first minute of a long index.

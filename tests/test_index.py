@@ -252,16 +252,22 @@ def test_a_resumed_run_reads_a_waiting_note_only_when_its_batch_comes(garden, op
 
 def test_a_long_first_run_can_step_aside_while_it_lists(tmp_path, open_index):
     """Reading and listing 10,000 notes takes the better part of a minute: the run asks whether to step
-    aside after every LIST_CHUNK notes, and the next run lists the rest, then embeds."""
-    from notellm.engine.indexer import LIST_CHUNK
+    aside after every chunk (the first FIRST_LIST_CHUNK notes, then about `batch_seconds` of work), and
+    each run that steps aside still lists a chunk, so runs resumed again and again list every note."""
+    from notellm.engine.indexer import FIRST_LIST_CHUNK, LIST_CHUNK
 
-    vault = write_notes(tmp_path / "many", {f"n{i:03}.md": f"# Note {i}\n\nword{i} and more" for i in range(LIST_CHUNK + 10)})
+    total = LIST_CHUNK + 10
+    vault = write_notes(tmp_path / "many", {f"n{i:03}.md": f"# Note {i}\n\nword{i} and more" for i in range(total)})
     index = open_index(vault, content_tokens=16)
     first = index.reindex(should_stop=lambda: True)
-    assert first.cancelled and first.embedded == 0 and len(index.notes()) == LIST_CHUNK
-    second = index.reindex(should_stop=lambda: True)
-    assert second.cancelled and second.embedded == 0 and len(index.notes()) == LIST_CHUNK + 10
-    assert index.status().stale == LIST_CHUNK + 10
+    assert first.cancelled and first.embedded == 0 and len(index.notes()) == FIRST_LIST_CHUNK
+    listed = [FIRST_LIST_CHUNK]
+    while listed[-1] < total:
+        summary = index.reindex(should_stop=lambda: True, batch_seconds=lambda: 0.0)  # the smallest chunks
+        listed.append(len(index.notes()))
+        assert summary.embedded == 0 and listed[-1] - listed[-2] == min(FIRST_LIST_CHUNK, total - listed[-2])
+    assert summary.cancelled  # the last chunk is listed, then it steps aside from the embedding
+    assert index.status().stale == total
 
 
 def test_batch_seconds_sets_how_long_a_batch_may_take(tmp_path, open_index):
