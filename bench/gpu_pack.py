@@ -3,7 +3,7 @@
 The GPU machine has PyTorch and transformers but no llama.cpp, and the prepared corpus is too large to carry
 (`notes.jsonl` is ~190 MB, the base GGUF 98 MB). So this writes, into one folder:
 
-* `base.gguf` — the base GGUF cut to its first N blocks, tensors copied byte for byte (still Q4_1/Q8_0), so
+* `base.gguf` — the base GGUF cut to its first N blocks (`training.delta.cut_gguf`: tensors byte for byte), so
   transformers dequantizes exactly the weights `--layers N` would keep from the full file;
 * `data/notes.jsonl.gz` — each note's id and vault only (with a token file, training never reads the text);
 * `data/train_pairs.jsonl.gz`, `data/heldout_pairs.jsonl`, `data/manifest.json`;
@@ -23,28 +23,8 @@ import json
 import shutil
 from pathlib import Path
 
-import gguf
-
 from notellm.engine.config import smollm2_base_model
-from notellm.training.delta import copy_metadata, kept
-
-
-def cut_gguf(base: Path, out: Path, layers: int) -> Path:
-    """A copy of `base` with only its first `layers` transformer blocks (metadata says so; tensors unchanged)."""
-    reader = gguf.GGUFReader(str(base))
-    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-    block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
-    writer = gguf.GGUFWriter(str(out), arch)
-    copy_metadata(reader, writer, skip={block_count})
-    writer.add_block_count(layers)
-    for tensor in reader.tensors:
-        if kept(tensor.name, layers):
-            writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return out
+from notellm.training.delta import cut_gguf
 
 
 def write_gz(path: Path, lines) -> None:

@@ -374,3 +374,22 @@ def test_a_shallow_model_keeps_the_first_layers_and_runs_in_llama_cpp_like_pytor
     rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "shallow.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
     assert (exported * reference).sum(axis=1).min() >= 0.999
     assert (gguf_embeddings(rebuilt, sample_notes) * exported).sum(axis=1).min() >= 0.999
+
+
+@pytest.mark.slow
+def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(tmp_path):
+    """What a GPU machine is sent (bench/gpu_pack.py): the base GGUF with only its first N blocks, tensors
+    byte for byte, loads in transformers to exactly the weights `--layers N` keeps from the full file."""
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import cut_gguf
+    from notellm.training.model import load_causal_lm
+    from notellm.training.train import keep_first_layers
+
+    base = smollm2_base_model()
+    cut = cut_gguf(base, tmp_path / "cut.gguf", 2)
+    assert cut.stat().st_size < base.stat().st_size * 0.5
+    full = load_causal_lm(base)
+    keep_first_layers(full, 2)
+    expected, loaded = full.state_dict(), load_causal_lm(cut).state_dict()
+    assert loaded.keys() == expected.keys()
+    assert all(torch.equal(loaded[name], expected[name]) for name in expected)

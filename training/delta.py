@@ -97,6 +97,26 @@ def kept(name: str, layers: int) -> bool:
     return not layers or index is None or index < layers
 
 
+def cut_gguf(base: Path, out: Path, layers: int) -> Path:
+    """A copy of `base` with only its first `layers` transformer blocks: the metadata says so and every kept
+    tensor is copied byte for byte (still quantized), so it loads as `--layers N` of the full file would.
+    Smaller to carry to a GPU machine (bench/gpu_pack.py)."""
+    reader = gguf.GGUFReader(str(base))
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
+    writer = gguf.GGUFWriter(str(out), arch)
+    copy_metadata(reader, writer, skip={block_count})
+    writer.add_block_count(layers)
+    for tensor in reader.tensors:
+        if kept(tensor.name, layers):
+            writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int,
                          writes_topics: bool = True) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
