@@ -34,6 +34,7 @@ QUICK_BATCH_SECONDS = 0.25
 # a save's sync and the related notes asked right after it then find the engine free, not busy with
 # the resumed run's scan and first chunk (about a second at 10,000 notes).
 RESUME_AFTER_QUIET_SECONDS = 0.75
+RESUME_WITHIN_SECONDS = 5.0  # but never later than this: a note rewritten every second must not stall the index
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ class VaultSession(QObject):
         if summary.cancelled and not self._stop.is_set():  # stepped aside for a request: carry on
             self.run.base += summary.embedded
             self.run.done = self.run.total = 0
-            self._resume_when_quiet()
+            self._resume_when_quiet(time.monotonic())
             return
         if summary.cancelled:
             self.run.state = "paused" if self._pause_requested else "cancelled"
@@ -262,14 +263,16 @@ class VaultSession(QObject):
         if not summary.embedded:
             self.warm_up()
 
-    def _resume_when_quiet(self) -> None:
-        """Resubmit the index run once the reader has been quiet for RESUME_AFTER_QUIET_SECONDS (at once
-        when pausing or cancelling, so that the run can end)."""
+    def _resume_when_quiet(self, stepped_aside: float) -> None:
+        """Resubmit the index run once the reader has been quiet for RESUME_AFTER_QUIET_SECONDS, and at the
+        latest RESUME_WITHIN_SECONDS after it stepped aside (at once when pausing or cancelling, so that the
+        run can end)."""
         if self.closed:
             return
-        quiet = time.monotonic() - self._last_reader_request
-        if quiet < RESUME_AFTER_QUIET_SECONDS and not self._stop.is_set():
-            QTimer.singleShot(int((RESUME_AFTER_QUIET_SECONDS - quiet) * 1000) + 1, self, self._resume_when_quiet)
+        now = time.monotonic()
+        wait = min(RESUME_AFTER_QUIET_SECONDS - (now - self._last_reader_request), stepped_aside + RESUME_WITHIN_SECONDS - now)
+        if wait > 0 and not self._stop.is_set():
+            QTimer.singleShot(int(wait * 1000) + 1, self, lambda: self._resume_when_quiet(stepped_aside))
             return
         self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
 
