@@ -358,7 +358,8 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
         "| the lexical half of `related` | not measured in this run | | |",
         f"| `related` at {synthetic['vectors']:,} synthetic vectors, k=10 | p50 {statistics.median(synthetic['latencies']) * 1000:.1f} ms, "
         f"p95 {percentile(synthetic['latencies'], 0.95) * 1000:.1f} ms | | |",
-        f"| save-to-queryable in the app while its full index runs ({len(saves)} saves) | median {statistics.median(saves):.2f} s, "
+        f"| save-to-queryable in the app while its full index runs ({len(saves)} saves; the index was running at "
+        f"{sum(app.get('indexing_at_each_save', []))} of them) | median {statistics.median(saves):.2f} s, "
         f"max {max(saves):.2f} s | | |",
         f"| peak RSS, cold `reindex` | {cold['peak_rss_mib']:.0f} MiB | | |",
         f"| peak RSS, the app with the vault open while it indexes | {app['peak_rss_mib']:.0f} MiB | | |",

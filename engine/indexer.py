@@ -95,6 +95,13 @@ def changed_on_disk(found: ScanResult, known: dict[str, KnownFile]) -> list[str]
     return [path for path, file in found.files.items() if path not in known or known[path].differs_from(file.mtime_ns, file.size)]
 
 
+def sized_to(budget: float, seconds: float, done: int, smallest: int, largest: int) -> int:
+    """How many items fit in about `budget` seconds at the pace of the last `done` items in `seconds`,
+    between `smallest` and `largest` (the size of the next listing chunk or embedding batch)."""
+    per_item = max(seconds, 1e-3) / max(1, done)
+    return max(smallest, min(largest, int(budget / per_item)))
+
+
 def newest_first(item: Queued) -> tuple[int, str]:
     file = item[0] if isinstance(item, tuple) else item
     return -file.mtime_ns, file.path
@@ -211,11 +218,11 @@ class Indexer:
         removed_ids = {path: known[path].id for path in removed}
         moved_from = self.store.rename_candidates(list(removed_ids.values()), self.embedder_id)
 
+        budget = batch_seconds or (lambda: BATCH_SECONDS)
         to_embed: list[tuple[Note, NoteContent]] = []
         if to_read or removed or pre_skipped:  # an empty first chunk still writes the skips and removals
             if len(to_read) > LIST_CHUNK:
                 self.load_model()  # a long run will embed: a model that can't be loaded fails before any write
-            limit = batch_seconds or (lambda: BATCH_SECONDS)
             position, size = 0, FIRST_LIST_CHUNK
             while True:
                 started = time.monotonic()
@@ -231,13 +238,12 @@ class Indexer:
                     break
                 # Like the embedding batches, a chunk is about `batch_seconds` of work: a waiting reader
                 # waits for no more than that (256 notes took 2-5 s on a busy 2-core machine).
-                per_note = max(time.monotonic() - started, 1e-3) / len(chunk)
-                size = max(FIRST_LIST_CHUNK, min(LIST_CHUNK, int(limit() / per_note)))
+                size = sized_to(budget(), time.monotonic() - started, len(chunk), FIRST_LIST_CHUNK, LIST_CHUNK)
 
         if not summary.cancelled:
             # Today's notes first: the related panel works for them within the first minute of a long index.
             queue: list[Queued] = sorted(to_embed + waiting, key=newest_first)
-            self._embed(queue, summary, progress, should_stop, listed=bool(to_read), batch_seconds=batch_seconds)
+            self._embed(queue, summary, progress, should_stop, listed=bool(to_read), batch_seconds=budget)
 
         gone = self.store.still_at(removed_ids)  # not renamed meanwhile
         if gone:
@@ -307,7 +313,7 @@ class Indexer:
         return True
 
     def _embed(self, queue: list[Queued], summary: ReindexSummary, progress, should_stop, listed: bool,
-               batch_seconds: Callable[[], float] | None = None) -> None:
+               batch_seconds: Callable[[], float]) -> None:
         """Embed and commit in batches of at most EMBED_BATCH notes and about BATCH_SECONDS of work,
         so that a kill loses at most a couple of seconds (the first batch is one note, to measure).
         A note still waiting from an earlier run (a FileStat) is read now; if it can't be, it is skipped."""
@@ -328,7 +334,7 @@ class Indexer:
             read = [item if isinstance(item, tuple) else read_note(self.vault, item) for item in items]
             batch = [item if isinstance(item, tuple) else (item, note_content(item)) for item in read if not isinstance(item, Skipped)]
             vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens) if batch else []
-            per_note = max(time.monotonic() - started, 1e-3) / len(items)
+            seconds = time.monotonic() - started
             self.vectors.begin_changes(model.dimensions)
             with self.store.transaction():
                 for skip in read:
@@ -339,7 +345,7 @@ class Indexer:
             for note_id, vector in zip(ids, vectors):
                 self.vectors.upsert(note_id, vector)
             done += len(items)
-            size = max(1, min(EMBED_BATCH, int((batch_seconds() if batch_seconds else BATCH_SECONDS) / per_note)))
+            size = sized_to(batch_seconds(), seconds, len(items), 1, EMBED_BATCH)
             summary.embedded += len(batch)
             summary.embedded_paths += [note.path for note, _ in batch]
             if progress:
