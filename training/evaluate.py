@@ -135,7 +135,7 @@ class FTS5Ranker:
 
 
 class BM25Ranker(FTS5Ranker):
-    """The baseline: BM25 over title + text; the query is the source note's distinct words (OR-ed, first 64)."""
+    """The baseline: BM25 over title + text; the query is the source note's distinct words (OR-ed, the first `MAX_QUERY_TERMS`)."""
 
     name = "BM25 (FTS5)"
     columns = ("title", "text")
