@@ -35,6 +35,8 @@ VARIANTS = {
     "c128": dict(collection_batches=True, batch_pairs=128, lr=5e-4),  # more in-batch negatives, fewer steps
     "m64": dict(collection_batches=False, batch_pairs=64, lr=3e-4),   # pairs from all collections mixed
     "c64r16": dict(collection_batches=True, batch_pairs=64, lr=5e-4, lora_rank=16, lora_alpha=32),
+    # continues a run (--set init_from=RUN) with a teacher's similarities (--set teacher=FILE): see docs/training.md
+    "d16": dict(collection_batches=True, batch_pairs=16, lr=1e-4, warmup_steps=10),
 }
 
 

@@ -13,7 +13,7 @@ two share. With one definition a field renamed on either side fails loudly (a mi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 MANIFEST_FILE = "manifest.json"
@@ -37,7 +37,10 @@ def _pick(keys: list[str], values: dict, source: str) -> dict:
 
 
 def _fields_of(cls, values: dict, source: str) -> dict:
-    return _pick([f.name for f in fields(cls)], values, source)
+    """A dataclass's fields from `values`: a field with a default (added since) may be missing."""
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    optional = {f.name: values[f.name] for f in fields(cls) if f.name not in required and f.name in values}
+    return {**_pick(required, values, source), **optional}
 
 
 def _write_json(path: Path, values: dict) -> None:
@@ -82,6 +85,7 @@ class TrainingStep:
     scale: float  # the contrastive loss's learned temperature
     lr: float
     seconds: float
+    distillation: float = 0.0  # the teacher-similarity term (`--teacher`); 0 without one
 
     def line(self) -> str:
         return json.dumps(asdict(self)) + "\n"

@@ -23,6 +23,7 @@ from notellm.engine.training_report import CHECKPOINT_FILE, TRAINING_LOG_FILE, T
 from notellm.training.cli import cli  # noqa: E402
 from notellm.training.losses import combine  # noqa: E402
 from notellm.training.losses.contrastive import SymmetricInfoNCELoss, compute_loss_from_embeddings  # noqa: E402
+from notellm.training.losses.distillation import SimilarityDistillationLoss  # noqa: E402
 from notellm.training.losses.generation import IGNORE, compute_loss_from_logits  # noqa: E402
 
 FOAM = Path(__file__).resolve().parents[1] / "assets" / "sample-vault"  # Foam's own documentation
@@ -83,6 +84,21 @@ def test_generation_loss_counts_answer_tokens_only_and_combines_as_the_paper():
     assert float(compute_loss_from_logits(logits, labels)) == pytest.approx(float(expected), rel=1e-6)
     assert float(compute_loss_from_logits(logits[:0], labels[:0])) == 0.0
     assert float(combine(torch.tensor(2.0), torch.tensor(5.0), 0.01)) == pytest.approx((2.0 + 0.05) / 1.01)
+
+
+def test_distillation_is_zero_when_the_student_orders_notes_like_the_teacher_and_skips_notes_without_one():
+    generator = torch.Generator().manual_seed(0)
+    teacher = torch.nn.functional.normalize(torch.randn(6, 32, generator=generator), dim=-1)
+    loss = SimilarityDistillationLoss(temperature=0.05)
+    everyone = torch.ones(6, dtype=torch.bool)
+    assert float(loss(teacher, teacher, everyone)) == pytest.approx(0.0, abs=1e-6)
+    stranger = torch.nn.functional.normalize(torch.randn(6, 32, generator=generator), dim=-1)
+    assert float(loss(stranger, teacher, everyone)) > 0.1
+    # a note without a teacher vector (its teacher row is zeros) takes no part
+    partial = torch.tensor([True, True, True, True, False, False])
+    mixed = torch.cat([teacher[:4], stranger[4:]])
+    assert float(loss(mixed, torch.cat([teacher[:4], torch.zeros(2, 32)]), partial)) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss(teacher[:2], teacher[:2], everyone[:2])) == 0.0  # two notes have nothing to order
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -314,6 +330,31 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "other"), "--tokens", str(tokens),
                                  "--content-tokens", "64", "--steps", "1", "--quiet"])
     assert result.exit_code != 0 and "64" in result.output  # a token file fits one prompt length only
+
+
+@pytest.mark.slow
+def test_a_run_continues_from_another_and_distils_a_teacher(run, tmp_path):
+    """`--init-from` starts from a run's trained weights; `--teacher` adds the distillation term for the notes
+    the teacher file has (here half of them, with made-up vectors)."""
+    notes = [json.loads(line)["id"] for line in (run["data"] / "notes.jsonl").read_text().splitlines()]
+    vectors = np.random.default_rng(0).normal(size=(len(notes) // 2, 8))
+    np.savez(tmp_path / "teacher.npz", ids=np.array(notes[::2]),
+             vectors=(vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float16))
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    common = ["--steps", "1", "--batch-pairs", str(pairs), "--content-tokens", str(CONTENT_TOKENS), "--lr", "2e-3",
+              "--warmup-steps", "1", "--gen-fraction", "1.0", "--threads", "2", "--quiet", "--seed", "0"]
+    result = CliRunner().invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "next"), "--init-from", str(run["run"]),
+                                      "--lora-rank", "8", "--teacher", str(tmp_path / "teacher.npz"), *common])
+    assert result.exit_code == 0, result.output
+    first = TrainingStep.parse((tmp_path / "next" / TRAINING_LOG_FILE).read_text().splitlines()[0])
+    reference = [TrainingStep.parse(line) for line in (run["run"] / TRAINING_LOG_FILE).read_text().splitlines()]
+    # the same batch as the three steps it continues from: it starts below where they started
+    assert first.contrastive < reference[0].contrastive
+    assert first.distillation > 0.0 and reference[0].distillation == 0.0
+
+    result = CliRunner().invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "wrong"), "--init-from", str(run["run"]),
+                                      "--lora-rank", "4", *common])
+    assert result.exit_code != 0 and "does not fit" in result.output
 
 
 @pytest.mark.slow

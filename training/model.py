@@ -23,7 +23,7 @@ from torch import nn
 
 from notellm.engine.prompt import PromptTokenizer, category_answer, category_cue, common_prefix_length, topics_answer, topics_cue
 
-from .losses import AnswerGenerationLoss, SymmetricInfoNCELoss, combine
+from .losses import AnswerGenerationLoss, SimilarityDistillationLoss, SymmetricInfoNCELoss, combine
 from .losses.generation import IGNORE
 
 
@@ -117,14 +117,17 @@ def load_causal_lm(base: str | Path, gradient_checkpointing: bool = False):
 class NoteLLM(nn.Module):
     """Causal LM + projection head + the two losses, so that one module is what DDP/Accelerate wraps."""
 
-    def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0):
+    def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0,
+                 distill_weight: float = 0.0, distill_temperature: float = 0.05):
         super().__init__()
         self.lm = lm
         hidden = lm.config.hidden_size
         self.projection = nn.Linear(hidden, dim, bias=False)
         self.contrastive = SymmetricInfoNCELoss(init_log_scale)
         self.generation = AnswerGenerationLoss()
+        self.distillation = SimilarityDistillationLoss(distill_temperature)
         self.alpha = alpha
+        self.distill_weight = distill_weight
 
     def _causal_lm(self) -> nn.Module:
         return self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
@@ -145,7 +148,8 @@ class NoteLLM(nn.Module):
         return self.pool(self.hidden_states(batch), batch["emb_index"])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Batch of 2B notes: rows [0, B) and [B, 2B) are the two sides of B related pairs."""
+        """Batch of 2B notes: rows [0, B) and [B, 2B) are the two sides of B related pairs. With `teacher`
+        (2B, d') and `has_teacher` (2B,) in the batch, the distillation term is added with `distill_weight`."""
         hidden = self.hidden_states(batch)
         embeddings = self.pool(hidden, batch["emb_index"])
         half = embeddings.shape[0] // 2
@@ -153,4 +157,9 @@ class NoteLLM(nn.Module):
         answer_hidden = hidden[batch["label_rows"], batch["label_cols"]]
         labels = batch["label_ids"] if batch["label_ids"].numel() else torch.full((0,), IGNORE, device=hidden.device)
         l_gen = self.generation(answer_hidden, self._causal_lm().lm_head, labels)
-        return {"loss": combine(l_cl, l_gen, self.alpha), "contrastive": l_cl, "generation": l_gen}
+        loss = combine(l_cl, l_gen, self.alpha)
+        l_distill = loss.new_zeros(())
+        if "teacher" in batch:
+            l_distill = self.distillation(embeddings, batch["teacher"], batch["has_teacher"])
+            loss = loss + self.distill_weight * l_distill
+        return {"loss": loss, "contrastive": l_cl, "generation": l_gen, "distillation": l_distill}

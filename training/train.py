@@ -76,12 +76,44 @@ def build_model(config: TrainConfig) -> NoteLLM:
                        lora_dropout=0.0, bias="none"),
         )
     torch.manual_seed(config.seed)
-    model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale)
+    model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale, config.distill_weight, config.distill_temperature)
     head = base_head(config.resolved_base(), config.dim)
     if head is not None:
         with torch.no_grad():
             model.projection.weight.copy_(head)
     return model
+
+
+def load_trained_weights(model: NoteLLM, run: Path) -> None:
+    """Copy a run's trained weights (LoRA factors, head, temperature) into `model`, which must have their shapes."""
+    path = Path(run) / CHECKPOINT_FILE
+    if not path.exists():
+        raise TrainError(f"no checkpoint in {run}")
+    weights = torch.load(path, map_location="cpu", weights_only=False)["model"]
+    own = model.state_dict()
+    wrong = [name for name, tensor in weights.items() if name not in own or own[name].shape != tensor.shape]
+    if wrong:
+        raise TrainError(f"{run} does not fit this model (LoRA rank, layers or --dim differ): {wrong[0]}")
+    model.load_state_dict({name: tensor.float() for name, tensor in weights.items()}, strict=False)
+
+
+class TeacherVectors:
+    """A teacher's note vectors (`bench/minilm_teacher.py`): rows for a batch's notes, and which notes have one."""
+
+    def __init__(self, path: Path):
+        import numpy as np
+
+        with np.load(path) as saved:
+            self.rows = {str(note_id): row for row, note_id in enumerate(saved["ids"])}
+            self.vectors = torch.from_numpy(saved["vectors"].astype(np.float32))
+
+    def batch(self, note_ids: list[str]) -> dict[str, torch.Tensor]:
+        rows = [self.rows.get(note_id, -1) for note_id in note_ids]
+        teacher = torch.zeros(len(rows), self.vectors.shape[1])
+        has_teacher = torch.tensor([row >= 0 for row in rows])
+        if bool(has_teacher.any()):
+            teacher[has_teacher] = self.vectors[[row for row in rows if row >= 0]]
+        return {"teacher": teacher, "has_teacher": has_teacher}
 
 
 def trainable_state(model: NoteLLM) -> dict[str, torch.Tensor]:
@@ -244,6 +276,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: ~8x faster on Ampere+, ample for LoRA training
 
     model = build_model(config)
+    if config.init_from and checkpoint is None:
+        load_trained_weights(model, Path(config.init_from))
+    teacher = TeacherVectors(Path(config.teacher)) if config.teacher else None
     head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
     optimizer = torch.optim.AdamW(
@@ -290,6 +325,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         rng = random.Random(f"{config.seed}:gen:{step}:{accelerator.process_index}")
         ids = [p["a"] for p in chosen] + [p["b"] for p in chosen]
         batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id)
+        if teacher is not None:
+            batch.update(teacher.batch(ids))
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
         losses = model(batch)
         accelerator.backward(losses["loss"])
@@ -303,6 +340,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
             loss=float(losses["loss"].detach()),
             contrastive=float(losses["contrastive"].detach()),
             generation=float(losses["generation"].detach()),
+            distillation=float(losses["distillation"].detach()),
             scale=accelerator.unwrap_model(model).contrastive.scale,
             lr=scheduler.get_last_lr()[0],
             seconds=round(time.perf_counter() - started, 2),
@@ -311,7 +349,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         if log_file:
             log_file.write(entry.line())
             log_file.flush()
-        bar.set_postfix(loss=f"{entry.loss:.3f}", cl=f"{entry.contrastive:.3f}", gen=f"{entry.generation:.2f}")
+        bar.set_postfix(loss=f"{entry.loss:.3f}", cl=f"{entry.contrastive:.3f}", gen=f"{entry.generation:.2f}",
+                        **({"distill": f"{entry.distillation:.3f}"} if teacher is not None else {}))
         if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
             save(step + 1)
     save(config.steps)

