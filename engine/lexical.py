@@ -22,7 +22,7 @@ CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf9
 # validation collections, model + lexical rose from 0.414 macro R@10 at 64 terms to 0.424 at 128 (0.425-0.426
 # at 256 or every term). Chosen by two-fold cross-validation like RRF_K (the halves chose 128 and every
 # term; 0.423 out of fold against 0.414 at 64). The price is the FTS5 query's time, which grows with its
-# terms: p95 54 ms against 31 ms at 64 on the 9,990-note scale vault (docs/engine-speed.md).
+# terms: p95 34 ms against 18 ms at 64 on the 9,990-note scale vault (docs/engine-speed.md).
 MAX_QUERY_TERMS = 128
 # Reciprocal-rank fusion's constant. The usual 60 (Cormack, Clarke and Büttcher, SIGIR 2009) flattens the
 # top of both lists; on the validation collections a smaller one lets either ranking's first hits through.
