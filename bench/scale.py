@@ -11,7 +11,7 @@ run one after another (two llama.cpp processes on the same cores slow each other
 - `reindex`: a cold `VaultIndex.reindex()` of the whole vault (scan, parse, embed, SQLite, USearch);
 - `noop`: the same reindex again with nothing changed;
 - `related`: `related()` latency over the real vectors;
-- `lexical`: the lexical half of `related()` alone (its FTS5 query), on the listed notes;
+- `lexical`: the lexical half of `related()` alone (BM25 in memory), on the listed notes;
 - `bare`: llama-cpp-python's own `Llama.embed`, one prompt per call, over an evenly spaced sample of the
   same prompts (pipeline overhead, compared per prompt token);
 - `app`: the app (offscreen) opens the vault with an empty index, so a full index runs; notes are
@@ -125,8 +125,8 @@ def part_related(vault: Path, args) -> dict:
 
 
 def part_lexical(vault: Path, args) -> dict:
-    """The lexical half of `related` alone: the note's query (common terms left out) and its FTS5 match.
-    Needs only the notes listed, not embedded, so it runs without this run's reindex."""
+    """The lexical half of `related` alone: the note's query (common terms left out) scored by BM25 in
+    memory. Needs only the notes listed, not embedded, so it runs without this run's reindex."""
     from notellm.engine import VaultIndex
 
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
@@ -134,15 +134,15 @@ def part_lexical(vault: Path, args) -> dict:
             embedding = []
             index.reindex(progress=lambda done, total: embedding.append(total), should_stop=lambda: bool(embedding))
         started = time.perf_counter()
-        _, notes = index.store.term_counts()
-        counts_seconds = time.perf_counter() - started
+        notes = index.store.term_index().rows
+        terms_seconds = time.perf_counter() - started
         rows = [row for row in index.notes() if not row.skip_reason]
         latencies = []
         for row in random.Random(0).choices(rows, k=200):
             started = time.perf_counter()
-            index._lexical_ranking(index._query_terms(row), 101)  # what related() asks FTS5, as it asks it
+            index._lexical_ranking(index._query_terms(row), 101)  # what related() asks, as it asks it
             latencies.append(time.perf_counter() - started)
-        return {"notes": notes, "counts_seconds": counts_seconds, "latencies": latencies}
+        return {"notes": notes, "terms_seconds": terms_seconds, "latencies": latencies}
 
 
 def part_bare(vault: Path, args) -> dict:
@@ -352,9 +352,9 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
         (f"| `related` at {related['vectors']:,} real vectors, k=10 | p50 {statistics.median(related['latencies']) * 1000:.1f} ms, "
          f"p95 {percentile(related['latencies'], 0.95) * 1000:.1f} ms | | |") if related else
         "| `related` at the real vectors | not measured in this run | | |",
-        (f"| the lexical half of `related` at {lexical_part['notes']:,} notes (its FTS5 query, 200 notes) "
+        (f"| the lexical half of `related` at {lexical_part['notes']:,} notes (BM25 in memory, 200 notes) "
          f"| p50 {statistics.median(lexical_part['latencies']) * 1000:.1f} ms, p95 {percentile(lexical_part['latencies'], 0.95) * 1000:.1f} ms; "
-         f"term counts read once in {lexical_part['counts_seconds']:.2f} s | | |") if lexical_part else
+         f"terms read once in {lexical_part['terms_seconds']:.2f} s | | |") if lexical_part else
         "| the lexical half of `related` | not measured in this run | | |",
         f"| `related` at {synthetic['vectors']:,} synthetic vectors, k=10 | p50 {statistics.median(synthetic['latencies']) * 1000:.1f} ms, "
         f"p95 {percentile(synthetic['latencies'], 0.95) * 1000:.1f} ms | | |",

@@ -1,10 +1,10 @@
-"""The words two notes share, as SQLite FTS5 sees them: one rule for the engine's index and its evaluation.
+"""The words two notes share: one rule for the engine's index and its evaluation.
 
-Notes are matched by BM25 over their terms. Words are Unicode `\\w` runs, casefolded; a run of Chinese,
-Japanese or Korean characters, which has no spaces between words, becomes its overlapping character
-pairs, so 线性代数 matches 代数. Terms are written space-separated into an FTS5 table whose `unicode61`
-tokenizer then splits them exactly there. A note's query is its first `MAX_QUERY_TERMS` distinct terms,
-OR-ed: BM25 rewards the rare ones it shares with another note.
+Notes are matched by BM25 over their terms (engine/term_index.py). Words are Unicode `\\w` runs,
+casefolded; a run of Chinese, Japanese or Korean characters, which has no spaces between words, becomes
+its overlapping character pairs, so 线性代数 matches 代数. A note's lexical row is its terms,
+space-separated; its query is its first `MAX_QUERY_TERMS` distinct terms, OR-ed: BM25 rewards the rare
+ones it shares with another note.
 
 Related notes fuse the model's ranking with this one by reciprocal rank (`fuse_ranked`): on collections
 no model trained on, that beats either alone (docs/benchmarks.md).
@@ -21,8 +21,8 @@ CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf9
 # A note's query is its first this many distinct terms. More of the note finds more of its partners: on the
 # validation collections, model + lexical rose from 0.414 macro R@10 at 64 terms to 0.424 at 128 (0.425-0.426
 # at 256 or every term). Chosen by two-fold cross-validation like RRF_K (the halves chose 128 and every
-# term; 0.423 out of fold against 0.414 at 64). The price is the FTS5 query's time, which grows with its
-# terms: p95 34 ms against 18 ms at 64 on the 9,990-note scale vault (docs/engine-speed.md).
+# term; 0.423 out of fold against 0.414 at 64). A query's time grows with its terms; scored in memory
+# (engine/term_index.py) 128 of them take well under the `related` budget (docs/engine-speed.md).
 MAX_QUERY_TERMS = 128
 # Reciprocal-rank fusion's constant. The usual 60 (Cormack, Clarke and Büttcher, SIGIR 2009) flattens the
 # top of both lists; on the validation collections a smaller one lets either ranking's first hits through.
@@ -30,14 +30,13 @@ MAX_QUERY_TERMS = 128
 # 0.374 macro R@10 out of fold against 0.358 at k = 60 (docs/benchmarks.md).
 RRF_K = 10
 # A term in more than this share of the vault's notes is left out of a note's query: it matches most of
-# the vault, which is what an FTS5 query spends its time on (p95 109 ms at 9,990 real notes with them,
-# 19 ms without), BM25 gives it little weight, and it takes a place among the query's first terms from a
+# the vault, which is what a query spends its time on (FTS5 took p95 109 ms at 9,990 real notes with
+# them, 19 ms without), BM25 gives it little weight, and it takes a place among the query's first terms from a
 # rarer one. Chosen like RRF_K by two-fold cross-validation over the validation collections (each half
 # chose 0.05 or 0.1 for the other): model + lexical 0.389-0.400 macro R@10 out of fold against 0.376 with
 # every term (docs/benchmarks.md).
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 5  # and in more than this many notes, so a small vault keeps its words (no validation collection is that small)
-FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
 
 def _cjk_pairs(run: str) -> list[str]:
@@ -60,7 +59,7 @@ def terms(text: str) -> list[str]:
 
 
 def document(title: str, text: str) -> str:
-    """What a note's FTS5 row holds: its terms, space-separated."""
+    """What a note's lexical row holds: its terms, space-separated."""
     return " ".join(terms(f"{title}\n{text}"))
 
 
@@ -72,16 +71,23 @@ def document_counts(bodies: Iterable[str]) -> Counter:
     return counts
 
 
-def match_query(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Mapping[str, int] | None = None,
-                notes: int = 0) -> str | None:
-    """An FTS5 MATCH expression for the notes that share terms with these (a note's `document(...).split()`,
-    or a question's `terms(...)`), or None when there are none. With the vault's `document_counts` over
+def query_terms(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Mapping[str, int] | None = None,
+                notes: int = 0) -> list[str]:
+    """What a note asks to find the notes it shares words with: its first `limit` distinct terms (of a
+    note's `document(...).split()`, or a question's `terms(...)`). With the vault's `document_counts` over
     its `notes` rows, terms in more than COMMON_SHARE of them (and more than COMMON_FLOOR) are left out."""
     distinct = list(dict.fromkeys(note_terms))
     if counts is not None:
         most = max(COMMON_SHARE * notes, COMMON_FLOOR)
         distinct = [term for term in distinct if counts.get(term, 0) <= most]
-    distinct = distinct[:limit]
+    return distinct[:limit]
+
+
+def match_query(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Mapping[str, int] | None = None,
+                notes: int = 0) -> str | None:
+    """`query_terms` as an SQLite FTS5 MATCH expression (the terms quoted and OR-ed), or None when there are
+    none: what the evaluation's BM25 baseline asks."""
+    distinct = query_terms(note_terms, limit, counts, notes)
     if not distinct:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in distinct)

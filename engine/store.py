@@ -10,7 +10,6 @@ import json
 import os
 import sqlite3
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -19,8 +18,7 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IndexCorruptError
-from . import lexical
-from .lexical import FTS_TOKENIZER
+from .term_index import TermIndex
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -72,15 +70,25 @@ LINKS_STALE = "links_stale"  # meta key: notes changed since the links table was
 def _migration_3(db: sqlite_utils.Database) -> None:
     """The words of each note for lexical matching (FTS5, rowid = note id); an existing index fills it on
     its next reindex, which reads every note once more without embedding any."""
-    db.execute(f"create virtual table lexical using fts5(body, tokenize='{FTS_TOKENIZER}')")
+    db.execute("create virtual table lexical using fts5(body, tokenize='unicode61 remove_diacritics 2')")
     has_notes = db.execute("select 1 from notes limit 1").fetchone() is not None
     db.execute("insert or replace into meta(key, value) values (?, ?)", [LEXICAL_COMPLETE, "0" if has_notes else "1"])
+
+
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Lexical rows move from the FTS5 table to a plain one: related notes score them in memory
+    (engine/term_index.py), so FTS5's own index of them was written on every change and never read."""
+    db.execute("create table lexical_rows (id integer primary key, body text not null)")
+    db.execute("insert into lexical_rows(id, body) select rowid, body from lexical")
+    db.execute("drop table lexical")
+    db.execute("alter table lexical_rows rename to lexical")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _migration_1),
     ("002_suggested_for", _migration_2),
     ("003_lexical", _migration_3),
+    ("004_lexical_plain", _migration_4),
 ]
 
 
@@ -181,8 +189,7 @@ class Store:
 
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
-        self._term_counts: Counter | None = None  # see term_counts()
-        self._lexical_rows = 0
+        self._terms: TermIndex | None = None  # see term_index()
         try:
             if read_only:
                 connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
@@ -238,7 +245,7 @@ class Store:
 
     def transaction(self):
         """`with store.transaction():` — one atomic write (BEGIN IMMEDIATE … COMMIT)."""
-        return _Transaction(self.db.conn, on_rollback=self._forget_term_counts)
+        return _Transaction(self.db.conn, on_rollback=self._forget_terms)
 
     # --- notes ----------------------------------------------------------------------------
     def notes(self) -> list[NoteRow]:
@@ -376,50 +383,37 @@ class Store:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            if self._term_counts is not None:
-                for (body,) in self.db.execute(f"select body from lexical where rowid in ({_marks(chunk)})", chunk):
-                    self._count_terms(body, -1)
+            if self._terms is not None:
+                for note_id, body in self.db.execute(f"select rowid, body from lexical where rowid in ({_marks(chunk)})", chunk):
+                    self._terms.remove(note_id, body)
             for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("lexical", "rowid"),
                                   ("notes", "id")):
                 self.db.execute(f"delete from {table} where {column} in ({_marks(chunk)})", chunk)
 
-    # --- lexical matching (engine/lexical.py says what a body and a query are) --------------------
+    # --- lexical matching (engine/lexical.py says what a row and a query are) ----------------------
     def set_lexical(self, note_id: int, body: str | None) -> None:
         """A note's lexical row: its terms, or none (a skipped note)."""
-        if self._term_counts is not None:
-            self._count_terms(self.lexical_body(note_id), -1)
-            self._count_terms(body, +1)
+        if self._terms is not None:
+            self._terms.remove(note_id, self.lexical_body(note_id))
+            self._terms.add(note_id, body)
         self.db.execute("delete from lexical where rowid = ?", [note_id])
         if body:
             self.db.execute("insert into lexical(rowid, body) values (?, ?)", [note_id, body])
 
-    def term_counts(self) -> tuple[Counter, int]:
-        """(in how many notes each term occurs, how many notes have terms): read once (0.3 s at 10,000
-        notes), then kept up to date by this Store's own writes. Another process's writes are not seen
-        until the index is opened again; the counts only decide which common terms a query leaves out."""
-        if self._term_counts is None:
-            bodies = [body for (body,) in self.db.execute("select body from lexical")]
-            self._term_counts, self._lexical_rows = lexical.document_counts(bodies), len(bodies)
-        return self._term_counts, self._lexical_rows
+    def term_index(self) -> TermIndex:
+        """The lexical rows in memory, to score queries by BM25 (engine/term_index.py): read once (about
+        1 s at 10,000 notes), then kept up to date by this Store's own writes. Another process's writes
+        are not seen until the index is opened again."""
+        if self._terms is None:
+            self._terms = TermIndex.of(self.db.execute("select rowid, body from lexical"))
+        return self._terms
 
-    def _count_terms(self, body: str | None, sign: int) -> None:
-        if body and self._term_counts is not None:
-            self._term_counts.update({term: sign for term in set(body.split())})
-            self._lexical_rows += sign
-
-    def _forget_term_counts(self) -> None:
-        self._term_counts = None
+    def _forget_terms(self) -> None:
+        self._terms = None
 
     def lexical_body(self, note_id: int) -> str | None:
         row = self.db.execute("select body from lexical where rowid = ?", [note_id]).fetchone()
         return row[0] if row else None
-
-    def lexical_matches(self, match: str, limit: int) -> list[tuple[int, float]]:
-        """(note id, BM25 score, higher is better) of the notes matching an FTS5 expression, best first."""
-        rows = self.db.execute(
-            "select rowid, bm25(lexical) as rank from lexical where lexical match ? order by rank limit ?", [match, limit]
-        ).fetchall()
-        return [(note_id, -score) for note_id, score in rows]
 
     def lexical_complete(self) -> bool:
         return self.get_meta(LEXICAL_COMPLETE, "1") == "1"

@@ -258,11 +258,11 @@ class VaultIndex:
         return self._model
 
     def warm_up(self) -> None:
-        """Load the model and the vault's term counts now, so the first related notes, search or
-        hashtag suggestion does not wait for them (about a second at 10,000 notes); a broken model
-        file raises here."""
+        """Load the model and the vault's terms now, so the first related notes, search or hashtag
+        suggestion does not wait for them (about a second at 10,000 notes); a broken model file raises
+        here."""
         self.model
-        self.store.term_counts()
+        self.store.term_index()
 
     def _vector_index(self) -> VectorIndex | None:
         """The vectors, in step with SQLite; None before any note was embedded."""
@@ -346,9 +346,9 @@ class VaultIndex:
 
     def _lexical_ranking(self, query_terms: list[str], limit: int) -> list[int]:
         """The notes sharing these terms, best BM25 first (the vault's common terms left out)."""
-        counts, notes = self.store.term_counts()
-        match = lexical.match_query(query_terms, counts=counts, notes=notes)
-        return [note_id for note_id, _ in self.store.lexical_matches(match, limit)] if match else []
+        terms = self.store.term_index()
+        query = lexical.query_terms(query_terms, counts=terms.counts, notes=terms.rows)
+        return [note_id for note_id, _ in terms.matches(query, limit)]
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
         """(note id, cosine) best first: the model's nearest notes fused with the lexical matches

@@ -1,7 +1,12 @@
-"""Shared words: the engine's lexical terms, rank fusion, and related notes that use both (real model, SQLite FTS5)."""
+"""Shared words: the engine's lexical terms, BM25 over them in memory, rank fusion, and related notes that use both
+(real model, real SQLite)."""
 
 from conftest import write_notes
-from notellm.engine.lexical import COMMON_FLOOR, COMMON_SHARE, RRF_K, document, document_counts, fuse_ranked, match_query, terms
+import math
+
+from notellm.engine.lexical import (COMMON_FLOOR, COMMON_SHARE, RRF_K, document, document_counts, fuse_ranked, match_query,
+                                    query_terms, terms)
+from notellm.engine.term_index import TermIndex
 
 
 def test_terms_split_words_and_cjk_runs_into_character_pairs():
@@ -16,14 +21,47 @@ def test_a_query_leaves_out_the_words_most_of_the_vault_shares():
     counts = document_counts(bodies)
     assert counts["the"] == 100 and counts["matrix"] == 100 and counts["eigenvalue"] == 40
     assert COMMON_SHARE * 100 < 40  # in these 100 notes "eigenvalue" is common too
-    assert match_query(["the", "eigenvalue", "zebra"], counts=counts, notes=100) == '"zebra"'
-    assert match_query(["the", "eigenvalue"], counts=counts, notes=1000) == '"eigenvalue"'  # not in a vault of 1,000
+    assert query_terms(["the", "eigenvalue", "zebra"], counts=counts, notes=100) == ["zebra"]
+    assert query_terms(["the", "eigenvalue"], counts=counts, notes=1000) == ["eigenvalue"]  # not in a vault of 1,000
     # A small vault keeps its words: no term is common in fewer than COMMON_FLOOR notes.
     small = document_counts(["flour water"] * COMMON_FLOOR)
-    assert match_query(["flour"], counts=small, notes=COMMON_FLOOR) == '"flour"'
+    assert query_terms(["flour"], counts=small, notes=COMMON_FLOOR) == ["flour"]
 
 
-def test_the_stores_term_counts_follow_its_writes(tmp_path):
+def test_bm25_in_memory_scores_as_fts5_does():
+    from notellm.engine.store import ScratchFTS
+
+    rows = ["quaternion rotation vector", "quaternion quaternion algebra of rotations with more words here",
+            "a shopping list", "rotation of a vector", "flour water salt", "tea", "the garden in spring", "the garden"]
+    index = TermIndex.of(enumerate(rows))
+    query = ["quaternion", "rotation", "garden", "missing"]
+    hits = index.matches(query, limit=10)
+    assert [note_id for note_id, _ in hits] == [0, 7, 1, 3, 6]  # the rest share no term
+    fts = ScratchFTS(("body",), "unicode61", ((row,) for row in rows))
+    reference = dict(fts.matches(match_query(query)))
+    fts.close()
+    assert reference.keys() == dict(hits).keys()
+    assert all(math.isclose(score, reference[note_id], rel_tol=1e-9) for note_id, score in hits)
+    assert index.matches(query, limit=2) == hits[:2]
+    assert index.matches(["missing"], limit=10) == [] and index.matches(["vector"], limit=0) == []
+
+
+def test_a_changed_row_replaces_the_old_one_and_dead_rows_are_dropped():
+    index = TermIndex.of([(1, "flour water salt")])
+    index.remove(1, "flour water salt")
+    index.add(1, "water yeast")
+    assert (index.rows, index.counts["flour"], index.counts["water"]) == (1, 0, 1)
+    assert [note_id for note_id, _ in index.matches(["flour", "water"], 10)] == [1]
+    for round_ in range(1500):  # more dead rows than live ones, and more than the compaction floor
+        index.remove(1, "water yeast" if round_ == 0 else f"edit {round_ - 1}")
+        index.add(1, f"edit {round_}")
+    assert len(index._note_of) < 1100  # compacted on the way
+    fresh = TermIndex.of([(1, "edit 1499")])
+    assert index.matches(["edit", "1499", "water"], 10) == fresh.matches(["edit", "1499", "water"], 10)
+    assert (index.rows, index.counts["water"], index.counts["edit"]) == (1, 0, 1)
+
+
+def test_the_stores_term_index_follows_its_writes(tmp_path):
     from notellm.engine.store import NoteContent, Store
 
     store = Store(tmp_path / "index.db")
@@ -32,23 +70,46 @@ def test_the_stores_term_counts_follow_its_writes(tmp_path):
     with store.transaction():
         first, second = (store.list_note(path, content) for path in ("a.md", "b.md"))
         store.set_lexical(first, "flour water salt")
-    assert store.term_counts() == ({"flour": 1, "water": 1, "salt": 1}, 1)  # read from the table once
+    terms = store.term_index()  # read from the table once
+    assert (terms.counts, terms.rows) == ({"flour": 1, "water": 1, "salt": 1}, 1)
     with store.transaction():
         store.set_lexical(second, "flour yeast")
         store.set_lexical(first, "water")
-    counts, notes = store.term_counts()
-    assert (notes, counts["flour"], counts["water"], counts["salt"], counts["yeast"]) == (2, 1, 1, 0, 1)
+    assert store.term_index() is terms
+    assert (terms.rows, terms.counts["flour"], terms.counts["water"], terms.counts["salt"], terms.counts["yeast"]) == (2, 1, 1, 0, 1)
+    assert [note_id for note_id, _ in terms.matches(["flour", "water"], 10)] == sorted([first, second])
     with store.transaction():
         store.delete_notes([second])
-    counts, notes = store.term_counts()
-    assert (notes, counts["flour"], counts["yeast"]) == (1, 0, 0)
+    assert (terms.rows, terms.counts["flour"], terms.counts["yeast"]) == (1, 0, 0)
+    assert terms.matches(["flour", "yeast"], 10) == []
     try:
         with store.transaction():
             store.set_lexical(first, "rolled back")
             raise RuntimeError
     except RuntimeError:
         pass
-    assert store.term_counts()[0]["water"] == 1 and store.term_counts()[1] == 1  # read again after the rollback
+    terms = store.term_index()  # read again after the rollback
+    assert terms.counts["water"] == 1 and terms.counts["rolled"] == 0 and terms.rows == 1
+    store.close()
+
+
+def test_an_index_with_fts5_lexical_rows_moves_them_to_a_plain_table(tmp_path):
+    import sqlite3
+
+    from notellm.engine.store import Store
+
+    path = tmp_path / "index.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # an index written before migration 4: its rows in FTS5
+        db.execute("delete from _migrations where name = '004_lexical_plain'")
+        db.execute("drop table lexical")
+        db.execute("create virtual table lexical using fts5(body, tokenize='unicode61 remove_diacritics 2')")
+        db.execute("insert into lexical(rowid, body) values (7, 'flour water')")
+    db.close()
+    store = Store(path)
+    sql = store.db.execute("select sql from sqlite_master where name = 'lexical'").fetchone()[0]
+    assert "fts5" not in sql.lower() and store.lexical_body(7) == "flour water"
+    assert store.term_index().matches(["water"], 10)[0][0] == 7
     store.close()
 
 

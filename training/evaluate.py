@@ -106,29 +106,24 @@ def minilm_ranker(model_path: Path | None = None, max_word_pieces: int | None = 
     )
 
 
-class FTS5Ranker:
-    """Ranks by SQLite FTS5 `bm25()`: each note is a row, a query note's MATCH expression scores the others.
-    Subclasses say what a row holds (`columns`, `row`) and what a note asks (`match`)."""
+class BM25Ranker:
+    """The baseline: SQLite FTS5 `bm25()` over title + text, each note a row; the query is the source note's
+    distinct words (OR-ed, the first `MAX_QUERY_TERMS`)."""
 
-    name = "FTS5"
-    columns: tuple[str, ...] = ("body",)
-    tokenizer = "unicode61"
+    name = "BM25 (FTS5)"
 
     def __init__(self):
         self.seconds_per_note: float | None = None
 
-    def row(self, note: dict) -> tuple:
-        raise NotImplementedError
-
-    def match(self, note: dict) -> str | None:
-        raise NotImplementedError
-
     def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        from notellm.engine.lexical import match_query
+
         started = time.perf_counter()
-        table = ScratchFTS(self.columns, self.tokenizer, (self.row(n) for n in notes))
+        table = ScratchFTS(("title", "text"), "unicode61", ((n["title"], n["text"]) for n in notes))
         result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
-            match = self.match(notes[query])
+            note = notes[query]
+            match = match_query([w.lower() for w in WORD.findall(f"{note['title']} {note['text']}")])
             if match is not None:
                 for position, score in table.matches(match):
                     result[row, position] = score
@@ -137,47 +132,29 @@ class FTS5Ranker:
         return result
 
 
-class BM25Ranker(FTS5Ranker):
-    """The baseline: BM25 over title + text; the query is the source note's distinct words (OR-ed, the first `MAX_QUERY_TERMS`)."""
+class LexicalRanker:
+    """The engine's own lexical match: `engine.lexical`'s terms (CJK as character pairs) and query, scored
+    by `engine.term_index` exactly as related notes score them."""
 
-    name = "BM25 (FTS5)"
-    columns = ("title", "text")
-
-    def row(self, note: dict) -> tuple:
-        return note["title"], note["text"]
-
-    def match(self, note: dict) -> str | None:
-        from notellm.engine.lexical import match_query
-
-        return match_query([w.lower() for w in WORD.findall(f"{note['title']} {note['text']}")])
-
-
-class LexicalRanker(FTS5Ranker):
-    """The engine's own lexical match (`engine.lexical`: BM25 over terms with CJK character pairs, FTS5)."""
-
-    name = "lexical (engine, FTS5)"
+    name = "lexical (engine)"
 
     def __init__(self):
-        from notellm.engine.lexical import FTS_TOKENIZER
-
-        super().__init__()
-        self.tokenizer = FTS_TOKENIZER
-
-    def row(self, note: dict) -> tuple:
-        from notellm.engine.lexical import document
-
-        return (document(note["title"], note["text"]),)
+        self.seconds_per_note: float | None = None
 
     def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
-        from notellm.engine.lexical import document_counts
+        from notellm.engine.lexical import document, query_terms
+        from notellm.engine.term_index import TermIndex
 
-        self.counts, self.notes = document_counts(self.row(n)[0] for n in notes), len(notes)  # as the engine counts a vault
-        return super().scores(notes, queries)
-
-    def match(self, note: dict) -> str | None:
-        from notellm.engine.lexical import document, match_query
-
-        return match_query(document(note["title"], note["text"]).split(), counts=self.counts, notes=self.notes)
+        started = time.perf_counter()
+        rows = [document(n["title"], n["text"]) for n in notes]
+        index = TermIndex.of(enumerate(rows))
+        result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
+        for row, query in enumerate(queries):
+            asked = query_terms(rows[query].split(), counts=index.counts, notes=index.rows)
+            for position, score in index.matches(asked, len(notes)):
+                result[row, position] = score
+        self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
+        return result
 
 
 def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
