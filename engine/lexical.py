@@ -37,6 +37,12 @@ RRF_K = 10
 # every term (docs/benchmarks.md).
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 5  # and in more than this many notes, so a small vault keeps its words (no validation collection is that small)
+# A query's terms may hold at most this many (note, term) pairs between them; past it, its commonest terms
+# are left out, those BM25 weighs least. Scoring time grows with the pairs (engine/term_index.py): in a
+# 100,000-note vault a 128-term query held up to 213,000 (p95) and took p95 6-9 ms, 2.6-3.0 ms with the
+# budget. It can bind only in a vault of over 15,625 notes (MAX_QUERY_TERMS terms in at most COMMON_SHARE
+# of the notes each), so it changes no ranking measured on the validation collections or the scale vault.
+QUERY_PAIRS_BUDGET = 100_000
 
 
 def _cjk_pairs(run: str) -> list[str]:
@@ -75,12 +81,24 @@ def query_terms(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Map
                 notes: int = 0) -> list[str]:
     """What a note asks to find the notes it shares words with: its first `limit` distinct terms (of a
     note's `document(...).split()`, or a question's `terms(...)`). With the vault's `document_counts` over
-    its `notes` rows, terms in more than COMMON_SHARE of them (and more than COMMON_FLOOR) are left out."""
+    its `notes` rows, terms in more than COMMON_SHARE of them (and more than COMMON_FLOOR) are left out,
+    and then the commonest of the rest while they hold more than QUERY_PAIRS_BUDGET (note, term) pairs."""
     distinct = list(dict.fromkeys(note_terms))
-    if counts is not None:
-        most = max(COMMON_SHARE * notes, COMMON_FLOOR)
-        distinct = [term for term in distinct if counts.get(term, 0) <= most]
-    return distinct[:limit]
+    if counts is None:
+        return distinct[:limit]
+    most = max(COMMON_SHARE * notes, COMMON_FLOOR)
+    distinct = [term for term in distinct if counts.get(term, 0) <= most][:limit]
+    pairs = sum(counts.get(term, 0) for term in distinct)
+    if pairs > QUERY_PAIRS_BUDGET:
+        commonest_first = sorted(distinct, key=lambda term: -counts.get(term, 0))
+        dropped = set()
+        for term in commonest_first:
+            if pairs <= QUERY_PAIRS_BUDGET:
+                break
+            dropped.add(term)
+            pairs -= counts.get(term, 0)
+        distinct = [term for term in distinct if term not in dropped]
+    return distinct
 
 
 def match_query(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Mapping[str, int] | None = None,

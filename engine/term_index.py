@@ -13,6 +13,7 @@ the live, so a vault that is edited all day costs no more than one indexed once.
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections import Counter
 
@@ -34,16 +35,43 @@ class TermIndex:
         self._note_of = array("q")  # slot -> note id
         self._length = array("i")  # slot -> terms in its row
         self._live = bytearray()  # slot -> 1 while it is its note's current row
-        self._postings: dict[str, tuple[array, array]] = {}  # term -> (slots, occurrences)
+        # term -> (slots, occurrences), int32 each: numpy views into one sorted block after a bulk build,
+        # copied out to growable arrays the first time a later row adds to that term.
+        self._postings: dict[str, tuple[np.ndarray | array, np.ndarray | array]] = {}
 
     @classmethod
     def of(cls, rows) -> "TermIndex":
-        """An index of (note id, row) pairs, a row being `lexical.document(...)`: about 2 s for 10,000 notes
-        here. (Sorting every (term, row) pair in numpy was no faster: the time is Python's, a dict lookup
-        per distinct term of each row.)"""
+        """An index of (note id, row) pairs, a row being `lexical.document(...)`. Built in bulk, with one
+        Python step per row and the (term, row) pairs sorted by numpy: 1.3 s for the 9,990-note scale
+        vault against 1.8 s with `add` row by row."""
         index = cls()
+        pair_terms: list[str] = []  # each row's distinct terms, row after row
+        pair_counts = array("i")  # and how often each occurs in it
+        terms_per_row = array("i")
         for note_id, body in rows:
-            index.add(note_id, body)
+            if not body:
+                continue
+            words = body.split()
+            occurrences = Counter(words)
+            pair_terms += occurrences
+            pair_counts.extend(occurrences.values())
+            terms_per_row.append(len(occurrences))
+            index._slot_of[note_id] = len(index._note_of)
+            index._note_of.append(note_id)
+            index._length.append(len(words))
+        index.rows = len(index._note_of)
+        index._total_terms = sum(index._length)
+        index._live = bytearray(b"\x01") * index.rows
+        vocabulary = dict(zip(dict.fromkeys(pair_terms), itertools.count()))  # term -> id, first seen first
+        term_ids = np.fromiter(map(vocabulary.__getitem__, pair_terms), dtype=np.int64, count=len(pair_terms))
+        order = np.argsort(term_ids, kind="stable")  # by term, each term's rows in slot order
+        slots = np.repeat(np.arange(index.rows, dtype=np.int32), np.frombuffer(terms_per_row, dtype=np.int32))[order]
+        counts = np.frombuffer(pair_counts, dtype=np.int32)[order]
+        rows_per_term = np.bincount(term_ids, minlength=len(vocabulary))
+        ends = np.cumsum(rows_per_term).tolist()
+        starts = [0, *ends[:-1]]
+        index._postings = {term: (slots[start:end], counts[start:end]) for term, start, end in zip(vocabulary, starts, ends)}
+        index.counts = Counter(dict(zip(vocabulary, rows_per_term.tolist())))
         return index
 
     def add(self, note_id: int, body: str | None) -> None:
@@ -59,6 +87,8 @@ class TermIndex:
             postings = postings_of.get(term)
             if postings is None:
                 postings = postings_of[term] = (array("i"), array("i"))
+            elif isinstance(postings[0], np.ndarray):  # a view into the bulk build's block
+                postings = postings_of[term] = (array("i", postings[0].tobytes()), array("i", postings[1].tobytes()))
             postings[0].append(slot)
             postings[1].append(count)
         self.counts.update(occurrences.keys())
@@ -89,8 +119,8 @@ class TermIndex:
             return []
         hits = np.array([self.counts[term] for term in held], dtype=np.float64)
         idf = np.maximum(np.log((self.rows - hits + 0.5) / (hits + 0.5)), IDF_FLOOR)
-        slots = np.concatenate([np.frombuffer(self._postings[term][0], dtype=np.int32) for term in held])
-        occurrences = np.concatenate([np.frombuffer(self._postings[term][1], dtype=np.int32) for term in held])
+        slots = np.concatenate([np.asarray(self._postings[term][0], dtype=np.int32) for term in held])
+        occurrences = np.concatenate([np.asarray(self._postings[term][1], dtype=np.int32) for term in held])
         spans = [len(self._postings[term][0]) for term in held]
         length = np.frombuffer(self._length, dtype=np.int32)[slots]
         average = self._total_terms / self.rows
@@ -98,9 +128,12 @@ class TermIndex:
         scores = np.bincount(slots, weights=weight, minlength=len(self._note_of))
         scores *= np.frombuffer(self._live, dtype=np.uint8)
         found = np.flatnonzero(scores)
-        if len(found) > limit:
-            found = found[np.argpartition(-scores[found], limit - 1)[:limit]]
         note_of = np.frombuffer(self._note_of, dtype=np.int64)
+        if len(found) > limit:  # the `limit` best; of those tied with the last, the lowest note ids
+            found_scores = scores[found]
+            last = np.partition(found_scores, len(found) - limit)[len(found) - limit]
+            above, tied = found[found_scores > last], found[found_scores == last]
+            found = np.concatenate([above, tied[np.argsort(note_of[tied])][: limit - len(above)]])
         ranked = sorted(zip(note_of[found].tolist(), scores[found].tolist()), key=lambda pair: (-pair[1], pair[0]))
         return ranked
 
@@ -109,7 +142,7 @@ class TermIndex:
         live = np.frombuffer(self._live, dtype=np.uint8).astype(bool)
         renumber = np.cumsum(live, dtype=np.int64) - 1
         for term in list(self._postings):
-            slots, occurrences = (np.frombuffer(a, dtype=np.int32) for a in self._postings[term])
+            slots, occurrences = (np.asarray(a, dtype=np.int32) for a in self._postings[term])
             keep = live[slots]
             if not keep.any():
                 del self._postings[term]

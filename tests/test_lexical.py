@@ -4,8 +4,8 @@
 from conftest import write_notes
 import math
 
-from notellm.engine.lexical import (COMMON_FLOOR, COMMON_SHARE, RRF_K, document, document_counts, fuse_ranked, match_query,
-                                    query_terms, terms)
+from notellm.engine.lexical import (COMMON_FLOOR, COMMON_SHARE, MAX_QUERY_TERMS, QUERY_PAIRS_BUDGET, RRF_K, document,
+                                    document_counts, fuse_ranked, match_query, query_terms, terms)
 from notellm.engine.term_index import TermIndex
 
 
@@ -28,6 +28,15 @@ def test_a_query_leaves_out_the_words_most_of_the_vault_shares():
     assert query_terms(["flour"], counts=small, notes=COMMON_FLOOR) == ["flour"]
 
 
+def test_a_query_in_a_huge_vault_leaves_out_its_commonest_terms_past_a_budget():
+    half = QUERY_PAIRS_BUDGET // 2
+    counts = {"often": half + 10, "sometimes": half, "rarely": 10}
+    vault = 100 * QUERY_PAIRS_BUDGET  # none of them is in COMMON_SHARE of it
+    assert query_terms(["often", "rarely", "sometimes"], counts=counts, notes=vault) == ["rarely", "sometimes"]
+    assert query_terms(["rarely", "sometimes"], counts=counts, notes=vault) == ["rarely", "sometimes"]
+    assert MAX_QUERY_TERMS * COMMON_SHARE * 15_625 <= QUERY_PAIRS_BUDGET  # it never binds below 15,625 notes
+
+
 def test_bm25_in_memory_scores_as_fts5_does():
     from notellm.engine.store import ScratchFTS
 
@@ -43,6 +52,11 @@ def test_bm25_in_memory_scores_as_fts5_does():
     assert reference.keys() == dict(hits).keys()
     assert all(math.isclose(score, reference[note_id], rel_tol=1e-9) for note_id, score in hits)
     assert index.matches(query, limit=2) == hits[:2]
+    tied = TermIndex.of([(5, "tea"), (3, "tea"), (9, "tea")])
+    assert [note_id for note_id, _ in tied.matches(["tea"], limit=2)] == [3, 5]  # ties go to the lowest ids
+    tied.remove(3, "tea")
+    tied.add(3, "tea")  # now in the last slot
+    assert [note_id for note_id, _ in tied.matches(["tea"], limit=2)] == [3, 5]
     assert index.matches(["missing"], limit=10) == [] and index.matches(["vector"], limit=0) == []
 
 
