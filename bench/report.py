@@ -49,7 +49,7 @@ def sweep_runs() -> dict[str, dict]:
 # What the validation section calls each method in heldout.json, in the order of its table.
 HELDOUT_LABELS = {
     "BM25": "BM25 (SQLite FTS5)",
-    "lexical": "engine lexical (FTS5 BM25, CJK character pairs)",
+    "lexical": "engine lexical (BM25 in memory, CJK character pairs)",
     "MiniLM": "all-MiniLM-L6-v2",
     "MiniLM + BM25": "all-MiniLM-L6-v2 + BM25 (fused)",
     "zero-shot": "SmolLM2-135M zero-shot (llama.cpp Q4_1)",
