@@ -15,7 +15,6 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from notellm.engine import ReindexSummary, VaultIndex, describe_model
-from notellm.engine.indexer import BATCH_SECONDS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.watcher import VaultWatcher
@@ -25,11 +24,6 @@ from .worker import EngineWorker, TrainingWorker
 Callback = Callable[[Any], None]
 _SKIP = object()  # a request that became obsolete before its turn came
 NOTE_LIST_EVERY_SECONDS = 2.0  # while indexing, the note list is refreshed at most this often
-# While the reader is active (a request or a save in the last READER_ACTIVE_SECONDS), the index embeds in
-# batches of about QUICK_BATCH_SECONDS, so a request waits that long at most for the batch under way
-# instead of BATCH_SECONDS; fewer notes per llama.cpp decode costs a little speed only while the user works.
-READER_ACTIVE_SECONDS = 10.0
-QUICK_BATCH_SECONDS = 0.25
 # After stepping aside for the reader, the index resumes once the reader has asked nothing for this long:
 # a save's sync and the related notes asked right after it then find the engine free, not busy with
 # the resumed run's scan and first chunk (about a second at 10,000 notes).
@@ -237,11 +231,7 @@ class VaultSession(QObject):
             # asks only after each run did some work, so it always gets on).
             return self._stop.is_set() or self.worker.urgent_waiting()
 
-        def batch_seconds() -> float:
-            active = time.monotonic() - self._last_reader_request < READER_ACTIVE_SECONDS
-            return QUICK_BATCH_SECONDS if active else BATCH_SECONDS
-
-        return index.reindex(progress=progress, should_stop=should_stop, batch_seconds=batch_seconds)
+        return index.reindex(progress=progress, should_stop=should_stop)
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:

@@ -271,17 +271,18 @@ def test_a_long_first_run_can_step_aside_while_it_lists(tmp_path, open_index):
 
 
 def test_batch_seconds_sets_how_long_a_batch_may_take(tmp_path, open_index):
-    """A request waits for the batch under way: while the reader is active the app asks for short
-    batches (one note each here, with a budget of zero seconds); otherwise batches grow to EMBED_BATCH."""
+    """A request waits for the batch under way, so a batch is sized to take about `batch_seconds`
+    (BATCH_SECONDS unless asked): with no time at all it holds one note, with ample time EMBED_BATCH."""
     from notellm.engine.indexer import EMBED_BATCH
 
     notes = {f"n{i:02}.md": f"# Note {i}\n\nword{i} and more" for i in range(12)}
-    quick, default = [], []
+    quick, roomy = [], []
     open_index(write_notes(tmp_path / "quick", notes)).reindex(progress=lambda done, total: quick.append(done),
                                                               batch_seconds=lambda: 0.0)
-    open_index(write_notes(tmp_path / "default", notes)).reindex(progress=lambda done, total: default.append(done))
+    open_index(write_notes(tmp_path / "roomy", notes)).reindex(progress=lambda done, total: roomy.append(done),
+                                                              batch_seconds=lambda: 60.0)
     assert quick == list(range(13))
-    assert default[:3] == [0, 1, 1 + EMBED_BATCH] and default[-1] == 12
+    assert roomy[:3] == [0, 1, 1 + EMBED_BATCH] and roomy[-1] == 12  # the first batch is one note, to measure
 
 
 def test_a_sync_can_leave_the_links_for_later(garden, open_index):
