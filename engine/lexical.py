@@ -13,8 +13,7 @@ no model trained on, that beats either alone (docs/benchmarks.md).
 from __future__ import annotations
 
 import re
-from collections import Counter
-from typing import Iterable, Mapping
+from typing import Mapping
 
 WORD = re.compile(r"\w+", re.UNICODE)
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
@@ -69,19 +68,11 @@ def document(title: str, text: str) -> str:
     return " ".join(terms(f"{title}\n{text}"))
 
 
-def document_counts(bodies: Iterable[str]) -> Counter:
-    """In how many of these lexical rows (`document(...)`) each term occurs."""
-    counts: Counter = Counter()
-    for body in bodies:
-        counts.update(set(body.split()))
-    return counts
-
-
 def query_terms(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Mapping[str, int] | None = None,
                 notes: int = 0) -> list[str]:
     """What a note asks to find the notes it shares words with: its first `limit` distinct terms (of a
-    note's `document(...).split()`, or a question's `terms(...)`). With the vault's `document_counts` over
-    its `notes` rows, terms in more than COMMON_SHARE of them (and more than COMMON_FLOOR) are left out,
+    note's `document(...).split()`, or a question's `terms(...)`). With `counts`, in how many of the vault's
+    `notes` rows each term occurs (`TermIndex.counts`), terms in more than COMMON_SHARE of them (and more than COMMON_FLOOR) are left out,
     and then the commonest of the rest while they hold more than QUERY_PAIRS_BUDGET (note, term) pairs."""
     distinct = list(dict.fromkeys(note_terms))
     if counts is None:

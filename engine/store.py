@@ -402,7 +402,7 @@ class Store:
 
     def term_index(self) -> TermIndex:
         """The lexical rows in memory, to score queries by BM25 (engine/term_index.py): read once (about
-        1 s at 10,000 notes), then kept up to date by this Store's own writes. Another process's writes
+        1.4 s at 10,000 notes), then kept up to date by this Store's own writes. Another process's writes
         are not seen until the index is opened again."""
         if self._terms is None:
             self._terms = TermIndex.of(self.db.execute("select rowid, body from lexical"))

@@ -19,6 +19,8 @@ from collections import Counter
 
 import numpy as np
 
+from . import lexical
+
 K1 = 1.2
 B = 0.75
 IDF_FLOOR = 1e-6  # FTS5's: a term in more than half the rows would get a negative idf
@@ -111,6 +113,11 @@ class TermIndex:
         if len(self._note_of) - self.rows > max(1024, self.rows):
             self._compact()
 
+    def related(self, note_terms: list[str], limit: int) -> list[tuple[int, float]]:
+        """The rows sharing words with a note (its `document(...).split()`, or a question's `terms(...)`):
+        what `lexical.query_terms` asks of this vault's counts, scored by `matches`."""
+        return self.matches(lexical.query_terms(note_terms, counts=self.counts, notes=self.rows), limit)
+
     def matches(self, query: list[str], limit: int) -> list[tuple[int, float]]:
         """(note id, BM25 score) of the `limit` best rows holding any of these terms, best first; ties by
         note id."""
@@ -119,12 +126,13 @@ class TermIndex:
             return []
         hits = np.array([self.counts[term] for term in held], dtype=np.float64)
         idf = np.maximum(np.log((self.rows - hits + 0.5) / (hits + 0.5)), IDF_FLOOR)
-        slots = np.concatenate([np.asarray(self._postings[term][0], dtype=np.int32) for term in held])
-        occurrences = np.concatenate([np.asarray(self._postings[term][1], dtype=np.int32) for term in held])
-        spans = [len(self._postings[term][0]) for term in held]
+        postings = [self._postings[term] for term in held]
+        slots = np.concatenate([np.asarray(term_slots, dtype=np.int32) for term_slots, _ in postings])
+        occurrences = np.concatenate([np.asarray(term_counts, dtype=np.int32) for _, term_counts in postings])
         length = np.frombuffer(self._length, dtype=np.int32)[slots]
         average = self._total_terms / self.rows
-        weight = np.repeat(idf, spans) * occurrences * (K1 + 1) / (occurrences + K1 * (1 - B + B * length / average))
+        weight = (np.repeat(idf, [len(term_slots) for term_slots, _ in postings]) * occurrences * (K1 + 1)
+                  / (occurrences + K1 * (1 - B + B * length / average)))
         scores = np.bincount(slots, weights=weight, minlength=len(self._note_of))
         scores *= np.frombuffer(self._live, dtype=np.uint8)
         found = np.flatnonzero(scores)
@@ -134,8 +142,7 @@ class TermIndex:
             last = np.partition(found_scores, len(found) - limit)[len(found) - limit]
             above, tied = found[found_scores > last], found[found_scores == last]
             found = np.concatenate([above, tied[np.argsort(note_of[tied])][: limit - len(above)]])
-        ranked = sorted(zip(note_of[found].tolist(), scores[found].tolist()), key=lambda pair: (-pair[1], pair[0]))
-        return ranked
+        return sorted(zip(note_of[found].tolist(), scores[found].tolist()), key=lambda pair: (-pair[1], pair[0]))
 
     def _compact(self) -> None:
         """Renumber the live slots from 0 and drop every posting of a dead one."""

@@ -346,9 +346,7 @@ class VaultIndex:
 
     def _lexical_ranking(self, query_terms: list[str], limit: int) -> list[int]:
         """The notes sharing these terms, best BM25 first (the vault's common terms left out)."""
-        terms = self.store.term_index()
-        query = lexical.query_terms(query_terms, counts=terms.counts, notes=terms.rows)
-        return [note_id for note_id, _ in terms.matches(query, limit)]
+        return [note_id for note_id, _ in self.store.term_index().related(query_terms, limit)]
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
         """(note id, cosine) best first: the model's nearest notes fused with the lexical matches

@@ -5,7 +5,7 @@ from conftest import write_notes
 import math
 
 from notellm.engine.lexical import (COMMON_FLOOR, COMMON_SHARE, MAX_QUERY_TERMS, QUERY_PAIRS_BUDGET, RRF_K, document,
-                                    document_counts, fuse_ranked, match_query, query_terms, terms)
+                                    fuse_ranked, match_query, query_terms, terms)
 from notellm.engine.term_index import TermIndex
 
 
@@ -18,13 +18,13 @@ def test_terms_split_words_and_cjk_runs_into_character_pairs():
 
 def test_a_query_leaves_out_the_words_most_of_the_vault_shares():
     bodies = ["the matrix and the map"] * 60 + ["the eigenvalue of a matrix"] * 40
-    counts = document_counts(bodies)
+    counts = TermIndex.of(enumerate(bodies)).counts
     assert counts["the"] == 100 and counts["matrix"] == 100 and counts["eigenvalue"] == 40
     assert COMMON_SHARE * 100 < 40  # in these 100 notes "eigenvalue" is common too
     assert query_terms(["the", "eigenvalue", "zebra"], counts=counts, notes=100) == ["zebra"]
     assert query_terms(["the", "eigenvalue"], counts=counts, notes=1000) == ["eigenvalue"]  # not in a vault of 1,000
     # A small vault keeps its words: no term is common in fewer than COMMON_FLOOR notes.
-    small = document_counts(["flour water"] * COMMON_FLOOR)
+    small = TermIndex.of(enumerate(["flour water"] * COMMON_FLOOR)).counts
     assert query_terms(["flour"], counts=small, notes=COMMON_FLOOR) == ["flour"]
 
 

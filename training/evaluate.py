@@ -142,7 +142,7 @@ class LexicalRanker:
         self.seconds_per_note: float | None = None
 
     def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
-        from notellm.engine.lexical import document, query_terms
+        from notellm.engine.lexical import document
         from notellm.engine.term_index import TermIndex
 
         started = time.perf_counter()
@@ -150,8 +150,7 @@ class LexicalRanker:
         index = TermIndex.of(enumerate(rows))
         result = np.full((len(queries), len(notes)), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
-            asked = query_terms(rows[query].split(), counts=index.counts, notes=index.rows)
-            for position, score in index.matches(asked, len(notes)):
+            for position, score in index.related(rows[query].split(), len(notes)):
                 result[row, position] = score
         self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
         return result
