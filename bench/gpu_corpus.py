@@ -26,7 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from notellm.training.train import TrainConfig, train  # noqa: E402
+from gpu_pack import unpack_teacher  # noqa: E402
 from train_sweep import slim_checkpoint  # noqa: E402
+
+PACKED_TEACHER = "pack"  # a variant's `teacher`: the pack's teacher.npz (bench/gpu_pack.py --teacher), unpacked once
 
 COMMON = dict(layers=6, content_tokens=128, alpha=0.0, gen_fraction=0.0, lora_rank=64, lora_alpha=128,
               head_lr=2e-3, warmup_steps=50, mixed_precision="bf16", threads=4, checkpoint_every=100)
@@ -37,6 +40,15 @@ VARIANTS = {
     "c64r16": dict(collection_batches=True, batch_pairs=64, lr=5e-4, lora_rank=16, lora_alpha=32),
     # continues a run (--set init_from=RUN) with a teacher's similarities (--set teacher=FILE): see docs/training.md
     "d16": dict(collection_batches=True, batch_pairs=16, lr=1e-4, warmup_steps=10),
+    # c64 from the start with MiniLM's note-to-note similarities as a second term, at three weights
+    "dc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_weight=1.0),
+    "dc64w03": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_weight=0.3),
+    "dc64w3": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_weight=3.0),
+    # dc64 with sharper or flatter similarities, and a second seed of dc64 and c64 for the noise between runs
+    "dc64t02": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_temperature=0.02),
+    "dc64t10": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_temperature=0.1),
+    "dc64s1": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, seed=1),
+    "c64s1": dict(collection_batches=True, batch_pairs=64, lr=3e-4, seed=1),
 }
 
 
@@ -52,8 +64,11 @@ def overrides(pairs: list[str]) -> dict:
 
 
 def run_variant(name: str, pack: Path, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict) -> None:
+    settings = {**COMMON, **VARIANTS[name], **extra}
+    if settings.get("teacher") == PACKED_TEACHER:
+        settings["teacher"] = str(work / "teacher.npz")
     config = TrainConfig(data=(str(pack / "data"),), base=str(pack / "base.gguf"), tokens=str(pack / "tokens.json.gz"),
-                         out=str(work / f"{name}-probe"), steps=probe_steps, **{**COMMON, **VARIANTS[name], **extra})
+                         out=str(work / f"{name}-probe"), steps=probe_steps, **settings)
     probe = train(config, progress=False)
     per_step = statistics.median(entry["seconds"] for entry in probe[2:])
     left = deadline - time.time() - 10 - per_step * 5  # model load and the final save
@@ -64,8 +79,10 @@ def run_variant(name: str, pack: Path, work: Path, out: Path, deadline: float, p
     slim_checkpoint(Path(config.out), out / f"{name}.pt")
     first, last = log[0], log[-1]
     tail = statistics.mean(entry["contrastive"] for entry in log[-50:])
+    distill_tail = statistics.mean(entry.get("distillation", 0.0) for entry in log[-50:])
     summary = dict(name=name, steps=steps, pairs_seen=steps * config.batch_pairs, seconds_per_step=per_step,
-                   first_loss=first["contrastive"], last50_loss=tail, scale=last["scale"], config=asdict(config))
+                   first_loss=first["contrastive"], last50_loss=tail, last50_distillation=distill_tail,
+                   scale=last["scale"], config=asdict(config))
     (out / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"{name}: done, {steps} steps, contrastive {first['contrastive']:.3f} -> {tail:.3f} (last 50)", flush=True)
 
@@ -82,6 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     deadline = time.time() + args.budget_s
     args.out.mkdir(parents=True, exist_ok=True)
+    if any(VARIANTS[name].get("teacher") == PACKED_TEACHER for name in args.variants.split(",")):
+        args.work.mkdir(parents=True, exist_ok=True)
+        unpack_teacher(args.pack, args.work / "teacher.npz")
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=run_variant, args=(name, args.pack, args.work, args.out, deadline, args.probe_steps, overrides(args.set)), name=name)
                  for name in args.variants.split(",")]
