@@ -207,7 +207,7 @@ class VaultSession(QObject):
         self.stateChanged.emit(self.run.state)
         self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
 
-    def _reindex_job(self, index: VaultIndex) -> ReindexSummary:
+    def _reindex_job(self, index: VaultIndex, carry_on: bool = False) -> ReindexSummary:
         # The model and the vault's terms first (no-ops once loaded): otherwise the first related notes asked
         # during a first index read every term listed so far (1.6 s at 10,000 notes on a busy machine), and a
         # broken model file is reported at once even when the index is current.
@@ -231,7 +231,7 @@ class VaultSession(QObject):
             # asks only after each run did some work, so it always gets on).
             return self._stop.is_set() or self.worker.urgent_waiting()
 
-        return index.reindex(progress=progress, should_stop=should_stop)
+        return index.reindex(progress=progress, should_stop=should_stop, carry_on=carry_on)
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:
@@ -268,7 +268,10 @@ class VaultSession(QObject):
         if wait > 0 and not self._stop.is_set():
             QTimer.singleShot(int(wait * 1000) + 1, self, lambda: self._resume_when_quiet(stepped_aside))
             return
-        self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
+        # Where it stopped, without a new scan: a save that lands as the run resumes would wait for the scan
+        # (the watcher synced what changed meanwhile).
+        self._submit(lambda index: self._reindex_job(index, carry_on=True), self._reindex_done, self._reindex_failed,
+                     priority=EngineWorker.INDEX)
 
     def _reindex_failed(self, error: Exception) -> None:
         self.run.state = "failed"

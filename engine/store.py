@@ -319,6 +319,14 @@ class Store:
                 f"select id from notes where path in ({_marks(chunk)}) and embedding is not null", chunk)]
         return ids
 
+    def ids_at(self, paths: list[str]) -> list[int]:
+        """The ids of the rows at these paths, whatever their state."""
+        ids = []
+        for start in range(0, len(paths), 500):
+            chunk = paths[start:start + 500]
+            ids += [row[0] for row in self.db.execute(f"select id from notes where path in ({_marks(chunk)})", chunk)]
+        return ids
+
     def still_at(self, paths: dict[str, int]) -> list[int]:
         """The ids among `paths` (path -> id) whose row is still at that path (not renamed meanwhile)."""
         return [

@@ -26,7 +26,8 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
 OUTSIDE_VAULT = "points outside the vault"
 # Skip reasons that can change without the file's mtime or size changing: retried on every update.
-RETRY_REASONS = ("permission denied", "unreadable", "vanished while indexing", "folder unreadable")
+VANISHED = "vanished while indexing"  # the file was listed or stat'ed, then gone when read
+RETRY_REASONS = ("permission denied", "unreadable", VANISHED, "folder unreadable")
 # The temp files `hashtags.atomic_write` writes beside a note (tempfile.mkstemp: 8 random characters);
 # one left behind by a killed process is ours to remove.
 OWN_TEMP_FILE = re.compile(r"^\..+\.(md|markdown)\.[a-z0-9_]{8}\.tmp$", re.IGNORECASE)
@@ -219,7 +220,7 @@ def read_note(root: Path, file: FileStat, max_bytes: int = DEFAULT_MAX_BYTES) ->
                 return Skipped(file.path, OUTSIDE_VAULT, file.mtime_ns, file.size)  # swapped for a link meanwhile
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        return Skipped(file.path, "vanished while indexing", file.mtime_ns, file.size)
+        return Skipped(file.path, VANISHED, file.mtime_ns, file.size)
     except PermissionError:
         return Skipped(file.path, "permission denied", file.mtime_ns, file.size)
     except OSError as error:

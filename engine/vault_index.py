@@ -286,12 +286,14 @@ class VaultIndex:
     # --- indexing (engine/indexer.py) ----------------------------------------------------------
     @_index_errors
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-                batch_seconds: Callable[[], float] | None = None) -> ReindexSummary:
+                batch_seconds: Callable[[], float] | None = None, carry_on: bool = False) -> ReindexSummary:
         """Bring the index up to date with the folder: embed new and changed notes (the most recently
         modified first), drop deleted ones. `should_stop` is asked between batches, and `batch_seconds`
-        before each one: about how long it may take (shorter batches answer a waiting reader sooner)."""
+        before each one: about how long it may take (shorter batches answer a waiting reader sooner).
+        `carry_on=True` takes up the last run that stepped aside where it stopped, without scanning the
+        folder again: for a caller that syncs the watcher's changes meanwhile (the app)."""
         with self._writing():
-            summary = self._indexer.reindex(progress, should_stop, batch_seconds)
+            summary = self._indexer.reindex(progress, should_stop, batch_seconds, carry_on)
             self._remember_settings()
             return summary
 

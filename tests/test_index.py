@@ -250,6 +250,44 @@ def test_a_resumed_run_reads_a_waiting_note_only_when_its_batch_comes(garden, op
     assert index.reindex().embedded_paths == ["Eigenvalues.md"]
 
 
+def test_a_run_that_stepped_aside_carries_on_where_it_stopped_without_a_new_scan(garden, open_index):
+    """The app resumes a run that stepped aside with `carry_on=True`: the rest of its plan, no new scan (a
+    save that lands as the run resumes would wait for it), because the watcher syncs what changes meanwhile.
+    What the watcher synced is not embedded twice, and a file gone before its turn is removed, not skipped."""
+    now = time.time()
+    for days_old, path in enumerate(["Eigenvalues.md", "Baking/Pizza dough.md", "Baking/Bread.md"]):
+        os.utime(garden / path, (now - days_old * 86400, now - days_old * 86400))
+    index = open_index(garden)
+    reported = []
+    first = index.reindex(progress=lambda done, total: reported.append(done), should_stop=lambda: reported[-1] > 0)
+    assert first.cancelled and first.embedded_paths == ["Eigenvalues.md"]
+    (garden / "Baking" / "Pizza dough.md").unlink()
+    edited = garden / "Baking" / "Bread.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nA longer proof helps the crumb.\n", encoding="utf-8")
+    assert index.sync_paths([edited]).embedded == 1  # the watcher's sync
+    write_notes(garden, {"Unseen.md": "# Unseen\n\nWritten while the run stood aside; no watcher told."})
+
+    carried = index.reindex(carry_on=True)
+    assert not carried.cancelled and carried.scanned == 5  # the plan's rest: 5 notes waited for a vector
+    assert (carried.embedded, carried.unchanged, carried.removed, carried.skipped) == (3, 1, 1, 0)
+    assert "Baking/Bread.md" not in carried.embedded_paths
+    rows = {row.path: row for row in index.notes()}
+    assert "Baking/Pizza dough.md" not in rows and "Unseen.md" not in rows
+    assert all(row.indexed for row in rows.values()) and index.status().stale == 1  # Unseen.md: only a scan finds it
+    assert any(r.linked and r.path == "Matrix multiplication.md" for r in index.related("Linear algebra.md", k=5))
+
+    assert index.reindex(carry_on=True).embedded_paths == ["Unseen.md"]  # nothing left to carry on: a full run
+
+
+def test_a_plain_reindex_drops_the_rest_of_a_run_that_stepped_aside(garden, open_index):
+    index = open_index(garden)
+    assert index.reindex(should_stop=lambda: True).cancelled
+    write_notes(garden, {"Unseen.md": "# Unseen\n\nWritten while the run stood aside."})
+    summary = index.reindex()
+    assert summary.scanned == 7 and summary.embedded == 7
+    assert index.reindex(carry_on=True).embedded == 0
+
+
 def test_a_long_first_run_can_step_aside_while_it_lists(tmp_path, open_index):
     """Reading and listing 10,000 notes takes the better part of a minute: the run asks whether to step
     aside after every chunk (the first FIRST_LIST_CHUNK notes, then about `batch_seconds` of work), and
