@@ -49,8 +49,8 @@ def pack_teacher(teacher: Path, note_ids: list[str], dims: int, out: Path) -> No
         rows = {str(note_id): row for row, note_id in enumerate(saved["ids"])}
         vectors = saved["vectors"].astype(np.float32)
     centred = vectors - vectors.mean(axis=0)
-    _, _, components = np.linalg.svd(centred[::4], full_matrices=False)  # a quarter of the rows fixes the axes
-    reduced = centred @ components[:dims].T
+    _, axes = np.linalg.eigh(centred.T @ centred)  # the principal axes, in ascending order of variance
+    reduced = centred @ axes[:, ::-1][:, :dims]
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True)
     present = np.array([note_id in rows for note_id in note_ids])
     packed = np.zeros((len(note_ids), dims), dtype=np.int8)

@@ -64,6 +64,16 @@ HELDOUT_LABELS = {
     "gpu-soup2": "`gpu-soup2`: the mean of `gpu-c64` and `gpu-c128` (model soup)",
     "gpu-soup3": "`gpu-soup3`: the mean of `gpu-c64`, `gpu-c128` and `gpu-c64r16`",
     "cpu-d16": "`cpu-d16`: `gpu-c64` + 315 CPU steps × 16 pairs with MiniLM-similarity distillation",
+    # the ninth session's GPU lease: c64 trained from the start with MiniLM-similarity distillation, four
+    # processes sharing the GPU (two calls), so fewer steps than gpu-c64 had alone
+    "gpu2-c64": "`gpu2-c64`: `gpu-c64`'s recipe again, 1,365 steps (control for the distillation runs)",
+    "gpu2-c64s1": "`gpu2-c64s1`: as `gpu2-c64`, seed 1, 1,226 steps",
+    "gpu2-dc64": "`gpu2-dc64`: `gpu2-c64` + MiniLM-similarity distillation (weight 1, temperature 0.05), 1,646 steps",
+    "gpu2-dc64s1": "`gpu2-dc64s1`: as `gpu2-dc64`, seed 1, 1,124 steps",
+    "gpu2-dc64w03": "`gpu2-dc64w03`: as `gpu2-dc64`, distillation weight 0.3, 1,553 steps",
+    "gpu2-dc64w3": "`gpu2-dc64w3`: as `gpu2-dc64`, distillation weight 3, 1,429 steps",
+    "gpu2-dc64t02": "`gpu2-dc64t02`: as `gpu2-dc64`, distillation temperature 0.02, 1,101 steps",
+    "gpu2-dc64t10": "`gpu2-dc64t10`: as `gpu2-dc64`, distillation temperature 0.1, 1,255 steps",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")

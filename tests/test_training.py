@@ -333,6 +333,39 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_teacher_packed_for_a_gpu_lease_keeps_its_note_to_note_similarities(tmp_path):
+    """bench/gpu_pack.py sends the teacher cut by PCA to int8 in the notes' row order (no ids); unpacked on
+    the GPU machine it is the file `train --teacher` reads: the notes that had a vector, unit length, with
+    their cosines kept (here exactly, up to int8 steps: the vectors span 16 dimensions and average zero)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from gpu_pack import pack_teacher, unpack_teacher
+
+    from notellm.training.train import TeacherVectors
+
+    rng = np.random.default_rng(0)
+    half = rng.normal(size=(20, 16)) @ rng.normal(size=(16, 384))
+    vectors = np.concatenate([half, -half])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"vault/note {i}.md" for i in range(40)]
+    np.savez(tmp_path / "teacher.npz", ids=np.array(ids), vectors=vectors.astype(np.float16))
+    pack = tmp_path / "pack"
+    (pack / "data").mkdir(parents=True)
+    listed = ["vault/unseen.md", *ids[::-1]]  # the pack's own order, with a note that has no teacher vector
+    (pack / "data" / "notes.jsonl").write_text("".join(json.dumps({"id": i, "vault": "vault"}) + "\n" for i in listed))
+    pack_teacher(tmp_path / "teacher.npz", listed, 16, pack / "teacher.npz")
+    assert (pack / "teacher.npz").stat().st_size < vectors.astype(np.float16).nbytes / 10
+
+    teacher = TeacherVectors(unpack_teacher(pack, tmp_path / "unpacked.npz"))
+    batch = teacher.batch(["vault/note 3.md", "vault/unseen.md", "vault/note 30.md"])
+    assert batch["has_teacher"].tolist() == [True, False, True]
+    unpacked = teacher.batch(ids)["teacher"].numpy()
+    assert np.allclose(np.linalg.norm(unpacked, axis=1), 1.0, atol=1e-3)
+    original = vectors.astype(np.float16).astype(np.float32)
+    assert np.abs(unpacked @ unpacked.T - original @ original.T).max() < 0.03
+
+
 def test_a_run_continues_from_another_and_distils_a_teacher(run, tmp_path):
     """`--init-from` starts from a run's trained weights; `--teacher` adds the distillation term for the notes
     the teacher file has (here half of them, with made-up vectors)."""
