@@ -30,3 +30,34 @@ if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
   echo "==> building the default model from $delta"
   .venv/bin/notellm-train rebuild "$delta" -o "$model" --quant f16
 fi
+# llama.cpp tuned to this CPU where it has more than the portable build's AVX2 (AVX-512, AVX-VNNI, AMX).
+# llama.cpp's own answer, one build with a backend per CPU variant (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS),
+# needs a loader that llama-cpp-python 0.3.36 lacks, so this is the equivalent: a second, native build,
+# kept only if a child process decodes a note with it. A VM may report AMX without enabling it, and a
+# native build then dies on its first decode: the probe catches that and the portable build comes back.
+# NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU; NOTELLM_TUNED_CMAKE_ARGS sets the
+# tuned build's flags (default -DGGML_NATIVE=ON). Kept out of pip's wheel cache, which does not key on
+# CMAKE_ARGS, so that the portable build stays what `pip install` finds there.
+llama_build="${NOTELLM_LLAMA_BUILD:-auto}"
+tuned_args="${NOTELLM_TUNED_CMAKE_ARGS:--DGGML_NATIVE=ON}"
+beyond_avx2=$(grep -o -w -m1 -E 'avx512f|avx_vnni|amx_tile' /proc/cpuinfo 2>/dev/null | head -1 || true)
+if [ "$llama_build" = native ] || { [ "$llama_build" = auto ] && [ -n "$beyond_avx2" ]; }; then
+  llama=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
+  wheels=".cache/llama-wheels/$(printf '%s %s %s' "$llama" "$tuned_args" "$(grep -m1 '^flags' /proc/cpuinfo)" | sha1sum | cut -c1-12)"
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "==> building llama.cpp for this CPU ($tuned_args; ~4 min, once)"
+    CMAKE_ARGS="$tuned_args" .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels" "$llama"
+  fi
+  .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
+  set +e
+  probe=$(.venv/bin/python -c 'import sys; from notellm.engine.model import NoteModel
+NoteModel(sys.argv[1], threads=2).embed_notes([("Probe", "One note, decoded once.")], 32)' "$model" 2>&1)
+  status=$?
+  set -e
+  if [ "$status" -eq 0 ]; then
+    echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-forced}; NOTELLM_LLAMA_BUILD=portable to skip)"
+  else
+    echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"
+  fi
+fi
