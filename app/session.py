@@ -268,9 +268,10 @@ class VaultSession(QObject):
         if wait > 0 and not self._stop.is_set():
             QTimer.singleShot(int(wait * 1000) + 1, self, lambda: self._resume_when_quiet(stepped_aside))
             return
-        # Where it stopped, without a new scan: a save that lands as the run resumes would wait for the scan
-        # (the watcher synced what changed meanwhile).
-        self._submit(lambda index: self._reindex_job(index, carry_on=True), self._reindex_done, self._reindex_failed,
+        # Where it stopped, without a new scan (a save that lands as the run resumes would wait for it), when
+        # the watcher synced what changed meanwhile; without a watcher, a full run.
+        carry_on = self._watcher is not None
+        self._submit(lambda index: self._reindex_job(index, carry_on=carry_on), self._reindex_done, self._reindex_failed,
                      priority=EngineWorker.INDEX)
 
     def _reindex_failed(self, error: Exception) -> None:
