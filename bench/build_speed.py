@@ -1,0 +1,37 @@
+"""Notes per second of the llama.cpp build installed in this Python: compare two builds by running it with
+each one's interpreter, alternately, on a quiet machine.
+
+    .venv/bin/python bench/build_speed.py portable && OTHER/.venv/bin/python bench/build_speed.py native
+
+The shipped default model, the sample vault's first 64 notes by path, 128 content tokens, 2 threads,
+8 notes per call (after 4 notes to warm up).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from notellm.engine.model import NoteModel
+from notellm.engine.vault import Note, read_note, scan
+
+REPO = Path(__file__).resolve().parents[1]
+NOTES, BATCH, CONTENT_TOKENS = 64, 8, 128
+
+
+def main() -> None:
+    label = sys.argv[1] if len(sys.argv) > 1 else "this build"
+    vault = REPO / "assets" / "sample-vault"
+    files = sorted(scan(vault).files.values(), key=lambda file: file.path)
+    notes = [(n.parsed.title, n.parsed.text) for n in (read_note(vault, f) for f in files) if isinstance(n, Note)][:NOTES]
+    model = NoteModel(REPO / "assets" / "models" / "notellm-default.gguf", threads=2)
+    model.embed_notes(notes[:4], CONTENT_TOKENS)
+    started = time.perf_counter()
+    for start in range(0, len(notes), BATCH):
+        model.embed_notes(notes[start:start + BATCH], CONTENT_TOKENS)
+    print(f"{label}: {len(notes) / (time.perf_counter() - started):.2f} notes/s")
+
+
+if __name__ == "__main__":
+    main()
