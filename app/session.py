@@ -26,7 +26,7 @@ _SKIP = object()  # a request that became obsolete before its turn came
 NOTE_LIST_EVERY_SECONDS = 2.0  # while indexing, the note list is refreshed at most this often
 # After stepping aside for the reader, the index resumes once the reader has asked nothing for this long:
 # a save's sync and the related notes asked right after it then find the engine free, not busy with
-# the resumed run's scan and first chunk (about a second at 10,000 notes).
+# the resumed run's first chunk.
 RESUME_AFTER_QUIET_SECONDS = 0.75
 RESUME_WITHIN_SECONDS = 5.0  # but never later than this: a note rewritten every second must not stall the index
 

@@ -393,12 +393,20 @@ class Indexer:
                 break
             items = queue[done:done + size]
             started = time.monotonic()
-            read = [item if isinstance(item, tuple) else read_note(self.vault, item) for item in items]
-            skips = [item for item in read if isinstance(item, Skipped)]
-            read_now = [item if isinstance(item, tuple) else (item, note_content(item)) for item in read if not isinstance(item, Skipped)]
-            batch = [(note, content) for note, content in read_now
-                     if self.store.reusable_id(note.path, content.text_hash, self.embedder_id) is None]
-            summary.unchanged += len(read_now) - len(batch)
+            batch, skips = [], []
+            for item in items:
+                if isinstance(item, tuple):  # read in this run: `_list` found no vector to reuse
+                    batch.append(item)
+                    continue
+                note = read_note(self.vault, item)
+                if isinstance(note, Skipped):
+                    skips.append(note)
+                    continue
+                content = note_content(note)
+                if self.store.reusable_id(note.path, content.text_hash, self.embedder_id) is None:
+                    batch.append((note, content))
+                else:  # a sync embedded this text meanwhile
+                    summary.unchanged += 1
             vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens) if batch else []
             seconds = time.monotonic() - started
             dropped = self._begin_skips(skips)

@@ -312,19 +312,15 @@ class Store:
 
     def embedded_ids(self, paths: list[str]) -> list[int]:
         """The ids of the notes at these paths that have a vector."""
-        ids = []
-        for start in range(0, len(paths), 500):
-            chunk = paths[start:start + 500]
-            ids += [row[0] for row in self.db.execute(
-                f"select id from notes where path in ({_marks(chunk)}) and embedding is not null", chunk)]
-        return ids
+        return self.ids_at(paths, embedded=True)
 
-    def ids_at(self, paths: list[str]) -> list[int]:
-        """The ids of the rows at these paths, whatever their state."""
+    def ids_at(self, paths: list[str], embedded: bool = False) -> list[int]:
+        """The ids of the rows at these paths (with `embedded`, only those that have a vector)."""
+        condition = " and embedding is not null" if embedded else ""
         ids = []
         for start in range(0, len(paths), 500):
             chunk = paths[start:start + 500]
-            ids += [row[0] for row in self.db.execute(f"select id from notes where path in ({_marks(chunk)})", chunk)]
+            ids += [row[0] for row in self.db.execute(f"select id from notes where path in ({_marks(chunk)}){condition}", chunk)]
         return ids
 
     def still_at(self, paths: dict[str, int]) -> list[int]:

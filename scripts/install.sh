@@ -59,6 +59,6 @@ NoteModel(sys.argv[1], threads=2).embed_notes([("Probe", "One note, decoded once
   else
     [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
     echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
-    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"
+    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # CMAKE_ARGS: the portable one above
   fi
 fi
