@@ -14,8 +14,11 @@ the live, so a vault that is edited all day costs no more than one indexed once.
 from __future__ import annotations
 
 import itertools
+import os
+import zipfile
 from array import array
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from . import lexical
 K1 = 1.2
 B = 0.75
 IDF_FLOOR = 1e-6  # FTS5's: a term in more than half the rows would get a negative idf
+SAVED_FORMAT = "notellm-terms-1"
 
 
 class TermIndex:
@@ -40,6 +44,7 @@ class TermIndex:
         # term -> (slots, occurrences), int32 each: numpy views into one sorted block after a bulk build,
         # copied out to growable arrays the first time a later row adds to that term.
         self._postings: dict[str, tuple[np.ndarray | array, np.ndarray | array]] = {}
+        self._block: tuple | None = None  # the bulk build's arrays while nothing has changed since (see save)
 
     @classmethod
     def of(cls, rows) -> "TermIndex":
@@ -69,11 +74,52 @@ class TermIndex:
         order = np.argsort(term_ids, kind="stable")  # by term, each term's rows in slot order
         slots = np.repeat(np.arange(index.rows, dtype=np.int32), np.frombuffer(terms_per_row, dtype=np.int32))[order]
         counts = np.frombuffer(pair_counts, dtype=np.int32)[order]
-        rows_per_term = np.bincount(term_ids, minlength=len(vocabulary))
+        index._hold_block(list(vocabulary), np.bincount(term_ids, minlength=len(vocabulary)), slots, counts)
+        return index
+
+    def _hold_block(self, terms: list[str], rows_per_term: np.ndarray, slots: np.ndarray, counts: np.ndarray) -> None:
+        """Postings as views into one block sorted by term (`rows_per_term` rows each, in slot order)."""
         ends = np.cumsum(rows_per_term).tolist()
         starts = [0, *ends[:-1]]
-        index._postings = {term: (slots[start:end], counts[start:end]) for term, start, end in zip(vocabulary, starts, ends)}
-        index.counts = Counter(dict(zip(vocabulary, rows_per_term.tolist())))
+        self._postings = {term: (slots[start:end], counts[start:end]) for term, start, end in zip(terms, starts, ends)}
+        self.counts = Counter(dict(zip(terms, rows_per_term.tolist())))
+        self._block = (terms, rows_per_term, slots, counts)
+
+    # --- a copy on disk, so that a command need not read every row again ----------------------------
+    def save(self, path: Path, version: str) -> None:
+        """Write this index, as read from its rows (before any add or remove), for `load(path, version)`."""
+        if self._block is None:
+            raise ValueError("only an index built by TermIndex.of can be saved")
+        terms, rows_per_term, slots, counts = self._block
+        temporary = path.with_name(path.name + ".tmp")
+        # Readable by this user only, as the index's other files: it holds the words of every note.
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+            np.savez(
+                file, format=np.array(SAVED_FORMAT), version=np.array(version),
+                terms=np.frombuffer("\n".join(terms).encode(), dtype=np.uint8),  # a term is a word: no whitespace
+                rows_per_term=rows_per_term.astype(np.int64), slots=slots, counts=counts,
+                note_of=np.frombuffer(self._note_of, dtype=np.int64), length=np.frombuffer(self._length, dtype=np.int32),
+            )
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path, version: str) -> "TermIndex | None":
+        """The index `save` wrote for this `version` of the rows; None if there is none, or it is another's."""
+        try:
+            with np.load(path) as saved:
+                if str(saved["format"]) != SAVED_FORMAT or str(saved["version"]) != version:
+                    return None
+                index = cls()
+                index._note_of = array("q", saved["note_of"].tobytes())
+                index._length = array("i", saved["length"].tobytes())
+                terms = saved["terms"].tobytes().decode().split("\n") if saved["rows_per_term"].size else []
+                index._hold_block(terms, saved["rows_per_term"], saved["slots"], saved["counts"])
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            return None
+        index.rows = len(index._note_of)
+        index._total_terms = sum(index._length)
+        index._live = bytearray(b"\x01") * index.rows
+        index._slot_of = dict(zip(index._note_of, range(index.rows)))
         return index
 
     def add(self, note_id: int, body: str | None) -> None:
@@ -81,6 +127,7 @@ class TermIndex:
         if not body:
             return
         assert note_id not in self._slot_of, note_id
+        self._block = None
         words = body.split()
         occurrences = Counter(words)
         slot = len(self._note_of)
@@ -106,6 +153,7 @@ class TermIndex:
         slot = self._slot_of.pop(note_id, None)
         if slot is None:
             return
+        self._block = None
         self._live[slot] = 0
         self.counts.subtract(set(body.split()))
         self.rows -= 1

@@ -107,6 +107,60 @@ def test_the_stores_term_index_follows_its_writes(tmp_path):
     store.close()
 
 
+def test_a_term_index_saved_to_disk_loads_as_it_was_for_its_version_only(tmp_path):
+    rows = [(4, "quaternion rotation vector"), (9, "rotation of a vector"), (2, "flour water salt"), (7, "")]
+    index = TermIndex.of(rows)
+    path = tmp_path / "terms.npz"
+    index.save(path, "v1")
+    loaded = TermIndex.load(path, "v1")
+    assert (loaded.rows, loaded.counts) == (index.rows, index.counts)
+    query = ["rotation", "vector", "salt"]
+    assert loaded.matches(query, 10) == index.matches(query, 10)
+    loaded.remove(9, "rotation of a vector")
+    loaded.add(9, "salt")
+    assert [note_id for note_id, _ in loaded.matches(["salt"], 10)] == [9, 2]  # the shorter row first
+    assert TermIndex.load(path, "v2") is None  # the rows changed since it was saved
+    assert TermIndex.load(tmp_path / "missing.npz", "v1") is None
+    (tmp_path / "torn.npz").write_bytes(path.read_bytes()[:100])
+    assert TermIndex.load(tmp_path / "torn.npz", "v1") is None
+    TermIndex.of([]).save(path, "empty")
+    assert TermIndex.load(path, "empty").matches(["salt"], 10) == []
+    try:
+        loaded.save(path, "v3")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an index changed since its bulk build was saved")
+
+
+def test_a_store_opened_again_uses_its_saved_terms_until_any_process_changes_a_row(tmp_path):
+    from notellm.engine.store import LEXICAL_VERSION, NoteContent, Store
+
+    content = NoteContent(title="A", folder="", mtime_ns=1, size=1, content_hash="h", text_hash="t", tags=[], aliases=[],
+                          category=None, links=[], keywords=[], warning=None)
+    with Store(tmp_path / "index.db") as store, store.transaction():
+        note = store.list_note("a.md", content)
+        store.set_lexical(note, "flour water salt")
+    with Store(tmp_path / "index.db") as store:
+        assert store.term_index().counts["flour"] == 1
+        version = store.get_meta(LEXICAL_VERSION)
+        path = store.terms_path
+    assert path.exists()
+    TermIndex.of([(99, "planted")]).save(path, version)  # a copy that only this test wrote
+    with Store(tmp_path / "index.db") as store:
+        assert store.term_index().counts["planted"] == 1  # loaded, not read from the rows
+    with Store(tmp_path / "index.db") as writer, writer.transaction():  # another process's write
+        writer.set_lexical(note, "flour yeast")
+    with Store(tmp_path / "index.db") as store:
+        terms = store.term_index()
+        assert (terms.counts["planted"], terms.counts["yeast"], terms.counts["salt"]) == (0, 1, 0)
+        assert store.get_meta(LEXICAL_VERSION) != version
+    with Store(tmp_path / "index.db") as store, store.transaction():
+        store.delete_notes([note])
+    with Store(tmp_path / "index.db") as store:
+        assert store.term_index().rows == 0
+
+
 def test_an_index_with_fts5_lexical_rows_moves_them_to_a_plain_table(tmp_path):
     import sqlite3
 
