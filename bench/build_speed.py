@@ -30,7 +30,7 @@ def main() -> None:
     started = time.perf_counter()
     for start in range(0, len(notes), BATCH):
         model.embed_notes(notes[start:start + BATCH], CONTENT_TOKENS)
-    print(f"{label}: {len(notes) / (time.perf_counter() - started):.2f} notes/s")
+    print(f"{label} ({model.kernels} CPU kernels): {len(notes) / (time.perf_counter() - started):.2f} notes/s")
 
 
 if __name__ == "__main__":

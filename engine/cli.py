@@ -246,6 +246,7 @@ def status(vault, model, index_dir, content_tokens, exclude, as_json):
             f"vault:    {report.vault}",
             f"index:    {report.index_dir} ({report.index_bytes / 1e6:.1f} MB, {report.vectors} vectors)",
             f"model:    {report.model}",
+            f"kernels:  {report.kernels} (llama.cpp on this CPU)",
             f"notes:    {report.notes_on_disk} on disk, {report.indexed} indexed, {report.stale} stale, {len(report.skipped)} skipped",
         ]
         lines += [f"  skipped  {s['path']}: {s['reason']}" for s in report.skipped]

