@@ -32,8 +32,9 @@ if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
 fi
 # llama.cpp tuned to this CPU where it has more than the portable build's AVX2 (AVX-512, AVX-VNNI, AMX).
 # llama.cpp's own answer, one build with a backend per CPU variant (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS),
-# needs a loader that llama-cpp-python 0.3.36 lacks, so this is the equivalent: a second, native build,
-# kept only if a child process decodes a note with it. A VM may report AMX without enabling it, and a
+# is what the installers carry (engine/cpu_kernels.py loads it); compiling its 14 kernel sets takes ~21 min
+# on 2 cores, too long for every install. So here: a second, native build, kept only if a child process
+# decodes a note with it. A VM may report AMX without enabling it, and a
 # native build then dies on its first decode: the probe catches that and the portable build comes back.
 # NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU; NOTELLM_TUNED_CMAKE_ARGS sets the
 # tuned build's flags (default -DGGML_NATIVE=ON). Kept out of pip's wheel cache, which does not key on
