@@ -11,15 +11,15 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-# llama.cpp as its own release binaries are built: no -march=native (the bundle runs on other CPUs), and
-# on x86-64 Linux one CPU kernel library per instruction set, from plain x86-64 up to AVX-512 and AMX
-# (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), of which notellm.engine.cpu_kernels loads the best this
-# machine's CPU and OS allow. Elsewhere (untested there) one portable library. Built once into build/wheels-<kind>,
-# apart from pip's cache, which does not key on CMAKE_ARGS and holds the development venv's build.
+# llama.cpp as its own release binaries are built (the bundle runs on other CPUs than this one): on
+# x86-64 Linux the dispatch build, one CPU kernel library per instruction set; elsewhere (untested there)
+# the portable one (scripts/llama_cmake_args.sh). Built once into build/wheels-<kind>, apart from pip's
+# cache, which does not key on CMAKE_ARGS and holds the development venv's build.
+source scripts/llama_cmake_args.sh
 llama_version="$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)"
 case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) kind=dispatch; llama_args="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DCMAKE_INSTALL_BINDIR=llama_cpp/lib" ;;
-  *) kind=portable; llama_args="-DGGML_NATIVE=OFF" ;;
+  Linux-x86_64) kind=dispatch; llama_args="$LLAMA_DISPATCH_ARGS" ;;
+  *) kind=portable; llama_args="$LLAMA_PORTABLE_ARGS" ;;
 esac
 wheels="build/wheels-$kind"
 if ! ls "$wheels"/llama_cpp_python-"$llama_version"-*.whl >/dev/null 2>&1; then

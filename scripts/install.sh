@@ -12,9 +12,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip wheel setuptools
 # llama-cpp-python builds from source the first time (~4 min on 2 cores); pip's wheel cache makes
-# later installs instant. Not a -march=native build: on CPUs that report AMX in a VM without it
-# enabled (this project's machines) llama.cpp's native build crashes on the first decode.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# later installs instant. The portable build (scripts/llama_cmake_args.sh says why).
+source scripts/llama_cmake_args.sh
+export CMAKE_ARGS="${CMAKE_ARGS:-$LLAMA_PORTABLE_ARGS}"
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 echo "==> installing notellm-desktop${extras:+ [$extras]} (llama.cpp builds once, ~4 min)"
@@ -31,22 +31,27 @@ if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
   .venv/bin/notellm-train rebuild "$delta" -o "$model" --quant f16
 fi
 # llama.cpp tuned to this CPU where it has more than the portable build's AVX2 (AVX-512, AVX-VNNI, AMX).
-# llama.cpp's own answer, one build with a backend per CPU variant (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS),
-# is what the installers carry (engine/cpu_kernels.py loads it); compiling its 14 kernel sets takes ~21 min
-# on 2 cores, too long for every install. So here: a second, native build, kept only if a child process
-# decodes a note with it. A VM may report AMX without enabling it, and a
-# native build then dies on its first decode: the probe catches that and the portable build comes back.
-# NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU; NOTELLM_TUNED_CMAKE_ARGS sets the
-# tuned build's flags (default -DGGML_NATIVE=ON). Kept out of pip's wheel cache, which does not key on
-# CMAKE_ARGS, so that the portable build stays what `pip install` finds there.
+# llama.cpp's own answer, one build with a backend per CPU variant (the dispatch build), is what the
+# installers carry; compiling its 14 kernel sets takes ~21 min on 2 cores, too long for every install.
+# So here: a second, native build, kept only if a child process decodes a note with it. A VM may report
+# AMX without enabling it, and a native build then dies on its first decode: the probe catches that and
+# the portable build comes back.
+# NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU, =dispatch installs the
+# installers' build instead (probed the same way); NOTELLM_TUNED_CMAKE_ARGS sets the native build's
+# flags (default -DGGML_NATIVE=ON). Kept out of pip's wheel cache, which does not key on CMAKE_ARGS,
+# so that the portable build stays what `pip install` finds there.
 llama_build="${NOTELLM_LLAMA_BUILD:-auto}"
-tuned_args="${NOTELLM_TUNED_CMAKE_ARGS:--DGGML_NATIVE=ON}"
+if [ "$llama_build" = dispatch ]; then
+  tuned_args="$LLAMA_DISPATCH_ARGS"
+else
+  tuned_args="${NOTELLM_TUNED_CMAKE_ARGS:--DGGML_NATIVE=ON}"
+fi
 beyond_avx2=$(grep -o -w -m1 -E 'avx512f|avx_vnni|amx_tile' /proc/cpuinfo 2>/dev/null | head -1 || true)
-if [ "$llama_build" = native ] || { [ "$llama_build" = auto ] && [ -n "$beyond_avx2" ]; }; then
+if [ "$llama_build" = native ] || [ "$llama_build" = dispatch ] || { [ "$llama_build" = auto ] && [ -n "$beyond_avx2" ]; }; then
   llama=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
   wheels=".cache/llama-wheels/$(printf '%s %s %s' "$llama" "$tuned_args" "$(grep -m1 '^flags' /proc/cpuinfo)" | sha1sum | cut -c1-12)"
   if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-    echo "==> building llama.cpp for this CPU ($tuned_args; ~4 min, once)"
+    echo "==> building llama.cpp for this CPU ($tuned_args; once: ~4 min, ~21 min for the dispatch build)"
     CMAKE_ARGS="$tuned_args" .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels" "$llama"
   fi
   .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
@@ -56,7 +61,7 @@ NoteModel(sys.argv[1], threads=2).embed_notes([("Probe", "One note, decoded once
   status=$?
   set -e
   if [ "$status" -eq 0 ]; then
-    echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-forced}; NOTELLM_LLAMA_BUILD=portable to skip)"
+    echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-$llama_build}; NOTELLM_LLAMA_BUILD=portable to skip)"
   else
     [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
     echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
