@@ -78,7 +78,7 @@ class NoteModel:
                 "use a matching release or retrain"
             )
         try:
-            self.kernels = cpu_kernels.load()
+            cpu_kernels.load()  # a build with one library per instruction set has none until then
             self.llama = llama_cpp.Llama(
                 model_path=str(self.path),
                 embedding=True,

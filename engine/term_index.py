@@ -51,7 +51,7 @@ class TermIndex:
         """An index of (note id, row) pairs, a row being `lexical.document(...)`. Built in bulk, with one
         Python step per row and the (term, row) pairs sorted by numpy: 1.3 s for the 9,990-note scale
         vault against 1.8 s with `add` row by row."""
-        index = cls()
+        note_of, length = array("q"), array("i")  # slot -> note id, and terms in its row
         pair_terms: list[str] = []  # each row's distinct terms, row after row
         pair_counts = array("i")  # and how often each occurs in it
         terms_per_row = array("i")
@@ -63,27 +63,32 @@ class TermIndex:
             pair_terms += occurrences
             pair_counts.extend(occurrences.values())
             terms_per_row.append(len(occurrences))
-            index._slot_of[note_id] = len(index._note_of)
-            index._note_of.append(note_id)
-            index._length.append(len(words))
-        index.rows = len(index._note_of)
-        index._total_terms = sum(index._length)
-        index._live = bytearray(b"\x01") * index.rows
+            note_of.append(note_id)
+            length.append(len(words))
         vocabulary = dict(zip(dict.fromkeys(pair_terms), itertools.count()))  # term -> id, first seen first
         term_ids = np.fromiter(map(vocabulary.__getitem__, pair_terms), dtype=np.int64, count=len(pair_terms))
         order = np.argsort(term_ids, kind="stable")  # by term, each term's rows in slot order
-        slots = np.repeat(np.arange(index.rows, dtype=np.int32), np.frombuffer(terms_per_row, dtype=np.int32))[order]
+        slots = np.repeat(np.arange(len(note_of), dtype=np.int32), np.frombuffer(terms_per_row, dtype=np.int32))[order]
         counts = np.frombuffer(pair_counts, dtype=np.int32)[order]
-        index._hold_block(list(vocabulary), np.bincount(term_ids, minlength=len(vocabulary)), slots, counts)
-        return index
+        return cls._of_block(note_of, length, list(vocabulary), np.bincount(term_ids, minlength=len(vocabulary)), slots, counts)
 
-    def _hold_block(self, terms: list[str], rows_per_term: np.ndarray, slots: np.ndarray, counts: np.ndarray) -> None:
-        """Postings as views into one block sorted by term (`rows_per_term` rows each, in slot order)."""
+    @classmethod
+    def _of_block(cls, note_of: array, length: array, terms: list[str], rows_per_term: np.ndarray, slots: np.ndarray,
+                  counts: np.ndarray) -> "TermIndex":
+        """An index of live rows (`note_of`, `length` by slot) whose postings are views into one block sorted
+        by term (`rows_per_term` rows each, in slot order)."""
+        index = cls()
+        index._note_of, index._length = note_of, length
+        index.rows = len(note_of)
+        index._total_terms = sum(length)
+        index._live = bytearray(b"\x01") * index.rows
+        index._slot_of = dict(zip(note_of, range(index.rows)))
         ends = np.cumsum(rows_per_term).tolist()
         starts = [0, *ends[:-1]]
-        self._postings = {term: (slots[start:end], counts[start:end]) for term, start, end in zip(terms, starts, ends)}
-        self.counts = Counter(dict(zip(terms, rows_per_term.tolist())))
-        self._block = (terms, rows_per_term, slots, counts)
+        index._postings = {term: (slots[start:end], counts[start:end]) for term, start, end in zip(terms, starts, ends)}
+        index.counts = Counter(dict(zip(terms, rows_per_term.tolist())))
+        index._block = (terms, rows_per_term, slots, counts)
+        return index
 
     # --- a copy on disk, so that a command need not read every row again ----------------------------
     def save(self, path: Path, version: str) -> None:
@@ -109,18 +114,11 @@ class TermIndex:
             with np.load(path) as saved:
                 if str(saved["format"]) != SAVED_FORMAT or str(saved["version"]) != version:
                     return None
-                index = cls()
-                index._note_of = array("q", saved["note_of"].tobytes())
-                index._length = array("i", saved["length"].tobytes())
                 terms = saved["terms"].tobytes().decode().split("\n") if saved["rows_per_term"].size else []
-                index._hold_block(terms, saved["rows_per_term"], saved["slots"], saved["counts"])
+                return cls._of_block(array("q", saved["note_of"].tobytes()), array("i", saved["length"].tobytes()), terms,
+                                     saved["rows_per_term"], saved["slots"], saved["counts"])
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             return None
-        index.rows = len(index._note_of)
-        index._total_terms = sum(index._length)
-        index._live = bytearray(b"\x01") * index.rows
-        index._slot_of = dict(zip(index._note_of, range(index.rows)))
-        return index
 
     def add(self, note_id: int, body: str | None) -> None:
         """A note's row; the note must not have one (`remove` it first). An empty row is not held."""
