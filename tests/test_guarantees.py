@@ -1,6 +1,6 @@
 """What NoteLLM promises about the user's notes and its own index, checked with hostile and unlucky
 inputs: links that lead outside the vault, an emptied vault, a crash mid-save, unreadable notes,
-file permissions. Each test is backed by README's "Guarantees" section."""
+file permissions. Each test backs a promise of docs/guarantees.md."""
 
 from __future__ import annotations
 
