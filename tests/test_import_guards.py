@@ -40,10 +40,28 @@ def forbidden_imports(folder: str, package: str, forbidden: set[str]) -> list[st
 
 @pytest.mark.parametrize(("folder", "package", "forbidden"), [
     ("engine", "notellm.engine", QT | TORCH),
+    ("app", "notellm.app", {"notellm.training"}),
     ("training", "notellm.training", QT),
 ])
 def test_a_layer_never_imports_what_it_must_not(folder, package, forbidden):
     assert forbidden_imports(folder, package, forbidden) == []
+
+
+def path_insertions(folder: str) -> list[str]:
+    """Every `sys.path.insert(...)` or `sys.path.append(...)` in `folder`'s Python files: a way around the layers."""
+    found = []
+    for source in sorted((REPO / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("insert", "append")
+                    and ast.unparse(node.func.value) == "sys.path"):
+                found.append(f"{source.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("folder", ["engine", "app", "training", "tests"])
+def test_the_product_and_its_tests_reach_no_script_folder_through_sys_path(folder):
+    """bench/ and experiments/ are scripts, not packages: what the product needs lives in its own packages."""
+    assert path_insertions(folder) == []
 
 
 def test_the_guard_sees_lazy_and_relative_imports(tmp_path):

@@ -333,15 +333,11 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_teacher_packed_for_a_gpu_lease_keeps_its_note_to_note_similarities(tmp_path):
-    """bench/gpu_pack.py sends the teacher cut by PCA to int8 in the notes' row order (no ids); unpacked on
-    the GPU machine it is the file `train --teacher` reads: the notes that had a vector, unit length, with
-    their cosines kept (here exactly, up to int8 steps: the vectors span 16 dimensions and average zero)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from gpu_pack import pack_teacher, unpack_teacher
-
+def test_a_teacher_packed_for_a_gpu_machine_keeps_its_note_to_note_similarities(tmp_path):
+    """`pack` sends the teacher cut by PCA to int8 in the notes' row order (no ids); unpacked on the GPU
+    machine it is the file `train --teacher` reads: the notes that had a vector, unit length, with their
+    cosines kept (here exactly, up to int8 steps: the vectors span 16 dimensions and average zero)."""
+    from notellm.training.pack import pack_teacher, unpack_teacher
     from notellm.training.train import TeacherVectors
 
     rng = np.random.default_rng(0)
@@ -364,6 +360,40 @@ def test_a_teacher_packed_for_a_gpu_lease_keeps_its_note_to_note_similarities(tm
     assert np.allclose(np.linalg.norm(unpacked, axis=1), 1.0, atol=1e-3)
     original = vectors.astype(np.float16).astype(np.float32)
     assert np.abs(unpacked @ unpacked.T - original @ original.T).max() < 0.03
+
+
+@pytest.mark.slow
+def test_a_pack_trains_without_its_source_and_its_slim_run_loads_anywhere(run, tmp_path):
+    """`pack` carries all that `train` needs (the cut base, the tokens, the layers and prompt length); `unpack`
+    says how to train on it; `slim` brings back the trainable weights in float16, loadable with the default base."""
+    from notellm.training.train import load_run
+
+    runner = CliRunner()
+    tokens = tmp_path / "tokens.json.gz"
+    result = runner.invoke(cli, ["tokenize", str(run["data"]), "--embedding-only", "--content-tokens", str(CONTENT_TOKENS),
+                                 "-o", str(tokens)])
+    assert result.exit_code == 0, result.output
+    pack = tmp_path / "pack"
+    result = runner.invoke(cli, ["pack", str(run["data"]), "--tokens", str(tokens), "--layers", "2", "-o", str(pack)])
+    assert result.exit_code == 0, result.output
+    assert (pack / "data" / "notes.jsonl.gz").exists() and not (pack / "data" / "notes.jsonl").exists()
+    result = runner.invoke(cli, ["unpack", str(pack)])
+    assert result.exit_code == 0, result.output
+    implied = result.output.splitlines()
+    assert implied[0] == str(pack / "data") and f"--content-tokens={CONTENT_TOKENS}" in implied and "--layers=2" in implied
+    result = runner.invoke(cli, ["train", *implied, "-o", str(tmp_path / "work"), "--steps", "1", "--gen-fraction", "0",
+                                 "--lora-rank", "4", "--threads", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["slim", str(tmp_path / "work"), "-o", str(tmp_path / "slim")])
+    assert result.exit_code == 0, result.output
+
+    model, config, _ = load_run(tmp_path / "slim")
+    trained = torch.load(tmp_path / "work" / CHECKPOINT_FILE, map_location="cpu", weights_only=False)["model"]
+    assert config.base == "" and config.layers == 2 and config.content_tokens == CONTENT_TOKENS
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[name].half(), weights.half()) for name, weights in trained.items())
+    result = runner.invoke(cli, ["unpack", str(tmp_path / "work")])
+    assert result.exit_code != 0 and "not a whole pack" in result.output
 
 
 def test_a_run_continues_from_another_and_distils_a_teacher(run, tmp_path):

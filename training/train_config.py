@@ -53,7 +53,7 @@ class TrainConfig:
     alpha: float = option(0.01, "Weight of the generation loss.")
     gen_fraction: float = option(0.4, "Share of notes given the CSFT task.")
     init_log_scale: float = 3.0
-    teacher: str = option("", "Teacher vectors (.npz from bench/minilm_teacher.py): add a similarity-distillation term.")
+    teacher: str = option("", "Teacher vectors (.npz from `notellm-train teacher`): add a similarity-distillation term.")
     distill_weight: float = option(1.0, "Weight of the distillation term (with --teacher).")
     distill_temperature: float = option(0.05, "Temperature of both sides' similarities in the distillation term.")
     init_from: str = option("", "Run folder whose trained weights start this run (same base, layers, LoRA rank, dim).")

@@ -2,7 +2,7 @@
 
 An extra term next to GCL (NoteLLM issue #12 allows it when the product never runs the teacher). Links are
 sparse: a batch of B pairs tells the contrastive loss only which one of B notes is the partner. The teacher
-(all-MiniLM-L6-v2, `bench/minilm_teacher.py`) says how related every note of the batch is to every other,
+(all-MiniLM-L6-v2, `teacher.py`) says how related every note of the batch is to every other,
 which is the signal a note without links needs.
 """
 

@@ -1,15 +1,15 @@
-"""Train several corpus variants side by side on one GPU inside a fixed time budget (made for a GPU lease).
+"""Train several corpus variants side by side on one GPU inside a fixed time budget.
 
-Each variant is a `TrainConfig` (the presets below) trained by the normal `train()` loop in its own process,
-all at once: a small model leaves most of an H100/H200 idle, so several runs share it well. Each process first
-times a short probe run, then sizes its real run so that it ends (learning-rate schedule and all) before the
-deadline. Every variant leaves OUT/<name>.pt, a slim float16 checkpoint (`train_sweep.slim_checkpoint`) that
-`notellm-train export` turns into a GGUF here; scoring is done here, on the validation collections, by
-`bench/heldout.py`.
+Each variant is a `TrainConfig` (the presets below; `c64` is the shipped default's recipe) trained by the normal
+`train()` loop in its own process, all at once: a small model leaves most of a large GPU idle, so several runs
+share it well. Each process first times a short probe run, then sizes its real run so that it ends (learning-rate
+schedule and all) before the deadline. Every variant leaves OUT/<name>, a slim run folder (`notellm-train slim`)
+that `notellm-train export` turns into a GGUF; score them with `bench/heldout.py` on the validation collections.
 
-    python bench/gpu_corpus.py --pack gpu -o OUT --budget-s 400 --variants c64,c128,m64
+    python experiments/gpu_variants.py --pack PACK -o OUT --budget-s 400 --variants c64,c128,m64
 
-`--pack` is the folder `bench/gpu_pack.py` wrote (with its `data/*.gz` gunzipped).
+PACK is a folder from scripts/pack_for_gpu.sh (for the default's recipe, `DATA PACK 6 128`: 6 blocks, 128 content
+tokens); this unpacks it in place first.
 """
 
 from __future__ import annotations
@@ -18,20 +18,16 @@ import argparse
 import json
 import multiprocessing
 import statistics
-import sys
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notellm.training.pack import slim_run, unpack
+from notellm.training.train import TrainConfig, train
 
-from notellm.training.train import TrainConfig, train  # noqa: E402
-from gpu_pack import unpack_teacher  # noqa: E402
-from train_sweep import slim_checkpoint  # noqa: E402
+PACKED_TEACHER = "pack"  # a variant's `teacher`: the pack's own teacher vectors (`notellm-train pack --teacher`)
 
-PACKED_TEACHER = "pack"  # a variant's `teacher`: the pack's teacher.npz (bench/gpu_pack.py --teacher), unpacked once
-
-COMMON = dict(layers=6, content_tokens=128, alpha=0.0, gen_fraction=0.0, lora_rank=64, lora_alpha=128,
+COMMON = dict(alpha=0.0, gen_fraction=0.0, lora_rank=64, lora_alpha=128,
               head_lr=2e-3, warmup_steps=50, mixed_precision="bf16", threads=4, checkpoint_every=100)
 VARIANTS = {
     "c64": dict(collection_batches=True, batch_pairs=64, lr=3e-4),    # one collection per step, 128 notes
@@ -63,12 +59,14 @@ def overrides(pairs: list[str]) -> dict:
     return values
 
 
-def run_variant(name: str, pack: Path, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict) -> None:
+def run_variant(name: str, implied: dict, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict) -> None:
+    """Train variant `name` on the unpacked pack (`implied`: `pack.unpack`'s settings) so that it ends by `deadline`."""
     settings = {**COMMON, **VARIANTS[name], **extra}
     if settings.get("teacher") == PACKED_TEACHER:
-        settings["teacher"] = str(work / "teacher.npz")
-    config = TrainConfig(data=(str(pack / "data"),), base=str(pack / "base.gguf"), tokens=str(pack / "tokens.json.gz"),
-                         out=str(work / f"{name}-probe"), steps=probe_steps, **settings)
+        settings["teacher"] = implied["teacher"]
+    config = TrainConfig(data=(implied["data"],), base=implied["base"], tokens=implied["tokens"], layers=implied["layers"],
+                         content_tokens=implied["content_tokens"], out=str(work / f"{name}-probe"), steps=probe_steps,
+                         **settings)
     probe = train(config, progress=False)
     per_step = statistics.median(entry["seconds"] for entry in probe[2:])
     left = deadline - time.time() - 10 - per_step * 5  # model load and the final save
@@ -76,7 +74,7 @@ def run_variant(name: str, pack: Path, work: Path, out: Path, deadline: float, p
     print(f"{name}: {per_step:.3f} s/step in the probe -> {steps} steps", flush=True)
     config = replace(config, out=str(work / name), steps=steps)
     log = train(config, progress=False)
-    slim_checkpoint(Path(config.out), out / f"{name}.pt")
+    slim_run(Path(config.out), out / name)
     first, last = log[0], log[-1]
     tail = statistics.mean(entry["contrastive"] for entry in log[-50:])
     distill_tail = statistics.mean(entry.get("distillation", 0.0) for entry in log[-50:])
@@ -99,11 +97,11 @@ def main() -> None:
     args = parser.parse_args()
     deadline = time.time() + args.budget_s
     args.out.mkdir(parents=True, exist_ok=True)
-    if any(VARIANTS[name].get("teacher") == PACKED_TEACHER for name in args.variants.split(",")):
-        args.work.mkdir(parents=True, exist_ok=True)
-        unpack_teacher(args.pack, args.work / "teacher.npz")
+    implied = unpack(args.pack)
+    if any(VARIANTS[name].get("teacher") == PACKED_TEACHER for name in args.variants.split(",")) and "teacher" not in implied:
+        raise SystemExit(f"{args.pack} carries no teacher (notellm-train pack --teacher)")
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=run_variant, args=(name, args.pack, args.work, args.out, deadline, args.probe_steps, overrides(args.set)), name=name)
+    processes = [context.Process(target=run_variant, args=(name, implied, args.work, args.out, deadline, args.probe_steps, overrides(args.set)), name=name)
                  for name in args.variants.split(",")]
     for process in processes:
         process.start()
@@ -115,8 +113,8 @@ def main() -> None:
         print(f"{process.name}: exit {process.exitcode}", flush=True)
     for process in processes:  # a variant that did not finish still brings back its last checkpoint
         name = process.name
-        if not (args.out / f"{name}.pt").exists() and (args.work / name / "checkpoint.pt").exists():
-            slim_checkpoint(args.work / name, args.out / f"{name}.pt")
+        if not (args.out / name).exists() and (args.work / name / "checkpoint.pt").exists():
+            slim_run(args.work / name, args.out / name)
             print(f"{name}: unfinished; its last checkpoint came back", flush=True)
 
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Pack a prepared training set for a machine with a GPU (run here, in the installed venv).
+# Usage: scripts/pack_for_gpu.sh DATA OUT LAYERS [CONTENT_TOKENS] [more `notellm-train pack` options, e.g. --teacher FILE]
+# OUT then holds the pack and, in OUT/wheels, this project's wheel. Put there too the wheels of any dependency
+# the GPU machine lacks and cannot download (`pip download` or `pip wheel` them here). Copy OUT and
+# scripts/train_on_gpu.sh to the GPU machine, run it there, and copy its run folder back.
+set -euo pipefail
+data=$1 out=$2 layers=$3
+content_tokens=${4:-96}
+shift $(( $# < 4 ? $# : 4 ))
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin="$here/.venv/bin"
+mkdir -p "$out/wheels"
+tokens=$(mktemp --suffix=.json.gz)
+trap 'rm -f "$tokens"' EXIT
+# The GPU machine has no llama.cpp: the notes are tokenized here, without the generation continuations.
+"$bin/notellm-train" tokenize "$data" --embedding-only --content-tokens "$content_tokens" -o "$tokens"
+"$bin/notellm-train" pack "$data" --tokens "$tokens" --layers "$layers" -o "$out" "$@"
+"$bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$out/wheels" "$here"
+du -sh "$out"

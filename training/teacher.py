@@ -1,0 +1,63 @@
+"""Teacher vectors for `notellm-train train --teacher`: all-MiniLM-L6-v2's vectors of a prepared data folder's notes.
+
+Distillation (`losses/distillation.py`) asks the model to order each batch's notes the way MiniLM orders them.
+MiniLM is needed only here, at training time; the product never runs it. The vectors are written as float16
+(MiniLM's 384 dimensions, L2-normalised) with the note ids, in a seeded random order and saved every
+`save_every` notes, so a run stopped early leaves a usable file over a random sample of the notes (training
+distils only the notes that have a vector). An existing file is resumed: its vectors are kept and only the
+missing notes are embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def save_teacher(path: Path, ids: list[str], vectors: list[np.ndarray]) -> None:
+    """Write (ids, float16 vectors) atomically: a run stopped mid-write keeps the last whole file."""
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, ids=np.array(ids), vectors=np.concatenate(vectors).astype(np.float16))
+    os.replace(temporary, path)
+
+
+def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int) -> set[str]:
+    """The notes that the first `steps` steps of a one-collection-a-step run on `data` draw (train.py's own rule)."""
+    from .data import Dataset
+    from .train import collection_pairs_for_step, pairs_by_vault
+
+    _, by_vault = pairs_by_vault(Dataset.load_many([data]))
+    return {note for step in range(steps) for pair in collection_pairs_for_step(by_vault, step, batch_pairs, 0, 1, seed)
+            for note in (pair["a"], pair["b"])}
+
+
+def embed_teacher(data: Path, out: Path, max_word_pieces: int = 128, save_every: int = 4096, seed: int = 0,
+                  wanted: set[str] | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+    """Embed DATA's notes (only `wanted` ones, if given) that OUT lacks, saving as it goes; returns how many."""
+    from .evaluate import minilm_ranker
+
+    with open(data / "notes.jsonl", encoding="utf-8") as handle:
+        notes = [json.loads(line) for line in handle]
+    random.Random(seed).shuffle(notes)
+    ids: list[str] = []
+    vectors: list[np.ndarray] = []
+    if out.exists():
+        with np.load(out) as saved:
+            ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
+    done = set(ids)
+    notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
+    minilm = minilm_ranker(max_word_pieces=max_word_pieces)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(notes), save_every):
+        chunk = notes[start:start + save_every]
+        vectors.append(minilm.embed(chunk))
+        ids += [n["id"] for n in chunk]
+        save_teacher(out, ids, vectors)
+        if progress:
+            progress(start + len(chunk), len(notes))
+    return len(notes)
