@@ -160,15 +160,17 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
 @index_options
 @click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many notes to show.")
 @click.option("--hide-linked", is_flag=True, help="Leave out notes that already link to or from NOTE.")
-@click.option("--min-score", type=float, help="Leave out notes less similar than this cosine (0-1).")
+@click.option("--min-score", type=float, help="Leave out notes whose relevance is below this (0-1).")
 @click.option("--embedding-only", is_flag=True, help="Rank by the model's similarity alone, without shared words.")
 @friendly_errors
 def related(vault, note, model, index_dir, content_tokens, exclude, as_json, count, hide_linked, min_score, embedding_only):
     """Notes most related to NOTE (a path in the vault, a file name or a title).
 
     The model's similarity is fused with the words the notes share (reciprocal-rank fusion), which
-    relates notes better than either alone; the score shown is the model's cosine. Notes that already
-    link with NOTE are marked [linked].
+    relates notes better than either alone. The score shown is that fused relevance, scaled 0-1: 1.0 for
+    a note ranked first by the model and by the shared words, 0.5 for one first by either alone; it
+    never increases down the list (with --embedding-only: 1.0 for the model's first). Notes that
+    already link with NOTE are marked [linked].
     """
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         index.fuse_lexical = not embedding_only
@@ -228,7 +230,7 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
 @click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many notes to show.")
 @friendly_errors
 def search(vault, query, model, index_dir, content_tokens, exclude, as_json, count):
-    """Notes that best answer QUERY, ranked by the same model."""
+    """Notes that best answer QUERY, ranked by the same model and words; scored like `related`."""
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         hits = index.search(query, k=count)
         emit(hits, as_json, "\n".join(f"{h.score:6.3f}  {h.path}  ({h.title})" for h in hits) or "no notes indexed yet")

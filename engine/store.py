@@ -483,13 +483,6 @@ class Store:
             yield ids, vectors
             last_id = rows[-1][0]
 
-    def embeddings_of(self, ids: list[int]) -> list[np.ndarray | None]:
-        """The stored vectors of these notes, in order (None where a note has none)."""
-        if not ids:
-            return []
-        found = {i: blob for i, blob in self.db.execute(f"select id, embedding from notes where id in ({_marks(ids)})", ids)}
-        return [decode_vector(found[i]) if found.get(i) is not None else None for i in ids]
-
     def embedding_of(self, note_id: int) -> np.ndarray | None:
         row = self.db.execute("select embedding from notes where id = ?", [note_id]).fetchone()
         return decode_vector(row[0]) if row and row[0] is not None else None

@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
-
 from . import cpu_kernels, hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
 from .errors import (
@@ -40,6 +38,7 @@ from .errors import (
     WriteRefusedError,
 )
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
+from .keywords import STOPWORDS
 from .lock import FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
@@ -65,7 +64,8 @@ class SearchHit:
     path: str
     title: str
     folder: str
-    score: float
+    score: float  # relevance, as for related notes (`VaultIndex._ranked`)
+    reason: str  # the question's words the note holds, or "similar meaning"
 
 
 @dataclass
@@ -352,27 +352,27 @@ class VaultIndex:
         return [note_id for note_id, _ in self.store.term_index().related(query_terms, limit)]
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
-        """(note id, cosine) best first: the model's nearest notes fused with the lexical matches
-        (`lexical.fuse_ranked`), or the model's alone when `fuse_lexical` is off or nothing matches."""
+        """(note id, relevance) best first: the model's nearest notes fused with the lexical matches by
+        reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off).
+
+        Relevance is the one score the engine shows: the fused score over the best one possible, the
+        score of a note ranked first by every ranking fused, so 1.0 is "first for the model and for the
+        shared words" and it never increases down the list. (The cosine did not follow the fused order.)"""
         vectors = self._vector_index()
         if vectors is None:
             return []
         pool = max(wanted, LEXICAL_POOL)
-        nearest = [(i, score) for i, score in vectors.search(vector, pool + 1) if i != exclude]
-        matches = [i for i in self._lexical_ranking(query_terms, pool + 1) if i != exclude] if self.fuse_lexical else []
-        if not matches:
-            return nearest[:wanted]
-        cosine = dict(nearest)
-        fused = [i for i, _ in lexical.fuse_ranked([[i for i, _ in nearest], matches])][:wanted]
-        missing = [i for i in fused if i not in cosine]
-        for note_id, other in zip(missing, self.store.embeddings_of(missing)):
-            cosine[note_id] = float(np.dot(vector, other)) if other is not None else 0.0
-        return [(i, cosine[i]) for i in fused if i in cosine]
+        rankings = [[i for i, _ in vectors.search(vector, pool + 1) if i != exclude]]
+        if self.fuse_lexical:
+            rankings.append([i for i in self._lexical_ranking(query_terms, pool + 1) if i != exclude])
+        best = len(rankings) / (lexical.RRF_K + 1)
+        return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked(rankings)[:wanted]]
 
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
         """The `k` notes most related to this one: the model's similarity fused with shared words (see
-        `fuse_lexical`); linked notes are marked, or left out with `hide_linked`. `score` is the cosine."""
+        `fuse_lexical`); linked notes are marked, or left out with `hide_linked`. `score` is the relevance
+        (`_ranked`), and `min_score` leaves out notes below it."""
         with self._mutex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
@@ -396,7 +396,7 @@ class VaultIndex:
                         path=other.path,
                         title=other.title,
                         folder=other.folder,
-                        score=round(score, 4),
+                        score=score,
                         linked=note_id in linked,
                         reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id]),
                     )
@@ -412,8 +412,10 @@ class VaultIndex:
             vector = self.model.embed_notes([(query.strip(), "")], self.content_tokens)[0]
             hits = self._ranked(vector, lexical.terms(query), k)
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
+            words = _content_words(query)
             return [
-                SearchHit(rows[i].path, rows[i].title, rows[i].folder, round(score, 4))
+                SearchHit(rows[i].path, rows[i].title, rows[i].folder, score,
+                          _search_reason(words, self.store.lexical_body(i) or ""))
                 for i, score in hits
                 if i in rows
             ]
@@ -541,6 +543,17 @@ def _set_index_aside(vault: Path, folder: Path) -> None:
             os.replace(path, aside / path.name)
     finally:
         lock.release()
+
+
+def _content_words(query: str) -> list[str]:
+    """A question's terms that can say why a note matched: no stopwords, no one- or two-letter words."""
+    return [t for t in dict.fromkeys(lexical.terms(query)) if len(t) > 2 and t not in STOPWORDS]
+
+
+def _search_reason(query_words: list[str], note_terms: str) -> str:
+    held = set(note_terms.split())
+    shared = [w for w in query_words if w in held]
+    return "words: " + ", ".join(shared[:4]) if shared else "similar meaning"
 
 
 def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str]) -> str:

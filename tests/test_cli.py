@@ -133,6 +133,28 @@ def test_settings_are_remembered_only_by_a_command_that_succeeds_and_means_it(ga
     assert bad_config.exit_code == 1 and json.loads(run("config", garden, "--json").output)["model"] != str(garbage)
 
 
+def test_related_scores_follow_the_order_on_the_sample_vault(tmp_path, shipped_model):
+    """The score shown is the fused relevance that orders the list (the cosine it replaced did not)."""
+    import shutil
+
+    from conftest import SAMPLE_VAULT
+
+    vault = shutil.copytree(SAMPLE_VAULT, tmp_path / "sample")
+    options = ["--model", shipped_model, "--tokens", "48"]
+    run("reindex", vault, "-q", *options)
+    for note in ("user/features/backlinking.md", "user/features/block-anchors.md"):
+        related = json.loads(run("related", vault, note, "-k", "10", "--json", *options).output)
+        scores = [r["score"] for r in related]
+        assert len(scores) == 10 and scores == sorted(scores, reverse=True), f"{note}: {scores}"
+        assert all(0.0 < s <= 1.0 for s in scores)
+        text = run("related", vault, note, "-k", "10", *options).output
+        shown = [float(line.split()[0]) for line in text.splitlines() if not line.startswith(" " * 8)]  # not the reasons
+        assert shown == [round(s, 3) for s in scores]
+        kept = json.loads(run("related", vault, note, "-k", "10", "--json", "--min-score", scores[4], *options).output)
+        assert [r["path"] for r in kept] == [r["path"] for r in related if r["score"] >= scores[4]]
+    assert "relevance" in run("related", "--help").output
+
+
 def test_every_command_has_help_with_an_explanation():
     top = run("--help").output
     for command in ("reindex", "related", "tags", "search", "watch", "status", "config"):
