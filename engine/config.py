@@ -26,11 +26,13 @@ def data_dir() -> Path:
 
 
 def make_private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable by this user only (0700): an index holds the words of private notes."""
+    """Create `path` and its missing parents readable by this user only (0700): an index holds the words
+    of private notes, and the folder names under `vaults` name the user's vaults. A folder that exists
+    is left as it is: it may be the user's own (an `--index-dir`)."""
     path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name != "nt" and path.stat().st_mode & 0o077:
-        os.chmod(path, 0o700)
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)  # a umask only takes bits away: private under any
     return path
 
 

@@ -30,7 +30,21 @@ class IndexCorruptError(NoteLLMError):
 
 
 class WriteRefusedError(NoteLLMError):
-    """NoteLLM will not write this file: it is reached through a symlink, or its real path is outside the vault."""
+    """NoteLLM will not write this file: it is reached through a symlink, or its real path is outside the
+    vault; or it will not keep its index among the vault's own files (`--index-dir` in a visible folder of it)."""
+
+
+class DiskFullError(NoteLLMError):
+    """A write failed for lack of space; the index is intact (each write is one transaction), so freeing
+    space and running the command again is all it takes."""
+
+
+class DiskError(NoteLLMError):
+    """The disk holding the index failed to read or write (an I/O error that is not a full disk)."""
+
+
+class ReadOnlyIndexError(NoteLLMError):
+    """A command needs to write the index, and its folder or file is read-only."""
 
 
 class TagRejectedError(NoteLLMError):

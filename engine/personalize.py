@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import data_dir
+from .config import data_dir, make_private_dir
 from .errors import NotEnoughPairsError, PersonalizeError, TrainingUnavailableError
 from .lock import FileLock
 from .training_report import (
@@ -288,7 +288,7 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
     model = base_model
     if personal.beats(previous):
         model = data_dir() / "models" / "personal" / f"{index_dir.name}.gguf"
-        model.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(model.parent)  # trained on private notes, and may be what creates NOTELLM_HOME
         os.replace(candidate, model)  # on the same file system as the index folder: atomic
         with VaultIndex.open(vault, model=model) as index:  # the model the vault uses from now on
             index.remember_settings()

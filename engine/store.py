@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, ReadOnlyIndexError
+from .storage_errors import storage_error
 from .term_index import TermIndex
 
 log = logging.getLogger(__name__)
@@ -204,15 +205,16 @@ def _marks(items: list) -> str:
 
 
 class Store:
-    """One vault's SQLite index file; `read_only` opens an existing one without migrating or writing."""
+    """One vault's SQLite index file; `read_only` opens an existing one without migrating or writing
+    (nor saving the term index beside it): for an index on a read-only disk or in a read-only file."""
 
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._terms: TermIndex | None = None  # see term_index()
         try:
             if read_only:
-                connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-                self.db = sqlite_utils.Database(connection)
+                self.db = sqlite_utils.Database(_read_only_connection(self.path))
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Readable by this user only; SQLite gives its -wal and -shm files the same permissions.
@@ -223,8 +225,14 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.migrate()
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.DatabaseError, OSError) as error:
+            if getattr(self, "db", None) is not None:
+                self.db.conn.close()  # its files' space comes back only once they are closed
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                raise
+            if (disk := storage_error(error, self.path)) is not None:
+                raise disk from error
+            if isinstance(error, OSError):
                 raise
             raise IndexCorruptError(
                 f"the index at {self.path} is unreadable ({error}); rebuild it with `notellm-engine reindex VAULT --rebuild`"
@@ -236,14 +244,22 @@ class Store:
                     os.chmod(extra, 0o600)
 
     def migrate(self) -> None:
+        """Apply the migrations not yet recorded, each in one transaction with its record: a failed one
+        (a full disk) leaves no half of it behind, and the next open applies it whole."""
         if "_migrations" not in self.db.table_names():
             self.db["_migrations"].create({"name": str, "applied_at": float}, pk="name")
         applied = {row["name"] for row in self.db["_migrations"].rows}
         for name, migration in MIGRATIONS:
             if name in applied:
                 continue
-            migration(self.db)
-            self.db.execute("insert into _migrations(name, applied_at) values (?, ?)", [name, time.time()])
+            with self.transaction():
+                migration(self.db)
+                self.db.execute("insert into _migrations(name, applied_at) values (?, ?)", [name, time.time()])
+
+    def pending_migrations(self) -> list[str]:
+        """The migrations this file lacks (a read-only file keeps them pending)."""
+        applied = {row["name"] for row in self.db["_migrations"].rows} if "_migrations" in self.db.table_names() else set()
+        return [name for name, _ in MIGRATIONS if name not in applied]
 
     def close(self) -> None:
         self.db.conn.close()
@@ -434,7 +450,14 @@ class Store:
 
     @property
     def terms_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".terms.npz")
+        return _terms_path(self.path)
+
+    @staticmethod
+    def files_of(path: Path) -> list[Path]:
+        """Every file a Store at `path` may write: the SQLite file, SQLite's own beside it, the saved terms."""
+        terms = _terms_path(path)
+        return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")),
+                terms, terms.with_name(terms.name + ".tmp")]  # TermIndex.save's temp file
 
     def _read_terms(self) -> TermIndex:
         snapshot = not self.db.conn.in_transaction
@@ -449,7 +472,7 @@ class Store:
         finally:
             if snapshot:
                 self.db.execute("commit")
-        if version:
+        if version and not self.read_only:
             try:
                 terms.save(self.terms_path, version)
             except OSError as error:  # a full or read-only disk: the next open reads the rows again
@@ -571,6 +594,26 @@ class Store:
         return list(self.db.query("select path, warning from notes where warning is not null order by path"))
 
 
+def _terms_path(path: Path) -> Path:
+    return path.with_name(path.name + ".terms.npz")
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: `mode=ro` reads the WAL too, but needs SQLite's shared-memory
+    file, which it can't create in a read-only folder; `immutable=1` then reads the main file alone,
+    which holds everything once the last writer closed (SQLite checkpoints the WAL into it)."""
+    if not path.exists():
+        raise ReadOnlyIndexError(f"there is no index at {path.parent} yet, and none can be made there: it is read-only")
+    uri = path.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    try:
+        connection.execute("select count(*) from sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30, check_same_thread=False)
+
+
 class _Transaction:
     def __init__(self, connection: sqlite3.Connection, on_rollback: Callable[[], None]):
         self.connection, self.on_rollback = connection, on_rollback
@@ -580,10 +623,20 @@ class _Transaction:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        if exc_type is not None:
-            self.on_rollback()  # what Python kept in step with the rows is no longer
+        if exc_type is None:
+            try:
+                self.connection.execute("COMMIT")
+                return False
+            except sqlite3.Error:  # e.g. a full disk: the transaction may still be open, and must not stay so
+                self._roll_back()
+                raise
+        self._roll_back()
         return False
+
+    def _roll_back(self) -> None:
+        if self.connection.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            self.connection.execute("ROLLBACK")
+        self.on_rollback()  # what Python kept in step with the rows is no longer
 
 
 class ScratchFTS:

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -30,8 +31,10 @@ from typing import Callable, Iterable
 from . import cpu_kernels, hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
 from .errors import (
+    DiskFullError,
     IndexCorruptError,
     IndexLockedError,
+    NoteLLMError,
     NoteNotFoundError,
     TagRejectedError,
     VaultNotFoundError,
@@ -42,6 +45,7 @@ from .keywords import STOPWORDS
 from .lock import FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
+from .storage_errors import NEARLY_FULL_BYTES, is_corruption, mount_point, read_only_error, storage_error
 from .store import NoteRow, Store
 from .vault import FileStat, Skipped, is_inside, read_note, scan
 from .vectors import VectorIndex
@@ -105,14 +109,6 @@ def describe_model(model: str | Path | None) -> ModelDescription:
         loaded.close()
 
 
-def is_corruption(error: sqlite3.DatabaseError) -> bool:
-    """A damaged database file, as opposed to a busy one or a bad query."""
-    name = getattr(error, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return True
-    return type(error) is sqlite3.DatabaseError and any(
-        words in str(error) for words in ("malformed", "not a database", "corrupt")
-    )
 
 
 def corrupt_index_error(vault: Path, error: BaseException) -> IndexCorruptError:
@@ -122,15 +118,18 @@ def corrupt_index_error(vault: Path, error: BaseException) -> IndexCorruptError:
 
 
 def _index_errors(method):
-    """A damaged SQLite page surfaces in whatever query reads it: say so once, as IndexCorruptError."""
+    """A damaged SQLite page surfaces in whatever query reads it: say so once, as IndexCorruptError; a
+    full, read-only or failing disk likewise, each as its own error (storage_errors.py)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as error:
-            if is_corruption(error):
+        except (sqlite3.DatabaseError, OSError) as error:
+            if isinstance(error, sqlite3.DatabaseError) and is_corruption(error):
                 raise corrupt_index_error(self.vault, error) from error
+            if (disk := storage_error(error, self.index_dir)) is not None:
+                raise disk from error
             raise
 
     return wrapper
@@ -171,15 +170,19 @@ class VaultIndex:
     ):
         self.vault = vault
         self.index_dir = index_dir
-        make_private_dir(index_dir)  # an index holds the words of private notes
+        # Why this index can't be written now (a read-only disk, mount or file; a full disk), else None:
+        # it still answers, and only what writes it refuses (`_writing`), with this error.
+        self.cannot_write: NoteLLMError | None = read_only_error(index_dir) if _is_read_only(index_dir) else None
         try:
-            self.store = Store(index_dir / "index.db")
+            self.store = self._open_store()
             remembered = json.loads(self.store.get_meta("settings", "{}"))
         except IndexCorruptError as error:
             raise corrupt_index_error(vault, error.__cause__ or error) from error
-        except sqlite3.DatabaseError as error:
-            if is_corruption(error):
+        except (sqlite3.DatabaseError, OSError) as error:
+            if isinstance(error, sqlite3.DatabaseError) and is_corruption(error):
                 raise corrupt_index_error(vault, error) from error
+            if (disk := storage_error(error, index_dir)) is not None:
+                raise disk from error
             raise
         chosen_model = str(Path(model).expanduser().resolve()) if model is not None else remembered.get("model")
         self.model_path = resolve_model(chosen_model)  # no explicit choice: the default, which may get upgraded
@@ -192,13 +195,30 @@ class VaultIndex:
         self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
-        self.vectors = VectorIndex(index_dir / "vectors.usearch", self.store)
+        self.vectors = VectorIndex(index_dir / VECTORS_NAME, self.store)
         self._indexer = Indexer(vault, self.exclude, self.store, self.vectors, lambda: self.model, self.embedder_id,
                                 self.content_tokens)
         self._mutex = threading.RLock()
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
         self.fuse_lexical = True
+
+    def _open_store(self) -> Store:
+        database = self.index_dir / DB_NAME
+        if self.cannot_write is None:
+            make_private_dir(self.index_dir)  # an index holds the words of private notes
+            try:
+                return Store(database)
+            except DiskFullError as full:  # reading needs no room
+                if not database.exists():
+                    raise
+                self.cannot_write = full
+        store = Store(database, read_only=True)
+        if store.pending_migrations():  # written by an older NoteLLM: it must be updated, which writes
+            store.close()
+            why = self.cannot_write
+            raise type(why)(f"the index at {self.index_dir} was written by an older NoteLLM and needs updating first: {why}")
+        return store
 
     @classmethod
     def open(
@@ -220,8 +240,16 @@ class VaultIndex:
             raise VaultNotFoundError(f"vault folder not found: {vault_path}")
         vault_path = vault_path.resolve()
         folder = Path(index_dir).expanduser() if index_dir else index_dir_for(vault_path)
+        if index_dir:
+            _refuse_index_dir_among_notes(vault_path, folder)
         if rebuild:
-            _set_index_aside(vault_path, folder)
+            try:
+                _set_index_aside(vault_path, folder)
+            except OSError as error:
+                disk = storage_error(error, folder)
+                if disk is None:
+                    raise
+                raise disk from error
         return cls(vault_path, folder, model, None if exclude is None else tuple(exclude), content_tokens, threads)
 
     @_index_errors
@@ -271,6 +299,8 @@ class VaultIndex:
 
     @contextmanager
     def _writing(self):
+        if self.cannot_write is not None:
+            raise self.cannot_write
         with self._mutex:
             if not self.lock.acquire(timeout=5.0):
                 raise IndexLockedError(
@@ -448,7 +478,8 @@ class VaultIndex:
                 tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))
             if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept
                 return []
-            self.store.replace_suggestions(row.id, note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
+            if self.cannot_write is None:  # a read-only index (or full disk) answers without keeping the answer
+                self.store.replace_suggestions(row.id, note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
 
     @_index_errors
@@ -463,7 +494,13 @@ class VaultIndex:
             raise TagRejectedError("no tag applied: " + "; ".join(f"{tag!r}: {why}" for tag, why in rejected))
         target = self._writable(row.path)
         with self._writing():
-            added = hashtags.apply_tags(target, tags, expected_hash=row.content_hash)
+            try:
+                added = hashtags.apply_tags(target, tags, expected_hash=row.content_hash)
+            except OSError as error:
+                disk = storage_error(error, target)  # the note's disk, which need not be the index's
+                if disk is None:
+                    raise
+                raise disk from error
             for tag in added:
                 self.store.set_suggestion_status(row.id, tag, hashtags.tag_key(tag), "accepted")
         self.sync_paths([row.path])
@@ -528,15 +565,52 @@ class VaultIndex:
             )
 
 
+DB_NAME, VECTORS_NAME = "index.db", "vectors.usearch"
+
+
+def _index_files(folder: Path) -> list[Path]:
+    """The files an index writes in its folder, by exact name: all that `--rebuild` may move."""
+    return Store.files_of(folder / DB_NAME) + VectorIndex.files_of(folder / VECTORS_NAME)
+
+
+def _is_read_only(folder: Path) -> bool:
+    """Whether the index's folder or its SQLite file can't be written: a read-only disk, mount or mode."""
+    database = folder / DB_NAME
+    return (folder.is_dir() and not os.access(folder, os.W_OK)) or (database.exists() and not os.access(database, os.W_OK))
+
+
+def _refuse_index_dir_among_notes(vault: Path, folder: Path) -> None:
+    """An index kept among the notes would be scanned as notes, and `--rebuild` would move files there:
+    inside the vault, only a hidden folder (one the scan leaves out) may hold it."""
+    real = folder.resolve()
+    if not is_inside(real, vault):
+        return
+    parts = real.relative_to(vault).parts
+    if not any(part.startswith(".") for part in parts):
+        raise WriteRefusedError(
+            f"--index-dir {folder} is {'the vault itself' if not parts else 'inside the vault'}: NoteLLM keeps its "
+            f"index out of your notes; use a hidden folder such as {vault / '.notellm'}, or one outside the vault"
+        )
+
+
 def _set_index_aside(vault: Path, folder: Path) -> None:
-    """Move the index's SQLite and USearch files into `folder/damaged-<time>/`, under the writer lock."""
+    """Move the index's own files (by exact name) into `folder/damaged-<time>/`, under the writer lock;
+    refused while the disk lacks the room to build the new index beside the kept one."""
+    if not folder.is_dir():
+        return
     lock = FileLock(folder / "writer.lock")
     if not lock.acquire(timeout=5.0):
         raise IndexLockedError(f"another NoteLLM process ({lock.holder()}) is using the index of {vault}; close it and try again")
     try:
-        files = [p for p in folder.glob("index.db*")] + [p for p in folder.glob("vectors.*")]
+        files = [path for path in _index_files(folder) if path.is_file()]
         if not files:
             return
+        needed = max(sum(path.stat().st_size for path in files), NEARLY_FULL_BYTES)
+        if shutil.disk_usage(folder).free < needed:
+            raise DiskFullError(
+                f"disk full: rebuilding keeps the old index and needs about {needed / 1e6:.1f} MB more; free space on "
+                f"{mount_point(folder)} and run the command again"
+            )
         aside = folder / time.strftime("damaged-%Y%m%d-%H%M%S")
         make_private_dir(aside)
         for path in files:

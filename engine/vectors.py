@@ -148,6 +148,10 @@ class VectorIndex:
         try:
             if len(self.index):
                 temp.unlink(missing_ok=True)
+                # Private before a byte is written, whatever the umask: usearch writes into the file as it finds it.
+                descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.fchmod(descriptor, 0o600)
+                os.close(descriptor)
                 self.index.save(str(temp))
                 os.chmod(temp, 0o600)
                 os.replace(temp, self.path)
@@ -161,6 +165,11 @@ class VectorIndex:
             temp.unlink(missing_ok=True)
             temp_sidecar.unlink(missing_ok=True)
         self.generation = generation
+
+    @staticmethod
+    def files_of(path: Path) -> list[Path]:
+        """Every file a VectorIndex at `path` may write: the index, its sidecar and their temp files."""
+        return [path, path.with_suffix(".json"), *(path.with_suffix(suffix) for suffix in TEMP_SUFFIXES)]
 
     def remove_stale_temp_files(self) -> None:
         """Remove what a writer killed during `save` left; call only while holding the writer lock."""
