@@ -482,7 +482,7 @@ def test_a_shallow_model_keeps_the_first_layers_and_runs_in_llama_cpp_like_pytor
 
 @pytest.mark.slow
 def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(tmp_path):
-    """What a GPU machine is sent (bench/gpu_pack.py): the base GGUF with only its first N blocks, tensors
+    """What a GPU machine is sent (training/pack.py): the base GGUF with only its first N blocks, tensors
     byte for byte, loads in transformers to exactly the weights `--layers N` keeps from the full file."""
     from notellm.engine.config import smollm2_base_model
     from notellm.training.delta import cut_gguf
