@@ -535,7 +535,10 @@ class VaultIndex:
 
     @_index_errors
     def record_navigation(self, source: str, target: str) -> None:
-        """Record that the user went from one note to a related one (co-occurrence signal for training)."""
+        """Record that the user went from one note to a related one (co-occurrence signal for training);
+        an index that can't be written (`cannot_write`) lets this signal go rather than fail the click."""
+        if self.cannot_write is not None:
+            return
         with self._mutex:
             self.store.record_event("navigate", source, target)
 

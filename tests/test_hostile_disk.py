@@ -199,6 +199,11 @@ def test_an_index_on_a_read_only_mount_answers_and_writing_commands_refuse(index
     _read_only_bind(index_dir)
     try:
         _check_read_only_commands(vault, index_dir)
+        from notellm.engine import VaultIndex
+
+        with VaultIndex.open(vault) as index:  # as the app uses it
+            index.record_navigation("Baking/Bread.md", "Baking/Sourdough.md")  # a click's signal is let go, not an error
+            assert [note.path for note in index.related("Bread")]
     finally:
         unmount(index_dir)
 
