@@ -40,7 +40,8 @@ class DiskFullError(NoteLLMError):
 
 
 class DiskError(NoteLLMError):
-    """The disk holding the index failed to read or write (an I/O error that is not a full disk)."""
+    """The index's files could not be read or written: a failing disk, or their permissions (neither a full
+    disk nor a damaged file, so `--rebuild` would not help)."""
 
 
 class ReadOnlyIndexError(NoteLLMError):

@@ -66,6 +66,8 @@ def storage_error(error: BaseException, path: str | os.PathLike) -> NoteLLMError
             return read_only_error(path)
         if error.errno == errno.EIO:
             return _io_error(where, error)
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return _access_error(where, error.strerror)
         return None
     if isinstance(error, sqlite3.DatabaseError):
         name = getattr(error, "sqlite_errorname", "") or ""
@@ -75,7 +77,13 @@ def storage_error(error: BaseException, path: str | os.PathLike) -> NoteLLMError
             return read_only_error(path)
         if name.startswith("SQLITE_IOERR"):
             return _io_error(path, error)
+        if name.startswith("SQLITE_CANTOPEN"):  # a missing folder or a permission: nothing a rebuild mends
+            return _access_error(path, error)
     return None
+
+
+def _access_error(path: str | os.PathLike, error: BaseException) -> DiskError:
+    return DiskError(f"could not open {path} ({error}): check that you may read and write it, then run the command again")
 
 
 def _io_error(path: str | os.PathLike, error: BaseException) -> NoteLLMError:

@@ -229,6 +229,18 @@ def test_an_index_made_read_only_by_chmod_answers_for_a_user_without_root_powers
         (index_dir / "index.db").chmod(0o600)
 
 
+def test_an_index_folder_that_can_t_be_opened_is_one_line_that_never_advises_rebuild(indexed_garden):
+    vault, index_dir = indexed_garden
+    index_dir.chmod(0)
+    try:
+        result = subprocess.run([*_without_root_powers(), *ENGINE, "status", str(vault)], capture_output=True, text=True,
+                                timeout=600)
+    finally:
+        index_dir.chmod(0o700)
+    message = one_line_error(result)
+    assert message.startswith(f"could not open {index_dir}") and "--rebuild" not in message and "damaged" not in message
+
+
 # --- an --index-dir among the notes ------------------------------------------------------------------
 
 
