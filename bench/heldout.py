@@ -4,6 +4,9 @@
     .venv/bin/python bench/heldout.py --methods bm25 --gguf l8=runs/l8.gguf --generate-tags
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
+Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
+on the collections with at least 100 tagged notes, for the lexical match alone and for every method + lexical.
+
 The validation collections are drawn from `../shared/corpus` by `training.corpus.split_collections`
 (seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
 Every link is removed from every note before anything is embedded (`training.heldout`). Methods:
@@ -23,6 +26,7 @@ gets new ones), so adding a method or a fusion re-embeds nothing. Results merge 
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import sys
@@ -61,8 +65,9 @@ def main() -> None:
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
-    from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, link_metrics, link_ranks, macro_mean,
-                                         neighbour_answers, pooled_hashtags, read_collection, tagged_sample)
+    from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
+                                         link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged, read_collection,
+                                         tagged_sample, tagged_vaults, untagged_protocol)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -95,6 +100,7 @@ def main() -> None:
     cache = REPO / ".cache" / "corpus"
     collections = [read_collection(extract(args.corpus, c, cache), c.name) for c in split.validation]
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results["date"] = datetime.date.today().isoformat()
     results["split"] = {"rule": rule.__dict__, "validation": [c.__dict__ for c in split.validation],
                         "train": [c.name for c in split.train],
                         "queries": {d.name: len(d.links) for d in collections}, "notes": {d.name: len(d.notes) for d in collections}}
@@ -118,6 +124,26 @@ def main() -> None:
         pooled = results["hashtags"][name]["pooled"]
         print(f"  hashtags {name}: precision@3 {pooled['precision@3']:.3f} empty {pooled['empty']:.1%}", flush=True)
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tagged = tagged_vaults(collections)
+
+    def record_protocols(name: str, cosine: dict) -> None:
+        """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical)."""
+        hidden = {d.name: hidden_tags_protocol(d, cosine[d.name]) for d in tagged}
+        untagged = {d.name: untagged_protocol(d, cosine[d.name]) for d in tagged}
+        out = {"hidden": {}, "untagged": {}}
+        for suggester in next(iter(hidden.values())):
+            rows = {c: hidden[c][suggester] for c in hidden}
+            out["hidden"][suggester] = {"collections": rows, "pooled": pooled_hashtags(list(rows.values()))}
+        for suggester in next(iter(untagged.values())):
+            rows = {c: untagged[c][suggester] for c in untagged}
+            out["untagged"][suggester] = {"collections": rows, "pooled": pooled_untagged(list(rows.values()))}
+        results.setdefault("hashtag_protocols", {})[name] = out
+        print(f"  hashtag protocols, neighbours by {name}: (a) " + ", ".join(
+            f"{k} {v['pooled']['precision@3']:.3f}" for k, v in out["hidden"].items()) + "; (b) " + ", ".join(
+            f"{k} coverage {v['pooled']['coverage']:.2f} P@3 {v['pooled']['precision@3']:.3f}" for k, v in out["untagged"].items()), flush=True)
+        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    record_protocols("lexical", {d.name: None for d in tagged})
     for method in methods:
         if method == "bm25":
             continue
@@ -132,9 +158,10 @@ def main() -> None:
             model = NoteModel(path, threads=args.threads)
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
-        alone, fused, fused_lexical, seconds, neighbours = {}, {}, {}, {}, {}
+        alone, fused, fused_lexical, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
+            cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
             scores = cosine_scores(vectors, data.sources)
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
@@ -148,6 +175,7 @@ def main() -> None:
         record(f"{name} + BM25", fused)
         record(f"{name} + lexical", fused_lexical)
         record_hashtags(f"{name}: neighbours' tags", neighbours)
+        record_protocols(f"{name} + lexical", cosine)
         if model is not None and args.generate_tags:
             generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
             record_hashtags(f"{name}: generated", generated)

@@ -20,6 +20,7 @@ import argparse
 import json
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from notellm.engine.lexical import RRF_K
@@ -79,14 +80,15 @@ HELDOUT_LABELS = {
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")
 
 
-def heldout_label(name: str) -> str:
-    """'default', 'default + BM25', 'default: generated', 'l8 + BM25' -> the table's words for them."""
-    method, _, how = name.partition(": ")
-    label = HELDOUT_LABELS.get(method)
-    if label is None:
-        alone, plus, other = method.partition(" + ")
-        label = HELDOUT_LABELS.get(alone, f"candidate `{alone}`") + (f" + {other} (fused)" if plus else "")
-    return f"{label}: {how}" if how else label
+def legend(methods: list[str]) -> list[str]:
+    """Each run's short label once, with what it is; fused rows are their parts' labels joined by +."""
+    alone = list(dict.fromkeys(name.partition(" + ")[0] for name in methods))
+    out = ["| label | what it is |", "|---|---|"]
+    for name in alone:
+        text = HELDOUT_LABELS.get(name, "a candidate model file").replace("**", "")
+        out.append(f"| `{name}` | {text.removeprefix(f'`{name}`: ')} |")
+    return out + ["", "`X + BM25`, `X + lexical`: reciprocal-rank fusion (k = "
+                  f"{RRF_K}, the engine's) of X's ranking with BM25's or with the engine's lexical match.", ""]
 
 
 def heldout_chart(results: dict, path: Path) -> None:
@@ -113,12 +115,131 @@ def heldout_chart(results: dict, path: Path) -> None:
     plt.close(figure)
 
 
+# The summary's rows: what ships, against MiniLM and the lexical match, alone and fused.
+SUMMARY_METHODS = (("NoteLLM default alone", "default"), ("default + lexical (what the app shows)", "default + lexical"),
+                   ("MiniLM alone", "MiniLM"), ("MiniLM + lexical", "MiniLM + lexical"), ("engine lexical (BM25) alone", "lexical"))
+PROTOCOL_NEIGHBOURS = "default + lexical"  # the related notes whose tags vote in the summary: the app's
+
+
+def language_groups(split: dict) -> dict[str, list[str]]:
+    """'all' and each language's validation collections, English first."""
+    languages = {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
+    groups = {"all": list(split["queries"])}
+    for language in sorted(set(languages.values()), key=lambda language: (language != "en", language)):
+        groups[language] = [c for c in split["queries"] if languages[c] == language]
+    return groups
+
+
+def summary_section(results: dict) -> list[str]:
+    """At most 15 lines: the model, the fused ranking and both hashtag protocols against the baselines."""
+    methods, groups = results["methods"], language_groups(results["split"])
+    protocols = results.get("hashtag_protocols", {}).get(PROTOCOL_NEIGHBOURS)
+    tagged = list(protocols["hidden"]["engine"]["collections"]) if protocols else []
+    languages = {c: language for language, cs in groups.items() if language != "all" for c in cs}
+    tagged_languages = ", ".join(f"{n} {language}" for language, n in Counter(languages[c] for c in tagged).items())
+    out = ["## Summary", "",
+           f"Validation collections of `../shared/corpus` that no model trained on (`bench/heldout.py`, {results.get('date', 'date not recorded')}); "
+           f"hashtags on the {len(tagged)} with ≥ 100 tagged notes ({tagged_languages}), pooled. Method below; every run in the appendix.", "",
+           "| macro R@10 | " + " | ".join(f"{g} ({len(c)})" for g, c in groups.items()) + " |", "|---" * (len(groups) + 1) + "|"]
+    for label, name in SUMMARY_METHODS:
+        if name in methods:
+            rows = methods[name]["collections"]
+            out.append(f"| {label} | " + " | ".join(f"{sum(rows[c]['R@10'] for c in cs) / len(cs):.3f}" for cs in groups.values()) + " |")
+    if protocols:
+        from notellm.training.heldout import pooled_hashtags, pooled_untagged
+
+        by_language = {language: [c for c in tagged if languages[c] == language] for language in dict.fromkeys(languages[c] for c in tagged)}
+
+        def hidden_cell(suggester: str) -> str:
+            rows = protocols["hidden"][suggester]["collections"]
+            parts = [f"{language} {pooled_hashtags([rows[c] for c in cs])['precision@3']:.3f}" for language, cs in by_language.items()]
+            return f"{protocols['hidden'][suggester]['pooled']['precision@3']:.3f} ({', '.join(parts)})"
+
+        def untagged_cell(key: str, form: str) -> str:
+            rows = protocols["untagged"]["engine"]["collections"]
+            parts = [f"{language} {pooled_untagged([rows[c] for c in cs])[key]:{form}}" for language, cs in by_language.items()]
+            return f"{protocols['untagged']['engine']['pooled'][key]:{form}} ({', '.join(parts)})"
+
+        out += ["", "| hashtags | (a) 50 notes' tags hidden: P@3 | (b) untagged: notes with a tag | (b) P@3 | (b) most proposed tag: share of notes |",
+                "|---|---|---|---|---|",
+                f"| engine (related notes by default + lexical) | {hidden_cell('engine')} | {untagged_cell('coverage', '.0%')} | "
+                f"{untagged_cell('precision@3', '.3f')} | {untagged_cell('top_share', '.1%')} |",
+                f"| neighbours' tags, before this change | {hidden_cell('neighbour votes')} | 0% | – | – |",
+                f"| the vault's 3 most common tags | {hidden_cell('popular tags')} | 0% | – | – |"]
+    return out + ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", ""]
+
+
+def hashtag_protocol_method(results: dict) -> list[str]:
+    if not results.get("hashtag_protocols"):
+        return []
+    return ["## Method: the two hashtag protocols", "",
+            "On every validation collection with at least 100 tagged notes (`training.heldout.tagged_vaults`), tags compared "
+            "by `engine.hashtags.tag_key` (casefolded; `-`, `_`, `/` and spaces equal). A hidden note loses its tags and the "
+            "inline `#tags` of its text; its related notes are ranked as the app ranks them (the engine's lexical match over "
+            "the text without those tags, fused with the run's cosine; the vectors are the link evaluation's, made before "
+            "the tags were cut). Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
+            "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the rule "
+            "before it (neighbours' tags with the best further tag as fallback); `vocabulary` the vault-words step alone; "
+            "`popular tags` the vault's three most common visible tags for every note.", "",
+            "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
+            "(target: ≥ max(neighbour votes, popular tags) + 0.05).",
+            "- **(b) untagged vault**: every note hidden; notes with ≥ 1 suggestion (target ≥ 90%), precision@3 over the "
+            "notes that really carry tags (target ≥ 0.15), the most proposed tag's share of notes against the share that "
+            "really carries it (target: ≤ 10% unless that many carry it), answers with a repeated tag and malformed tags "
+            "(target: none).", ""]
+
+
+def hashtag_protocol_appendix(results: dict) -> list[str]:
+    protocols = results.get("hashtag_protocols", {})
+    if not protocols:
+        return []
+    out = ["### Hashtag protocols, every neighbour ranking and suggester", "",
+           "(a) tagged vault, 50 notes' tags hidden:", "",
+           "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in next(iter(protocols.values()))["hidden"]["engine"]["collections"])
+           + " | **P@3** | recall@3 | empty |", "|---" * 7 + "|"]
+    for neighbours, row in protocols.items():
+        for suggester, result in row["hidden"].items():
+            cells = " | ".join(f"{r['precision@3']:.3f}" for r in result["collections"].values())
+            p = result["pooled"]
+            out.append(f"| `{neighbours}` | {suggester} | {cells} | **{p['precision@3']:.3f}** | {p['recall@3']:.3f} | {p['empty']:.1%} |")
+    out += ["", "(b) untagged vault, every tag hidden (per collection: coverage / P@3 / most proposed tag, its share of notes, "
+            "the share that really carries it):", "",
+            "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in next(iter(protocols.values()))["untagged"]["engine"]["collections"])
+            + " | **coverage** | **P@3** | repeats | malformed |", "|---" * 8 + "|"]
+    for neighbours, row in protocols.items():
+        for suggester, result in row["untagged"].items():
+            cells = " | ".join(f"{r['coverage']:.0%} / {r['precision@3']:.3f} / #{r['top_tag']} {r['top_share']:.1%} vs {r['top_carried']:.1%}"
+                               for r in result["collections"].values())
+            p = result["pooled"]
+            out.append(f"| `{neighbours}` | {suggester} | {cells} | **{p['coverage']:.0%}** | **{p['precision@3']:.3f}** | "
+                       f"{p['repeats']} | {p['malformed']} |")
+    engine = protocols.get(PROTOCOL_NEIGHBOURS, next(iter(protocols.values())))["untagged"]["engine"]["collections"]
+    out += ["", "Examples, (b) with the engine:", ""]
+    out += [f"- `{e['id']}`: its tags {e['tags']} → {e['suggested']}" for row in engine.values() for e in row["examples"][:2]]
+    return out + [""]
+
+
+def sample_vault_table() -> list[str]:
+    """Ten sample-vault notes and what the engine suggests, as written by bench/sample_hashtags.py."""
+    if not (RESULTS / "sample-hashtags.json").exists():
+        return []
+    sample = load("sample-hashtags.json")
+    out = ["### Hashtags for ten notes of the sample vault", "",
+           f"`{sample['command']}`, {sample['date']}, model `{sample['model']}`: the sample vault as shipped (19 of 86 notes "
+           "tagged, 18 of them #recipe), and the same vault with every tag taken out.", "",
+           "| note | its tags | suggested | suggested, vault untagged |", "|---|---|---|---|"]
+    for path, note in sample["notes"].items():
+        out.append(f"| {path} | {' '.join('#' + t for t in note['tags']) or '–'} | {' '.join('#' + t for t in note['suggested']) or '–'} | "
+                   f"{' '.join('#' + t for t in note['untagged']) or '–'} |")
+    return out + [""]
+
+
 def heldout_section(results: dict) -> list[str]:
     """The headline: every method on the validation collections, targets met or missed."""
     split, methods = results["split"], results["methods"]
     collections = list(split["queries"])
     languages = {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
-    out = ["## Related notes in collections no model trained on", "",
+    out = ["## Method: related notes in collections no model trained on", "",
            f"Written by `bench/heldout.py`. {len(collections)} collections of `../shared/corpus` drawn by seed "
            f"{split['rule']['seed']} (`training/corpus.py`: at most {split['rule']['max_notes']} notes, at least "
            f"{split['rule']['min_edges']} links, {split['rule']['non_english']} not English, {split['rule']['cjk']} CJK) are never "
@@ -128,17 +249,19 @@ def heldout_section(results: dict) -> list[str]:
            "with BM25's or with the engine's lexical match: `+ lexical` is what the app's related panel shows.", "",
            "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
     out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
-    out += ["", "R@10 per collection:", "",
-            "| method | " + " | ".join(c.split("__")[0] for c in collections) + " | **macro R@10** | macro MRR |",
+    out += [""] + hashtag_protocol_method(results) + ["## Appendix: every run on the validation collections", "",
+                                                      "Short labels, each explained once:", ""] + legend(list(methods))
+    out += ["R@10 per collection:", "",
+            "| run | " + " | ".join(c.split("__")[0] for c in collections) + " | **macro R@10** | macro MRR |",
             "|---" * (len(collections) + 3) + "|"]
     for name, row in methods.items():
-        out.append(f"| {heldout_label(name)} | " + " | ".join(f"{row['collections'][c]['R@10']:.3f}" for c in collections)
+        out.append(f"| `{name}` | " + " | ".join(f"{row['collections'][c]['R@10']:.3f}" for c in collections)
                    + f" | **{row['macro']['R@10']:.3f}** | {row['macro']['MRR']:.3f} |")
-    out += ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", "", "Macro-mean at every cutoff:", "",
-            "| method | R@1 | R@5 | R@10 | R@20 | R@100 | MRR | s per note (this run) |", "|---|---|---|---|---|---|---|---|"]
+    out += ["", "Macro-mean at every cutoff:", "",
+            "| run | R@1 | R@5 | R@10 | R@20 | R@100 | MRR | s per note (this run) |", "|---|---|---|---|---|---|---|---|"]
     for name, row in methods.items():
         seconds = f"{row['seconds_per_note']:.4f}" if "seconds_per_note" in row else "–"
-        out.append(f"| {heldout_label(name)} | " + " | ".join(f"{row['macro'][m]:.3f}" for m in ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR"))
+        out.append(f"| `{name}` | " + " | ".join(f"{row['macro'][m]:.3f}" for m in ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR"))
                    + f" | {seconds} |")
     out += ["", "Seconds per note are the embedding time inside this evaluation run (2 threads, a machine shared with other "
             "work): a rough guide only; `docs/engine-speed.md` has the engine's own measurements.", ""]
@@ -146,33 +269,32 @@ def heldout_section(results: dict) -> list[str]:
     if "MiniLM" in methods:
         minilm = methods["MiniLM"]
         better = {c: max(minilm["collections"][c]["R@10"], methods["BM25"]["collections"][c]["R@10"]) for c in collections}
-        out += ["### Targets", "", "| method | macro R@10 ≥ MiniLM + 0.05 | every collection ≥ max(MiniLM, BM25) − 0.03 |", "|---|---|---|"]
+        out += ["### Targets of an earlier issue", "", "| run | macro R@10 ≥ MiniLM + 0.05 | every collection ≥ max(MiniLM, BM25) − 0.03 |", "|---|---|---|"]
         for name, row in methods.items():
             if name in ("BM25", "lexical") or name.startswith("MiniLM"):
                 continue
             margin = row["macro"]["R@10"] - minilm["macro"]["R@10"]
             worst = min(collections, key=lambda c: row["collections"][c]["R@10"] - better[c])
             gap = row["collections"][worst]["R@10"] - better[worst]
-            out.append(f"| {heldout_label(name)} | {'met' if margin >= 0.05 else '**missed**'} ({margin:+.3f}) | "
+            out.append(f"| `{name}` | {'met' if margin >= 0.05 else '**missed**'} ({margin:+.3f}) | "
                        f"{'met' if gap >= -0.03 else '**missed**'} (worst {worst.split('__')[0]} {gap:+.3f}) |")
         out.append("")
 
     hashtags = results.get("hashtags", {})
     if hashtags:
-        out += ["### Hashtags on the validation collections", "",
-                "Each sampled tagged note asks for three topics; the answer is read as the app reads it (the vault's own "
-                "spelling wins) and compared with the note's own tags. Precision@3 is over the answers that suggested "
-                "anything; recall@3 is hits over min(3, the note's tags).", "",
-                "Targets: precision@3 ≥ 0.40, fewer than 5% empty answers, no repeated topic and no malformed tag.", "",
-                "| suggestions from | notes | precision@3 | recall@3 | empty | repeated topic | malformed | targets |",
+        out += ["### Hashtags: neighbours' tags, every tagged note visible", "",
+                "The earlier measure, kept for the earlier runs: on up to 50 tagged notes of every collection, three tags "
+                "that the note's nearest notes by the run's vectors alone carry (the other sampled notes' tags stay visible). "
+                "Precision@3 is over the answers that suggested anything; recall@3 is hits over min(3, the note's tags).", "",
+                "| suggestions from | notes | precision@3 | recall@3 | empty | repeated topic | malformed | targets (P@3 ≥ 0.40, < 5% empty) |",
                 "|---|---|---|---|---|---|---|---|"]
         for name, row in hashtags.items():
             p = row["pooled"]
             met = p["precision@3"] >= 0.40 and p["empty"] < 0.05 and p["repeated"] == 0 and p["malformed"] == 0
-            out.append(f"| {heldout_label(name)} | {p['notes']} | {p['precision@3']:.3f} | {p['recall@3']:.3f} | {p['empty']:.1%} | "
+            out.append(f"| `{name}` | {p['notes']} | {p['precision@3']:.3f} | {p['recall@3']:.3f} | {p['empty']:.1%} | "
                        f"{p['repeated']:.1%} | {p['malformed']:.1%} | {'met' if met else '**missed**'} |")
         out.append("")
-    return out
+    return out + hashtag_protocol_appendix(results) + sample_vault_table()
 
 
 def cell(row: dict | None, metric: str = "R@10") -> str:
@@ -287,7 +409,7 @@ def report() -> str:
     out = ["# Benchmarks", "", "Written by `bench/report.py` from the measurements in `docs/benchmarks/`; "
            "how each was made is in that script's docstring and below.", ""]
     if (RESULTS / "heldout.json").exists():
-        out += heldout_section(load("heldout.json"))
+        out += summary_section(load("heldout.json")) + heldout_section(load("heldout.json"))
     out += ["# In-vault numbers: the previous default, on the vaults it trained on", "",
             "Everything below is about the previous default (30 layers, before the corpus), measured on Dendron, Foam and "
             "JavaGuide, whose other links it trained on. "

@@ -29,8 +29,9 @@ def _votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]:
 
 
 def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[str] = (), limit: int = 3,
-                   min_votes: float = MIN_VOTES) -> list[str]:
-    """Up to `limit` tags from the tag lists of a note's related notes (closest first), best voted first."""
+                   min_votes: float = MIN_VOTES, fallback: bool = True) -> list[str]:
+    """Up to `limit` tags from the tag lists of a note's related notes (closest first), best voted first.
+    Without `fallback`, a tag short of `min_votes` is never proposed."""
     own = {tag_key(tag) for tag in own_tags}
     spellings: dict[str, Counter] = defaultdict(Counter)
     for tags in neighbour_tag_lists:
@@ -38,7 +39,7 @@ def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[
             spellings[tag_key(tag)][tag] += 1
     votes = _votes(neighbour_tag_lists[:NEIGHBOURS], own)
     best = sorted((key for key, total in votes.items() if total >= min_votes), key=lambda key: (-votes[key], key))[:limit]
-    if not best:
-        fallback = _votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
-        best = sorted(fallback, key=lambda key: (-fallback[key], key))[:1]
+    if not best and fallback:
+        further = _votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
+        best = sorted(further, key=lambda key: (-further[key], key))[:1]
     return [spellings[key].most_common(1)[0][0] for key in best]

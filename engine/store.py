@@ -517,6 +517,12 @@ class Store:
                 counts[tag] = counts.get(tag, 0) + 1
         return sorted(counts, key=lambda tag: -counts[tag])
 
+    def tagged_share(self) -> float:
+        """The share of indexable notes that carry a tag (0 for an empty vault)."""
+        tagged, notes = self.db.execute(
+            "select coalesce(sum(tags is not null and tags != '[]'), 0), count(*) from notes where skip_reason is null").fetchone()
+        return tagged / notes if notes else 0.0
+
     # --- links ----------------------------------------------------------------------------
     def link_sources(self) -> list[LinkSource]:
         """Every indexable note's links as written, with its aliases."""

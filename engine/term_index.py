@@ -190,6 +190,18 @@ class TermIndex:
             found = np.concatenate([above, tied[np.argsort(note_of[tied])][: limit - len(above)]])
         return sorted(zip(note_of[found].tolist(), scores[found].tolist()), key=lambda pair: (-pair[1], pair[0]))
 
+    def holders(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(note ids, weight) of the live rows holding `term`; the weight is BM25's per-row part (saturated
+        term frequency, length-normalised) without the idf every holder shares."""
+        if self.counts.get(term, 0) <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        term_slots, term_counts = (np.asarray(a, dtype=np.int32) for a in self._postings[term])
+        live = np.frombuffer(self._live, dtype=np.uint8)[term_slots].astype(bool)
+        slots, occurrences = term_slots[live], term_counts[live]
+        length = np.frombuffer(self._length, dtype=np.int32)[slots]
+        weight = occurrences * (K1 + 1) / (occurrences + K1 * (1 - B + B * length / (self._total_terms / self.rows)))
+        return np.frombuffer(self._note_of, dtype=np.int64)[slots], weight
+
     def _compact(self) -> None:
         """Renumber the live slots from 0 and drop every posting of a dead one."""
         live = np.frombuffer(self._live, dtype=np.uint8).astype(bool)

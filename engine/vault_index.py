@@ -43,12 +43,14 @@ from .errors import (
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
 from .keywords import STOPWORDS
 from .lock import FileLock
-from .neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
+from .neighbour_tags import FALLBACK_NEIGHBOURS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
 from .storage_errors import NEARLY_FULL_BYTES, is_corruption, mount_point, read_only_error, storage_error
 from .store import NoteRow, Store
+from .tag_suggestions import NoteTerms, suggest_hashtags
 from .vault import FileStat, Skipped, is_inside, read_note, scan
 from .vectors import VectorIndex
+from .vocabulary_tags import VOTE_NEIGHBOURS
 
 LEXICAL_POOL = 100  # candidates taken from each ranking before fusing them
 
@@ -456,10 +458,11 @@ class VaultIndex:
         self, path: str | Path, count: int = DEFAULT_TOPIC_COUNT, refresh: bool = False,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
-        """Hashtags for a note, cached per note version (an empty answer too): first the vault's own tags
-        that its related notes carry (`engine.neighbour_tags`), then, while fewer than `count` and if the
-        model was trained to write them, the model's topics (CSFT). The note's tags, dismissed and accepted
-        ones never come back. `should_stop` can cut the work short (nothing is stored then)."""
+        """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
+        related notes carry, or else its own salient words that a few other notes share
+        (`engine.tag_suggestions`); then, while fewer than `count` and if the model was trained to write
+        them, the model's topics (CSFT). The note's tags, dismissed and accepted ones never come back.
+        `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
             stored = self.store.suggestions(row.id)
@@ -470,9 +473,14 @@ class VaultIndex:
                 raise NoteNotFoundError(f"{row.path} can't be read: {note.reason}")
             refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
             own = note.parsed.tags + refused
-            neighbours = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), FALLBACK_NEIGHBOURS, exclude=row.id)
+            note_terms = self._query_terms(row)
+            neighbours = self._ranked(self.store.embedding_of(row.id), note_terms, FALLBACK_NEIGHBOURS, exclude=row.id)
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
-            tags = neighbour_tags([rows[i].tags for i, _ in neighbours if i in rows], own, count)
+            voters = [note_id for note_id, _ in neighbours[:VOTE_NEIGHBOURS]]
+            terms = NoteTerms(row.id, note_terms, set(lexical.terms(note.parsed.title)),
+                              [set((self.store.lexical_body(i) or "").split()) for i in voters], own)
+            tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
+                                    self.store.tagged_share(), count)
             if len(tags) < count and self.model.writes_topics:
                 generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
                 tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))

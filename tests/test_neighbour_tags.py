@@ -20,3 +20,7 @@ def test_untagged_close_neighbours_fall_back_to_the_best_tag_further_away():
     lists = [[]] * 12 + [["kubernetes"], ["docker"], ["kubernetes"]]
     assert neighbour_tags(lists) == ["kubernetes"]
     assert neighbour_tags([[]] * 60 + [["late"]]) == []  # beyond the fallback's reach
+
+
+def test_without_the_fallback_a_tag_short_of_the_votes_is_not_proposed():
+    assert neighbour_tags([[]] * 12 + [["kubernetes"], ["docker"], ["kubernetes"]], fallback=False) == []

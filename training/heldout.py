@@ -16,20 +16,25 @@ carry (`engine.neighbour_tags`).
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
-from notellm.engine.lexical import RRF_K
-from notellm.engine.markdown import parse_note, strip_links
+from notellm.engine.lexical import RRF_K, document
+from notellm.engine.lexical import terms as lexical_terms
+from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
 from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
+from notellm.engine.term_index import TermIndex
+from notellm.engine.vocabulary_tags import VOTE_NEIGHBOURS, vocabulary_tags
 
 from .data import link_edges, read_vault
+from .evaluate import RECALL_AT
 
-RECALL_AT = (1, 5, 10, 20, 100)
 METRICS = tuple(f"R@{k}" for k in RECALL_AT) + ("MRR",)
 HASHTAG_COUNT = 3
 
@@ -183,3 +188,138 @@ def pooled_hashtags(rows: list[dict]) -> dict:
         result[key] = sum(row[key] * row["notes"] for row in rows) / n
     return result
 
+
+
+# --- the two hashtag protocols of the model issue: a tagged vault with some tags hidden, an untagged vault ---
+TAGGED_VAULT_NOTES = 100  # a collection with at least this many tagged notes is a tagged vault for the protocols
+HIDDEN_TAG_NOTES = 50
+
+
+@dataclass
+class TagSetting:
+    """A collection as a hashtag suggester sees it: the tags it may see (hidden ones emptied), each note's
+    terms (`engine.lexical`), and each note's nearest notes, closest first."""
+
+    data: CollectionData
+    visible: list[list[str]]
+    terms: list[list[str]]
+    title_terms: list[set[str]]
+    index: TermIndex  # note ids are positions in data.notes
+    nearest: np.ndarray
+
+    def note_terms(self, index: int) -> NoteTerms:
+        return NoteTerms(index, self.terms[index], self.title_terms[index],
+                         [set(self.terms[j]) for j in self.nearest[index][:VOTE_NEIGHBOURS]], self.visible[index])
+
+
+def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int]) -> TagSetting:
+    """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
+    Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
+    text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
+    The model's vectors are those of the link evaluation, made before the tags were cut."""
+    visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
+    texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
+    rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
+    index = TermIndex.of(enumerate(rows))
+    scores = np.zeros((len(rows), len(rows)))
+    for note_id, row in enumerate(rows):
+        for other, score in index.related(row.split(), len(rows)):
+            scores[note_id, other] = score
+    if cosine is not None:
+        scores = fuse([cosine, scores])
+    np.fill_diagonal(scores, -np.inf)
+    nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
+    return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
+                      index, nearest)
+
+
+def popular_tags(setting: TagSetting, index: int) -> list[str]:
+    """The baseline: the vault's most common visible tags, the same for every note."""
+    keys = Counter(tag_key(tag) for tags in setting.visible for tag in set(tags))
+    spelling = {tag_key(tag): tag for tags in setting.visible for tag in tags}
+    return [spelling[key] for key, _ in keys.most_common(HASHTAG_COUNT)]
+
+
+def neighbour_votes(setting: TagSetting, index: int) -> list[str]:
+    """The engine's rule before vocabulary tags: neighbours' tags, with the single best further one as fallback."""
+    return neighbour_tags([setting.visible[j] for j in setting.nearest[index]], setting.visible[index], HASHTAG_COUNT)
+
+
+def vocabulary_only(setting: TagSetting, index: int) -> list[str]:
+    note = setting.note_terms(index)
+    return vocabulary_tags(setting.index, index, note.terms, note.title_terms, note.neighbour_terms, note.own_tags, HASHTAG_COUNT)
+
+
+def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
+    """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`)."""
+    tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
+    return suggest_hashtags([setting.visible[j] for j in setting.nearest[index]], setting.note_terms(index), setting.index,
+                            tagged_share, HASHTAG_COUNT)
+
+
+SUGGESTERS = {"popular tags": popular_tags, "neighbour votes": neighbour_votes, "vocabulary": vocabulary_only,
+              "engine": engine_suggestion}
+
+
+def untagged_copy(source: Path, target: Path) -> Path:
+    """A copy of a vault's notes with every tag taken out: frontmatter dropped, inline #tags cut."""
+    for path in Path(source).rglob("*.md"):
+        text = path.read_text(encoding="utf-8")
+        match = FRONTMATTER.match(text)
+        destination = Path(target) / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(INLINE_TAG.sub("", text[match.end():] if match else text), encoding="utf-8")
+    return Path(target)
+
+
+def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
+    return [d for d in collections if sum(bool(note["tags"]) for note in d.notes) >= TAGGED_VAULT_NOTES]
+
+
+def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS) -> dict[str, dict]:
+    """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
+    notes against their own (`hashtag_metrics`)."""
+    sample = tagged_sample(data, HIDDEN_TAG_NOTES)
+    setting = tag_setting(data, cosine, set(sample))
+    return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()}
+
+
+def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS) -> dict[str, dict]:
+    """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
+    precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
+    share that really carry it, and how many answers repeat a tag or hold a malformed one."""
+    setting = tag_setting(data, cosine, set(range(len(data.notes))))
+    gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
+    results = {}
+    for name, suggest in suggesters.items():
+        if name in ("popular tags", "neighbour votes"):  # nothing to suggest from without tags
+            continue
+        answers = [suggest(setting, i)[:HASHTAG_COUNT] for i in range(len(data.notes))]
+        proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))
+        top, top_count = proposed.most_common(1)[0] if proposed else ("", 0)
+        judged = [(tags, own) for tags, own in zip(answers, gold) if own and tags]
+        results[name] = {
+            "notes": len(answers),
+            "tagged": sum(bool(own) for own in gold),
+            "coverage": sum(bool(tags) for tags in answers) / len(answers),
+            "precision@3": float(np.mean([sum(tag_key(t) in own for t in tags) / len(tags) for tags, own in judged])) if judged else 0.0,
+            "top_tag": top,
+            "top_share": top_count / len(answers),
+            "top_carried": sum(top in own for own in gold) / len(answers),
+            "repeats": sum(len({tag_key(t) for t in tags}) != len(tags) for tags in answers),
+            "malformed": sum(normalise_tag(t) != t for tags in answers for t in tags),
+            "examples": [{"id": data.notes[i]["id"], "tags": data.notes[i]["tags"], "suggested": answers[i]}
+                         for i in range(0, len(answers), max(1, len(answers) // 5))][:5],
+        }
+    return results
+
+
+def pooled_untagged(rows: list[dict]) -> dict:
+    """Protocol (b) over several collections: coverage and precision weighted by notes, the worst top-tag excess."""
+    n = sum(row["notes"] for row in rows)
+    tagged = sum(row["tagged"] for row in rows)
+    return {"notes": n, "coverage": sum(row["coverage"] * row["notes"] for row in rows) / n,
+            "precision@3": sum(row["precision@3"] * row["tagged"] for row in rows) / max(tagged, 1),
+            "top_share": max(row["top_share"] for row in rows),
+            "top_over_carried": max(row["top_share"] - max(row["top_carried"], 0.10) for row in rows),
+            "repeats": sum(row["repeats"] for row in rows), "malformed": sum(row["malformed"] for row in rows)}

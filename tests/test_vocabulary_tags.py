@@ -1,0 +1,68 @@
+"""Hashtags for vaults with few or no tags: a note's own salient words that a few other notes share."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from notellm.engine.lexical import document, terms
+from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
+from notellm.engine.term_index import TermIndex
+from notellm.engine.vocabulary_tags import vocabulary_tags
+from notellm.training.heldout import untagged_copy
+
+from conftest import SAMPLE_VAULT
+
+
+def test_a_word_many_notes_hold_goes_only_to_the_notes_it_weighs_most_in():
+    # "kernel" is in 8 of 30 notes, six times in notes 0-2: with a 10% cap only those three may get it.
+    rows = [document(f"note {i}", "kernel " * (6 if i < 3 else 1 if i < 8 else 0) + f"topic{i % 10} topic{i % 10} filler")
+            for i in range(30)]
+    index = TermIndex.of(enumerate(rows))
+    given = {i: vocabulary_tags(index, i, rows[i].split(), set(), [], limit=3) for i in range(30)}
+    assert [i for i, tags in given.items() if "kernel" in tags] == [0, 1, 2]
+    assert all(f"topic{i % 10}" in given[i] for i in range(30))  # in 3 of 30 notes: the band, under the cap
+    assert not any("filler" in tags for tags in given.values())  # in every note: names no topic
+
+
+def test_the_one_common_tag_far_away_is_proposed_only_in_a_well_tagged_vault():
+    rows = [document(f"Graph {i}", "graph view nodes") if i < 3 else document(f"Recipe {i}", "publish pages") for i in range(30)]
+    index = TermIndex.of(enumerate(rows))
+    far_recipe = [[]] * 12 + [["recipe"]]  # no close neighbour is tagged; the 13th carries #recipe
+    note = NoteTerms(0, rows[0].split(), {"graph"}, [set(rows[i].split()) for i in (1, 2)])
+    assert suggest_hashtags(far_recipe, note, index, tagged_share=0.9) == ["recipe"]
+    assert suggest_hashtags(far_recipe, note, index, tagged_share=0.2) == ["graph", "nodes", "view"]
+
+
+def test_own_and_dismissed_tags_are_never_proposed_in_any_spelling():
+    rows = [document("Sourdough", "starter starter flour"), document("Bread", "starter flour"), document("Tea", "leaves")]
+    index = TermIndex.of(enumerate(rows))
+    assert "starter" not in vocabulary_tags(index, 0, rows[0].split(), {"sourdough"}, [], exclude=["#Starter"])
+
+
+def test_an_untagged_vault_gets_note_specific_hashtags_from_the_shipped_model(tmp_path, shipped_model, open_index):
+    vault = untagged_copy(SAMPLE_VAULT, tmp_path / "untagged")
+    index = open_index(vault, model=shipped_model)
+    index.reindex()
+    assert index.store.tagged_share() == 0.0
+    notes = [row.path for row in index.notes() if row.skip_reason is None]
+    suggested = {path: index.suggest_tags(path) for path in notes}
+    assert sum(bool(tags) for tags in suggested.values()) >= 0.9 * len(notes)
+    assert len({tuple(tags) for tags in suggested.values()}) >= 0.9 * len(notes)  # note-specific, not one list for all
+    per_tag = Counter(tag for tags in suggested.values() for tag in tags)
+    assert max(per_tag.values()) <= 0.10 * len(notes)
+    for path, tags in suggested.items():  # each tag is one of the note's own words
+        words = set(terms((vault / path).read_text(encoding="utf-8")))
+        assert set(tags) <= words, (path, tags)
+
+
+def test_the_sample_vault_no_longer_gets_its_one_common_tag_everywhere(tmp_path, shipped_model, open_index):
+    vault = tmp_path / "sample"
+    shutil.copytree(SAMPLE_VAULT, vault)
+    index = open_index(vault, model=shipped_model)
+    index.reindex()
+    for path in ("user/features/wikilinks.md", "user/features/graph-view.md", "user/features/backlinking.md", "index.md"):
+        tags = index.suggest_tags(path)
+        assert tags and "recipe" not in tags, (path, tags)
+    assert index.suggest_tags("user/features/wikilinks.md") != index.suggest_tags("user/features/graph-view.md")
