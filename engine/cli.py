@@ -66,6 +66,28 @@ def error_code(error: BaseException) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+_UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text) -> str:
+    """`text` (a file name, a title, a message naming one) made safe to print, as `ls` shows names: control,
+    escape and bidirectional-override characters and line breaks become visible escapes (\\n, \\x1b, \\u202e),
+    so a name can't move the cursor, recolour the terminal or reverse the text after it. A byte of a name
+    that is not UTF-8 (a surrogate escape) shows as \\xNN. JSON output keeps names as they are."""
+    return _UNSAFE_FOR_TERMINAL.sub(_escape, str(text))
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if 0xDC80 <= code <= 0xDCFF:  # Python's stand-in for the undecodable byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def friendly_errors(command):
     """Turn the engine's errors into a one-line message and exit code 1, never a traceback;
     with --json the message is {"error": ..., "code": ...} on stdout."""
@@ -78,7 +100,7 @@ def friendly_errors(command):
             if kwargs.get("as_json"):
                 click.echo(json.dumps({"error": str(error), "code": error_code(error)}, ensure_ascii=False))
                 click.get_current_context().exit(1)
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(shown(error)) from error
 
     return wrapper
 
@@ -95,9 +117,28 @@ def emit(data, as_json: bool, text: str) -> None:
 
 
 VAULT = click.argument("vault", type=click.Path(path_type=Path))
+JSON_WANTED = "notellm.json"  # ctx.meta key, shared with each command's context
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group; a usage error (an unknown option, a missing argument) under --json is JSON
+    too, {"error": ..., "code": "usage"} on stdout with click's exit code 2, like the engine's errors."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[JSON_WANTED] = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if not ctx.meta.get(JSON_WANTED):
+                raise
+            emit({"error": error.format_message(), "code": "usage"}, as_json=True, text="")
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="notellm-engine")
 def cli():
     """Related notes and hashtag suggestions for a folder of Markdown notes, computed on this machine.
@@ -176,7 +217,7 @@ def related(vault, note, model, index_dir, content_tokens, exclude, as_json, cou
         index.fuse_lexical = not embedding_only
         results = index.related(note, k=count, hide_linked=hide_linked, min_score=min_score)
         lines = [
-            f"{r.score:6.3f}  {r.path}" + ("  [linked]" if r.linked else "") + f"\n        {r.title} — {r.reason}"
+            f"{r.score:6.3f}  {shown(r.path)}" + ("  [linked]" if r.linked else "") + f"\n        {shown(r.title)} — {shown(r.reason)}"
             for r in results
         ]
         emit(results, as_json, "\n".join(lines) or "no related notes")
@@ -203,9 +244,9 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
         suggested = index.suggest_tags(note, count=count, refresh=refresh)
         row = index.note(note)
         result = {"note": row.path, "existing": row.tags, "suggested": suggested}
-        text = "suggested: " + (" ".join(f"#{t}" for t in suggested) or "(none)")
+        text = "suggested: " + (" ".join(f"#{shown(t)}" for t in suggested) or "(none)")
         if result["existing"]:
-            text = "existing:  " + " ".join(f"#{t}" for t in result["existing"]) + "\n" + text
+            text = "existing:  " + " ".join(f"#{shown(t)}" for t in result["existing"]) + "\n" + text
         if apply_tags:
             from .vault_index import tag_rejections
 
@@ -213,7 +254,7 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
             rejected = tag_rejections(wanted)
             result["applied"] = index.apply_tags(note, wanted)
             result["rejected"] = [{"tag": tag, "reason": why} for tag, why in rejected]
-            text += "\napplied:   " + (" ".join(f"#{t}" for t in result["applied"]) or "(nothing new)")
+            text += "\napplied:   " + (" ".join(f"#{shown(t)}" for t in result["applied"]) or "(nothing new)")
             if rejected:
                 text += "\nrejected:  " + "; ".join(f"{tag!r} ({why})" for tag, why in rejected)
             emit(result, as_json, text)
@@ -233,7 +274,7 @@ def search(vault, query, model, index_dir, content_tokens, exclude, as_json, cou
     """Notes that best answer QUERY, ranked by the same model and words; scored like `related`."""
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         hits = index.search(query, k=count)
-        emit(hits, as_json, "\n".join(f"{h.score:6.3f}  {h.path}  ({h.title})" for h in hits) or "no notes indexed yet")
+        emit(hits, as_json, "\n".join(f"{h.score:6.3f}  {shown(h.path)}  ({shown(h.title)})" for h in hits) or "no notes indexed yet")
 
 
 @cli.command()
@@ -245,14 +286,14 @@ def status(vault, model, index_dir, content_tokens, exclude, as_json):
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         report = index.status()
         lines = [
-            f"vault:    {report.vault}",
-            f"index:    {report.index_dir} ({report.index_bytes / 1e6:.1f} MB, {report.vectors} vectors)",
-            f"model:    {report.model}",
+            f"vault:    {shown(report.vault)}",
+            f"index:    {shown(report.index_dir)} ({report.index_bytes / 1e6:.1f} MB, {report.vectors} vectors)",
+            f"model:    {shown(report.model)}",
             f"kernels:  {report.kernels} (llama.cpp on this CPU)",
             f"notes:    {report.notes_on_disk} on disk, {report.indexed} indexed, {report.stale} stale, {len(report.skipped)} skipped",
         ]
-        lines += [f"  skipped  {s['path']}: {s['reason']}" for s in report.skipped]
-        lines += [f"  warning  {w['path']}: {w['warning']}" for w in report.warnings]
+        lines += [f"  skipped  {shown(s['path'])}: {shown(s['reason'])}" for s in report.skipped]
+        lines += [f"  warning  {shown(w['path'])}: {shown(w['warning'])}" for w in report.warnings]
         if report.stale:
             lines.append("run `notellm-engine reindex` to bring the index up to date")
         emit(report, as_json, "\n".join(lines))
@@ -282,8 +323,8 @@ def config(vault, model, index_dir, content_tokens, exclude, as_json):
             index.remember_settings()
         settings = {"model": str(index.model_path), "exclude": list(index.exclude), "content_tokens": index.content_tokens}
         emit(settings, as_json, "\n".join([
-            f"model:    {settings['model']}",
-            f"exclude:  {' '.join(settings['exclude']) or '(nothing but hidden folders)'}",
+            f"model:    {shown(settings['model'])}",
+            f"exclude:  {shown(' '.join(settings['exclude'])) or '(nothing but hidden folders)'}",
             f"tokens:   {settings['content_tokens']}",
         ]))
 
@@ -302,7 +343,7 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
 
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         summary = index.reindex()
-        click.echo(f"up to date ({summary.embedded} embedded); watching {index.vault} — Ctrl-C to stop", err=True)
+        click.echo(f"up to date ({summary.embedded} embedded); watching {shown(index.vault)} — Ctrl-C to stop", err=True)
 
         def sync(paths: set[str]) -> None:
             result = index.sync_paths(paths)
@@ -311,7 +352,7 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
             elif result.embedded or result.removed or result.renamed or result.skipped:
                 click.echo(
                     f"{time.strftime('%H:%M:%S')}  {result.embedded} embedded, {result.renamed} renamed, "
-                    f"{result.removed} removed, {result.skipped} skipped  {' '.join(result.embedded_paths[:5])}"
+                    f"{result.removed} removed, {result.skipped} skipped  {' '.join(shown(path) for path in result.embedded_paths[:5])}"
                 )
 
         def error(message: str) -> None:
@@ -372,16 +413,16 @@ def personalize(vault, steps, threads, then_reindex, as_json):
             f"{result.personal_scores.recall_at_10:.3f}, MRR {result.previous_scores.mrr:.3f} -> {result.personal_scores.mrr:.3f}"
         )
     if result.switched:
-        lines.append(f"switched {result.vault} to its personal model {result.model}")
+        lines.append(f"switched {shown(result.vault)} to its personal model {shown(result.model)}")
         if then_reindex:
             with open_index(vault, None, None, None, None) as index:
                 summary = index.reindex()
             lines.append(f"re-embedded {summary.embedded} notes with it")
         else:
-            lines.append(f"run `notellm-engine reindex {result.vault}` to re-embed the notes with it")
+            lines.append(f"run `notellm-engine reindex {shown(result.vault)}` to re-embed the notes with it")
     else:
-        lines.append(f"kept the current model {result.model}: the personal one was not better")
-    lines.append(f"training log and reports: {result.work_dir}")
+        lines.append(f"kept the current model {shown(result.model)}: the personal one was not better")
+    lines.append(f"training log and reports: {shown(result.work_dir)}")
     emit(result.as_dict(), as_json, "\n".join(lines))
 
 
