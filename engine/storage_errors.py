@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .errors import DiskError, DiskFullError, NoteLLMError, ReadOnlyIndexError
+from .errors import DiskError, DiskFullError, NoteLLMError, ReadOnlyIndexError, WriteRefusedError
 
 NEARLY_FULL_BYTES = 1 << 20  # an I/O error with less free space than this is taken for a full disk
 _DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -84,6 +84,13 @@ def storage_error(error: BaseException, path: str | os.PathLike) -> NoteLLMError
 
 def _access_error(path: str | os.PathLike, error: BaseException) -> DiskError:
     return DiskError(f"could not open {path} ({error}): check that you may read and write it, then run the command again")
+
+
+def note_write_error(error: OSError, note: str | os.PathLike) -> NoteLLMError | None:
+    """The one-line error for `error` met while writing a note (a tag being applied), or None."""
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return WriteRefusedError(f"{note} can't be written ({error.strerror}); it was left as it was")
+    return storage_error(error, note)
 
 
 def _io_error(path: str | os.PathLike, error: BaseException) -> NoteLLMError:

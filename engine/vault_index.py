@@ -45,7 +45,14 @@ from .keywords import STOPWORDS
 from .lock import FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
-from .storage_errors import NEARLY_FULL_BYTES, is_corruption, mount_point, read_only_error, storage_error
+from .storage_errors import (
+    NEARLY_FULL_BYTES,
+    is_corruption,
+    mount_point,
+    note_write_error,
+    read_only_error,
+    storage_error,
+)
 from .store import NoteRow, Store
 from .tag_suggestions import NoteTerms, suggest_hashtags
 from .vault import FileStat, Skipped, is_inside, read_note, scan
@@ -505,10 +512,10 @@ class VaultIndex:
             try:
                 added = hashtags.apply_tags(target, tags, expected_hash=row.content_hash)
             except OSError as error:
-                disk = storage_error(error, target)  # the note's disk, which need not be the index's
-                if disk is None:
+                refused = note_write_error(error, target)  # the note's disk, which need not be the index's
+                if refused is None:
                     raise
-                raise disk from error
+                raise refused from error
             for tag in added:
                 self.store.set_suggestion_status(row.id, tag, hashtags.tag_key(tag), "accepted")
         self.sync_paths([row.path])

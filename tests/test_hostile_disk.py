@@ -241,6 +241,18 @@ def test_an_index_folder_that_can_t_be_opened_is_one_line_that_never_advises_reb
     assert message.startswith(f"could not open {index_dir}") and "--rebuild" not in message and "damaged" not in message
 
 
+def test_tags_apply_on_a_read_only_vault_is_one_line_and_leaves_the_note(indexed_garden):
+    vault, _ = indexed_garden
+    before = (vault / "Baking" / "Bread.md").read_bytes()
+    _read_only_bind(vault)
+    try:
+        message = one_line_error(run_engine("tags", vault, "Bread", "--apply", "crusty"))
+    finally:
+        unmount(vault)
+    assert message == f"{vault / 'Baking' / 'Bread.md'} can't be written (Read-only file system); it was left as it was"
+    assert (vault / "Baking" / "Bread.md").read_bytes() == before
+
+
 # --- an --index-dir among the notes ------------------------------------------------------------------
 
 
