@@ -1,6 +1,6 @@
-"""Say in one line what a failed read or write of the index means: a damaged file, a full disk, a
-read-only place or a failing disk. Only a damaged file is worth `--rebuild`; for the others it
-would set a healthy index aside."""
+"""Say in one line what a failed read or write of the index (or of a note) means: a damaged file, a
+full disk, a read-only place, a permission or a failing disk. Only a damaged file is worth
+`--rebuild`; for the others it would set a healthy index aside."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .errors import DiskError, DiskFullError, NoteLLMError, ReadOnlyIndexError, 
 
 NEARLY_FULL_BYTES = 1 << 20  # an I/O error with less free space than this is taken for a full disk
 _DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
 
 
 def is_corruption(error: sqlite3.DatabaseError) -> bool:
@@ -66,7 +67,7 @@ def storage_error(error: BaseException, path: str | os.PathLike) -> NoteLLMError
             return read_only_error(path)
         if error.errno == errno.EIO:
             return _io_error(where, error)
-        if error.errno in (errno.EACCES, errno.EPERM):
+        if error.errno in _PERMISSION_ERRNOS:
             return _access_error(where, error.strerror)
         return None
     if isinstance(error, sqlite3.DatabaseError):
@@ -78,17 +79,17 @@ def storage_error(error: BaseException, path: str | os.PathLike) -> NoteLLMError
         if name.startswith("SQLITE_IOERR"):
             return _io_error(path, error)
         if name.startswith("SQLITE_CANTOPEN"):  # a missing folder or a permission: nothing a rebuild mends
-            return _access_error(path, error)
+            return _access_error(path, str(error))
     return None
 
 
-def _access_error(path: str | os.PathLike, error: BaseException) -> DiskError:
-    return DiskError(f"could not open {path} ({error}): check that you may read and write it, then run the command again")
+def _access_error(path: str | os.PathLike, why: str) -> DiskError:
+    return DiskError(f"could not open {path} ({why}): check that you may read and write it, then run the command again")
 
 
 def note_write_error(error: OSError, note: str | os.PathLike) -> NoteLLMError | None:
     """The one-line error for `error` met while writing a note (a tag being applied), or None."""
-    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+    if error.errno == errno.EROFS or error.errno in _PERMISSION_ERRNOS:
         return WriteRefusedError(f"{note} can't be written ({error.strerror}); it was left as it was")
     return storage_error(error, note)
 

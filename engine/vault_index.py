@@ -213,6 +213,8 @@ class VaultIndex:
         self.fuse_lexical = True
 
     def _open_store(self) -> Store:
+        """The index's Store: writable, else opened read-only, with `cannot_write` saying why (a read-only
+        place, or a disk too full even to open it for writing), so that reading commands still answer."""
         database = self.index_dir / DB_NAME
         if self.cannot_write is None:
             make_private_dir(self.index_dir)  # an index holds the words of private notes
