@@ -388,11 +388,17 @@ class VaultIndex:
         """A note's own terms, to find the notes it shares words with."""
         return (self.store.lexical_body(row.id) or "").split()
 
-    def _lexical_ranking(self, query_terms: list[str], limit: int) -> list[int]:
-        """The notes sharing these terms, best BM25 first (the vault's common terms left out)."""
-        return [note_id for note_id, _ in self.store.term_index().related(query_terms, limit)]
+    def _lexical_ranking(self, query_terms: list[str], limit: int, question: bool = False) -> list[int]:
+        """The notes sharing these terms, best BM25 first. A note's terms are its query less the vault's
+        common ones (`lexical.query_terms`: they would crowd out its rare words and slow the query). A
+        question keeps every term: it has a few words, often the vault's commonest subject ("publish" in
+        a vault that documents publishing), and BM25 already weighs each by its rarity."""
+        terms = self.store.term_index()
+        ranked = terms.matches(query_terms, limit) if question else terms.related(query_terms, limit)
+        return [note_id for note_id, _ in ranked]
 
-    def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None) -> list[tuple[int, float]]:
+    def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None,
+                question: bool = False) -> list[tuple[int, float]]:
         """(note id, relevance) best first: the model's nearest notes fused with the lexical matches by
         reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off).
 
@@ -405,7 +411,7 @@ class VaultIndex:
         pool = max(wanted, LEXICAL_POOL)
         rankings = [[i for i, _ in vectors.search(vector, pool + 1) if i != exclude]]
         if self.fuse_lexical:
-            rankings.append([i for i in self._lexical_ranking(query_terms, pool + 1) if i != exclude])
+            rankings.append([i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude])
         best = len(rankings) / (lexical.RRF_K + 1)
         return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked(rankings)[:wanted]]
 
@@ -451,7 +457,7 @@ class VaultIndex:
             if self._vector_index() is None or not query.strip():
                 return []
             vector = self.model.embed_notes([(query.strip(), "")], self.content_tokens)[0]
-            hits = self._ranked(vector, lexical.terms(query), k)
+            hits = self._ranked(vector, lexical.terms(query), k, question=True)
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             words = _content_words(query)
             return [
