@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import QApplication
 
 from notellm.engine import NoteRow
+from notellm.engine.vault import LinkResolver
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 
@@ -128,22 +129,9 @@ class NoteListModel(QAbstractTableModel):
         return self._rows[row] if row is not None else None
 
     def find(self, name: str) -> str | None:
-        """The path of the note a link names, by the engine's rules: exact path, path without
-        '.md', title, then file name anywhere in the vault (shortest path first)."""
-        q = name.strip().strip("/").casefold()
-        if not q:
-            return None
-        rows = [r for r in self._rows if not r.skip_reason]
-        for test in (
-            lambda p, t: p == q,
-            lambda p, t: p == q + ".md",
-            lambda p, t: t == q,
-            lambda p, t: p.endswith("/" + q) or p.endswith("/" + q + ".md"),
-        ):
-            found = sorted((r.path for r in rows if test(r.path.casefold(), (r.title or "").casefold())), key=len)
-            if found:
-                return found[0]
-        return None
+        """The path of the note a name means by its path or file name, by the engine's one rule for names
+        (`LinkResolver.find`); None when only the engine knows (an alias or a title: ask it)."""
+        return LinkResolver([r.path for r in self._rows if not r.skip_reason]).find(name)
 
     def row_of(self, path: str) -> int | None:
         return self._row_of.get(path)

@@ -1,8 +1,8 @@
 """Hashtags: read the model's generated topics, and write accepted tags into a note safely.
 
 Writing is the only place the engine changes a user's note. It edits the frontmatter's `tags`
-in the style the note already uses, keeps every other byte, refuses if the file changed since it
-was read, and replaces the file atomically.
+in the style the note already uses (`markdown.add_tags_to_source`), keeps every other byte, refuses
+if the file changed since it was read, and replaces the file atomically.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
-
-import yaml
+from typing import NamedTuple
 
 from .errors import NoteChangedError, NoteLLMError
-from .markdown import FRONTMATTER, load_frontmatter, parse_note
+from .markdown import FRONTMATTER, add_tags_to_source, load_frontmatter, parse_note
 from .vault import content_hash
 
 MAX_TAG_CHARS = 40
@@ -28,16 +27,29 @@ def tag_key(tag: str) -> str:
     return re.sub(r"[\W_]+", "", tag.casefold())
 
 
+class NormalisedTag(NamedTuple):
+    tag: str | None  # the Obsidian-valid tag, or None when the text cannot be one
+    why: str | None  # why it cannot, in words a user reads; None when it can
+
+
+def normalise_tag_with_reason(raw: str) -> NormalisedTag:
+    """The one rule for tags: clean a topic or a typed tag into an Obsidian-valid tag, or say why it can't be one."""
+    core = raw.strip().strip("\"'“”‘’.。:：()[]{}<>").lstrip("#").strip()
+    if len(core) > MAX_TAG_CHARS:
+        return NormalisedTag(None, f"longer than {MAX_TAG_CHARS} characters")
+    if len(core.split()) > MAX_TAG_WORDS:
+        return NormalisedTag(None, f"more than {MAX_TAG_WORDS} words")
+    tag = re.sub(r"[^\w/-]", "", re.sub(r"\s+", "-", core)).strip("-/")
+    if not tag:
+        return NormalisedTag(None, "no letters or digits to make a tag of")
+    if tag.isdigit():
+        return NormalisedTag(None, "only digits (a tag needs a letter)")
+    return NormalisedTag(tag, None)
+
+
 def normalise_tag(raw: str) -> str | None:
     """Clean one generated topic into an Obsidian-valid tag, or None when it is not tag-like."""
-    tag = raw.strip().strip("\"'“”‘’.。:：()[]{}<>").lstrip("#").strip()
-    if not tag or len(tag) > MAX_TAG_CHARS or len(tag.split()) > MAX_TAG_WORDS:
-        return None
-    tag = re.sub(r"\s+", "-", tag)
-    tag = re.sub(r"[^\w/-]", "", tag).strip("-/")
-    if not tag or tag.isdigit():
-        return None
-    return tag
+    return normalise_tag_with_reason(raw).tag
 
 
 def parse_topics(generated: str, vault_tags: list[str] = (), exclude: list[str] = (), limit: int = 10) -> list[str]:
@@ -57,68 +69,6 @@ def parse_topics(generated: str, vault_tags: list[str] = (), exclude: list[str] 
         if len(tags) == limit:
             break
     return tags
-
-
-def _newline(text: str) -> str:
-    """The line ending the note starts with (a note may mix them; we match its first line)."""
-    first = text.find("\n")
-    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
-
-
-def _format_tag(tag: str) -> str:
-    """A tag as a YAML scalar, quoted only when YAML would misread it."""
-    dumped = yaml.safe_dump(tag, default_style=None, allow_unicode=True).strip()
-    return dumped.removesuffix("\n...").removesuffix("...").strip()
-
-
-def add_tags_to_source(source: str, new_tags: list[str]) -> str:
-    """Return `source` with `new_tags` added to its frontmatter `tags`, everything else byte-identical."""
-    nl = _newline(source)
-    formatted = [_format_tag(tag) for tag in new_tags]
-    match = FRONTMATTER.match(source)
-    if match is None:
-        return f"---{nl}tags: [{', '.join(formatted)}]{nl}---{nl}" + source
-    yaml_start = source.index("\n") + 1
-    yaml_text = match.group(1) or ""
-    yaml_end = yaml_start + len(yaml_text)
-    lines = yaml_text.splitlines(keepends=True)
-    edited = _add_to_yaml_lines(lines, formatted, nl)
-    return source[:yaml_start] + "".join(edited) + source[yaml_end:]
-
-
-def _add_to_yaml_lines(lines: list[str], tags: list[str], nl: str) -> list[str]:
-    key_line = next((i for i, line in enumerate(lines) if re.match(r"^tags\s*:", line)), None)
-    if key_line is None:
-        return lines + [f"tags: [{', '.join(tags)}]{nl}"]
-    line = lines[key_line]
-    ending = line[len(line.rstrip("\r\n")):] or nl
-    value = line.rstrip("\r\n").split(":", 1)[1]
-    stripped = value.strip()
-    if stripped.startswith("[") and stripped.endswith("]"):
-        inner = stripped[1:-1].strip()
-        new_value = "[" + ", ".join(([inner] if inner else []) + tags) + "]"
-        lines[key_line] = line[: line.index(":") + 1] + " " + new_value + ending
-        return lines
-    if stripped and not stripped.startswith(("|", ">")):
-        separator = ", " if "," in stripped else " "
-        lines[key_line] = line.rstrip("\r\n") + separator + separator.join(tags) + ending
-        return lines
-    # Block list: append items after the last one, with the same indentation.
-    last_item = key_line
-    indent = "  "
-    for i in range(key_line + 1, len(lines)):
-        item = re.match(r"^(\s*)-\s", lines[i])
-        if item:
-            last_item, indent = i, item.group(1)
-        elif lines[i].strip() and not lines[i].startswith((" ", "\t")):
-            break
-    if last_item == key_line and not stripped:
-        lines[key_line] = line.rstrip("\r\n").rstrip() + ending
-    item_ending = lines[last_item][len(lines[last_item].rstrip("\r\n")):] or nl
-    if last_item != key_line and not lines[last_item].endswith(("\n", "\r")):
-        lines[last_item] += nl
-    new_items = [f"{indent}- {tag}{item_ending}" for tag in tags]
-    return lines[: last_item + 1] + new_items + lines[last_item + 1:]
 
 
 def apply_tags(note_file: Path, tags: list[str], expected_hash: str | None = None) -> list[str]:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import filelock
 
+# How long a writer waits for another process to let go of the lock before it reports the index busy.
+WRITER_WAIT_SECONDS = 5.0
+
 
 class FileLock:
     """Re-entrant within one object; exclusive between processes. The OS drops it if the process dies.

@@ -1,4 +1,5 @@
-"""Parse one Markdown note the way Obsidian reads it: frontmatter, title, tags, links, plain text.
+"""Parse one Markdown note the way Obsidian reads it (frontmatter, title, tags, links, plain text), and add tags
+to its frontmatter in the style it already uses.
 
 Pure functions over a string; no file system, no model. This module holds every rule of Markdown syntax the
 project has: training imports it so that the notes it learns from are read exactly as the engine reads them,
@@ -243,3 +244,66 @@ def parse_note(source: str, file_stem: str) -> ParsedNote:
         frontmatter=frontmatter,
         frontmatter_error=frontmatter_error,
     )
+
+
+# --- editing the frontmatter ----------------------------------------------------------------------
+def _newline(text: str) -> str:
+    """The line ending the note starts with (a note may mix them; we match its first line)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _format_tag(tag: str) -> str:
+    """A tag as a YAML scalar, quoted only when YAML would misread it."""
+    dumped = yaml.safe_dump(tag, default_style=None, allow_unicode=True).strip()
+    return dumped.removesuffix("\n...").removesuffix("...").strip()
+
+
+def add_tags_to_source(source: str, new_tags: list[str]) -> str:
+    """Return `source` with `new_tags` added to its frontmatter `tags`, everything else byte-identical."""
+    nl = _newline(source)
+    formatted = [_format_tag(tag) for tag in new_tags]
+    match = FRONTMATTER.match(source)
+    if match is None:
+        return f"---{nl}tags: [{', '.join(formatted)}]{nl}---{nl}" + source
+    yaml_start = source.index("\n") + 1
+    yaml_text = match.group(1) or ""
+    yaml_end = yaml_start + len(yaml_text)
+    lines = yaml_text.splitlines(keepends=True)
+    edited = _add_to_yaml_lines(lines, formatted, nl)
+    return source[:yaml_start] + "".join(edited) + source[yaml_end:]
+
+
+def _add_to_yaml_lines(lines: list[str], tags: list[str], nl: str) -> list[str]:
+    key_line = next((i for i, line in enumerate(lines) if re.match(r"^tags\s*:", line)), None)
+    if key_line is None:
+        return lines + [f"tags: [{', '.join(tags)}]{nl}"]
+    line = lines[key_line]
+    ending = line[len(line.rstrip("\r\n")):] or nl
+    value = line.rstrip("\r\n").split(":", 1)[1]
+    stripped = value.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        inner = stripped[1:-1].strip()
+        new_value = "[" + ", ".join(([inner] if inner else []) + tags) + "]"
+        lines[key_line] = line[: line.index(":") + 1] + " " + new_value + ending
+        return lines
+    if stripped and not stripped.startswith(("|", ">")):
+        separator = ", " if "," in stripped else " "
+        lines[key_line] = line.rstrip("\r\n") + separator + separator.join(tags) + ending
+        return lines
+    # Block list: append items after the last one, with the same indentation.
+    last_item = key_line
+    indent = "  "
+    for i in range(key_line + 1, len(lines)):
+        item = re.match(r"^(\s*)-\s", lines[i])
+        if item:
+            last_item, indent = i, item.group(1)
+        elif lines[i].strip() and not lines[i].startswith((" ", "\t")):
+            break
+    if last_item == key_line and not stripped:
+        lines[key_line] = line.rstrip("\r\n").rstrip() + ending
+    item_ending = lines[last_item][len(lines[last_item].rstrip("\r\n")):] or nl
+    if last_item != key_line and not lines[last_item].endswith(("\n", "\r")):
+        lines[last_item] += nl
+    new_items = [f"{indent}- {tag}{item_ending}" for tag in tags]
+    return lines[: last_item + 1] + new_items + lines[last_item + 1:]

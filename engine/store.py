@@ -294,18 +294,6 @@ class Store:
             row = self.db.execute(f"select {_NOTE_ROW} from notes where path = ? collate nocase limit 1", [path]).fetchone()
         return _note_row(row) if row else None
 
-    def find_note(self, query: str) -> NoteRow | None:
-        """The best indexable note whose path or title matches: exact path, path without extension, title,
-        then the shortest path ending in it."""
-        row = self.db.execute(
-            f"""select {_NOTE_ROW} from notes where skip_reason is null and (
-                 path = :q collate nocase or path = :q || '.md' collate nocase or title = :q collate nocase
-                 or path like '%/' || :q collate nocase or path like '%/' || :q || '.md' collate nocase)
-               order by path = :q collate nocase desc, path = :q || '.md' collate nocase desc, length(path) limit 1""",
-            {"q": query},
-        ).fetchone()
-        return _note_row(row) if row else None
-
     def notes_by_ids(self, ids: list[int]) -> dict[int, NoteRow]:
         if not ids:
             return {}

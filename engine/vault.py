@@ -240,9 +240,13 @@ def read_note(root: Path, file: FileStat, max_bytes: int = DEFAULT_MAX_BYTES) ->
 
 
 class LinkResolver:
-    """Resolve link targets to note paths as Obsidian does: exact path, then unique file name, then alias."""
+    """The one rule for finding a note by name, in the engine, the app and training alike. A link's target
+    resolves as Obsidian resolves it: exact path, path without its note suffix, then file name (the shortest
+    path among notes of that name, preferring those whose path ends in the folders the target gives), then
+    alias. A name a person types (`find`) resolves as a wiki link would, then by title."""
 
-    def __init__(self, paths: list[str], aliases: dict[str, list[str]] | None = None):
+    def __init__(self, paths: list[str], aliases: dict[str, list[str]] | None = None,
+                 titles: dict[str, str] | None = None):
         self.by_path = {p.casefold(): p for p in paths}
         self.by_path_no_ext: dict[str, str] = {}
         self.by_name: dict[str, list[str]] = {}
@@ -254,6 +258,16 @@ class LinkResolver:
         for p, names in (aliases or {}).items():
             for name in names:
                 self.by_alias.setdefault(name.casefold(), p)
+        self.by_title: dict[str, str] = {}
+        for p in sorted(titles or {}, key=lambda p: (p.count("/"), p)):  # a shared title names the shallowest note
+            self.by_title.setdefault(titles[p].casefold(), p)
+
+    def find(self, name: str) -> str | None:
+        """The note a typed name means: path, path without suffix, file name or alias, as a wiki link; then title."""
+        target = name.strip().strip("/")
+        if not target:
+            return None
+        return self.resolve("", Link(target=target, kind="wiki")) or self.by_title.get(target.casefold())
 
     def resolve(self, source_path: str, link: Link) -> str | None:
         target = link.target.strip().replace("\\", "/")
@@ -271,11 +285,12 @@ class LinkResolver:
             for suffix in NOTE_SUFFIXES:
                 if key + suffix in self.by_path:
                     return self.by_path[key + suffix]
-        name = posixpath.basename(target.rstrip("/"))
-        name = name.rsplit(".", 1)[0] if is_note_name(name) else name
-        matches = self.by_name.get(name.casefold(), [])
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:  # Obsidian picks the closest; we pick the shortest path, deterministically
-            return sorted(matches, key=lambda p: (p.count("/"), p))[0]
+        stripped = target.rstrip("/")
+        stripped = stripped.rsplit(".", 1)[0] if is_note_name(stripped) else stripped
+        matches = self.by_name.get(posixpath.basename(stripped).casefold(), [])
+        if "/" in stripped:  # [[folder/name]]: the notes in such a folder first
+            ending = "/" + stripped.lstrip("/").casefold()
+            matches = [p for p in matches if p.rsplit(".", 1)[0].casefold().endswith(ending)] or matches
+        if matches:  # Obsidian picks the closest; we pick the shortest path, deterministically
+            return min(matches, key=lambda p: (p.count("/"), p))
         return self.by_alias.get(target.casefold())

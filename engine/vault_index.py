@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import shutil
 import sqlite3
 import threading
@@ -42,7 +41,7 @@ from .errors import (
 )
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
 from .keywords import STOPWORDS
-from .lock import FileLock
+from .lock import WRITER_WAIT_SECONDS, FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
 from .storage_errors import (
@@ -55,7 +54,7 @@ from .storage_errors import (
 )
 from .store import NoteRow, Store
 from .tag_suggestions import NoteTerms, suggest_hashtags
-from .vault import FileStat, Skipped, is_inside, read_note, scan
+from .vault import FileStat, LinkResolver, Skipped, is_inside, read_note, scan
 from .vectors import VectorIndex
 from .vocabulary_tags import VOTE_NEIGHBOURS
 
@@ -146,22 +145,7 @@ def _index_errors(method):
 
 def tag_rejections(tags: Iterable[str]) -> list[tuple[str, str]]:
     """(tag, why) for each tag that can't be written as an Obsidian tag; the others are fine."""
-    rejected = []
-    for tag in tags:
-        if hashtags.normalise_tag(tag) is not None:
-            continue
-        core = tag.strip().strip("\"'“”‘’.。:：()[]{}<>").lstrip("#").strip()
-        cleaned = re.sub(r"[^\w/-]", "", re.sub(r"\s+", "-", core)).strip("-/")
-        if len(core) > hashtags.MAX_TAG_CHARS:
-            why = f"longer than {hashtags.MAX_TAG_CHARS} characters"
-        elif len(core.split()) > hashtags.MAX_TAG_WORDS:
-            why = f"more than {hashtags.MAX_TAG_WORDS} words"
-        elif cleaned.isdigit():
-            why = "only digits (a tag needs a letter)"
-        else:
-            why = "no letters or digits to make a tag of"
-        rejected.append((tag, why))
-    return rejected
+    return [(tag, why) for tag in tags if (why := hashtags.normalise_tag_with_reason(tag).why) is not None]
 
 
 class VaultIndex:
@@ -313,7 +297,7 @@ class VaultIndex:
         if self.cannot_write is not None:
             raise self.cannot_write
         with self._mutex:
-            if not self.lock.acquire(timeout=5.0):
+            if not self.lock.acquire(timeout=WRITER_WAIT_SECONDS):
                 raise IndexLockedError(
                     f"another NoteLLM process ({self.lock.holder()}) is updating the index of {self.vault}; "
                     "wait for it to finish or close it"
@@ -357,13 +341,21 @@ class VaultIndex:
         """A vault-relative '/' path for an absolute or relative path; None if outside the vault."""
         return relative_path(self.vault, path)
 
+    def _note_named(self, name: str) -> NoteRow | None:
+        """The indexable note a name means, by the vault's one rule for names (`vault.LinkResolver.find`)."""
+        rows = [row for row in self.store.notes() if not row.skip_reason]
+        aliases = {source.path: source.aliases for source in self.store.link_sources()}
+        found = LinkResolver([row.path for row in rows], aliases, {row.path: row.title for row in rows}).find(name)
+        return self.store.note(found) if found else None
+
     @_index_errors
     def note(self, path: str | Path) -> NoteRow:
-        """The index row of an embedded note, found by vault path, path without '.md', file name or title."""
+        """The index row of an embedded note, found by vault path, else by name (path without suffix, file name,
+        alias or title)."""
         relative = self.relative_path(path)
         row = None
         if relative is not None:
-            row = self.store.note(relative) or self.store.find_note(relative)
+            row = self.store.note(relative) or self._note_named(relative)
         if row is None and relative:
             parents = list(Path(relative).parents)[:-1]  # a note inside a skipped folder (e.g. a link leading outside)
             for parent in parents:
@@ -625,7 +617,7 @@ def _set_index_aside(vault: Path, folder: Path) -> None:
     if not folder.is_dir():
         return
     lock = FileLock(folder / "writer.lock")
-    if not lock.acquire(timeout=5.0):
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
         raise IndexLockedError(f"another NoteLLM process ({lock.holder()}) is using the index of {vault}; close it and try again")
     try:
         files = [path for path in _index_files(folder) if path.is_file()]

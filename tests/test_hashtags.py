@@ -3,7 +3,7 @@
 import pytest
 
 from notellm.engine.errors import NoteChangedError, NoteLLMError
-from notellm.engine.hashtags import apply_tags, parse_topics
+from notellm.engine.hashtags import apply_tags, normalise_tag, normalise_tag_with_reason, parse_topics
 from notellm.engine.markdown import parse_note
 from notellm.engine.vault import content_hash
 
@@ -11,6 +11,18 @@ from notellm.engine.vault import content_hash
 def test_generated_text_becomes_clean_unique_tags_in_the_vaults_spelling():
     generated = ' "Linear Algebra", #MachineLearning, linear-algebra, , a sentence that is much too long to be a tag, 2024, #python.'
     assert parse_topics(generated, vault_tags=["machine-learning"]) == ["Linear-Algebra", "machine-learning", "python"]
+
+
+@pytest.mark.parametrize(("raw", "cleaned", "why"), [
+    ("#Machine learning.", "Machine-learning", None),
+    ("x" * 41, None, "longer than 40 characters"),
+    ("one two three four five", None, "more than 4 words"),
+    ("2024", None, "only digits (a tag needs a letter)"),
+    ("!!!", None, "no letters or digits to make a tag of"),
+])
+def test_one_rule_cleans_a_tag_and_says_why_it_cannot(raw, cleaned, why):
+    assert normalise_tag_with_reason(raw) == (cleaned, why)
+    assert normalise_tag(raw) == cleaned
 
 
 def test_existing_and_refused_tags_are_not_suggested():

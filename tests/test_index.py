@@ -59,6 +59,18 @@ def test_notes_are_found_by_path_name_or_title(garden, open_index):
         index.note("No such note")
 
 
+def test_a_markdown_suffixed_note_is_found_by_name_like_an_md_note(garden, open_index):
+    """The index finds notes by the vault's one rule for names, which knows every suffix the vault accepts."""
+    (garden / "Ideas").mkdir()
+    (garden / "Ideas" / "Garden.markdown").write_text("# My garden\n\nTomatoes, beans and a fig tree.\n", encoding="utf-8")
+    index = open_index(garden)
+    index.reindex()
+    assert index.note("Ideas/Garden").path == "Ideas/Garden.markdown"
+    assert index.note("garden").path == "Ideas/Garden.markdown"
+    assert index.note("My garden").path == "Ideas/Garden.markdown"
+    assert index.note("Loaf").path == "Baking/Bread.md"  # an alias
+
+
 def test_changed_note_is_embedded_again_and_deleted_note_forgotten(garden, open_index):
     index = open_index(garden)
     index.reindex()

@@ -87,6 +87,23 @@ def test_link_resolution_prefers_path_then_unique_name_then_alias():
     assert resolver.resolve("x.md", Link("Nowhere", "wiki")) is None
 
 
+def test_one_rule_finds_a_note_by_name_whatever_suffix_the_vault_accepts():
+    """`find`, the name lookup of the engine and the app alike: path, path without its suffix (.md or
+    .markdown), file name (in the folder the name gives first, else the shortest path), alias, then title."""
+    paths = ["Ideas/Garden.markdown", "a/Note.md", "b/deep/Note.md", "Journal.md"]
+    resolver = LinkResolver(paths, {"Journal.md": ["Diary"]},
+                            {"Ideas/Garden.markdown": "My garden", "Journal.md": "The year", "a/Note.md": "Note"})
+    assert resolver.find("Ideas/Garden") == "Ideas/Garden.markdown"
+    assert resolver.find("/ideas/garden.markdown") == "Ideas/Garden.markdown"
+    assert resolver.find("Garden") == "Ideas/Garden.markdown"
+    assert resolver.find("my garden") == "Ideas/Garden.markdown"
+    assert resolver.find("Note") == "a/Note.md"
+    assert resolver.find("deep/Note") == "b/deep/Note.md"
+    assert resolver.resolve("x.md", Link("deep/Note", "wiki")) == "b/deep/Note.md"
+    assert resolver.find("Diary") == "Journal.md" and resolver.find("The year") == "Journal.md"
+    assert resolver.find(" ") is None and resolver.find("Nowhere") is None
+
+
 def test_dendron_style_dotted_names_resolve_as_whole_names():
     resolver = LinkResolver(["dendron.topic.sub.md", "v1.2/notes.md"], {})
     assert resolver.resolve("x.md", Link("dendron.topic.sub", "wiki")) == "dendron.topic.sub.md"
