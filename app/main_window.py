@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.theme_mode = theme_mode
         self.session: VaultSession | None = None
         self.current_path: str | None = None
+        self._shown_note_changed = False  # the watcher saw the shown note change; the engine has not synced it yet
         self.history = History()
         self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
@@ -274,6 +275,7 @@ class MainWindow(QMainWindow):
         if push_history:
             self.history.visit(self.current_path, path)
         self.current_path = path
+        self._shown_note_changed = False
         self._update_nav_actions()
         self.note_list.show_selected(path)
         self.note_view.show_note(path)
@@ -348,14 +350,27 @@ class MainWindow(QMainWindow):
             self.files.submit(file.is_file, lambda exists: then(path, exists) if self.session is session else None)
 
     def _on_files_changed(self, paths: list[str]) -> None:
+        """The watcher saw these files change: the shown one is read again, once, before the engine has
+        synced it, so the reader sees the save at once."""
         if self.current_path in paths:
-            self.note_view.reload()  # before the engine has synced the note: the reader sees the save at once
+            self._shown_note_changed = True
+            self.note_view.reload()
 
-    def _on_vault_changed(self, _summary: ReindexSummary) -> None:
-        if self.current_path:
-            self._look_on_disk(self.current_path, self._shown_note_synced)
+    def _on_vault_changed(self, summary: ReindexSummary) -> None:
+        """The engine has synced a change: ask again only about what it touched. The shown note's
+        related notes and hashtags when it changed; its related notes when one it lists changed or went."""
+        path, shown_changed, self._shown_note_changed = self.current_path, self._shown_note_changed, False
+        if not path:
+            return
+        if path in summary.removed_paths:
+            self._look_on_disk(path, self._shown_note_removed)
+        elif shown_changed or path in summary.embedded_paths:
+            self.side_panel.note_synced()
+        elif {*summary.embedded_paths, *summary.removed_paths} & set(self.side_panel.related.paths()):
+            self.side_panel.related_changed()
 
-    def _shown_note_synced(self, path: str, exists: bool) -> None:
+    def _shown_note_removed(self, path: str, exists: bool) -> None:
+        """The index dropped the shown note: say it is gone, unless a file is back at its path."""
         if path != self.current_path:
             return
         if exists:

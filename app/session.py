@@ -316,8 +316,7 @@ class VaultSession(QObject):
     def _on_watch_paths(self, paths: list) -> None:
         if self.closed or self.index is None:
             return
-        relative = [self.index.relative_path(p) for p in paths]
-        self.filesChanged.emit([p for p in relative if p])
+        self.filesChanged.emit(paths)  # vault-relative already: the watcher computed them
 
     def _on_watch_update(self, summary: ReindexSummary) -> None:
         if self.closed:
@@ -357,7 +356,7 @@ class VaultSession(QObject):
         self._submit(lambda index: index.search(query, k=k), on_result, on_error)
 
     def resolve(self, name: str, on_result: Callback, on_error: Callback) -> None:
-        """The vault path of a note named by path, path without '.md', file name or title."""
+        """The vault path of a note named by path, path without suffix, file name, alias or title."""
         self._submit(lambda index: index.note(name).path, on_result, on_error)
 
     def record_navigation(self, source: str, target: str) -> None:

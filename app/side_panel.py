@@ -309,6 +309,10 @@ class SidePanel(QWidget):
             self._own_write = None
             self.show_note(self.path)
 
+    def related_changed(self) -> None:
+        """A note the panel lists changed or went: ask for the related notes again (the hashtags stay)."""
+        self._load_related()
+
     def retry_waiting(self) -> None:
         """The index has caught up with the shown note: ask again what it could not answer before."""
         waiting, self._waiting_for_index = self._waiting_for_index, []

@@ -87,6 +87,7 @@ class ReindexSummary:
     seconds: float = 0.0
     cancelled: bool = False
     embedded_paths: list[str] = field(default_factory=list)
+    removed_paths: list[str] = field(default_factory=list)  # notes found gone (the app drops what showed them)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -299,6 +300,8 @@ class Indexer:
                 self.store.delete_notes(gone)
             self.vectors.remove_many(gone)
             summary.removed = len(gone)
+            removed_ids = set(gone)
+            summary.removed_paths += [path for path, note_id in plan.removed.items() if note_id in removed_ids]
 
         if links and not summary.cancelled:  # a run that steps aside leaves them to the next
             self.update_links()
@@ -355,11 +358,13 @@ class Indexer:
     def _write_skips(self, skips: list[Skipped], summary: ReindexSummary) -> None:
         """In the caller's transaction: why each file is not indexed. A file that vanished is no skipped
         note but a removed one (the watcher may have synced its removal already; a note must not come back)."""
-        gone = self.store.ids_at([skip.path for skip in skips if skip.reason == VANISHED])
+        vanished_paths = [skip.path for skip in skips if skip.reason == VANISHED]
+        gone = self.store.ids_at(vanished_paths)
         if gone:
             self.store.delete_notes(gone)
             self.store.mark_links_stale()
             summary.removed += len(gone)
+            summary.removed_paths += vanished_paths
         for skip in skips:
             if skip.reason != VANISHED:
                 self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)

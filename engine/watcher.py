@@ -23,12 +23,14 @@ from watchdog.observers import Observer
 
 from .errors import IndexLockedError, NoteLLMError
 from .indexer import relative_path
+from .lock import WRITER_WAIT_SECONDS
 from .vault import is_hidden
 
 RETRY_FIRST, RETRY_LONGEST = 0.5, 10.0  # seconds between tries while the index is locked
 # A lock met this soon after the last one is the same wait (retries come at most a backoff plus the
-# writer lock's 5 s timeout apart), so it is not reported again and its backoff keeps growing.
-SAME_WAIT_SECONDS = 2 * RETRY_LONGEST
+# writer's wait for the lock apart; twice that leaves room for a slow sync), so it is not reported again
+# and its backoff keeps growing.
+SAME_WAIT_SECONDS = 2 * (RETRY_LONGEST + WRITER_WAIT_SECONDS)
 
 
 class _Collector(FileSystemEventHandler):
@@ -45,8 +47,9 @@ class _Collector(FileSystemEventHandler):
 
 
 class VaultWatcher:
-    """Hands each settled batch of changed paths (absolute, hidden ones left out) to `on_paths`, on
-    the watcher's own thread; errors are reported to `on_error` as one line, and watching goes on."""
+    """Hands each settled batch of changed paths to `on_paths`, on the watcher's own thread: vault-relative
+    ('/'-separated, computed here once for the app and the index alike), hidden ones left out. Errors are
+    reported to `on_error` as one line, and watching goes on."""
 
     def __init__(self, vault: Path, on_paths: Callable[[set[str]], None], on_error: Callable[[str], None] | None = None,
                  debounce: float = 0.3):
@@ -98,18 +101,13 @@ class VaultWatcher:
             self.on_error(f"{error}; will retry")
 
     def _add(self, paths: set[str]) -> None:
-        relevant = {p for p in paths if self._relevant(p)}
+        relevant = {relative for relative in (relative_path(self.vault, p) for p in paths)
+                    if relative and not is_hidden(relative)}  # not outside the vault, nor the vault itself
         if relevant:
             with self._changed:
                 self._pending |= relevant
                 self._events += 1
                 self._changed.notify()
-
-    def _relevant(self, path: str) -> bool:
-        relative = relative_path(self.vault, path)
-        if relative is None or relative == "":
-            return False
-        return not is_hidden(relative)
 
     def _run(self) -> None:
         while True:
