@@ -98,7 +98,7 @@ def friendly_errors(command):
             return command(*args, **kwargs)
         except NoteLLMError as error:
             if kwargs.get("as_json"):
-                click.echo(json.dumps({"error": str(error), "code": error_code(error)}, ensure_ascii=False))
+                click.echo(json_text({"error": str(error), "code": error_code(error)}))
                 click.get_current_context().exit(1)
             raise click.ClickException(shown(error)) from error
 
@@ -107,11 +107,19 @@ def friendly_errors(command):
 
 def emit(data, as_json: bool, text: str) -> None:
     if as_json:
+def json_text(data, indent: int | None = None) -> str:
+    """JSON as UTF-8 text. A file name that is not UTF-8 reaches it as Python's surrogate escapes, which no
+    UTF-8 output takes: each becomes a \\udcNN escape, from which `json.loads` and `os.fsencode` give back
+    the very bytes of the name."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return re.sub("[\ud800-\udfff]", lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
         if is_dataclass(data):
             data = asdict(data)
         elif isinstance(data, list):
             data = [asdict(item) if is_dataclass(item) else item for item in data]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_text(data, indent=2))
     else:
         click.echo(text)
 

@@ -35,6 +35,7 @@ from .vault import (
     is_inside,
     is_note_name,
     read_note,
+    readable,
     scan,
     stat_note,
 )
@@ -367,7 +368,8 @@ class Indexer:
             summary.removed_paths += vanished_paths
         for skip in skips:
             if skip.reason != VANISHED:
-                self.store.mark_skipped(skip.path, Path(skip.path).stem, folder_of(skip.path), skip.reason, skip.mtime_ns, skip.size)
+                self.store.mark_skipped(skip.path, readable(Path(skip.path).stem), folder_of(skip.path), skip.reason, skip.mtime_ns,
+                                        skip.size)
                 summary.skipped += 1
 
     def update_links(self) -> bool:

@@ -139,7 +139,7 @@ _NOTE_ROW = (
 
 def _note_row(row: tuple) -> NoteRow:
     note_id, path, title, folder, mtime_ns, size, content_hash, tags, *rest, indexed = row
-    return NoteRow(note_id, path, title, folder, mtime_ns, size, content_hash, _json_list(tags), *rest, bool(indexed))
+    return NoteRow(note_id, path_of(path), title, folder, mtime_ns, size, content_hash, _json_list(tags), *rest, bool(indexed))
 
 
 def _json_list(stored: str | None) -> list:
@@ -149,6 +149,22 @@ def _json_list(stored: str | None) -> list:
 @dataclass(frozen=True)
 class NoteContent:
     """What the indexer read from a note file, as its row stores it."""
+def stored_path(path: str) -> str | bytes:
+    """A vault path as SQLite keeps it: text, or, for a file name that is not UTF-8 (which Python reads
+    with surrogate escapes), its raw bytes as a blob. No text equals a blob, so the two never collide,
+    and `path_of` gives the very path back: lossless and reversible."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def path_of(stored: str | bytes) -> str:
+    """The vault path `stored_path` kept."""
+    return os.fsdecode(stored) if isinstance(stored, bytes) else stored
+
+
 
     title: str
     folder: str
@@ -301,6 +317,7 @@ class Store:
         return {row[0]: _note_row(row) for row in rows}
 
     def keywords(self, ids: list[int]) -> dict[int, list[str]]:
+        path = stored_path(path)
         """The key terms of these notes (engine/keywords.py), to say why two notes are related."""
         if not ids:
             return {}
@@ -309,13 +326,13 @@ class Store:
 
     def known_files(self) -> dict[str, KnownFile]:
         rows = self.db.execute("select path, id, mtime_ns, size, embedded_with, skip_reason from notes")
-        return {path: KnownFile(*rest) for path, *rest in rows}
+        return {path_of(path): KnownFile(*rest) for path, *rest in rows}
 
     def reusable_id(self, path: str, text_hash: str, embedded_with: str) -> int | None:
         """The note at `path` if its vector was made by this embedder from this very text."""
         row = self.db.execute(
             "select id from notes where path = ? and text_hash = ? and embedded_with = ? and embedding is not null",
-            [path, text_hash, embedded_with],
+            [stored_path(path), text_hash, embedded_with],
         ).fetchone()
         return row[0] if row else None
 
@@ -342,7 +359,7 @@ class Store:
         condition = " and embedding is not null" if embedded else ""
         ids = []
         for start in range(0, len(paths), 500):
-            chunk = paths[start:start + 500]
+            chunk = [stored_path(path) for path in paths[start:start + 500]]
             ids += [row[0] for row in self.db.execute(f"select id from notes where path in ({_marks(chunk)}){condition}", chunk)]
         return ids
 
@@ -350,7 +367,7 @@ class Store:
         """The ids among `paths` (path -> id) whose row is still at that path (not renamed meanwhile)."""
         return [
             note_id for path, note_id in paths.items()
-            if self.db.execute("select 1 from notes where id = ? and path = ?", [note_id, path]).fetchone()
+            if self.db.execute("select 1 from notes where id = ? and path = ?", [note_id, stored_path(path)]).fetchone()
         ]
 
     # Writes below are plain SQL so that they join the caller's transaction (see `transaction`).
@@ -367,6 +384,7 @@ class Store:
     def _content_columns(content: NoteContent) -> dict:
         return {
             "title": content.title,
+        record = record | {"path": stored_path(record["path"])}
             "folder": content.folder,
             "mtime_ns": content.mtime_ns,
             "size": content.size,
@@ -393,7 +411,7 @@ class Store:
 
     def update_note(self, note_id: int, content: NoteContent, path: str | None = None) -> None:
         """New metadata for a note whose vector still holds (its text is unchanged), moved to `path` if given."""
-        record = self._content_columns(content) | ({"path": path} if path is not None else {})
+        record = self._content_columns(content) | ({"path": stored_path(path)} if path is not None else {})
         assignments = ", ".join(f"{c} = ?" for c in record)
         self.db.execute(f"update notes set {assignments} where id = ?", [*record.values(), note_id])
 
@@ -516,7 +534,7 @@ class Store:
         """Every indexable note's links as written, with its aliases."""
         rows = self.db.execute("select id, path, aliases, links from notes where skip_reason is null")
         return [
-            LinkSource(note_id, path, json.loads(aliases or "[]"), [(target, kind) for target, kind in json.loads(links or "[]")])
+            LinkSource(note_id, path_of(path), json.loads(aliases or "[]"), [(target, kind) for target, kind in json.loads(links or "[]")])
             for note_id, path, aliases, links in rows
         ]
 
@@ -562,13 +580,14 @@ class Store:
 
     def record_event(self, kind: str, source_path: str, target_path: str) -> None:
         self.db.execute(
-            "insert into events(kind, source_path, target_path, at) values (?, ?, ?, ?)", [kind, source_path, target_path, time.time()]
+            "insert into events(kind, source_path, target_path, at) values (?, ?, ?, ?)",
+            [kind, stored_path(source_path), stored_path(target_path), time.time()],
         )
 
     def events(self, kind: str | None = None) -> list[dict]:
-        if kind:
-            return list(self.db.query("select * from events where kind = ? order by id", [kind]))
-        return list(self.db.query("select * from events order by id"))
+        rows = (self.db.query("select * from events where kind = ? order by id", [kind]) if kind
+                else self.db.query("select * from events order by id"))
+        return [row | {"source_path": path_of(row["source_path"]), "target_path": path_of(row["target_path"])} for row in rows]
 
     # --- status ---------------------------------------------------------------------------
     def counts(self, embedded_with: str) -> dict[str, int]:
@@ -582,10 +601,12 @@ class Store:
         return {"indexed": row[0], "needs_embedding": row[1], "skipped": row[2]}
 
     def skipped(self) -> list[dict]:
-        return list(self.db.query("select path, skip_reason as reason from notes where skip_reason is not null order by path"))
+        rows = self.db.query("select path, skip_reason as reason from notes where skip_reason is not null order by path")
+        return [row | {"path": path_of(row["path"])} for row in rows]
 
     def warnings(self) -> list[dict]:
-        return list(self.db.query("select path, warning from notes where warning is not null order by path"))
+        rows = self.db.query("select path, warning from notes where warning is not null order by path")
+        return [row | {"path": path_of(row["path"])} for row in rows]
 
 
 def _terms_path(path: Path) -> Path:

@@ -84,9 +84,15 @@ def link_problem(path: str | Path) -> str | None:
     return None
 
 
+def readable(name: str) -> str:
+    """A file name or path as text to show and to read: the bytes of a name that are not UTF-8 (which Python
+    reads as surrogate escapes, and which no text encoding accepts) written as \\xNN, as Python shows them."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def folder_of(path: str) -> str:
-    """The vault-relative folder of a note path; '' at the vault's top."""
-    return path.rsplit("/", 1)[0] if "/" in path else ""
+    """The vault-relative folder of a note path, readable (see `readable`); '' at the vault's top."""
+    return readable(path.rsplit("/", 1)[0]) if "/" in path else ""
 
 
 def is_hidden(relative: str) -> bool:
@@ -235,7 +241,7 @@ def read_note(root: Path, file: FileStat, max_bytes: int = DEFAULT_MAX_BYTES) ->
         return Skipped(file.path, f"not valid UTF-8 (byte {error.start})", file.mtime_ns, file.size)
     if not source.strip():
         return Skipped(file.path, "empty note", file.mtime_ns, file.size)
-    parsed = parse_note(source, PurePosixPath(file.path).stem)
+    parsed = parse_note(source, readable(PurePosixPath(file.path).stem))
     return Note(file.path, file.mtime_ns, len(data), content_hash(data), parsed)
 
 
