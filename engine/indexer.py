@@ -320,6 +320,7 @@ class Indexer:
             note = read_note(self.vault, file)
             if isinstance(note, Skipped):
                 skips.append(note)
+        self.vectors.ready()  # a USearch file out of step with SQLite, or damaged, is rebuilt here and saved again
                 continue
             content = note_content(note)
             reusable = self.store.reusable_id(note.path, content.text_hash, self.embedder_id)

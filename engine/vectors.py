@@ -4,6 +4,8 @@ SQLite records a `vectors_generation` number that `begin_changes` raises, in a c
 *before* the indexer changes any embedding; the USearch file is saved with the generation it
 reflects in a sidecar. A crash in between leaves the numbers unequal, and the next `ready` (in
 this process or another) rebuilds the index from SQLite's blobs without embedding anything again.
+The sidecar also keeps the file's checksum: a file whose bytes changed since it was saved is rebuilt
+the same way, and the next writer saves it again.
 
 usearch 2.25.0 crashes (SIGSEGV) when keys are added to an index that was emptied by `remove` and
 then saved and loaded (tests/test_guarantees.py checks that with plain usearch calls). So keys are
@@ -13,6 +15,7 @@ instead, and an empty index is not saved at all (the sidecar says it has no vect
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -29,6 +32,13 @@ GENERATION_KEY = "vectors_generation"
 DIMENSIONS_KEY = "dimensions"
 TEMP_SUFFIXES = (".usearch.tmp", ".json.tmp")  # what `save` writes before renaming; stale after a kill
 REBUILD_ABOVE = 32  # removing more keys than this (or a quarter of the index) rebuilds it from SQLite instead
+
+
+def file_checksum(path: Path) -> str:
+    """Of a saved USearch file's bytes, kept in its sidecar: bytes changed on disk without changing its size
+    (random ones in the middle) give NaN scores and a wrong ranking, and only this tells such a file apart."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").hexdigest()
 
 
 class VectorIndex:
@@ -76,8 +86,8 @@ class VectorIndex:
                 return False
             index = self._new()
             if saved.get("count"):
-                if not self.path.exists():
-                    return False
+                if not self.path.exists() or file_checksum(self.path) != saved.get("checksum"):
+                    return False  # gone, or changed since it was saved: rebuilt from SQLite instead
                 index.load(str(self.path))
         except (OSError, ValueError, RuntimeError):
             return False  # missing, unreadable or torn: rebuild
@@ -134,7 +144,9 @@ class VectorIndex:
         if not len(self):
             return []
         matches = self.index.search(np.asarray(vector, dtype=np.float32), min(count, len(self.index)))
-        return [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)]
+        # A vector that is not finite (a damaged blob) has no similarity: never a NaN score.
+        return [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)
+                if np.isfinite(distance)]
 
     def save(self) -> None:
         """Write the file (0600) and then its sidecar with the generation SQLite now has, each by temp
@@ -145,6 +157,7 @@ class VectorIndex:
         generation = int(self.store.get_meta(GENERATION_KEY, "0"))
         temp = self.path.with_suffix(TEMP_SUFFIXES[0])
         temp_sidecar = self.sidecar.with_suffix(TEMP_SUFFIXES[1])
+        checksum = None
         try:
             if len(self.index):
                 temp.unlink(missing_ok=True)
@@ -153,13 +166,14 @@ class VectorIndex:
                 os.fchmod(descriptor, 0o600)
                 os.close(descriptor)
                 self.index.save(str(temp))
-                os.chmod(temp, 0o600)
+                checksum = file_checksum(temp)
                 os.replace(temp, self.path)
             else:
                 self.path.unlink(missing_ok=True)
             descriptor = os.open(temp_sidecar, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "w") as handle:
-                handle.write(json.dumps({"generation": generation, "dimensions": self.dimensions, "count": len(self.index)}))
+                handle.write(json.dumps({"generation": generation, "dimensions": self.dimensions, "count": len(self.index),
+                                         "checksum": checksum}))
             os.replace(temp_sidecar, self.sidecar)
         finally:
             temp.unlink(missing_ok=True)
