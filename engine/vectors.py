@@ -107,13 +107,20 @@ class VectorIndex:
             self.store.set_meta(GENERATION_KEY, str(self.generation))
         return True
 
+    def replace_all(self, dimensions: int | None) -> None:
+        """In the transaction that replaces every vector in SQLite (a model switch ending): their width, if
+        known, and a new generation, so that each reader rebuilds from the new vectors once it commits."""
+        if dimensions is not None:
+            self.store.set_meta(DIMENSIONS_KEY, str(dimensions))
+        self.store.set_meta(GENERATION_KEY, str(int(self.store.get_meta(GENERATION_KEY, "0")) + 1))
+
     def rebuild(self, leave_out: set[int] = frozenset()) -> None:
         index = self._new()
-        for ids, vectors in self.store.iter_embeddings():
+        for ids, vectors in self.store.iter_embeddings(self.dimensions):
             if leave_out:
                 keep = np.array([int(note_id) not in leave_out for note_id in ids], dtype=bool)
                 ids, vectors = ids[keep], vectors[keep]
-            if len(ids) and vectors.shape[1] == self.dimensions:
+            if len(ids):
                 index.add(ids, vectors)
         self.index = index
 
