@@ -36,9 +36,12 @@ REBUILD_ABOVE = 32  # removing more keys than this (or a quarter of the index) r
 
 def file_checksum(path: Path) -> str:
     """Of a saved USearch file's bytes, kept in its sidecar: bytes changed on disk without changing its size
-    (random ones in the middle) give NaN scores and a wrong ranking, and only this tells such a file apart."""
+    (random ones in the middle) give NaN scores and a wrong ranking, and only this tells such a file apart.
+    SHA-1, as the fastest digest here (CPUs hash it in hardware): the 6.6 MB file of 10,000 vectors of 128
+    dimensions hashed in 16 ms (BLAKE2b: 54 ms), and was read and hashed in 22-25 ms, on a busy 2-core
+    machine (2026-12-02)."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()
+        return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
 class VectorIndex:
