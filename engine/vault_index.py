@@ -420,6 +420,9 @@ class VaultIndex:
         vectors = self._vector_index()
         if vectors is None:
             return []
+        if len(vector) != vectors.dimensions:  # left by a model switch that a version before switch vectors did not finish
+            raise NoteNotFoundError(f"the index of {self.vault} holds vectors of two models; "
+                                    f"run `notellm-engine reindex {self.vault}` to bring it back to one")
         pool = max(wanted, LEXICAL_POOL)
         rankings = [[i for i, _ in vectors.search(vector, pool + 1) if i != exclude]]
         if self.fuse_lexical:

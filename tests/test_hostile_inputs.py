@@ -254,3 +254,23 @@ def test_notes_deleted_under_the_watcher_leave_related_notes_before_the_batch_is
     for total, paths, answers in seen:
         assert not set(deleted) & set(paths), f"deleted notes related while {total} notes waited to be embedded"
         assert not answers
+
+
+def test_an_index_left_with_two_widths_by_an_older_version_says_so_and_a_plain_reindex_mends_it(garden, open_index):
+    """What a kill mid-switch left before switch vectors: some vectors of another model and width."""
+    index = open_index(garden)
+    index.reindex()
+    store = index.store
+    other = store.note("Eigenvalues.md")
+    store.db.execute("update notes set embedding = ?, embedded_with = 'another-model:p1:t48' where id = ?",
+                     [np.ones(576, dtype=np.float32).tobytes(), other.id])
+    store.db.execute("delete from meta where key in ('embedder', 'embedder_model')")
+    store.set_meta("dimensions", "576")  # the older version recorded the new width at its first batch
+    store.set_meta("vectors_generation", str(int(store.get_meta("vectors_generation")) + 1))
+    index.close()
+
+    reader = open_index(garden)
+    with pytest.raises(NoteNotFoundError, match="two models.*reindex"):
+        reader.related("Bread")
+    assert reader.reindex().embedded == 1
+    assert len(reader.related("Bread", k=5)) == 5
