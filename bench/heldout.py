@@ -109,7 +109,7 @@ def main() -> None:
     lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
 
     def record(name: str, rows: dict, extra: dict | None = None) -> None:
-        methods_out[name] = {"collections": rows, "macro": macro_mean(list(rows.values())), **(extra or {})}
+        methods_out[name] = {"collections": rows, "macro": macro_mean(list(rows.values())), "date": results["date"], **(extra or {})}
         macro = methods_out[name]["macro"]
         print(f"{name:32s} R@10 {macro['R@10']:.3f}  MRR {macro['MRR']:.3f}", flush=True)
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
