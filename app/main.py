@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from notellm import __version__
 
-from . import theme
+from . import theme, xcb_check
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION, AppSettings
 
@@ -45,6 +45,10 @@ def create_window(vault: str | None = None, settings: QSettings | None = None, t
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    missing_libraries = xcb_check.problem()
+    if missing_libraries:  # Qt would abort with a message that doesn't say which package to install
+        print(missing_libraries, file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     QApplication.setOrganizationName(ORGANIZATION)
     QApplication.setApplicationName(APPLICATION)

@@ -4,12 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
+# the app checks this too; asking first says it before the index is built, not after
+app_can_start=yes
+.venv/bin/python -m notellm.app.xcb_check || app_can_start=no
 vault="${1:-assets/sample-vault}"
 .venv/bin/notellm-engine reindex "$vault"
 echo
 echo "==> notes related to 'Wikilinks' in $vault:"
 .venv/bin/notellm-engine related "$vault" "user/features/wikilinks.md" -k 5
-if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then
+if [ "$app_can_start" = no ]; then
+  echo "(the app opens once the system libraries named above are installed)" >&2
+  exit 1
+elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then
   echo "==> opening the NoteLLM app"
   exec .venv/bin/notellm "$vault"
 else

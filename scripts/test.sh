@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh train,test,bench
+scripts/system_packages.sh  # Xvfb and Qt's X11 libraries: tests/test_window.py opens a real window
 exec .venv/bin/python -m pytest "$@"
