@@ -8,8 +8,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -18,10 +16,12 @@ from PySide6.QtWidgets import (
 
 from notellm.engine import SearchHit
 
+from .note_cards import Card, CardList
 from .notes_model import NoteFilterProxy, NoteListModel, PathRole
 from .session import VaultSession
 
 SEARCH_RESULTS = 20
+FOLDER_WIDTH = 110  # the Folder column's width when the pane has room for it
 
 
 class NoteListPane(QWidget):
@@ -63,11 +63,8 @@ class NoteListPane(QWidget):
         self._search_timer.timeout.connect(self.run_search)
         self.search_title = QLabel()
         self.search_title.setObjectName("muted")
-        self.search_results = QListWidget()
-        self.search_results.setObjectName("searchResults")
-        self.search_results.setAccessibleName("Search results")
-        self.search_results.itemActivated.connect(self._open_search_hit)
-        self.search_results.itemClicked.connect(self._open_search_hit)
+        self.search_results = CardList("searchResults", "Search results")
+        self.search_results.chosen.connect(self._choose)
         search_page = QWidget()
         search_layout = QVBoxLayout(search_page)
         search_layout.setContentsMargins(10, 4, 10, 0)
@@ -111,8 +108,16 @@ class NoteListPane(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setHighlightSections(False)
-        header.resizeSection(1, 110)
+        header.resizeSection(1, FOLDER_WIDTH)
+        table.viewport().installEventFilter(self)
         return table
+
+    def _fit_columns(self, width: int) -> None:
+        """Titles come first: the Folder column takes at most a third of the room the date leaves in a
+        table `width` wide (the Title column stretches over the rest), so a narrow pane elides folders
+        before titles."""
+        header = self.table.horizontalHeader()
+        header.resizeSection(1, max(40, min(FOLDER_WIDTH, (width - header.sectionSize(2)) // 3)))
 
     # --- the vault's notes --------------------------------------------------------------------
     def set_session(self, session: VaultSession) -> None:
@@ -203,21 +208,16 @@ class NoteListPane(QWidget):
         self.session.search(query, SEARCH_RESULTS, done, lambda error: self.failed.emit(error, "search"))
 
     def _show_hits(self, query: str, hits: list[SearchHit]) -> None:
-        self.search_results.clear()
-        for hit in hits:
-            item = QListWidgetItem(f"{hit.title}\n{hit.folder or 'vault root'} · {hit.score:.2f}")
-            item.setData(Qt.ItemDataRole.UserRole, hit.path)
-            item.setToolTip(hit.path)
-            self.search_results.addItem(item)
+        self.search_results.set_cards([Card(h.path, h.title, h.folder, h.score, h.reason) for h in hits])
         self.search_title.setText(f"{len(hits)} notes about “{query}”" if hits else f"Nothing indexed matches “{query}” yet")
         if hits:
             self.search_results.setCurrentRow(0)
 
-    def _open_search_hit(self, item: QListWidgetItem) -> None:
-        self._choose(item.data(Qt.ItemDataRole.UserRole))
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Escape in the search box goes back to the note list; Down goes into the results."""
+        """Escape in the search box goes back to the note list; Down goes into the results. The table's
+        columns are fitted to its width whenever it changes."""
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns(event.size().width())
         if watched is self.search_edit and event.type() == QEvent.Type.KeyPress:
             if event.key() == Qt.Key.Key_Escape:
                 self.search_edit.clear()

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QSpinBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from notellm.engine import NoteNotFoundError, RelatedNote
 
 from .flow_layout import flow_container
 from .layouts import fill
-from .notes_model import PathRole
+from .note_cards import Card, CardList, label
 from .session import VaultSession
 
-def _label(text: str, name: str, wrap: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setWordWrap(wrap)
-    return label
-
-
-class RelatedRow(QFrame):
-    """Title, folder, score bar, `linked` badge and the reason, for one related note."""
-
-    def __init__(self, note: RelatedNote, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("relatedRow")
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # clicks go to the list
-        title = _label(note.title, "relatedTitle")
-        title.setTextFormat(Qt.TextFormat.PlainText)
-        top = QHBoxLayout()
-        top.setSpacing(6)
-        top.addWidget(title, 1)
-        if note.linked:
-            top.addWidget(_label("linked", "badge"))
-        bar = QProgressBar()
-        bar.setObjectName("score")
-        bar.setRange(0, 100)
-        bar.setValue(max(0, min(100, round(note.score * 100))))
-        bar.setTextVisible(False)
-        bar.setFixedHeight(5)
-        bottom = fill(QHBoxLayout(), _label(note.folder or "vault root", "muted"), 1, _label(f"{note.score:.2f}", "scoreText"),
-                      spacing=8)
-        fill(QVBoxLayout(self), top, bottom, bar, _label(note.reason, "reason", wrap=True), margins=(10, 7, 10, 8), spacing=3)
+ACCEPT_CAPTION = "✓ writes the tag into the note's frontmatter; ✕ stops suggesting it here."
+NO_SUGGESTION = "No hashtag to suggest for this note."
 
 
 class RelatedPanel(QWidget):
@@ -67,7 +26,7 @@ class RelatedPanel(QWidget):
     def __init__(self, count: int = 10, hide_linked: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         header = QHBoxLayout()
-        header.addWidget(_label("Related notes", "sectionTitle"))
+        header.addWidget(label("Related notes", "sectionTitle"))
         header.addStretch(1)
         self.hide_linked = QCheckBox("Hide &linked")
         self.hide_linked.setChecked(hide_linked)
@@ -79,14 +38,9 @@ class RelatedPanel(QWidget):
         self.count.setAccessibleName("Related notes shown")
         header.addWidget(self.hide_linked)
         header.addWidget(self.count)
-        self.list = QListWidget()
-        self.list.setObjectName("relatedList")
-        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        self.list.setAccessibleName("Related notes")
-        self._last_activation: tuple[str | None, float] = (None, 0.0)
-        self.list.itemActivated.connect(self._activated)
-        self.list.itemClicked.connect(self._activated)
-        self.message = _label("", "placeholder", wrap=True)
+        self.list = CardList("relatedList", "Related notes")
+        self.list.chosen.connect(self.navigate)
+        self.message = label("", "placeholder", wrap=True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -100,15 +54,6 @@ class RelatedPanel(QWidget):
     def _options_changed(self, *_):
         self.optionsChanged.emit(self.hide_linked.isChecked(), self.count.value())
 
-    def _activated(self, item: QListWidgetItem) -> None:
-        # a click can also count as an activation (platform setting): act once
-        path = item.data(PathRole)
-        now = time.monotonic()
-        last_path, last_time = self._last_activation
-        if path and not (path == last_path and now - last_time < 0.5):
-            self._last_activation = (path, now)
-            self.navigate.emit(path)
-
     def set_message(self, text: str) -> None:
         self.list.clear()
         self.message.setText(text)
@@ -120,18 +65,10 @@ class RelatedPanel(QWidget):
             self.set_message("No related notes yet." if not self.hide_linked.isChecked() else "Every related note is already linked.")
             return
         self.message.hide()
-        for note in notes:
-            item = QListWidgetItem()
-            item.setData(PathRole, note.path)
-            item.setToolTip(f"{note.path}\nscore {note.score:.3f}{' · already linked' if note.linked else ''}\n{note.reason}")
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{note.title}, score {note.score:.2f}{', linked' if note.linked else ''}")
-            row = RelatedRow(note)
-            item.setSizeHint(row.sizeHint())
-            self.list.addItem(item)
-            self.list.setItemWidget(item, row)
+        self.list.set_cards([Card(n.path, n.title, n.folder, n.score, n.reason, n.linked) for n in notes])
 
     def paths(self) -> list[str]:
-        return [self.list.item(i).data(PathRole) for i in range(self.list.count())]
+        return self.list.paths()
 
 
 class TagChip(QFrame):
@@ -145,9 +82,9 @@ class TagChip(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 2, 4, 2)
         layout.setSpacing(2)
-        layout.addWidget(_label(f"#{tag}", "chipText"))
-        self.accept_button = self._button("✓", "chipAccept", f"Add #{tag} to this note's frontmatter", f"Add tag {tag}",
-                                          self.accepted)
+        layout.addWidget(label(f"#{tag}", "chipText"))
+        self.accept_button = self._button("✓", "chipAccept", f"Add #{tag}: writes it into this note's frontmatter (its tags)",
+                                          f"Add tag {tag}", self.accepted)
         self.dismiss_button = self._button("✕", "chipDismiss", f"Dismiss #{tag}; it won't be suggested for this note again",
                                            f"Dismiss tag {tag}", self.dismissed)
         layout.addWidget(self.accept_button)
@@ -174,15 +111,17 @@ class TagPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.status = _label("", "muted", wrap=True)
+        self.status = label("", "muted", wrap=True)
+        self.caption = label(ACCEPT_CAPTION, "hint", wrap=True)
         self.suggested_box, self.suggested = flow_container()
         self.existing_box, self.existing = flow_container()
-        self.existing_title = _label("In this note", "subTitle")
+        self.existing_title = label("In this note", "subTitle")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
-        layout.addWidget(_label("Suggested hashtags", "sectionTitle"))
+        layout.addWidget(label("Suggested hashtags", "sectionTitle"))
         layout.addWidget(self.status)
+        layout.addWidget(self.caption)
         layout.addWidget(self.suggested_box)
         layout.addWidget(self.existing_title)
         layout.addWidget(self.existing_box)
@@ -192,6 +131,7 @@ class TagPanel(QWidget):
         self.suggested.clear()
         self.existing.clear()
         self.existing_title.hide()
+        self.caption.hide()
         self.status.setText(status)
         self.status.setVisible(bool(status))
 
@@ -204,9 +144,10 @@ class TagPanel(QWidget):
             chip.dismissed.connect(self._dismiss)
             self.suggested.addWidget(chip)
         for tag in existing:
-            self.existing.addWidget(_label(f"#{tag}", "existingTag"))
+            self.existing.addWidget(label(f"#{tag}", "existingTag"))
         self.existing_title.setVisible(bool(existing))
-        self.status.setText("" if suggested else "No new hashtags to suggest.")
+        self.caption.setVisible(bool(suggested))
+        self.status.setText("" if suggested else NO_SUGGESTION)
         self.status.setVisible(not suggested)
         self.suggested_box.updateGeometry()
         self.existing_box.updateGeometry()
@@ -216,7 +157,7 @@ class TagPanel(QWidget):
         self._remove_chip(tag)
         self.set_busy(False)
         if tag not in self.existing_tags():
-            self.existing.addWidget(_label(f"#{tag}", "existingTag"))
+            self.existing.addWidget(label(f"#{tag}", "existingTag"))
         self.existing_title.show()
         self.existing_box.updateGeometry()
 
@@ -246,7 +187,8 @@ class TagPanel(QWidget):
                 chip.hide()
                 chip.deleteLater()
         if not self.chips():
-            self.status.setText("No new hashtags to suggest.")
+            self.caption.hide()
+            self.status.setText(NO_SUGGESTION)
             self.status.show()
 
 

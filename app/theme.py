@@ -67,8 +67,8 @@ def stylesheet(c: dict) -> str:
     QTableView, QListWidget, QListView {{ background: {c['base']}; border: none; outline: 0; }}
     QTableView::item {{ padding: 4px 6px; border: none; }}
     QTableView::item:selected, QListWidget::item:selected {{ background: {c['selection']}; color: {c['selectionText']}; }}
-    QListWidget#relatedList::item {{ border-bottom: 1px solid {c['border']}; }}
-    QListWidget#relatedList::item:hover {{ background: {c['alt']}; }}
+    QListWidget#relatedList::item, QListWidget#searchResults::item {{ border-bottom: 1px solid {c['border']}; }}
+    QListWidget#relatedList::item:hover, QListWidget#searchResults::item:hover {{ background: {c['alt']}; }}
     QHeaderView::section {{ background: {c['base']}; color: {c['muted']}; border: none; border-bottom: 1px solid {c['border']}; padding: 5px 6px; font-weight: 600; }}
     QTextBrowser#preview {{ background: {c['base']}; border: none; }}
     QWidget#leftPane, QWidget#sidePane {{ background: {c['base']}; }}

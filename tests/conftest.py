@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -125,6 +126,19 @@ def open_index(model_path):
     yield opener
     for index in opened:
         index.close()
+
+
+# Screenshots and the responsiveness report go to a temporary folder, so the suite leaves the tree as it
+# found it; scripts/screenshots.sh points this at docs/ to refresh the ones the docs show.
+DOCS_OUT_ENV = "NOTELLM_DOCS_OUT"
+
+
+@pytest.fixture
+def docs_out(tmp_path) -> Path:
+    """Where this run's screenshots and report go: $NOTELLM_DOCS_OUT (docs/ via scripts/screenshots.sh), else a temp dir."""
+    folder = Path(os.environ.get(DOCS_OUT_ENV) or tmp_path / "docs")
+    (folder / "screenshots").mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 QT_WAIT_MS = 180_000  # hashtag generation and a trainer's start take long on a busy CPU
