@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Mapping
 
 # The shared libraries Qt's xcb plugin (and the Qt libraries it loads) need from the system, with the
 # package holding each on Debian/Ubuntu (apt) and on Fedora (dnf). PySide6's wheels carry Qt itself.
@@ -57,7 +58,7 @@ PACKAGES = {
 NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found", re.MULTILINE)
 
 
-def uses_xcb(environ: os._Environ | dict = os.environ, platform: str = sys.platform) -> bool:
+def uses_xcb(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> bool:
     """Whether Qt will start on X11 here: asked for by QT_QPA_PLATFORM, or its choice on a Linux X11 desktop."""
     if not platform.startswith("linux"):
         return False

@@ -223,6 +223,19 @@ def test_the_app_in_a_real_x_server(tmp_path, x_display, shipped_model, docs_out
         shutil.copy(out / "screenshots" / name, docs_out / "screenshots" / name)
 
 
+def test_missing_xcb_libraries_are_named_with_the_commands_that_install_them():
+    from notellm.app.xcb_check import install_message, missing_libraries, uses_xcb, xcb_plugin
+
+    message = install_message(["libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1"])
+    assert "\n" not in message and message.startswith("notellm: ")
+    assert "sudo apt-get install -y libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" in message
+    assert "sudo dnf install -y xcb-util-cursor xcb-util-keysyms xcb-util-wm" in message
+    assert uses_xcb({"DISPLAY": ":0"}, "linux") and uses_xcb({"QT_QPA_PLATFORM": "xcb"}, "linux")
+    assert not uses_xcb({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert not uses_xcb({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux") and not uses_xcb({}, "darwin")
+    assert xcb_plugin().is_file() and missing_libraries(xcb_plugin()) == []  # scripts/system_packages.sh installed them
+
+
 if __name__ == "__main__":
     vault_arg, out_arg = Path(sys.argv[1]), Path(sys.argv[2])
     seen = tour(vault_arg, out_arg)
