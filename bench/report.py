@@ -198,10 +198,11 @@ def hashtag_protocol_appendix(results: dict) -> list[str]:
     protocols = results.get("hashtag_protocols", {})
     if not protocols:
         return []
+    collections = list(next(iter(protocols.values()))["hidden"]["engine"]["collections"])
     out = ["### Hashtag protocols, every neighbour ranking and suggester", "",
            "(a) tagged vault, 50 notes' tags hidden:", "",
-           "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in next(iter(protocols.values()))["hidden"]["engine"]["collections"])
-           + " | **P@3** | recall@3 | empty |", "|---" * 7 + "|"]
+           "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in collections)
+           + " | **P@3** | recall@3 | empty |", "|---" * (len(collections) + 5) + "|"]
     for neighbours, row in protocols.items():
         for suggester, result in row["hidden"].items():
             cells = " | ".join(f"{r['precision@3']:.3f}" for r in result["collections"].values())
@@ -209,8 +210,8 @@ def hashtag_protocol_appendix(results: dict) -> list[str]:
             out.append(f"| `{neighbours}` | {suggester} | {cells} | **{p['precision@3']:.3f}** | {p['recall@3']:.3f} | {p['empty']:.1%} |")
     out += ["", "(b) untagged vault, every tag hidden (per collection: coverage / P@3 / most proposed tag, its share of notes, "
             "the share that really carries it):", "",
-            "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in next(iter(protocols.values()))["untagged"]["engine"]["collections"])
-            + " | **coverage** | **P@3** | repeats | malformed |", "|---" * 8 + "|"]
+            "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in collections)
+            + " | **coverage** | **P@3** | repeats | malformed |", "|---" * (len(collections) + 6) + "|"]
     for neighbours, row in protocols.items():
         for suggester, result in row["untagged"].items():
             cells = " | ".join(f"{r['coverage']:.0%} / {r['precision@3']:.3f} / #{r['top_tag']} {r['top_share']:.1%} vs {r['top_carried']:.1%}"
@@ -261,11 +262,11 @@ def heldout_section(results: dict) -> list[str]:
     out += [""] + hashtag_protocol_method(results) + ["## Appendix: every run on the validation collections", "",
                                                       "Short labels, each explained once:", ""] + legend(list(methods))
     out += ["R@10 per collection:", "",
-            "| run | " + " | ".join(c.split("__")[0] for c in collections) + " | **macro R@10** | macro MRR |",
-            "|---" * (len(collections) + 3) + "|"]
+            "| run | " + " | ".join(c.split("__")[0] for c in collections) + " | **macro R@10** | macro MRR | measured |",
+            "|---" * (len(collections) + 4) + "|"]
     for name, row in methods.items():
         out.append(f"| `{name}` | " + " | ".join(f"{row['collections'][c]['R@10']:.3f}" for c in collections)
-                   + f" | **{row['macro']['R@10']:.3f}** | {row['macro']['MRR']:.3f} |")
+                   + f" | **{row['macro']['R@10']:.3f}** | {row['macro']['MRR']:.3f} | {row.get('date', 'before 2026-12-02')} |")
     out += ["", "Macro-mean at every cutoff:", "",
             "| run | R@1 | R@5 | R@10 | R@20 | R@100 | MRR | s per note (this run) |", "|---|---|---|---|---|---|---|---|"]
     for name, row in methods.items():
