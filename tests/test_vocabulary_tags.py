@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from pathlib import Path
 
 from notellm.engine.lexical import document, terms
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
