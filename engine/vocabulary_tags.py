@@ -48,7 +48,8 @@ def weight_in_note(index: TermIndex, term: str, note_id: int) -> float | None:
     """The term's weight in this note (`TermIndex.holders`), or None when it may not be the note's tag: outside the band,
     or held by more than `MAX_SHARE` of the notes and weighing less here than in that many others."""
     held = index.counts.get(term, 0)
-    if not MIN_NOTES <= held <= MAX_HELD_SHARE * index.rows:
+    # max(): in a vault of a handful of notes, a word two of them share is still a topic, not noise.
+    if not MIN_NOTES <= held <= max(MIN_NOTES, MAX_HELD_SHARE * index.rows):
         return None
     ids, weights = index.holders(term)
     mine = weights[ids == note_id]

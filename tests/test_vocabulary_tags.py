@@ -25,6 +25,14 @@ def test_a_word_many_notes_hold_goes_only_to_the_notes_it_weighs_most_in():
     assert not any("filler" in tags for tags in given.values())  # in every note: names no topic
 
 
+def test_a_vault_of_a_handful_of_notes_still_gets_the_words_two_notes_share():
+    # 2 of 6 notes is a third of the vault, over the 30% band: a tiny vault must not lose every candidate.
+    rows = [document("Graph view", "graph nodes links"), document("Backlinks", "graph panel links")] + [
+        document(f"Other {i}", f"alpha{i} beta{i}") for i in range(4)]
+    index = TermIndex.of(enumerate(rows))
+    assert set(vocabulary_tags(index, 0, rows[0].split(), {"graph", "view"}, [], limit=3)) == {"graph", "links"}
+
+
 def test_the_one_common_tag_far_away_is_proposed_only_in_a_well_tagged_vault():
     rows = [document(f"Graph {i}", "graph view nodes") if i < 3 else document(f"Recipe {i}", "publish pages") for i in range(30)]
     index = TermIndex.of(enumerate(rows))
