@@ -20,6 +20,7 @@ from notellm import __version__
 from .errors import NoteLLMError
 from .personalize import DEFAULT_STEPS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
+from .vault import readable
 
 
 def index_options(command):
@@ -85,8 +86,8 @@ def _escape(match: re.Match) -> str:
     code = ord(char)
     if char in _NAMED_ESCAPES:
         return _NAMED_ESCAPES[char]
-    if 0xDC80 <= code <= 0xDCFF:  # Python's stand-in for the undecodable byte code - 0xDC00
-        return f"\\x{code - 0xDC00:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # Python's stand-in for an undecodable byte: written as vault.readable writes it
+        return readable(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
