@@ -9,7 +9,7 @@
 Every method is safe to call from one worker thread while another thread waits; the GUI calls it
 only from background tasks. Writers take a lock file, so two processes never index at once.
 
-Behind it: `indexer.py` brings the index up to date with the files, `store.py` holds every SQL
+Behind it: `indexer.py` brings the index up to date with the files, `store/` holds every SQL
 statement, `vectors.py` keeps the USearch file in step with SQLite.
 """
 
