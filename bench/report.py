@@ -7,8 +7,9 @@ Inputs (JSON, as written by the tools that measured them):
   `../shared/corpus` that no model trained on (the headline; it calls this script when it is done);
 - `eval-bm25.json`, `eval-minilm.json`, `eval-default.json`: `notellm-train evaluate ... --json` on the
   held-out links of `runs/data-links` (the shipped model through llama.cpp, on this CPU);
-- `sweep-*.json`: `bench/train_sweep.py` runs (GPU lease; PyTorch scoring: zero-shot base, trained
-  variants, prompt lengths, vaults left out of training);
+- `sweep-*.json`: training sweeps on a GPU machine (their script is retired; the runs are in
+  docs/experiments.md), scored in PyTorch: zero-shot base, trained variants, prompt lengths, vaults left out
+  of training;
 - `speed.json`: notes/s of the engine per prompt length, written by `--measure-speed` (llama.cpp, 2 threads,
   the Foam sample vault, each length timed after the others in the same process).
 Nothing here is typed in by hand: rerun the tools, then this script.
@@ -65,8 +66,8 @@ HELDOUT_LABELS = {
     "gpu-soup2": "`gpu-soup2`: the mean of `gpu-c64` and `gpu-c128` (model soup)",
     "gpu-soup3": "`gpu-soup3`: the mean of `gpu-c64`, `gpu-c128` and `gpu-c64r16`",
     "cpu-d16": "`cpu-d16`: `gpu-c64` + 315 CPU steps × 16 pairs with MiniLM-similarity distillation",
-    # the ninth session's GPU lease: c64 trained from the start with MiniLM-similarity distillation, four
-    # processes sharing the GPU (two calls), so fewer steps than gpu-c64 had alone
+    # c64 trained from the start with MiniLM-similarity distillation, four processes sharing one GPU,
+    # so fewer steps than gpu-c64 had alone (2026-11-27, docs/experiments.md)
     "gpu2-c64": "`gpu2-c64`: `gpu-c64`'s recipe again, 1,365 steps (control for the distillation runs)",
     "gpu2-c64s1": "`gpu2-c64s1`: as `gpu2-c64`, seed 1, 1,226 steps",
     "gpu2-dc64": "`gpu2-dc64`: `gpu2-c64` + MiniLM-similarity distillation (weight 1, temperature 0.05), 1,646 steps",
