@@ -171,7 +171,7 @@ def summary_section(results: dict) -> list[str]:
                 "|---|---|---|---|---|",
                 f"| engine (related notes by `{neighbours}`) | {hidden_cell('engine')} | {untagged_cell('coverage', '.0%')} | "
                 f"{untagged_cell('precision@3', '.3f')} | {untagged_cell('top_share', '.1%')} |",
-                f"| neighbours' tags, before this change | {hidden_cell('neighbour votes')} | 0% | – | – |",
+                f"| neighbour votes alone (no word step) | {hidden_cell('neighbour votes')} | 0% | – | – |",
                 f"| the vault's 3 most common tags | {hidden_cell('popular tags')} | 0% | – | – |"]
     return out + ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", ""]
 
