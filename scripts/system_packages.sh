@@ -11,9 +11,11 @@ as_root=""
 if command -v apt-get >/dev/null && { [ -z "$as_root" ] || sudo -n true 2>/dev/null; }; then
   echo "==> installing system packages for the X11 window test: $wanted"
   export DEBIAN_FRONTEND=noninteractive
-  $as_root apt-get update -qq >/dev/null
+  # A failed install must not stop the suite: the window test then fails with the app's own message.
   # shellcheck disable=SC2086  # one word per package
-  $as_root apt-get install -y -qq --no-install-recommends $wanted >/dev/null
+  if ! { $as_root apt-get update -qq >/dev/null && $as_root apt-get install -y -qq --no-install-recommends $wanted >/dev/null; }; then
+    echo "could not install $wanted with apt-get: tests/test_window.py will fail until they are installed" >&2
+  fi
 else
   echo "tests/test_window.py needs these system packages: $wanted" >&2
 fi
