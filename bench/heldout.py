@@ -128,15 +128,14 @@ def main() -> None:
 
     def record_protocols(name: str, cosine: dict) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical)."""
-        hidden = {d.name: hidden_tags_protocol(d, cosine[d.name]) for d in tagged}
-        untagged = {d.name: untagged_protocol(d, cosine[d.name]) for d in tagged}
-        out = {"hidden": {}, "untagged": {}}
-        for suggester in next(iter(hidden.values())):
-            rows = {c: hidden[c][suggester] for c in hidden}
-            out["hidden"][suggester] = {"collections": rows, "pooled": pooled_hashtags(list(rows.values()))}
-        for suggester in next(iter(untagged.values())):
-            rows = {c: untagged[c][suggester] for c in untagged}
-            out["untagged"][suggester] = {"collections": rows, "pooled": pooled_untagged(list(rows.values()))}
+        out = {}
+        for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
+                                    ("untagged", untagged_protocol, pooled_untagged)):
+            per = {d.name: protocol(d, cosine[d.name]) for d in tagged}
+            out[key] = {}
+            for suggester in next(iter(per.values())):
+                rows = {c: per[c][suggester] for c in per}
+                out[key][suggester] = {"collections": rows, "pooled": pool(list(rows.values()))}
         results.setdefault("hashtag_protocols", {})[name] = out
         print(f"  hashtag protocols, neighbours by {name}: (a) " + ", ".join(
             f"{k} {v['pooled']['precision@3']:.3f}" for k, v in out["hidden"].items()) + "; (b) " + ", ".join(

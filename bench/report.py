@@ -124,9 +124,14 @@ SUMMARY_METHODS = (("NoteLLM default alone", "default"), ("default + lexical (wh
 PROTOCOL_NEIGHBOURS = ("default + lexical", "MiniLM + lexical", "lexical")
 
 
+def collection_languages(split: dict) -> dict[str, str]:
+    """collection name -> language, for the validation collections of a split."""
+    return {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
+
+
 def language_groups(split: dict) -> dict[str, list[str]]:
     """'all' and each language's validation collections, English first."""
-    languages = {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
+    languages = collection_languages(split)
     groups = {"all": list(split["queries"])}
     for language in sorted(set(languages.values()), key=lambda language: (language != "en", language)):
         groups[language] = [c for c in split["queries"] if languages[c] == language]
@@ -250,7 +255,7 @@ def heldout_section(results: dict) -> list[str]:
     """The headline: every method on the validation collections, targets met or missed."""
     split, methods = results["split"], results["methods"]
     collections = list(split["queries"])
-    languages = {c["archive"].removesuffix(".tar.gz"): c["language"] for c in split["validation"]}
+    languages = collection_languages(split)
     out = ["## Method: related notes in collections no model trained on", "",
            f"Written by `bench/heldout.py`. {len(collections)} collections of `../shared/corpus` drawn by seed "
            f"{split['rule']['seed']} (`training/corpus.py`: at most {split['rule']['max_notes']} notes, at least "

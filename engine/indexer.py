@@ -269,6 +269,9 @@ class Indexer:
              batch_seconds: Callable[[], float] | None = None) -> tuple[ReindexSummary, Plan | None]:
         """Carry out a plan: (what it did, the rest of the plan if it stepped aside)."""
         current = self.store.embedder()
+        if current == self.embedder_id and not self.store.embedder_recorded():
+            # An index made before the embedder was recorded: record it once, so that reads stop scanning the notes.
+            self.store.set_embedder(current, self.model_name)
         self._switch_from = current if current not in (None, self.embedder_id) else None
         summary = ReindexSummary(unchanged=plan.unchanged)
         rest: Plan | None = None

@@ -475,9 +475,10 @@ class VaultIndex:
             hits = self._ranked(vector, lexical.terms(query), k, question=True)
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             words = _content_words(query)
+            bodies = self.store.lexical_bodies(list(rows))
             return [
                 SearchHit(rows[i].path, rows[i].title, rows[i].folder, score,
-                          _search_reason(words, self.store.lexical_body(i) or ""))
+                          _search_reason(words, bodies.get(i, "")))
                 for i, score in hits
                 if i in rows
             ]
@@ -508,8 +509,9 @@ class VaultIndex:
             neighbours = self._ranked(self.store.embedding_of(row.id), note_terms, FALLBACK_NEIGHBOURS, exclude=row.id)
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
             voters = [note_id for note_id, _ in neighbours[:VOTE_NEIGHBOURS]]
+            bodies = self.store.lexical_bodies(voters)
             terms = NoteTerms(row.id, note_terms, set(lexical.terms(note.parsed.title)),
-                              [set((self.store.lexical_body(i) or "").split()) for i in voters], own)
+                              [set(bodies.get(i, "").split()) for i in voters], own)
             tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
                                     self.store.tagged_share(), count)
             if len(tags) < count and self.model.writes_topics:

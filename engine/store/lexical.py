@@ -67,12 +67,16 @@ class LexicalRows(IndexFile):
     def _forget_lexical_terms(self, ids: list[int]) -> None:
         """Before these notes' lexical rows are deleted: their terms leave the term index, if it is loaded."""
         if self._terms is not None:
-            for note_id, body in self.db.execute(f"select rowid, body from lexical where rowid in ({marks(ids)})", ids):
+            for note_id, body in self.lexical_bodies(ids).items():
                 self._terms.remove(note_id, body)
 
     def lexical_body(self, note_id: int) -> str | None:
         row = self.db.execute("select body from lexical where rowid = ?", [note_id]).fetchone()
         return row[0] if row else None
+
+    def lexical_bodies(self, ids: list[int]) -> dict[int, str]:
+        """note id -> lexical row, for those of these notes that have one, in one query."""
+        return dict(self.db.execute(f"select rowid, body from lexical where rowid in ({marks(ids)})", ids))
 
     def lexical_complete(self) -> bool:
         return self.get_meta(LEXICAL_COMPLETE, "1") == "1"

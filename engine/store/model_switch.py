@@ -24,6 +24,10 @@ class ModelSwitch(Notes):
         ).fetchone()
         return row[0] if row else None
 
+    def embedder_recorded(self) -> bool:
+        """Whether the index records its embedder (`embedder` answers from meta, not from a scan of the notes)."""
+        return self.get_meta(EMBEDDER) is not None
+
     def embedder_model(self) -> str | None:
         """The model file the index's embedder loads, as its path was given; None if not recorded."""
         return self.get_meta(EMBEDDER_MODEL)
