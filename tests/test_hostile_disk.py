@@ -300,6 +300,7 @@ vectors = VectorIndex(os.path.join(folder, "vectors.usearch"), store)
 vectors.begin_changes(dimensions=256)
 vectors.index.add(np.arange(20000, dtype=np.uint64), np.random.default_rng(0).random((20000, 256), dtype=np.float32))
 for _ in range(int(sys.argv[2])):
+    vectors.begin_changes()  # a save with nothing changed writes nothing
     vectors.save()
 store.close()
 """
@@ -323,6 +324,35 @@ def test_the_vectors_temp_file_is_private_from_its_first_byte_under_umask_0(tmp_
     assert len(modes) > 10, "the temp file was never seen: the saves were too quick to watch"
     assert set(modes) == {0o600}, sorted(set(map(oct, modes)))
     assert stat.S_IMODE((folder / "vectors.usearch").stat().st_mode) == 0o600
+
+
+def test_vectors_are_written_only_when_they_changed_and_read_from_disk_once(tmp_path):
+    """The USearch file is rewritten (a new file renamed over it) only after a change, and a process that
+    loaded it has nothing to write back."""
+    import numpy as np
+
+    from notellm.engine.store import Store
+    from notellm.engine.vectors import VectorIndex
+
+    store = Store(tmp_path / "index.db")
+    try:
+        vectors = VectorIndex(tmp_path / "vectors.usearch", store)
+        vectors.begin_changes(dimensions=8)
+        vectors.index.add(np.arange(3, dtype=np.uint64), np.eye(3, 8, dtype=np.float32))
+        vectors.save()
+        first = (tmp_path / "vectors.usearch").stat().st_ino
+        vectors.save()
+        assert (tmp_path / "vectors.usearch").stat().st_ino == first
+        loaded = VectorIndex(tmp_path / "vectors.usearch", store)
+        assert loaded.ready() and len(loaded) == 3 and loaded.search(np.eye(1, 8, dtype=np.float32)[0], 1)[0][0] == 0
+        loaded.save()
+        assert (tmp_path / "vectors.usearch").stat().st_ino == first
+        loaded.begin_changes()
+        loaded.upsert(3, np.ones(8, dtype=np.float32))
+        loaded.save()
+        assert (tmp_path / "vectors.usearch").stat().st_ino != first
+    finally:
+        store.close()
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
