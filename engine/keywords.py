@@ -15,6 +15,13 @@ STOPWORDS = frozenset(
     you your yours yourself get gets got one two new see want need first also can't don't it's i'm you're that's""".split()
 )
 
+MIN_WORD_CHARS = 3  # shorter Latin-script words are mostly abbreviations and fragments
+
+
+def is_content_word(word: str) -> bool:
+    """A word that can say what a note is about: no stopword, no one- or two-letter word."""
+    return len(word) >= MIN_WORD_CHARS and word not in STOPWORDS
+
 
 def keywords(title: str, text: str, limit: int = 12) -> list[str]:
     """The most frequent content words, title words counted twice."""
@@ -22,6 +29,6 @@ def keywords(title: str, text: str, limit: int = 12) -> list[str]:
     for weight, source in ((2, title), (1, text)):
         for word in WORD.findall(source.lower()):
             word = word.strip("'-")
-            if len(word) > 2 and word not in STOPWORDS and len(word) <= 30:
+            if is_content_word(word) and len(word) <= 30:
                 counts[word] += weight
     return [word for word, _ in counts.most_common(limit)]

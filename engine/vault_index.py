@@ -41,7 +41,7 @@ from .errors import (
     WriteRefusedError,
 )
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
-from .keywords import STOPWORDS
+from .keywords import is_content_word
 from .lock import WRITER_WAIT_SECONDS, FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
@@ -130,19 +130,25 @@ def corrupt_index_error(vault: Path, error: BaseException) -> IndexCorruptError:
     )
 
 
+def index_error(vault: Path, index_dir: Path, error: sqlite3.DatabaseError | OSError) -> NoteLLMError | None:
+    """The one-line error an SQLite or OS error of an index means: a damaged index (IndexCorruptError), or a
+    full, read-only or failing disk (storage_errors.py); None when it is neither."""
+    if isinstance(error, sqlite3.DatabaseError) and is_corruption(error):
+        return corrupt_index_error(vault, error)
+    return storage_error(error, index_dir)
+
+
 def _index_errors(method):
-    """A damaged SQLite page surfaces in whatever query reads it: say so once, as IndexCorruptError; a
-    full, read-only or failing disk likewise, each as its own error (storage_errors.py)."""
+    """A damaged SQLite page surfaces in whatever query reads it, and a disk error in whatever writes:
+    say so once, in one line (`index_error`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.DatabaseError, OSError) as error:
-            if isinstance(error, sqlite3.DatabaseError) and is_corruption(error):
-                raise corrupt_index_error(self.vault, error) from error
-            if (disk := storage_error(error, self.index_dir)) is not None:
-                raise disk from error
+            if (meaning := index_error(self.vault, self.index_dir, error)) is not None:
+                raise meaning from error
             raise
 
     return wrapper
@@ -177,10 +183,8 @@ class VaultIndex:
         except IndexCorruptError as error:
             raise corrupt_index_error(vault, error.__cause__ or error) from error
         except (sqlite3.DatabaseError, OSError) as error:
-            if isinstance(error, sqlite3.DatabaseError) and is_corruption(error):
-                raise corrupt_index_error(vault, error) from error
-            if (disk := storage_error(error, index_dir)) is not None:
-                raise disk from error
+            if (meaning := index_error(vault, index_dir, error)) is not None:
+                raise meaning from error
             raise
         chosen_model = str(Path(model).expanduser().resolve()) if model is not None else remembered.get("model")
         self.model_path = resolve_model(chosen_model)  # no explicit choice: the default, which may get upgraded
@@ -665,7 +669,7 @@ def _set_index_aside(vault: Path, folder: Path) -> None:
 
 def _content_words(query: str) -> list[str]:
     """A question's terms that can say why a note matched: no stopwords, no one- or two-letter words."""
-    return [t for t in dict.fromkeys(lexical.terms(query)) if len(t) > 2 and t not in STOPWORDS]
+    return [t for t in dict.fromkeys(lexical.terms(query)) if is_content_word(t)]
 
 
 def _search_reason(query_words: list[str], note_terms: str) -> str:

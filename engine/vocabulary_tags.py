@@ -20,14 +20,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .hashtags import normalise_tag, tag_key
-from .keywords import STOPWORDS
+from .keywords import is_content_word
 from .lexical import CJK_RUN
 from .term_index import TermIndex
 
 MIN_NOTES = 2
 MAX_HELD_SHARE = 0.3
 MAX_SHARE = 0.10
-MIN_WORD_CHARS = 3  # shorter Latin-script words are mostly abbreviations and fragments; a CJK pair is 2
 TITLE_WEIGHT = 2.0
 VOTE_NEIGHBOURS = 10
 VOTE_POWER = 2.0
@@ -40,8 +39,7 @@ def is_word_tag(term: str) -> bool:
     """Whether a term reads as a tag: a CJK pair, or a word of letters first that is no stopword or markup."""
     if CJK_RUN.fullmatch(term):
         return True
-    return (len(term) >= MIN_WORD_CHARS and term[0].isalpha() and term not in STOPWORDS and term not in MARKUP_WORDS
-            and normalise_tag(term) == term)
+    return is_content_word(term) and term[0].isalpha() and term not in MARKUP_WORDS and normalise_tag(term) == term
 
 
 def weight_in_note(index: TermIndex, term: str, note_id: int) -> float | None:
