@@ -8,6 +8,7 @@ past what it does not want. Format: https://github.com/ggml-org/ggml/blob/master
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +20,17 @@ PROJECTION_ROWS_KEY = "notellm.projection_rows"
 PROMPT_VERSION_KEY = "notellm.prompt_version"
 # False for a model trained without CSFT: it embeds but does not write hashtags (absent: it may).
 WRITES_TOPICS_KEY = "notellm.writes_topics"
+# False for a model trained with every prompt token seeing the whole note: llama.cpp must run it with
+# causal attention off (absent: causal, as every decoder).
+CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """How a NoteLLM model file must be run, beyond its weights: the boolean keys above (absent: a base model's)."""
+
+    writes_topics: bool = True  # trained for CSFT: it writes hashtags
+    causal_attention: bool = True  # False: bidirectional over the note prompt
 
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars

@@ -11,6 +11,10 @@ one prompt at a time (229 tok/s, SmolLM2 Q4_1 on 2 cores; docs/design.md). The p
 so this module builds that context from `Llama`'s private `_ctx`/`_model` and fills llama.cpp batches
 itself. It was written against llama-cpp-python `WRITTEN_FOR`; tests/test_model.py pins that version,
 so an upgrade is a deliberate step that reruns the parity tests.
+
+A model trained with bidirectional attention over the note prompt runs with llama.cpp's causal mask off
+(`llama_set_causal_attn`): every token of a sequence then sees the whole of it, within its own stream.
+The head's states then depend on the note that follows, so nothing is shared and each prompt is decoded whole.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ WRITTEN_FOR = "0.3.36"
 class BatchEmbedder:
     """Embeds up to `sequences` token lists per decode, each in its own KV stream, reusing a cached head."""
 
-    def __init__(self, llama, sequences: int, sequence_tokens: int):
+    def __init__(self, llama, sequences: int, sequence_tokens: int, causal_attention: bool = True):
         import llama_cpp
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
@@ -41,6 +45,8 @@ class BatchEmbedder:
         shared_cache_context, llama._ctx = llama._ctx, LlamaContext(model=llama._model, params=params, verbose=False)
         shared_cache_context.close()
         self._ctx = llama._ctx.ctx
+        self.causal_attention = causal_attention
+        llama_cpp.llama_set_causal_attn(self._ctx, causal_attention)
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
         self._head: list[int] = []
@@ -49,11 +55,11 @@ class BatchEmbedder:
         self._batch.close()
 
     def set_head(self, ids: list[int]) -> None:
-        """Decode the tokens every prompt starts with once; later prompts copy their cache instead."""
+        """Decode the tokens every prompt starts with once; later prompts copy their cache instead (causal models only)."""
         import llama_cpp
 
         llama_cpp.llama_memory_clear(self._memory, True)
-        self._head = list(ids)
+        self._head = list(ids) if self.causal_attention else []
         if self._head:
             self._decode([(self.head_sequence, self._head, 0)])
 

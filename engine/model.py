@@ -14,7 +14,16 @@ import numpy as np
 from . import cpu_kernels
 from .cpu import physical_cores
 from .errors import ModelError
-from .gguf_metadata import GGUFFormatError, PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY, read_metadata
+from .gguf_metadata import (
+    CAUSAL_ATTENTION_KEY,
+    PROJECTION_KEY,
+    PROJECTION_ROWS_KEY,
+    PROMPT_VERSION_KEY,
+    WRITES_TOPICS_KEY,
+    GGUFFormatError,
+    ModelTraits,
+    read_metadata,
+)
 from .llama_batch_embedder import BatchEmbedder
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
@@ -46,13 +55,13 @@ def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | Non
     return str(fields.get("general.architecture", "llama")), projection, version
 
 
-def model_writes_topics(path: Path) -> bool:
-    """Whether a GGUF's model was trained to write topics (a base model or an older NoteLLM is assumed to)."""
+def model_traits(path: Path) -> ModelTraits:
+    """Whether a GGUF's model writes topics and runs causally (a base model or an older NoteLLM: both)."""
     try:
-        fields = read_metadata(path, {WRITES_TOPICS_KEY})
+        fields = read_metadata(path, {WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY})
     except (OSError, GGUFFormatError) as error:
         raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
-    return bool(fields.get(WRITES_TOPICS_KEY, True))
+    return ModelTraits(bool(fields.get(WRITES_TOPICS_KEY, True)), bool(fields.get(CAUSAL_ATTENTION_KEY, True)))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -77,6 +86,7 @@ class NoteModel:
                 f"{self.path.name} was trained for prompt version {version}, this NoteLLM uses {PROMPT_VERSION}; "
                 "use a matching release or retrain"
             )
+        traits = model_traits(self.path)
         try:
             cpu_kernels.load()  # a build with one library per instruction set has none until then
             self.llama = llama_cpp.Llama(
@@ -90,7 +100,7 @@ class NoteModel:
                 n_threads_batch=self.threads,
                 verbose=False,
             )
-            self.embedder = BatchEmbedder(self.llama, SEQUENCES_PER_DECODE, self.sequence_tokens)
+            self.embedder = BatchEmbedder(self.llama, SEQUENCES_PER_DECODE, self.sequence_tokens, traits.causal_attention)
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
         self.hidden_size = self.llama.n_embd()
@@ -99,7 +109,7 @@ class NoteModel:
         self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
         self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
         self.embedder.set_head(self.tokenizer.tokenize(PROMPT_HEAD))
-        self.writes_topics = model_writes_topics(self.path)
+        self.writes_topics = traits.writes_topics
         self._generator = None
 
     def close(self) -> None:

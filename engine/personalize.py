@@ -34,6 +34,7 @@ from typing import Callable
 from .config import data_dir, make_private_dir
 from .errors import NotEnoughPairsError, PersonalizeError, TrainingUnavailableError
 from .lock import FileLock
+from .model import model_traits
 from .training_report import (
     CHECKPOINT_FILE,
     MANIFEST_FILE,
@@ -260,10 +261,12 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
                 report(PersonalizeProgress("train", log.step, steps, log.loss))
 
         report(PersonalizeProgress("train", log.step, steps, log.loss))
+        # A bidirectional model stays one, and so learns the embedding only (training.train.check_attention).
+        attention = [] if model_traits(base_model).causal_attention else ["--bidirectional", "--alpha", "0"]
         trainer.run("train", [
             data, "-o", run, "--base", base_model, "--tokenizer-gguf", base_model, "--steps", steps,
             "--content-tokens", content_tokens, "--checkpoint-every", CHECKPOINT_EVERY, "--quiet",
-            *thread_options, *(["--resume"] if resuming else []),
+            *thread_options, *attention, *(["--resume"] if resuming else []),
         ], poll=follow_training)
 
         report(PersonalizeProgress("export", 0, 1))

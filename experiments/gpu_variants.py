@@ -45,6 +45,12 @@ VARIANTS = {
     "dc64t10": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, distill_temperature=0.1),
     "dc64s1": dict(collection_batches=True, batch_pairs=64, lr=3e-4, teacher=PACKED_TEACHER, seed=1),
     "c64s1": dict(collection_batches=True, batch_pairs=64, lr=3e-4, seed=1),
+    # c64 with every prompt token seeing the whole note (llama.cpp runs it with causal attention off)
+    "bc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, bidirectional=True),
+    "bc64s1": dict(collection_batches=True, batch_pairs=64, lr=3e-4, bidirectional=True, seed=1),
+    # capacity: the whole model moves instead of a LoRA, causal and bidirectional
+    "fc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True),
+    "fbc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True, bidirectional=True),
 }
 
 

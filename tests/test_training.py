@@ -77,6 +77,40 @@ def test_symmetric_infonce_equals_reference_and_trains_the_temperature():
     assert torch.allclose(b1.grad.double(), b2.grad, atol=1e-5)
 
 
+def test_hard_negatives_widen_only_the_anchors_side_of_infonce():
+    torch.manual_seed(0)
+    a, b, h = (torch.nn.functional.normalize(torch.randn(n, 8), dim=-1) for n in (4, 4, 3))
+    log_scale = torch.tensor(2.0)
+    logits = torch.exp(log_scale) * a @ b.T
+    wider = torch.cat([logits, torch.exp(log_scale) * a @ h.T], dim=1)
+    labels = torch.arange(4)
+    expected = (torch.nn.functional.cross_entropy(wider, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+    assert torch.allclose(compute_loss_from_embeddings(a, b, log_scale, h), expected)
+    assert compute_loss_from_embeddings(a, b, log_scale, h) > compute_loss_from_embeddings(a, b, log_scale)
+
+
+def test_hard_negatives_are_lexically_close_notes_of_the_collection_linked_to_neither_side():
+    from notellm.training.hard_negatives import HardNegatives
+
+    def note(vault, title, text):
+        return {"vault": vault, "title": title, "text": text}
+
+    notes = {
+        "v/sourdough": note("v", "Sourdough", "sourdough bread starter flour water salt bake"),
+        "v/starter": note("v", "Starter", "feed the sourdough starter daily"),
+        "v/levain": note("v", "Levain", "a levain is a sourdough starter built for one bake"),
+        "v/baguette": note("v", "Baguette", "bread flour water salt bake crust"),
+        "v/focaccia": note("v", "Focaccia", "flour water salt olive oil"),
+        "v/tax": note("v", "Taxes", "file the tax return in april"),
+        "w/bread": note("w", "Bread", "sourdough bread starter flour water salt bake"),
+    }
+    pairs = [{"a": "v/sourdough", "b": "v/starter"}, {"a": "v/levain", "b": "v/starter"}]
+    mined = HardNegatives(notes, pairs, skip_top=0).for_pairs(pairs[:1], 2)
+    # levain shares the most words but is linked to the pair's other side; the other collection never comes
+    assert mined == ["v/baguette", "v/focaccia"]
+    assert HardNegatives(notes, pairs, skip_top=1).for_pairs(pairs[:1], 2) == ["v/focaccia"]
+
+
 def test_generation_loss_counts_answer_tokens_only_and_combines_as_the_paper():
     logits = torch.randn(4, 10)
     labels = torch.tensor([IGNORE, 3, IGNORE, 7])
@@ -497,3 +531,58 @@ def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(
     expected, loaded = full.state_dict(), load_causal_lm(cut).state_dict()
     assert loaded.keys() == expected.keys()
     assert all(torch.equal(loaded[name], expected[name]) for name in expected)
+
+
+@pytest.mark.slow
+def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_pytorch(run, sample_notes, tmp_path):
+    """`--bidirectional`: every prompt token sees the whole note in PyTorch, and the export tells llama.cpp to
+    run so (`notellm.causal_attention = false`, no shared prompt head); the two embed alike, and unlike the
+    same weights run causally. Personalizing such a model must keep it bidirectional."""
+    from notellm.engine.model import model_traits
+    from notellm.training.delta import rebuild_from_delta
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.train import load_run, load_tokenizer
+
+    runner = CliRunner()
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    common = ["--steps", "2", "--batch-pairs", str(pairs), "--layers", "2", "--content-tokens", str(CONTENT_TOKENS),
+              "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--threads", "2", "--quiet"]
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--bidirectional", *common])
+    assert result.exit_code != 0 and "--bidirectional trains the embedding only: add --alpha 0" in result.output
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--bidirectional", "--alpha", "0", *common])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "bi.gguf"), "--quant", "f16",
+                                 "--delta", str(tmp_path / "bi.delta.gguf")])
+    assert result.exit_code == 0, result.output
+    assert model_traits(tmp_path / "bi.gguf").causal_attention is False
+
+    model, config, _ = load_run(tmp_path / "run")
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    model.bidirectional = False
+    causal = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    exported = gguf_embeddings(tmp_path / "bi.gguf", sample_notes)
+    parity = (exported * reference).sum(axis=1)
+    print("cosine llama.cpp vs PyTorch (bidirectional)", parity, "causal vs bidirectional", (causal * reference).sum(axis=1))
+    assert parity.min() >= 0.999
+    # two layers barely trained differ little, but far more than llama.cpp's F16 differs from PyTorch
+    assert (1 - (causal * reference).sum(axis=1)).min() > 5 * max((1 - parity).max(), 1e-7)
+    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "bi.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
+    assert model_traits(rebuilt).causal_attention is False
+
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
+                                 "--alpha", "0", *common])
+    assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
+
+
+@pytest.mark.slow
+def test_a_run_with_hard_negatives_adds_them_to_each_step(run, tmp_path):
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    result = CliRunner().invoke(cli, [
+        "train", str(run["data"]), "-o", str(tmp_path / "run"), "--steps", "2", "--batch-pairs", str(min(pairs, 4)),
+        "--layers", "1", "--collection-batches", "--hard-negatives", "1", "--alpha", "0", "--content-tokens", str(CONTENT_TOKENS),
+        "--lora-rank", "4", "--warmup-steps", "1", "--threads", "2", "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    log = [TrainingStep.parse(line) for line in (tmp_path / "run" / TRAINING_LOG_FILE).read_text().splitlines()]
+    assert len(log) == 2 and all(np.isfinite(entry.contrastive) for entry in log)

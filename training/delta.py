@@ -19,7 +19,14 @@ from typing import Callable, Iterable
 import gguf
 import numpy as np
 
-from notellm.engine.gguf_metadata import PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, WRITES_TOPICS_KEY
+from notellm.engine.gguf_metadata import (
+    CAUSAL_ATTENTION_KEY,
+    PROJECTION_KEY,
+    PROJECTION_ROWS_KEY,
+    PROMPT_VERSION_KEY,
+    WRITES_TOPICS_KEY,
+    ModelTraits,
+)
 
 DELTA_ARCH = "notellm-delta"
 DELTA_BASE_KEY = "notellm.delta.base_sha256"
@@ -118,9 +125,10 @@ def cut_gguf(base: Path, out: Path, layers: int) -> Path:
 
 
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int,
-                         writes_topics: bool = True) -> None:
+                         traits: ModelTraits = ModelTraits()) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
-    writer.add_bool(WRITES_TOPICS_KEY, bool(writes_topics))
+    writer.add_bool(WRITES_TOPICS_KEY, traits.writes_topics)
+    writer.add_bool(CAUSAL_ATTENTION_KEY, traits.causal_attention)
     if projection is not None:
         projection = np.asarray(projection, dtype=np.float32)
         writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
@@ -138,7 +146,7 @@ def write_model_gguf(
     dtype: str = "f32",
     name: str | None = None,
     layers: int = 0,
-    writes_topics: bool = True,
+    traits: ModelTraits = ModelTraits(),
 ) -> Path:
     """Write a GGUF with the base's metadata/tokenizer and the tensors `tensors(gguf_name)` returns.
 
@@ -160,7 +168,7 @@ def write_model_gguf(
     if layers:
         writer.add_block_count(layers)
     writer.add_file_type(0 if dtype == "f32" else 1)
-    add_notellm_metadata(writer, projection, prompt_version, writes_topics)
+    add_notellm_metadata(writer, projection, prompt_version, traits)
     for tensor in reader.tensors:
         if not kept(tensor.name, layers):
             continue
@@ -211,7 +219,7 @@ def write_delta(
     prompt_version: int,
     dtype: str = "f16",
     layers: int = 0,
-    writes_topics: bool = True,
+    traits: ModelTraits = ModelTraits(),
 ) -> Path:
     """Write a delta GGUF: for each base tensor name, LoRA A (r x in) and B (out x r, already in GGUF row order);
     `layers` > 0 records that the model keeps only the base's first that many blocks."""
@@ -221,7 +229,7 @@ def write_delta(
     writer.add_float32(DELTA_SCALE_KEY, float(scale))
     if layers:
         writer.add_uint32(DELTA_LAYERS_KEY, int(layers))
-    add_notellm_metadata(writer, projection, prompt_version, writes_topics)
+    add_notellm_metadata(writer, projection, prompt_version, traits)
     numpy_dtype = np.float16 if dtype == "f16" else np.float32
     for name in sorted(lora):
         a, b = lora[name]
@@ -242,7 +250,7 @@ class Delta:
     prompt_version: int
     base_sha256: str | None
     layers: int = 0  # keep the base's first N blocks (0: all)
-    writes_topics: bool = True  # trained for CSFT (hashtag writing)
+    traits: ModelTraits = ModelTraits()
 
 
 def read_delta(path: Path) -> Delta:
@@ -263,9 +271,10 @@ def read_delta(path: Path) -> Delta:
         projection = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32).reshape(rows, -1)
     base_sha = str(fields[DELTA_BASE_KEY].contents()) if DELTA_BASE_KEY in fields else None
     layers = int(fields[DELTA_LAYERS_KEY].contents()) if DELTA_LAYERS_KEY in fields else 0
-    writes_topics = bool(fields[WRITES_TOPICS_KEY].contents()) if WRITES_TOPICS_KEY in fields else True
+    traits = ModelTraits(*(bool(fields[key].contents()) if key in fields else True
+                           for key in (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY)))
     return Delta(lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()),
-                 base_sha, layers, writes_topics)
+                 base_sha, layers, traits)
 
 
 def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", check_base: bool = True) -> Path:
@@ -295,7 +304,7 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
     direct = quant in ("f16", "f32")
     target = out if direct else out.with_name(out.stem + ".f16.tmp.gguf")
     write_model_gguf(base, target, tensors, parts.projection, parts.prompt_version, dtype="f32" if quant == "f32" else "f16",
-                     layers=parts.layers, writes_topics=parts.writes_topics)
+                     layers=parts.layers, traits=parts.traits)
     if not direct:
         try:
             quantize(target, out, quant)

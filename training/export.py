@@ -16,7 +16,8 @@ import gguf
 import numpy as np
 import torch
 
-from notellm.engine.model import model_writes_topics
+from notellm.engine.gguf_metadata import ModelTraits
+from notellm.engine.model import model_traits
 
 from .delta import QUANT_TYPES, DeltaError, gguf_permutation, head_counts, quantize, write_delta, write_model_gguf
 from .train import load_run
@@ -94,9 +95,10 @@ def export(
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
     # Writes hashtags only if trained for CSFT here and, for a NoteLLM base (personalize), if the base did.
-    writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (not base.is_file() or model_writes_topics(base))
+    writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (not base.is_file() or model_traits(base).writes_topics)
+    traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional)
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
-                     layers=config.layers, writes_topics=writes_topics)
+                     layers=config.layers, traits=traits)
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
@@ -116,8 +118,7 @@ def export(
             name = from_hf[hf_name]
             lora[name] = (a, gguf_permutation(name, n_head, n_head_kv)(b))
             scale = module_scale
-        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers,
-                    writes_topics=writes_topics)
+        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers, traits=traits)
         result.delta = str(delta)
 
     if hf_dir is not None:

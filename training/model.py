@@ -10,6 +10,9 @@ engine tokenizes `prompt + cue` as one string, and BPE merges the prompt's closi
 opening `"` (`:""`). To learn from exactly those ids in the same pass, the generation ids continue from
 the longest common prefix of the two tokenizations: they get the positions the engine gives them, and a
 4-D attention mask hides the prompt tokens past that prefix from them.
+
+A bidirectional model (`TrainConfig.bidirectional`, GCL only) lets every prompt token attend to the whole
+prompt, as llama.cpp does with causal attention off; the pooled state is still the prompt's last token.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         "position_ids": positions,
         "attention_mask": mask,
         "emb_index": torch.tensor([e.emb_index for e in examples], dtype=torch.long),
+        "prompt_len": torch.tensor([e.prompt_len for e in examples], dtype=torch.long),
         "label_rows": torch.tensor(label_rows, dtype=torch.long),
         "label_cols": torch.tensor(label_cols, dtype=torch.long),
         "label_ids": torch.tensor(label_ids, dtype=torch.long) if label_ids else torch.zeros(0, dtype=torch.long),
@@ -118,9 +122,10 @@ class NoteLLM(nn.Module):
     """Causal LM + projection head + the two losses, so that one module is what DDP/Accelerate wraps."""
 
     def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0,
-                 distill_weight: float = 0.0, distill_temperature: float = 0.05):
+                 distill_weight: float = 0.0, distill_temperature: float = 0.05, bidirectional: bool = False):
         super().__init__()
         self.lm = lm
+        self.bidirectional = bidirectional
         hidden = lm.config.hidden_size
         self.projection = nn.Linear(hidden, dim, bias=False)
         self.contrastive = SymmetricInfoNCELoss(init_log_scale)
@@ -135,9 +140,11 @@ class NoteLLM(nn.Module):
     def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Final hidden states (after the final norm) for every token: (n, length, hidden)."""
         decoder = self._causal_lm().model  # LoRA layers are injected in place, so this runs them
-        output = decoder(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"]
-        )
+        mask = batch["attention_mask"]
+        if self.bidirectional:
+            in_prompt = torch.arange(mask.shape[-1], device=mask.device)[None, :] < batch["prompt_len"][:, None]
+            mask = mask | (in_prompt[:, None, :, None] & in_prompt[:, None, None, :])
+        output = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"])
         return output.last_hidden_state
 
     def pool(self, hidden: torch.Tensor, emb_index: torch.Tensor) -> torch.Tensor:
@@ -148,12 +155,14 @@ class NoteLLM(nn.Module):
         return self.pool(self.hidden_states(batch), batch["emb_index"])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Batch of 2B notes: rows [0, B) and [B, 2B) are the two sides of B related pairs. With `teacher`
-        (2B, d') and `has_teacher` (2B,) in the batch, the distillation term is added with `distill_weight`."""
+        """Rows [0, B) and [B, 2B) are the two sides of B related pairs (B = `pairs` in the batch, else half
+        the rows); rows from 2B on are hard negatives. With `teacher` (rows, d') and `has_teacher` (rows,) in
+        the batch, the distillation term is added with `distill_weight`."""
         hidden = self.hidden_states(batch)
         embeddings = self.pool(hidden, batch["emb_index"])
-        half = embeddings.shape[0] // 2
-        l_cl = self.contrastive(embeddings[:half], embeddings[half:])
+        half = int(batch["pairs"]) if "pairs" in batch else embeddings.shape[0] // 2
+        negatives = embeddings[2 * half:] if embeddings.shape[0] > 2 * half else None
+        l_cl = self.contrastive(embeddings[:half], embeddings[half:2 * half], negatives)
         answer_hidden = hidden[batch["label_rows"], batch["label_cols"]]
         labels = batch["label_ids"] if batch["label_ids"].numel() else torch.full((0,), IGNORE, device=hidden.device)
         l_gen = self.generation(answer_hidden, self._causal_lm().lm_head, labels)

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from notellm.engine.model import read_notellm_metadata
+from notellm.engine.model import model_traits, read_notellm_metadata
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
 
 from .data import Dataset
+from .hard_negatives import HardNegatives
 from .model import Example, NoteLLM, build_example, collate, load_causal_lm
 from .train_config import TrainConfig, TrainError
 
@@ -60,8 +61,18 @@ def keep_first_layers(lm, layers: int) -> None:
         lm.config.layer_types = lm.config.layer_types[:layers]
 
 
+def check_attention(config: TrainConfig) -> None:
+    """A bidirectional model cannot write (llama.cpp generates causally); a bidirectional base stays so."""
+    if config.bidirectional and config.alpha > 0 and config.gen_fraction > 0:
+        raise TrainError("--bidirectional trains the embedding only: add --alpha 0")
+    base = config.resolved_base()
+    if not config.bidirectional and base.is_file() and not model_traits(base).causal_attention:
+        raise TrainError(f"{base.name} runs with bidirectional attention: add --bidirectional --alpha 0")
+
+
 def build_model(config: TrainConfig) -> NoteLLM:
     """Base LM (cut to `layers`, + LoRA unless full) + the base's own head if it has one, else a fresh one; seeded."""
+    check_attention(config)
     lm = load_causal_lm(config.resolved_base(), config.grad_checkpointing)
     if config.layers:
         keep_first_layers(lm, config.layers)
@@ -76,7 +87,8 @@ def build_model(config: TrainConfig) -> NoteLLM:
                        lora_dropout=0.0, bias="none"),
         )
     torch.manual_seed(config.seed)
-    model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale, config.distill_weight, config.distill_temperature)
+    model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale, config.distill_weight, config.distill_temperature,
+                    config.bidirectional)
     head = base_head(config.resolved_base(), config.dim)
     if head is not None:
         with torch.no_grad():
@@ -285,6 +297,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     if config.init_from and checkpoint is None:
         load_trained_weights(model, Path(config.init_from))
     teacher = TeacherVectors(Path(config.teacher)) if config.teacher else None
+    miner = HardNegatives(dataset.notes, pairs) if config.hard_negatives else None
     head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
     optimizer = torch.optim.AdamW(
@@ -330,7 +343,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
             chosen = pairs_for_step(pairs, step, config.batch_pairs, accelerator.process_index, accelerator.num_processes, config.seed)
         rng = random.Random(f"{config.seed}:gen:{step}:{accelerator.process_index}")
         ids = [p["a"] for p in chosen] + [p["b"] for p in chosen]
+        if miner is not None:
+            ids += miner.for_pairs(chosen, config.hard_negatives)
         batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id)
+        batch["pairs"] = torch.tensor(len(chosen))
         if teacher is not None:
             batch.update(teacher.batch(ids))
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}

@@ -41,6 +41,10 @@ class TrainConfig:
     dim: int = option(128, "Size of the note embedding (the projection head's output).")
     layers: int = option(0, "Keep only the base's first N layers (0: all); cheaper to train and run.")
     collection_batches: bool = option(False, "Draw each step's pairs from one vault (harder in-batch negatives).")
+    bidirectional: bool = option(False, "Let every token of the note prompt see the whole note (no causal mask, as "
+                                 "LLM2Vec); the export tells llama.cpp to run so. GCL only: needs --alpha 0.")
+    hard_negatives: int = option(0, "Per pair, N notes of its collection that the lexical match ranks high for its first "
+                                 "note but that are linked to neither side: extra negatives (training/hard_negatives.py).")
     full: bool = option(False, f"Full fine-tune instead of LoRA (learning rate {FULL_FINE_TUNE_LR:g} unless --lr).")
     lora_rank: int = option(16, "LoRA rank.")
     lora_alpha: int = option(32, "LoRA alpha (the update is scaled by alpha / rank).")
