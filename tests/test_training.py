@@ -429,6 +429,20 @@ def test_a_pack_trains_without_its_source_and_its_slim_run_loads_anywhere(run, t
     result = runner.invoke(cli, ["unpack", str(tmp_path / "work")])
     assert result.exit_code != 0 and "not a whole pack" in result.output
 
+    # hard negatives are mined from the notes' words, which only a pack made --with-text carries
+    hard = ["--steps", "1", "--alpha", "0", "--collection-batches", "--hard-negatives", "1", "--lora-rank", "4",
+            "--threads", "2", "--quiet"]
+    result = runner.invoke(cli, ["train", *implied, "-o", str(tmp_path / "hard"), *hard])
+    assert result.exit_code != 0 and "pack the data with `notellm-train pack --with-text`" in result.output
+    result = runner.invoke(cli, ["pack", str(run["data"]), "--tokens", str(tokens), "--layers", "2", "-o", str(tmp_path / "text"),
+                                 "--with-text"])
+    assert result.exit_code == 0, result.output
+    implied = runner.invoke(cli, ["unpack", str(tmp_path / "text")]).output.splitlines()
+    result = runner.invoke(cli, ["train", *implied, "-o", str(tmp_path / "hard"), *hard])
+    assert result.exit_code == 0, result.output
+    log = [TrainingStep.parse(line) for line in (tmp_path / "hard" / TRAINING_LOG_FILE).read_text().splitlines()]
+    assert len(log) == 1 and np.isfinite(log[0].contrastive)
+
 
 def test_a_run_continues_from_another_and_distils_a_teacher(run, tmp_path):
     """`--init-from` starts from a run's trained weights; `--teacher` adds the distillation term for the notes
@@ -573,16 +587,3 @@ def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
                                  "--alpha", "0", *common])
     assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
-
-
-@pytest.mark.slow
-def test_a_run_with_hard_negatives_adds_them_to_each_step(run, tmp_path):
-    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
-    result = CliRunner().invoke(cli, [
-        "train", str(run["data"]), "-o", str(tmp_path / "run"), "--steps", "2", "--batch-pairs", str(min(pairs, 4)),
-        "--layers", "1", "--collection-batches", "--hard-negatives", "1", "--alpha", "0", "--content-tokens", str(CONTENT_TOKENS),
-        "--lora-rank", "4", "--warmup-steps", "1", "--threads", "2", "--quiet",
-    ])
-    assert result.exit_code == 0, result.output
-    log = [TrainingStep.parse(line) for line in (tmp_path / "run" / TRAINING_LOG_FILE).read_text().splitlines()]
-    assert len(log) == 2 and all(np.isfinite(entry.contrastive) for entry in log)

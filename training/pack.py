@@ -5,7 +5,8 @@ The GPU machine needs PyTorch and transformers but no llama.cpp, and the prepare
 
 * `base.gguf`: the base GGUF cut to its first N blocks (`delta.cut_gguf`: tensors byte for byte), so
   transformers dequantizes exactly the weights `--layers N` would keep from the full file;
-* `data/notes.jsonl.gz`: each note's id and vault only (with a token file, training never reads the text);
+* `data/notes.jsonl.gz`: each note's id and vault only (with a token file, training never reads the text),
+  and with `with_text` its title and text too (the hard-negative miner reads them);
 * `data/train_pairs.jsonl.gz`, `data/heldout_pairs.jsonl`, `data/manifest.json`;
 * `tokens.json.gz`: the token file given (`notellm-train tokenize --embedding-only`);
 * optionally `teacher.npz`: the teacher's vectors (`teacher.py`) cut by PCA to a few dimensions and stored as
@@ -69,7 +70,7 @@ def unpack_teacher(pack: Path, out: Path) -> Path:
 
 
 def pack(data: Path, tokens: Path, layers: int, base: Path, out: Path,
-         teacher: Path | None = None, teacher_dims: int = 128) -> list[Path]:
+         teacher: Path | None = None, teacher_dims: int = 128, with_text: bool = False) -> list[Path]:
     """Write the pack of the prepared DATA folder into OUT; returns the files written."""
     (out / "data").mkdir(parents=True, exist_ok=True)
     cut_gguf(base, out / "base.gguf", layers)
@@ -77,7 +78,8 @@ def pack(data: Path, tokens: Path, layers: int, base: Path, out: Path,
         note_ids, lines = [], []
         for row in map(json.loads, notes):
             note_ids.append(row["id"])
-            lines.append(json.dumps({"id": row["id"], "vault": row["vault"]}) + "\n")
+            kept = ("id", "vault", "title", "text") if with_text else ("id", "vault")
+            lines.append(json.dumps({key: row[key] for key in kept}, ensure_ascii=False) + "\n")
     _write_gz(out / "data" / "notes.jsonl.gz", lines)
     with open(data / "train_pairs.jsonl", encoding="utf-8") as pairs:
         _write_gz(out / "data" / "train_pairs.jsonl.gz", pairs)
