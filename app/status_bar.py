@@ -193,8 +193,8 @@ class PersonalizeStatus(QWidget):
                           f"Fine-tune the model on {self.session.vault.name}?", QMessageBox.StandardButton.NoButton, self.window())
         box.setInformativeText(
             "It learns from the vault's links and from your moves between related notes, then both models rank "
-            "links it held back; the personal model is used only if it ranks them better. Training takes roughly "
-            f"25 s per step on a 2-core CPU, about an hour for {DEFAULT_STEPS} steps. You can keep reading meanwhile; "
+            "links it held back; the personal model is used only if it ranks them better. Training takes about "
+            f"6-7 s per step on a 2-core CPU, about 20 minutes for {DEFAULT_STEPS} steps. You can keep reading meanwhile; "
             "if you cancel, the next run resumes where this one stopped."
         )
         start = box.addButton("Personalize", QMessageBox.ButtonRole.AcceptRole)

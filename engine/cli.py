@@ -390,7 +390,7 @@ def watch(vault, model, index_dir, content_tokens, exclude, as_json, debounce):
 @cli.command()
 @VAULT
 @click.option("--steps", type=click.IntRange(1, 100_000), default=DEFAULT_STEPS, show_default=True,
-              help="Training steps; about 25 s each on a 2-core CPU.")
+              help="Training steps; about 6-7 s per step on a 2-core CPU.")
 @click.option("--threads", type=click.IntRange(1, 1024), help="CPU threads for training and comparing [default: all cores].")
 @click.option("--reindex", "then_reindex", is_flag=True, help="When the model is switched, re-embed the vault with it right away.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
@@ -404,8 +404,8 @@ def personalize(vault, steps, threads, then_reindex, as_json):
     (recall@10, then MRR). Its GGUF goes to the user data folder and the vault remembers it; run
     `notellm-engine reindex VAULT` (or pass --reindex) to re-embed the notes with it.
 
-    Needs the training extra: pip install 'notellm-desktop[train]'. It takes roughly 25 s per step
-    on a 2-core CPU (about an hour for 150 steps) plus a few minutes to compare. Interrupted, it
+    Needs the training extra: pip install 'notellm-desktop[train]'. It takes about 6-7 s per step
+    on a 2-core CPU (about 20 minutes for 150 steps) plus a few minutes to compare. Interrupted, it
     resumes from its last checkpoint when run again.
     """
     from .personalize import personalize as run_personalize

@@ -184,7 +184,7 @@ def test_cli_personalize_explains_itself_and_fails_in_one_line(tmp_path, model_p
     from notellm.engine.cli import cli
 
     help_text = CliRunner().invoke(cli, ["personalize", "--help"]).output
-    for promise in ("pip install 'notellm-desktop[train]'", "25 s per step", "only if it beats", "--reindex"):
+    for promise in ("pip install 'notellm-desktop[train]'", "6-7 s per step", "only if it beats", "--reindex"):
         assert promise in " ".join(help_text.split())
 
     vault = write_notes(tmp_path / "loose", UNLINKED_NOTES)
