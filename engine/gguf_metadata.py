@@ -32,6 +32,18 @@ class ModelTraits:
     writes_topics: bool = True  # trained for CSFT: it writes hashtags
     causal_attention: bool = True  # False: bidirectional over the note prompt
 
+    @classmethod
+    def from_metadata(cls, values: dict) -> "ModelTraits":
+        """From a model file's metadata values by key (a key absent: true)."""
+        return cls(*(bool(values.get(key, True)) for key in TRAIT_KEYS))
+
+    def as_metadata(self) -> dict[str, bool]:
+        """The metadata values by key that `from_metadata` reads back."""
+        return dict(zip(TRAIT_KEYS, (self.writes_topics, self.causal_attention)))
+
+
+TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY)  # in ModelTraits' field order
+
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars
 SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),

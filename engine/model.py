@@ -15,11 +15,10 @@ from . import cpu_kernels
 from .cpu import physical_cores
 from .errors import ModelError
 from .gguf_metadata import (
-    CAUSAL_ATTENTION_KEY,
     PROJECTION_KEY,
     PROJECTION_ROWS_KEY,
     PROMPT_VERSION_KEY,
-    WRITES_TOPICS_KEY,
+    TRAIT_KEYS,
     GGUFFormatError,
     ModelTraits,
     read_metadata,
@@ -40,13 +39,16 @@ SEQUENCES_PER_DECODE = 8
 GENERATION_TOKENS = 48
 
 
-def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
-    """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
-    keys = {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY}
+def _read_fields(path: Path, keys: set[str]) -> dict:
     try:
-        fields = read_metadata(path, keys)
+        return read_metadata(path, keys)
     except (OSError, GGUFFormatError) as error:
         raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
+
+
+def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
+    """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
+    fields = _read_fields(path, {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY})
     version = int(fields[PROMPT_VERSION_KEY]) if PROMPT_VERSION_KEY in fields else None
     projection = None
     if PROJECTION_KEY in fields:
@@ -57,11 +59,7 @@ def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | Non
 
 def model_traits(path: Path) -> ModelTraits:
     """Whether a GGUF's model writes topics and runs causally (a base model or an older NoteLLM: both)."""
-    try:
-        fields = read_metadata(path, {WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY})
-    except (OSError, GGUFFormatError) as error:
-        raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
-    return ModelTraits(bool(fields.get(WRITES_TOPICS_KEY, True)), bool(fields.get(CAUSAL_ATTENTION_KEY, True)))
+    return ModelTraits.from_metadata(_read_fields(path, set(TRAIT_KEYS)))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

@@ -20,11 +20,10 @@ import gguf
 import numpy as np
 
 from notellm.engine.gguf_metadata import (
-    CAUSAL_ATTENTION_KEY,
     PROJECTION_KEY,
     PROJECTION_ROWS_KEY,
     PROMPT_VERSION_KEY,
-    WRITES_TOPICS_KEY,
+    TRAIT_KEYS,
     ModelTraits,
 )
 
@@ -127,8 +126,8 @@ def cut_gguf(base: Path, out: Path, layers: int) -> Path:
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int,
                          traits: ModelTraits = ModelTraits()) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
-    writer.add_bool(WRITES_TOPICS_KEY, traits.writes_topics)
-    writer.add_bool(CAUSAL_ATTENTION_KEY, traits.causal_attention)
+    for key, value in traits.as_metadata().items():
+        writer.add_bool(key, value)
     if projection is not None:
         projection = np.asarray(projection, dtype=np.float32)
         writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
@@ -271,8 +270,7 @@ def read_delta(path: Path) -> Delta:
         projection = np.asarray(fields[PROJECTION_KEY].contents(), dtype=np.float32).reshape(rows, -1)
     base_sha = str(fields[DELTA_BASE_KEY].contents()) if DELTA_BASE_KEY in fields else None
     layers = int(fields[DELTA_LAYERS_KEY].contents()) if DELTA_LAYERS_KEY in fields else 0
-    traits = ModelTraits(*(bool(fields[key].contents()) if key in fields else True
-                           for key in (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY)))
+    traits = ModelTraits.from_metadata({key: fields[key].contents() for key in TRAIT_KEYS if key in fields})
     return Delta(lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()),
                  base_sha, layers, traits)
 
