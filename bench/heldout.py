@@ -67,7 +67,7 @@ def main() -> None:
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged, read_collection,
-                                         tagged_sample, tagged_vaults, untagged_protocol)
+                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -126,12 +126,13 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tagged = tagged_vaults(collections)
 
-    def record_protocols(name: str, cosine: dict) -> None:
-        """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical)."""
+    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None) -> None:
+        """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
+        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut."""
         out = {}
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
-            per = {d.name: protocol(d, cosine[d.name]) for d in tagged}
+            per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head) for d in tagged}
             out[key] = {}
             for suggester in next(iter(per.values())):
                 rows = {c: per[c][suggester] for c in per}
@@ -174,7 +175,10 @@ def main() -> None:
         record(f"{name} + BM25", fused)
         record(f"{name} + lexical", fused_lexical)
         record_hashtags(f"{name}: neighbours' tags", neighbours)
-        record_protocols(f"{name} + lexical", cosine)
+        head = model.tag_head if model is not None else None
+        untagged = None if head is None else {
+            d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
+        record_protocols(f"{name} + lexical", cosine, untagged, head)
         if model is not None and args.generate_tags:
             generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
             record_hashtags(f"{name}: generated", generated)

@@ -23,6 +23,10 @@ WRITES_TOPICS_KEY = "notellm.writes_topics"
 # False for a model trained with every prompt token seeing the whole note: llama.cpp must run it with
 # causal attention off (absent: causal, as every decoder).
 CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
+# The tag head (`engine.tag_head`): its tags, and their directions row-major (one row of the embedding's
+# width per tag). Absent: the model names no tags of its own.
+TAG_HEAD_TAGS_KEY = "notellm.tag_head.tags"
+TAG_HEAD_VECTORS_KEY = "notellm.tag_head.vectors"
 
 
 @dataclass(frozen=True)

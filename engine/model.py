@@ -1,12 +1,14 @@
 """A NoteLLM model file run through llama.cpp: note embeddings and hashtag generation.
 
 One GGUF is one model. Besides the language model it may carry, in its metadata,
-`notellm.projection` (the trained linear head, row-major d x hidden) and `notellm.prompt_version`;
-a plain base model (zero-shot) has neither and its embedding is the normalised hidden state.
+`notellm.projection` (the trained linear head, row-major d x hidden), `notellm.prompt_version`, its traits
+(`gguf_metadata.ModelTraits`) and a tag head (`engine.tag_head`); a plain base model (zero-shot) has none
+of them and its embedding is the normalised hidden state.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +20,15 @@ from .gguf_metadata import (
     PROJECTION_KEY,
     PROJECTION_ROWS_KEY,
     PROMPT_VERSION_KEY,
+    TAG_HEAD_TAGS_KEY,
+    TAG_HEAD_VECTORS_KEY,
     TRAIT_KEYS,
     GGUFFormatError,
     ModelTraits,
     read_metadata,
 )
 from .llama_batch_embedder import BatchEmbedder
+from .tag_head import TagHead
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
     PROMPT_HEAD,
@@ -46,20 +51,48 @@ def _read_fields(path: Path, keys: set[str]) -> dict:
         raise ModelError(f"{path} is not a readable GGUF model file ({error})") from error
 
 
-def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
-    """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
-    fields = _read_fields(path, {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY})
+@dataclass(frozen=True)
+class ModelHeader:
+    """What a NoteLLM model file says of itself in its metadata, read in one pass over its header."""
+
+    architecture: str
+    projection: np.ndarray | None  # the trained linear head; None for a base model
+    prompt_version: int | None
+    traits: ModelTraits
+    tag_head: TagHead | None  # the tags it names from its embedding (`engine.tag_head`); None when it has none
+
+
+HEADER_KEYS = {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROMPT_VERSION_KEY, TAG_HEAD_TAGS_KEY,
+               TAG_HEAD_VECTORS_KEY, *TRAIT_KEYS}
+
+
+def read_model_header(path: Path) -> ModelHeader:
+    fields = _read_fields(path, HEADER_KEYS)
     version = int(fields[PROMPT_VERSION_KEY]) if PROMPT_VERSION_KEY in fields else None
     projection = None
     if PROJECTION_KEY in fields:
         rows = int(fields[PROJECTION_ROWS_KEY])
         projection = np.asarray(fields[PROJECTION_KEY], dtype=np.float32).reshape(rows, -1)
-    return str(fields.get("general.architecture", "llama")), projection, version
+    tag_head = None
+    if TAG_HEAD_TAGS_KEY in fields:
+        tags = tuple(fields[TAG_HEAD_TAGS_KEY])
+        try:
+            tag_head = TagHead(tags, np.asarray(fields.get(TAG_HEAD_VECTORS_KEY, ()), dtype=np.float32).reshape(len(tags), -1))
+        except ValueError as error:
+            raise ModelError(f"{path} has a damaged tag head ({error})") from error
+    return ModelHeader(str(fields.get("general.architecture", "llama")), projection, version,
+                       ModelTraits.from_metadata(fields), tag_head)
+
+
+def read_notellm_metadata(path: Path) -> tuple[str, np.ndarray | None, int | None]:
+    """(architecture, projection matrix or None, prompt version or None) from a GGUF's metadata."""
+    header = read_model_header(path)
+    return header.architecture, header.projection, header.prompt_version
 
 
 def model_traits(path: Path) -> ModelTraits:
     """Whether a GGUF's model writes topics and runs causally (a base model or an older NoteLLM: both)."""
-    return ModelTraits.from_metadata(_read_fields(path, set(TRAIT_KEYS)))
+    return read_model_header(path).traits
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -78,13 +111,14 @@ class NoteModel:
         # Room for one prompt, in whole 256-token blocks: llama-cpp-python sizes its first context for
         # 256 sequences and llama.cpp warns on stderr unless the context divides evenly among them.
         self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 256) * 256
-        architecture, self.projection, version = read_notellm_metadata(self.path)
+        header = read_model_header(self.path)
+        architecture, self.projection, version = header.architecture, header.projection, header.prompt_version
         if version is not None and version != PROMPT_VERSION:
             raise ModelError(
                 f"{self.path.name} was trained for prompt version {version}, this NoteLLM uses {PROMPT_VERSION}; "
                 "use a matching release or retrain"
             )
-        traits = model_traits(self.path)
+        traits = header.traits
         try:
             cpu_kernels.load()  # a build with one library per instruction set has none until then
             self.llama = llama_cpp.Llama(
@@ -108,6 +142,9 @@ class NoteModel:
         self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
         self.embedder.set_head(self.tokenizer.tokenize(PROMPT_HEAD))
         self.writes_topics = traits.writes_topics
+        self.tag_head = header.tag_head
+        if self.tag_head is not None and self.tag_head.dimensions != self.dimensions:
+            raise ModelError(f"{self.path.name}: its tag head has {self.tag_head.dimensions} dimensions, its embedding {self.dimensions}")
         self._generator = None
 
     def close(self) -> None:

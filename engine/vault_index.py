@@ -494,9 +494,9 @@ class VaultIndex:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
-        related notes carry, or else its own salient words that a few other notes share
-        (`engine.tag_suggestions`); then, while fewer than `count` and if the model was trained to write
-        them, the model's topics (CSFT). The note's tags, dismissed and accepted ones never come back.
+        related notes carry, or else the tag the model's tag head names (`engine.tag_head`) and the note's
+        own salient words that a few other notes share (`engine.tag_suggestions`); then, while fewer than
+        `count` and if the model was trained to write them, the model's topics (CSFT). The note's tags, dismissed and accepted ones never come back.
         `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
@@ -510,14 +510,22 @@ class VaultIndex:
             refused = [s["tag"] for s in stored if s["status"] in ("dismissed", "accepted")]
             own = note.parsed.tags + refused
             note_terms = self._query_terms(row)
-            neighbours = self._ranked(self.store.embedding_of(row.id), note_terms, FALLBACK_NEIGHBOURS, exclude=row.id)
+            embedding = self.store.embedding_of(row.id)
+            neighbours = self._ranked(embedding, note_terms, FALLBACK_NEIGHBOURS, exclude=row.id)
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
             voters = [note_id for note_id, _ in neighbours[:VOTE_NEIGHBOURS]]
             bodies = self.store.lexical_bodies(voters)
             terms = NoteTerms(row.id, note_terms, set(lexical.terms(note.parsed.title)),
                               [set(bodies.get(i, "").split()) for i in voters], own)
+            head = self.model.tag_head
+
+            def model_tags() -> list[str]:  # asked only when the related notes' tags give none
+                if head is None or embedding is None:
+                    return []
+                return head.rank(embedding, self.store.embeddings(len(embedding)), count, exclude=own)
+
             tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
-                                    self.store.tagged_share(), count)
+                                    self.store.tagged_share(), count, model_tags)
             if len(tags) < count and self.model.writes_topics:
                 generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
                 tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))

@@ -42,12 +42,17 @@ def is_word_tag(term: str) -> bool:
     return is_content_word(term) and term[0].isalpha() and term not in MARKUP_WORDS and normalise_tag(term) == term
 
 
+def in_band(index: TermIndex, term: str) -> bool:
+    """Whether the vault holds the term in enough notes, and few enough, for it to be anyone's tag."""
+    held = index.counts.get(term, 0)
+    # max(): in a vault of a handful of notes, a word two of them share is still a topic, not noise.
+    return MIN_NOTES <= held <= max(MIN_NOTES, MAX_HELD_SHARE * index.rows)
+
+
 def weight_in_note(index: TermIndex, term: str, note_id: int) -> float | None:
     """The term's weight in this note (`TermIndex.holders`), or None when it may not be the note's tag: outside the band,
     or held by more than `MAX_SHARE` of the notes and weighing less here than in that many others."""
-    held = index.counts.get(term, 0)
-    # max(): in a vault of a handful of notes, a word two of them share is still a topic, not noise.
-    if not MIN_NOTES <= held <= max(MIN_NOTES, MAX_HELD_SHARE * index.rows):
+    if not in_band(index, term):
         return None
     ids, weights = index.holders(term)
     mine = weights[ids == note_id]

@@ -1,4 +1,5 @@
-"""Hashtags for vaults with few or no tags: a note's own salient words that a few other notes share."""
+"""Hashtags for vaults with few or no tags: the model's tag head, then a note's own salient words that a few
+other notes share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 from collections import Counter
 
 from notellm.engine.lexical import document, terms
+from notellm.engine.model import read_model_header
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
 from notellm.engine.term_index import TermIndex
 from notellm.engine.vocabulary_tags import vocabulary_tags
@@ -59,9 +61,11 @@ def test_an_untagged_vault_gets_note_specific_hashtags_from_the_shipped_model(tm
     assert len({tuple(tags) for tags in suggested.values()}) >= 0.9 * len(notes)  # note-specific, not one list for all
     per_tag = Counter(tag for tags in suggested.values() for tag in tags)
     assert max(per_tag.values()) <= 0.10 * len(notes)
-    for path, tags in suggested.items():  # each tag is one of the note's own words
+    head = set(read_model_header(shipped_model).tag_head.tags)
+    for path, tags in suggested.items():  # the model's tag leads, the note's own words follow
         words = set(terms((vault / path).read_text(encoding="utf-8")))
-        assert set(tags) <= words, (path, tags)
+        assert set(tags[1:]) <= words and tags[0] in head | words, (path, tags)
+    assert sum(tags[0] in head for tags in suggested.values()) >= 0.5 * len(notes)
 
 
 def test_the_sample_vault_no_longer_gets_its_one_common_tag_everywhere(tmp_path, shipped_model, open_index):

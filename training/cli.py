@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import Field, asdict, fields
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
+from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.training_report import CHECKPOINT_FILE
 
-from .data import DataError, PrepareConfig
+from .data import DataError, Dataset, PrepareConfig
+from .tag_head import TagHeadConfig
 from .train_config import FULL_FINE_TUNE_LR, TrainConfig
 
 PREPARE_DEFAULTS = PrepareConfig()  # the prepare options' defaults are the dataclass's
+TAG_HEAD_DEFAULTS = TagHeadConfig()
 
 
 def _config_option(config_field: Field):
@@ -132,7 +136,6 @@ def tokenize(data, out, embedding_only, content_tokens, tokenizer_gguf) -> None:
 
     `train --tokens FILE` then needs no llama.cpp: handy on a GPU machine where it is not installed.
     """
-    from .data import Dataset
     from .train import ExampleCache, TrainError, load_tokenizer
 
     try:
@@ -249,6 +252,51 @@ def export(run, out, quant, hf_dir, delta, threads) -> None:
     except (DeltaError, TrainError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(asdict(result), indent=2))
+
+
+@cli.command("tag-head")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", "targets", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Write the head into these GGUF files instead of MODEL, e.g. its delta (repeatable).")
+@click.option("--min-notes", default=TAG_HEAD_DEFAULTS.min_notes, show_default=True, help="Notes of one vault a tag needs to teach its direction.")
+@click.option("--notes-per-tag", default=TAG_HEAD_DEFAULTS.notes_per_tag, show_default=True, help="At most this many of a vault's notes per tag are embedded.")
+@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep the notes' vectors in this .npz as they are made: a stopped run resumes from it.")
+@click.option("--content-tokens", default=DEFAULT_CONTENT_TOKENS, show_default=True)
+@click.option("--threads", default=0, help="llama.cpp threads (0: the physical cores).")
+def tag_head(data, model, targets, min_notes, notes_per_tag, cache, content_tokens, threads) -> None:
+    """Teach MODEL to name a note's tags in a vault that has none: a tag head from the tagged notes of DATA
+    (a folder from `prepare` or `prepare-corpus`), embedded by MODEL. Only tag names and directions are
+    written, never a note. About 2 minutes per 1,000 notes embedded on 2 cores.
+
+    \b
+    notellm-train tag-head data/corpus assets/models/notellm-default.gguf \\
+        --into assets/models/notellm-default.delta.gguf --cache runs/tag-head.npz
+    notellm-train rebuild assets/models/notellm-default.delta.gguf -o assets/models/notellm-default.gguf
+    """
+    from notellm.engine.errors import ModelError
+    from notellm.engine.model import NoteModel
+
+    from .delta import write_tag_head
+    from .tag_head import build_tag_head, model_embedding, notes_to_embed
+
+    config = TagHeadConfig(min_notes=min_notes, notes_per_tag=notes_per_tag)
+    notes = [note for note in Dataset.load(data).notes.values() if note.get("tags")]
+    try:
+        note_model = NoteModel(model, threads=threads or None, content_tokens=content_tokens)
+    except ModelError as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        with click.progressbar(length=len(notes_to_embed(notes, config)), label="embedding tagged notes", file=sys.stderr) as bar:
+            head = build_tag_head(notes, model_embedding(note_model, notes, content_tokens, cache, done=bar.update), config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        note_model.close()
+    for target in targets or (model,):
+        write_tag_head(target, head)
+        click.echo(f"{target}: a tag head of {len(head.tags)} tags from {len(notes)} tagged notes")
 
 
 @cli.command()

@@ -23,9 +23,12 @@ from notellm.engine.gguf_metadata import (
     PROJECTION_KEY,
     PROJECTION_ROWS_KEY,
     PROMPT_VERSION_KEY,
+    TAG_HEAD_TAGS_KEY,
+    TAG_HEAD_VECTORS_KEY,
     TRAIT_KEYS,
     ModelTraits,
 )
+from notellm.engine.tag_head import TagHead
 
 DELTA_ARCH = "notellm-delta"
 DELTA_BASE_KEY = "notellm.delta.base_sha256"
@@ -123,17 +126,58 @@ def cut_gguf(base: Path, out: Path, layers: int) -> Path:
     return out
 
 
+def add_float_array(writer: gguf.GGUFWriter, key: str, values: np.ndarray) -> None:
+    writer.add_key_value(key, [float(x) for x in np.asarray(values, dtype=np.float32).reshape(-1)], gguf.GGUFValueType.ARRAY,
+                         sub_type=gguf.GGUFValueType.FLOAT32)
+
+
+def add_tag_head(writer: gguf.GGUFWriter, tag_head: TagHead) -> None:
+    writer.add_array(TAG_HEAD_TAGS_KEY, list(tag_head.tags))
+    add_float_array(writer, TAG_HEAD_VECTORS_KEY, tag_head.vectors)
+
+
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int,
-                         traits: ModelTraits = ModelTraits()) -> None:
+                         traits: ModelTraits = ModelTraits(), tag_head: TagHead | None = None) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
     for key, value in traits.as_metadata().items():
         writer.add_bool(key, value)
     if projection is not None:
-        projection = np.asarray(projection, dtype=np.float32)
         writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
-        writer.add_key_value(
-            PROJECTION_KEY, [float(x) for x in projection.reshape(-1)], gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType.FLOAT32
-        )
+        add_float_array(writer, PROJECTION_KEY, projection)
+    if tag_head is not None:
+        add_tag_head(writer, tag_head)
+
+
+def read_tag_head(fields: dict) -> TagHead | None:
+    """The tag head among a GGUFReader's fields, or None."""
+    if TAG_HEAD_TAGS_KEY not in fields:
+        return None
+    tags = tuple(str(tag) for tag in fields[TAG_HEAD_TAGS_KEY].contents())
+    return TagHead(tags, np.asarray(fields[TAG_HEAD_VECTORS_KEY].contents(), dtype=np.float32).reshape(len(tags), -1))
+
+
+def write_tag_head(path: Path, tag_head: TagHead) -> Path:
+    """Give the GGUF at `path` (a model or a delta) this tag head, replacing any it had; every other key and
+    tensor is copied byte for byte, and the file is replaced atomically."""
+    path = Path(path)
+    reader = gguf.GGUFReader(str(path))
+    tmp = path.with_name(path.name + ".part")
+    writer = gguf.GGUFWriter(str(tmp), str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents()))
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name in (gguf.Keys.General.ARCHITECTURE, TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY):
+            continue
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+    add_tag_head(writer, tag_head)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, path)
+    return path
 
 
 def write_model_gguf(
@@ -146,6 +190,7 @@ def write_model_gguf(
     name: str | None = None,
     layers: int = 0,
     traits: ModelTraits = ModelTraits(),
+    tag_head: TagHead | None = None,
 ) -> Path:
     """Write a GGUF with the base's metadata/tokenizer and the tensors `tensors(gguf_name)` returns.
 
@@ -167,7 +212,7 @@ def write_model_gguf(
     if layers:
         writer.add_block_count(layers)
     writer.add_file_type(0 if dtype == "f32" else 1)
-    add_notellm_metadata(writer, projection, prompt_version, traits)
+    add_notellm_metadata(writer, projection, prompt_version, traits, tag_head)
     for tensor in reader.tensors:
         if not kept(tensor.name, layers):
             continue
@@ -219,6 +264,7 @@ def write_delta(
     dtype: str = "f16",
     layers: int = 0,
     traits: ModelTraits = ModelTraits(),
+    tag_head: TagHead | None = None,
 ) -> Path:
     """Write a delta GGUF: for each base tensor name, LoRA A (r x in) and B (out x r, already in GGUF row order);
     `layers` > 0 records that the model keeps only the base's first that many blocks."""
@@ -228,7 +274,7 @@ def write_delta(
     writer.add_float32(DELTA_SCALE_KEY, float(scale))
     if layers:
         writer.add_uint32(DELTA_LAYERS_KEY, int(layers))
-    add_notellm_metadata(writer, projection, prompt_version, traits)
+    add_notellm_metadata(writer, projection, prompt_version, traits, tag_head)
     numpy_dtype = np.float16 if dtype == "f16" else np.float32
     for name in sorted(lora):
         a, b = lora[name]
@@ -250,6 +296,7 @@ class Delta:
     base_sha256: str | None
     layers: int = 0  # keep the base's first N blocks (0: all)
     traits: ModelTraits = ModelTraits()
+    tag_head: TagHead | None = None
 
 
 def read_delta(path: Path) -> Delta:
@@ -272,7 +319,7 @@ def read_delta(path: Path) -> Delta:
     layers = int(fields[DELTA_LAYERS_KEY].contents()) if DELTA_LAYERS_KEY in fields else 0
     traits = ModelTraits.from_metadata({key: fields[key].contents() for key in TRAIT_KEYS if key in fields})
     return Delta(lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()),
-                 base_sha, layers, traits)
+                 base_sha, layers, traits, read_tag_head(fields))
 
 
 def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", check_base: bool = True) -> Path:
@@ -302,7 +349,7 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
     direct = quant in ("f16", "f32")
     target = out if direct else out.with_name(out.stem + ".f16.tmp.gguf")
     write_model_gguf(base, target, tensors, parts.projection, parts.prompt_version, dtype="f32" if quant == "f32" else "f16",
-                     layers=parts.layers, traits=parts.traits)
+                     layers=parts.layers, traits=parts.traits, tag_head=parts.tag_head)
     if not direct:
         try:
             quantize(target, out, quant)

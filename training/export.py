@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from notellm.engine.gguf_metadata import ModelTraits
-from notellm.engine.model import model_traits
+from notellm.engine.model import read_model_header
 
 from .delta import QUANT_TYPES, DeltaError, gguf_permutation, head_counts, quantize, write_delta, write_model_gguf
 from .train import load_run
@@ -94,11 +94,15 @@ def export(
         return gguf_permutation(name, n_head, n_head_kv)(state[to_hf[name]])
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
+    base_header = read_model_header(base) if base.is_file() else None
     # Writes hashtags only if trained for CSFT here and, for a NoteLLM base (personalize), if the base did.
-    writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (not base.is_file() or model_traits(base).writes_topics)
+    writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (base_header is None or base_header.traits.writes_topics)
     traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional)
+    # A NoteLLM base's tag head goes on with the model trained from it (personalize): that training moves the
+    # embedding little, and a head is built from the corpus only (`notellm-train tag-head`).
+    tag_head = base_header.tag_head if base_header else None
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
-                     layers=config.layers, traits=traits)
+                     layers=config.layers, traits=traits, tag_head=tag_head)
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
@@ -118,7 +122,8 @@ def export(
             name = from_hf[hf_name]
             lora[name] = (a, gguf_permutation(name, n_head, n_head_kv)(b))
             scale = module_scale
-        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers, traits=traits)
+        write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers, traits=traits,
+                    tag_head=tag_head)
         result.delta = str(delta)
 
     if hf_dir is not None:

@@ -27,6 +27,7 @@ from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
 from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
 from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
+from notellm.engine.tag_head import TagHead
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
 from notellm.engine.term_index import TermIndex
@@ -206,17 +207,27 @@ class TagSetting:
     title_terms: list[set[str]]
     index: TermIndex  # note ids are positions in data.notes
     nearest: np.ndarray
+    embeddings: np.ndarray | None = None  # the model's vectors of the notes as shown here (inline #tags cut)
+    tag_head: TagHead | None = None  # the model's, when it has one
 
     def note_terms(self, index: int) -> NoteTerms:
         return NoteTerms(index, self.terms[index], self.title_terms[index],
                          [set(self.terms[j]) for j in self.nearest[index][:VOTE_NEIGHBOURS]], self.visible[index])
 
+    def model_tags(self, index: int) -> list[str]:
+        """The tags the model's tag head names for the note, as `VaultIndex.suggest_tags` asks it."""
+        if self.tag_head is None or self.embeddings is None:
+            return []
+        return self.tag_head.rank(self.embeddings[index], self.embeddings, HASHTAG_COUNT, self.visible[index])
 
-def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int]) -> TagSetting:
+
+def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
+                tag_head: TagHead | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
     text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
-    The model's vectors are those of the link evaluation, made before the tags were cut."""
+    Those vectors are the link evaluation's, made before the tags were cut; `embeddings`, the ones the
+    model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`)."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
@@ -230,7 +241,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     np.fill_diagonal(scores, -np.inf)
     nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
-                      index, nearest)
+                      index, nearest, embeddings, tag_head)
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:
@@ -250,15 +261,25 @@ def vocabulary_only(setting: TagSetting, index: int) -> list[str]:
     return vocabulary_tags(setting.index, index, note.terms, note.title_terms, note.neighbour_terms, note.own_tags, HASHTAG_COUNT)
 
 
+def tag_head_only(setting: TagSetting, index: int) -> list[str]:
+    return setting.model_tags(index)
+
+
 def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
     """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`)."""
     tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
     return suggest_hashtags([setting.visible[j] for j in setting.nearest[index]], setting.note_terms(index), setting.index,
-                            tagged_share, HASHTAG_COUNT)
+                            tagged_share, HASHTAG_COUNT, lambda: setting.model_tags(index))
 
 
 SUGGESTERS = {"popular tags": popular_tags, "neighbour votes": neighbour_votes, "vocabulary": vocabulary_only,
-              "engine": engine_suggestion}
+              "tag head": tag_head_only, "engine": engine_suggestion}
+
+
+def untagged_view(data: CollectionData) -> CollectionData:
+    """The collection's notes with every inline #tag cut from their text: what the tag head's vectors are made of."""
+    notes = [{**note, "text": INLINE_TAG.sub("", note["text"])} for note in data.notes]
+    return CollectionData(data.name, notes, data.links, data.vault_tags)
 
 
 def untagged_copy(source: Path, target: Path) -> Path:
@@ -276,23 +297,28 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
     return [d for d in collections if sum(bool(note["tags"]) for note in d.notes) >= TAGGED_VAULT_NOTES]
 
 
-def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS) -> dict[str, dict]:
+def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
+                         embeddings: np.ndarray | None = None, tag_head: TagHead | None = None) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`)."""
     sample = tagged_sample(data, HIDDEN_TAG_NOTES)
-    setting = tag_setting(data, cosine, set(sample))
-    return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()}
+    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head)
+    return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()
+            if name != "tag head" or tag_head is not None}
 
 
-def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS) -> dict[str, dict]:
+def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
+                      embeddings: np.ndarray | None = None, tag_head: TagHead | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))))
+    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():
         if name in ("popular tags", "neighbour votes"):  # nothing to suggest from without tags
+            continue
+        if name == "tag head" and tag_head is None:
             continue
         answers = [suggest(setting, i)[:HASHTAG_COUNT] for i in range(len(data.notes))]
         proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))

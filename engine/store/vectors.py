@@ -32,3 +32,8 @@ class Vectors(IndexFile):
     def embedding_of(self, note_id: int) -> np.ndarray | None:
         row = self.db.execute("select embedding from notes where id = ?", [note_id]).fetchone()
         return decode_vector(row[0]) if row and row[0] is not None else None
+
+    def embeddings(self, dimensions: int) -> np.ndarray:
+        """Every note's vector of this width, one row each (none: an empty matrix)."""
+        parts = [vectors for _, vectors in self.iter_embeddings(dimensions)]
+        return np.concatenate(parts) if parts else np.zeros((0, dimensions), dtype=np.float32)
