@@ -170,15 +170,20 @@ def summary_section(results: dict) -> list[str]:
             parts = [f"{language} {pooled_hashtags([rows[c] for c in cs])['precision@3']:.3f}" for language, cs in by_language.items()]
             return f"{protocols['hidden'][suggester]['pooled']['precision@3']:.3f} ({', '.join(parts)})"
 
-        def untagged_cell(key: str, form: str) -> str:
-            rows = protocols["untagged"]["engine"]["collections"]
+        def untagged_cell(key: str, form: str, suggester: str = "engine") -> str:
+            rows = protocols["untagged"][suggester]["collections"]
             parts = [f"{language} {pooled_untagged([rows[c] for c in cs])[key]:{form}}" for language, cs in by_language.items()]
-            return f"{protocols['untagged']['engine']['pooled'][key]:{form}} ({', '.join(parts)})"
+            return f"{protocols['untagged'][suggester]['pooled'][key]:{form}} ({', '.join(parts)})"
 
         out += ["", "| hashtags | (a) 50 notes' tags hidden: P@3 | (b) untagged: notes with a tag | (b) P@3 | (b) most proposed tag: share of notes |",
                 "|---|---|---|---|---|",
                 f"| engine (related notes by `{neighbours}`) | {hidden_cell('engine')} | {untagged_cell('coverage', '.0%')} | "
                 f"{untagged_cell('precision@3', '.3f')} | {untagged_cell('top_share', '.1%')} |",
+                *([f"| the model's tag head alone | {hidden_cell('tag head')} | {untagged_cell('coverage', '.0%', 'tag head')} | "
+                   f"{untagged_cell('precision@3', '.3f', 'tag head')} | {untagged_cell('top_share', '.1%', 'tag head')} |"]
+                  if "tag head" in protocols["untagged"] else []),
+                f"| the vault's words alone | {hidden_cell('vocabulary')} | {untagged_cell('coverage', '.0%', 'vocabulary')} | "
+                f"{untagged_cell('precision@3', '.3f', 'vocabulary')} | {untagged_cell('top_share', '.1%', 'vocabulary')} |",
                 f"| neighbour votes alone (no word step) | {hidden_cell('neighbour votes')} | 0% | – | – |",
                 f"| the vault's 3 most common tags | {hidden_cell('popular tags')} | 0% | – | – |"]
     return out + ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", ""]
@@ -195,6 +200,7 @@ def hashtag_protocol_method(results: dict) -> list[str]:
             "the tags were cut). Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
             "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the rule "
             "before it (neighbours' tags with the best further tag as fallback); `vocabulary` the vault-words step alone; "
+            "`tag head` the model's tag head alone (`engine.tag_head`, its vectors of the notes with every inline #tag cut); "
             "`popular tags` the vault's three most common visible tags for every note.", "",
             "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
             "(target: ≥ max(neighbour votes, popular tags) + 0.05).",
