@@ -28,7 +28,6 @@ from .gguf_metadata import (
     read_metadata,
 )
 from .llama_batch_embedder import BatchEmbedder
-from .tag_head import TagHead
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
     PROMPT_HEAD,
@@ -39,6 +38,7 @@ from .prompt import (
     max_prompt_tokens,
     topics_cue,
 )
+from .tag_head import TagHead
 
 SEQUENCES_PER_DECODE = 8
 GENERATION_TOKENS = 48
@@ -67,6 +67,7 @@ HEADER_KEYS = {"general.architecture", PROJECTION_KEY, PROJECTION_ROWS_KEY, PROM
 
 
 def read_model_header(path: Path) -> ModelHeader:
+    """Everything `ModelHeader` holds, from one walk over the GGUF's metadata (ModelError when it is unreadable)."""
     fields = _read_fields(path, HEADER_KEYS)
     version = int(fields[PROMPT_VERSION_KEY]) if PROMPT_VERSION_KEY in fields else None
     projection = None

@@ -104,3 +104,21 @@ def test_tag_head_command_teaches_a_model_the_tags_of_a_prepared_folder(tmp_path
     index.reindex()
     assert index.suggest_tags("cluster.md")[0] == "kubernetes"
     assert index.suggest_tags("bread.md")[0] == "baking"
+
+
+def test_a_damaged_tag_head_is_refused_in_one_line(tmp_path):
+    import gguf
+
+    from notellm.engine.gguf_metadata import TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY
+
+    path = tmp_path / "damaged.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_array(TAG_HEAD_TAGS_KEY, ["kubernetes", "baking", "japanese"])
+    writer.add_key_value(TAG_HEAD_VECTORS_KEY, [0.5] * 5, gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType.FLOAT32)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelError, match=r"damaged\.gguf has a damaged tag head") as refused:
+        read_model_header(path)
+    assert "\n" not in str(refused.value)
