@@ -251,7 +251,10 @@ def related(vault, note, model, index_dir, content_tokens, exclude, as_json, cou
 def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count, refresh, apply_tags, dismiss):
     """Suggest hashtags for NOTE; --apply writes chosen ones into its frontmatter.
 
-    Only --apply changes the note, atomically and leaving every other byte as it was.
+    Suggestions are the vault's own tags that NOTE's related notes carry; where they carry none (an
+    untagged vault), a tag the model learnt to name from public note collections, then NOTE's own words
+    that a few other notes share. Only --apply changes the note, atomically and leaving every other byte
+    as it was.
     """
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         for tag in dismiss:
