@@ -76,9 +76,8 @@ def read_model_header(path: Path) -> ModelHeader:
         projection = np.asarray(fields[PROJECTION_KEY], dtype=np.float32).reshape(rows, -1)
     tag_head = None
     if TAG_HEAD_TAGS_KEY in fields:
-        tags = tuple(fields[TAG_HEAD_TAGS_KEY])
         try:
-            tag_head = TagHead(tags, np.asarray(fields.get(TAG_HEAD_VECTORS_KEY, ()), dtype=np.float32).reshape(len(tags), -1))
+            tag_head = TagHead.from_metadata(fields[TAG_HEAD_TAGS_KEY], fields.get(TAG_HEAD_VECTORS_KEY, ()))
         except ValueError as error:
             raise ModelError(f"{path} has a damaged tag head ({error})") from error
     return ModelHeader(str(fields.get("general.architecture", "llama")), projection, version,

@@ -34,6 +34,12 @@ class TagHead:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.tags):
             raise ValueError(f"a tag head needs one vector per tag: {len(self.tags)} tags, vectors {self.vectors.shape}")
 
+    @classmethod
+    def from_metadata(cls, tags, values) -> "TagHead":
+        """From the two metadata values (`TAG_HEAD_TAGS_KEY`, `TAG_HEAD_VECTORS_KEY`); ValueError when they do not fit."""
+        tags = tuple(str(tag) for tag in tags)
+        return cls(tags, np.asarray(values, dtype=np.float32).reshape(len(tags), -1))
+
     @property
     def dimensions(self) -> int:
         return self.vectors.shape[1]
@@ -50,7 +56,4 @@ class TagHead:
             cap = max(MIN_NOTES, int(MAX_SHARE * len(vault)))
             closer = np.sum(vault @ self.vectors[rows].T > scores[rows] + 1e-6, axis=0)  # notes it fits better than this one
             rows = [row for row, count in zip(rows, closer) if count < cap]
-        chosen: dict[str, str] = {}  # by tag_key: a head from an older build may hold two spellings of one tag
-        for row in rows:
-            chosen.setdefault(tag_key(self.tags[row]), self.tags[row])
-        return list(chosen.values())[:limit]
+        return [self.tags[row] for row in rows[:limit]]

@@ -87,11 +87,23 @@ def copy_metadata(reader: gguf.GGUFReader, writer: gguf.GGUFWriter, skip: Iterab
     """Copy every key (tokenizer included) except the file-layout ones and `skip` (as gguf_new_metadata does)."""
     skip = set(skip) | {gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE}
     for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name in skip or field.name.startswith("notellm."):
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+        if not (field.name.startswith("GGUF.") or field.name in skip or field.name.startswith("notellm.")):
+            copy_field(field, writer)
+
+
+def copy_field(field, writer: gguf.GGUFWriter) -> None:
+    """One key of a GGUFReader, with its value types, into a writer."""
+    value_type = field.types[0]
+    sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+    writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+
+
+def write_out(writer: gguf.GGUFWriter) -> None:
+    """Write what was added to `writer` (header, keys, tensors) and close its file."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
 
 
 def block_index(name: str) -> int | None:
@@ -119,10 +131,7 @@ def cut_gguf(base: Path, out: Path, layers: int) -> Path:
     for tensor in reader.tensors:
         if kept(tensor.name, layers):
             writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_out(writer)
     return out
 
 
@@ -148,14 +157,6 @@ def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None,
         add_tag_head(writer, tag_head)
 
 
-def read_tag_head(fields: dict) -> TagHead | None:
-    """The tag head among a GGUFReader's fields, or None."""
-    if TAG_HEAD_TAGS_KEY not in fields:
-        return None
-    tags = tuple(str(tag) for tag in fields[TAG_HEAD_TAGS_KEY].contents())
-    return TagHead(tags, np.asarray(fields[TAG_HEAD_VECTORS_KEY].contents(), dtype=np.float32).reshape(len(tags), -1))
-
-
 def write_tag_head(path: Path, tag_head: TagHead) -> Path:
     """Give the GGUF at `path` (a model or a delta) this tag head, replacing any it had; every other key and
     tensor is copied byte for byte, and the file is replaced atomically."""
@@ -164,18 +165,12 @@ def write_tag_head(path: Path, tag_head: TagHead) -> Path:
     tmp = path.with_name(path.name + ".part")
     writer = gguf.GGUFWriter(str(tmp), str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents()))
     for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name in (gguf.Keys.General.ARCHITECTURE, TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY):
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+        if not (field.name.startswith("GGUF.") or field.name in (gguf.Keys.General.ARCHITECTURE, TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY)):
+            copy_field(field, writer)
     add_tag_head(writer, tag_head)
     for tensor in reader.tensors:
         writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_out(writer)
     os.replace(tmp, path)
     return path
 
@@ -223,10 +218,7 @@ def write_model_gguf(
         if array.ndim > 1 and dtype == "f16":
             array = array.astype(np.float16)
         writer.add_tensor(tensor.name, np.ascontiguousarray(array))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_out(writer)
     os.replace(tmp, out)
     return out
 
@@ -280,10 +272,7 @@ def write_delta(
         a, b = lora[name]
         writer.add_tensor(name + LORA_A, np.ascontiguousarray(a.astype(numpy_dtype)))
         writer.add_tensor(name + LORA_B, np.ascontiguousarray(b.astype(numpy_dtype)))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_out(writer)
     return Path(out)
 
 
@@ -318,8 +307,11 @@ def read_delta(path: Path) -> Delta:
     base_sha = str(fields[DELTA_BASE_KEY].contents()) if DELTA_BASE_KEY in fields else None
     layers = int(fields[DELTA_LAYERS_KEY].contents()) if DELTA_LAYERS_KEY in fields else 0
     traits = ModelTraits.from_metadata({key: fields[key].contents() for key in TRAIT_KEYS if key in fields})
+    tag_head = None
+    if TAG_HEAD_TAGS_KEY in fields:
+        tag_head = TagHead.from_metadata(fields[TAG_HEAD_TAGS_KEY].contents(), fields[TAG_HEAD_VECTORS_KEY].contents())
     return Delta(lora, float(fields[DELTA_SCALE_KEY].contents()), projection, int(fields[PROMPT_VERSION_KEY].contents()),
-                 base_sha, layers, traits, read_tag_head(fields))
+                 base_sha, layers, traits, tag_head)
 
 
 def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", check_base: bool = True) -> Path:

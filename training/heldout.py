@@ -27,8 +27,8 @@ from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
 from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
 from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
-from notellm.engine.tag_head import TagHead
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+from notellm.engine.tag_head import TagHead
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
 from notellm.engine.term_index import TermIndex
 from notellm.engine.vocabulary_tags import VOTE_NEIGHBOURS, vocabulary_tags
@@ -261,10 +261,6 @@ def vocabulary_only(setting: TagSetting, index: int) -> list[str]:
     return vocabulary_tags(setting.index, index, note.terms, note.title_terms, note.neighbour_terms, note.own_tags, HASHTAG_COUNT)
 
 
-def tag_head_only(setting: TagSetting, index: int) -> list[str]:
-    return setting.model_tags(index)
-
-
 def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
     """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`)."""
     tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
@@ -273,7 +269,7 @@ def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
 
 
 SUGGESTERS = {"popular tags": popular_tags, "neighbour votes": neighbour_votes, "vocabulary": vocabulary_only,
-              "tag head": tag_head_only, "engine": engine_suggestion}
+              "tag head": TagSetting.model_tags, "engine": engine_suggestion}
 
 
 def untagged_view(data: CollectionData) -> CollectionData:
