@@ -15,7 +15,7 @@ from pathlib import Path
 
 from notellm.engine import cpu_kernels
 from notellm.engine.model import NoteModel
-from notellm.engine.vault import Note, read_note, scan
+from notellm.engine.vault import read_notes
 
 REPO = Path(__file__).resolve().parents[1]
 NOTES, BATCH, CONTENT_TOKENS = 64, 8, 128
@@ -24,8 +24,7 @@ NOTES, BATCH, CONTENT_TOKENS = 64, 8, 128
 def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this build"
     vault = REPO / "assets" / "sample-vault"
-    files = sorted(scan(vault).files.values(), key=lambda file: file.path)
-    notes = [(n.parsed.title, n.parsed.text) for n in (read_note(vault, f) for f in files) if isinstance(n, Note)][:NOTES]
+    notes = [(note.parsed.title, note.parsed.text) for note in read_notes(vault)][:NOTES]
     model = NoteModel(REPO / "assets" / "models" / "notellm-default.gguf", threads=2)
     model.embed_notes(notes[:4], CONTENT_TOKENS)
     started = time.perf_counter()

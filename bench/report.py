@@ -189,6 +189,52 @@ def summary_section(results: dict) -> list[str]:
     return out + ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", ""]
 
 
+def issue_targets(results: dict) -> list[str]:
+    """The model issue's quality targets, each met or missed, from the same numbers as the summary."""
+    methods, languages = results["methods"], collection_languages(results["split"])
+    needed = ("default", "default + lexical", "MiniLM", "MiniLM + lexical", "lexical")
+    if any(name not in methods for name in needed):
+        return []
+    macro = {name: methods[name]["macro"]["R@10"] for name in needed}
+    r10 = {name: methods[name]["collections"] for name in needed}
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    floor = max(macro["MiniLM"], macro["lexical"])
+    out = ["## The model issue's targets", "",
+           f"Quality, from the summary's run ({results.get('date', 'date not recorded')}); cost is measured by `bench/scale.py` "
+           "([engine-speed.md](engine-speed.md)).", "",
+           "| target | measured | verdict |", "|---|---|---|",
+           f"| the model alone ≥ max(MiniLM alone, lexical alone), macro R@10 | {macro['default']:.3f} against {floor:.3f} | "
+           f"{verdict(macro['default'] >= floor)} |",
+           f"| what the app shows ≥ MiniLM + lexical + 0.03 | {macro['default + lexical']:.3f} against {macro['MiniLM + lexical'] + 0.03:.3f} | "
+           f"{verdict(macro['default + lexical'] >= macro['MiniLM + lexical'] + 0.03)} |"]
+    for collection, language in languages.items():
+        if language == "en" or collection not in r10["default"]:
+            continue
+        alone, minilm = r10["default"][collection]["R@10"], r10["MiniLM"][collection]["R@10"]
+        fused, lexical = r10["default + lexical"][collection]["R@10"], r10["lexical"][collection]["R@10"]
+        out += [f"| {collection.split('__')[0]} ({language}): the model alone ≥ MiniLM alone | {alone:.3f} against {minilm:.3f} | "
+                f"{verdict(alone >= minilm)} |",
+                f"| {collection.split('__')[0]} ({language}): fused ≥ lexical alone | {fused:.3f} against {lexical:.3f} | "
+                f"{verdict(fused >= lexical)} |"]
+    protocols = results.get("hashtag_protocols", {}).get("default + lexical")
+    if protocols:
+        hidden, untagged = protocols["hidden"], protocols["untagged"]["engine"]["pooled"]
+        engine = hidden["engine"]["pooled"]["precision@3"]
+        baseline = max(hidden["neighbour votes"]["pooled"]["precision@3"], hidden["popular tags"]["pooled"]["precision@3"])
+        out += [f"| hashtags (a): P@3 ≥ max(neighbour votes, popular tags) + 0.05 | {engine:.3f} against {baseline + 0.05:.3f} | "
+                f"{verdict(engine >= baseline + 0.05)} |",
+                f"| hashtags (b): ≥ 90% of notes get a hashtag | {untagged['coverage']:.0%} | {verdict(untagged['coverage'] >= 0.9)} |",
+                f"| hashtags (b): P@3 ≥ 0.15 | {untagged['precision@3']:.3f} | {verdict(untagged['precision@3'] >= 0.15)} |",
+                f"| hashtags (b): no tag for over 10% of notes unless that many carry it | most proposed: {untagged['top_share']:.1%} "
+                f"of a collection's notes | {verdict(untagged['top_over_carried'] <= 0)} |",
+                f"| hashtags (b): no repeats or malformed tags | {untagged['repeats']} repeats, {untagged['malformed']} malformed | "
+                f"{verdict(untagged['repeats'] == 0 and untagged['malformed'] == 0)} |"]
+    return out + [""]
+
+
 def hashtag_protocol_method(results: dict) -> list[str]:
     if not results.get("hashtag_protocols"):
         return []
@@ -329,14 +375,9 @@ def cell(row: dict | None, metric: str = "R@10") -> str:
 
 def measure_speed(model: Path, lengths: list[int], vault: Path, threads: int = 2) -> dict:
     from notellm.engine.model import NoteModel
-    from notellm.engine.vault import Note, read_note, scan
+    from notellm.engine.vault import read_notes
 
-    scanned = scan(vault)
-    notes = []
-    for relative in sorted(scanned.files):
-        note = read_note(vault, scanned.files[relative])
-        if isinstance(note, Note):
-            notes.append((note.parsed.title, note.parsed.text))
+    notes = [(note.parsed.title, note.parsed.text) for note in read_notes(vault)]
     engine = NoteModel(model, threads=threads)
     try:
         engine.embed_notes(notes[:8], lengths[0])  # warm-up
@@ -435,7 +476,7 @@ def report() -> str:
     out = ["# Benchmarks", "", "Written by `bench/report.py` from the measurements in `docs/benchmarks/`; "
            "how each was made is in that script's docstring and below.", ""]
     if (RESULTS / "heldout.json").exists():
-        out += summary_section(load("heldout.json")) + heldout_section(load("heldout.json"))
+        out += summary_section(load("heldout.json")) + issue_targets(load("heldout.json")) + heldout_section(load("heldout.json"))
     out += ["# In-vault numbers: the previous default, on the vaults it trained on", "",
             "Everything below is about the previous default (30 layers, before the corpus), measured on Dendron, Foam and "
             "JavaGuide, whose other links it trained on. "

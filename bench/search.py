@@ -50,14 +50,9 @@ def scores(ranking: list[str], expected: list[str]) -> tuple[float, float]:
 
 def read_notes(vault: Path) -> list[dict]:
     """Every note of the vault as the engine reads it: path, title, text (frontmatter and markup parsed)."""
-    from notellm.engine.vault import Skipped, read_note, scan
+    from notellm.engine.vault import read_notes
 
-    notes = []
-    for stat in sorted(scan(vault).files.values(), key=lambda s: s.path):
-        note = read_note(vault, stat)
-        if not isinstance(note, Skipped):
-            notes.append({"path": note.path, "title": note.parsed.title, "text": note.parsed.text})
-    return notes
+    return [{"path": note.path, "title": note.parsed.title, "text": note.parsed.text} for note in read_notes(vault)]
 
 
 def engine_rankings(vault: Path, questions: list[str]) -> list[list[str]]:

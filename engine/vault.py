@@ -245,6 +245,13 @@ def read_note(root: Path, file: FileStat, max_bytes: int = DEFAULT_MAX_BYTES) ->
     return Note(file.path, file.mtime_ns, len(data), content_hash(data), parsed)
 
 
+def read_notes(root: Path, exclude: tuple[str, ...] = ()) -> list[Note]:
+    """Every note of the folder that the engine would index, in path order; the files it skips are left out."""
+    result = scan(root, exclude)
+    notes = (read_note(root, result.files[path]) for path in sorted(result.files))
+    return [note for note in notes if isinstance(note, Note)]
+
+
 class LinkResolver:
     """The one rule for finding a note by name, in the engine, the app and training alike. A link's target
     resolves as Obsidian resolves it: exact path, path without its note suffix, then file name (the shortest

@@ -11,6 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"
+ENGINE = [sys.executable, "-m", "notellm.engine"]  # the CLI in a child process, as a user runs it
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest deselects by -m

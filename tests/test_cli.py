@@ -4,12 +4,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from conftest import ENGINE
 from notellm.engine.cli import cli
 
 
@@ -164,7 +164,7 @@ def test_every_command_has_help_with_an_explanation():
 
 
 def test_python_dash_m_and_version():
-    result = subprocess.run([sys.executable, "-m", "notellm.engine", "--version"], capture_output=True, text=True)
+    result = subprocess.run([*ENGINE, "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "notellm-engine, version" in result.stdout
 
 
@@ -175,7 +175,7 @@ def test_killed_reindex_resumes_and_ends_consistent(tmp_path, notellm_home):
 
     vault = shutil.copytree(SAMPLE_VAULT, tmp_path / "sample")
     notes = len(list(vault.rglob("*.md")))
-    command = [sys.executable, "-m", "notellm.engine", "reindex", str(vault), "--tokens", "32", "--json"]
+    command = [*ENGINE, "reindex", str(vault), "--tokens", "32", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     database = None
     deadline = time.monotonic() + 120
@@ -213,7 +213,7 @@ def test_a_kill_loses_at_most_a_couple_of_seconds_of_embedding(tmp_path, notellm
 
     vault = shutil.copytree(SAMPLE_VAULT, tmp_path / "sample")
     notes = len(list(vault.rglob("*.md")))
-    command = [sys.executable, "-m", "notellm.engine", "reindex", str(vault), "--tokens", "32", "--json"]
+    command = [*ENGINE, "reindex", str(vault), "--tokens", "32", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     seen = []
     deadline = time.monotonic() + 300

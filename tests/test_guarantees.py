@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import usearch
 
-from conftest import GARDEN_NOTES, write_notes
+from conftest import ENGINE, GARDEN_NOTES, write_notes
 from notellm.engine import NoteNotFoundError
 from notellm.engine.errors import TagRejectedError, WriteRefusedError
 from notellm.engine.vault import OUTSIDE_VAULT
@@ -84,9 +84,8 @@ def test_tags_apply_never_writes_outside_the_vault_nor_replaces_a_link(linked_va
 def test_cli_tags_apply_through_a_link_to_outside_fails_and_leaves_the_file(linked_vault):
     vault, outside = linked_vault
     secret_before = (outside / "sub" / "s.md").read_bytes()
-    engine = [sys.executable, "-m", "notellm.engine"]
-    assert subprocess.run([*engine, "reindex", vault, "--tokens", "32", "-q"], capture_output=True).returncode == 0
-    result = subprocess.run([*engine, "tags", vault, "lnk/s.md", "--apply", "evil"], capture_output=True, text=True)
+    assert subprocess.run([*ENGINE, "reindex", vault, "--tokens", "32", "-q"], capture_output=True).returncode == 0
+    result = subprocess.run([*ENGINE, "tags", vault, "lnk/s.md", "--apply", "evil"], capture_output=True, text=True)
     assert result.returncode == 1 and "points outside the vault" in result.stderr
     assert (outside / "sub" / "s.md").read_bytes() == secret_before
 
@@ -122,7 +121,7 @@ def test_upstream_usearch_survives_remove_all_save_load_add(tmp_path):
 
 
 def test_a_vault_emptied_and_filled_again_reindexes_without_crashing(garden, notellm_home, tmp_path):
-    engine = [sys.executable, "-m", "notellm.engine", "reindex", str(garden), "--tokens", "32", "--json", "-q"]
+    engine = [*ENGINE, "reindex", str(garden), "--tokens", "32", "--json", "-q"]
     away = tmp_path / "away"
 
     def reindex() -> dict:
@@ -146,7 +145,7 @@ def test_a_vault_emptied_and_filled_again_reindexes_without_crashing(garden, not
     assert reindex()["removed"] == 1
     assert not list(index_dir.glob("*.tmp"))
 
-    status = subprocess.run([sys.executable, "-m", "notellm.engine", "status", str(garden), "--json"],
+    status = subprocess.run([*ENGINE, "status", str(garden), "--json"],
                             capture_output=True, text=True, timeout=600)
     assert json.loads(status.stdout)["vectors"] == 5
 

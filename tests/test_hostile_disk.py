@@ -18,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GARDEN_NOTES, write_notes
+from conftest import ENGINE, GARDEN_NOTES, write_notes
 from test_guarantees import _without_root_powers
-
-ENGINE = [sys.executable, "-m", "notellm.engine"]
 DISK_FULL = "disk full: free space on {mount} and run the command again"
 
 

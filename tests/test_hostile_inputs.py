@@ -12,7 +12,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,12 +20,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_notes
+from conftest import ENGINE, write_notes
 from notellm.engine import NoteNotFoundError
 from notellm.engine.cli import cli
 from notellm.engine.watcher import VaultWatcher
-
-ENGINE = [sys.executable, "-m", "notellm.engine"]
 NOT_UTF8 = b"bad-\xff\xfe.md"  # Latin-1 bytes, as in an old archive: no UTF-8 decoder takes them
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import SAMPLE_VAULT, write_notes
 from notellm.engine.markdown import Link
-from notellm.engine.vault import OUTSIDE_VAULT, FileStat, LinkResolver, Note, Skipped, is_hidden, read_note, scan
+from notellm.engine.vault import OUTSIDE_VAULT, FileStat, LinkResolver, Note, Skipped, is_hidden, read_note, read_notes, scan
 
 
 def read_all(root: Path) -> dict[str, Note | Skipped]:
@@ -113,8 +113,7 @@ def test_dendron_style_dotted_names_resolve_as_whole_names():
 def test_real_vault_links_resolve_like_obsidian():
     """The sample vault (Foam's docs): every one of its ~200 wikilinks resolves but the two whose notes it lacks."""
     root = SAMPLE_VAULT
-    found = scan(root)
-    notes = [n for n in (read_note(root, f) for f in found.files.values()) if isinstance(n, Note)]
+    notes = read_notes(root)
     resolver = LinkResolver([n.path for n in notes], {n.path: n.parsed.aliases for n in notes})
     wiki = [(n.path, link) for n in notes for link in n.parsed.links if link.kind == "wiki" and not link.target.startswith("http")]
     unresolved = sorted({link.target for source, link in wiki if resolver.resolve(source, link) is None})

@@ -1,6 +1,6 @@
 """Training data from vaults: related-note pairs (GCL), generation targets (CSFT) and a held-out link split.
 
-Notes are read exactly as the engine reads them (`engine.vault.scan/read_note`, `engine.markdown.parse_note`)
+Notes are read exactly as the engine reads them (`engine.vault.read_notes`, `engine.markdown.parse_note`)
 and links resolved with the engine's `LinkResolver`. Related pairs come from
 
 - links and backlinks (one undirected pair per linked couple of notes),
@@ -29,7 +29,7 @@ from notellm.engine.errors import IndexCorruptError
 from notellm.engine.markdown import parse_note
 from notellm.engine.store import Store
 from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary
-from notellm.engine.vault import LinkResolver, Note, folder_of, read_note, scan
+from notellm.engine.vault import LinkResolver, Note, folder_of, read_notes
 
 MAX_TOPICS = 5
 SESSION_GAP_S = 30 * 60
@@ -93,12 +93,7 @@ def remove_links(source: str, source_path: str, targets: set[str], resolver: Lin
 
 def read_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[dict[str, Note], dict[str, str], LinkResolver]:
     """(notes by path, sources by path, resolver) — skipped files are left out, as the engine does."""
-    result = scan(root, exclude)
-    notes: dict[str, Note] = {}
-    for path, filestat in result.files.items():
-        note = read_note(root, filestat)
-        if isinstance(note, Note):
-            notes[path] = note
+    notes = {note.path: note for note in read_notes(root, exclude)}
     sources = {path: (Path(root) / path).read_bytes().decode("utf-8-sig") for path in notes}
     aliases = {path: note.parsed.aliases for path, note in notes.items()}
     return notes, sources, LinkResolver(list(notes), aliases)

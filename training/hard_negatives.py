@@ -47,8 +47,10 @@ class HardNegatives:
         """The notes ranked highest for `note_id` by BM25 in its collection, past the first `skip_top`
         unlinked ones, leaving out the note, its linked notes and `not_these`."""
         ids, index, terms = self._index(self.notes[note_id]["vault"])
-        unrelated = [ids[position] for position, _ in index.related(terms[note_id], count + self.skip_top + len(not_these) + 8)
-                     if ids[position] != note_id and ids[position] not in self.linked[note_id]]
+        linked = self.linked[note_id]
+        enough = count + self.skip_top + len(not_these) + len(linked) + 1  # the most that can be left out, and `count`
+        unrelated = [ids[position] for position, _ in index.related(terms[note_id], enough)
+                     if ids[position] != note_id and ids[position] not in linked]
         return [i for i in unrelated[self.skip_top:] if i not in not_these][:count]
 
     def for_pairs(self, pairs: list[dict], count: int) -> list[str]:
