@@ -11,6 +11,7 @@ run one after another (two llama.cpp processes on the same cores slow each other
 - `reindex`: a cold `VaultIndex.reindex()` of the whole vault (scan, parse, embed, SQLite, USearch);
 - `noop`: the same reindex again with nothing changed;
 - `related`: `related()` latency over the real vectors;
+- `tags`: `suggest_tags()` latency (nothing cached) over the real vectors, and the model's tag head alone;
 - `lexical`: the lexical half of `related()` alone (BM25 in memory), on the listed notes;
 - `bare`: llama-cpp-python's own `Llama.embed`, one prompt per call, over an evenly spaced sample of the
   same prompts (pipeline overhead, compared per prompt token);
@@ -35,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from notellm.engine.vault import read_notes
 
 REPO = Path(__file__).resolve().parents[1]
 SAVES = 5
@@ -63,13 +66,6 @@ def build_vault(target: Path, notes: int, seed: int = 0) -> list[str]:
         if taken >= notes:
             break
     return names
-
-
-def read_notes(vault: Path):
-    from notellm.engine.vault import Note, read_note, scan
-
-    notes = (read_note(vault, file) for file in scan(vault).files.values())
-    return [note for note in notes if isinstance(note, Note)]
 
 
 # --- the parts, each in a child process --------------------------------------------------------------
@@ -122,6 +118,33 @@ def part_related(vault: Path, args) -> dict:
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
         paths = [row.path for row in index.notes() if row.indexed]  # a skipped file (an empty note) has no vector
         return {"vectors": len(paths), "latencies": query_latencies(index, paths)}
+
+
+def part_tags(vault: Path, args) -> dict:
+    """Hashtags for the note on screen over the real index: `suggest_tags` with nothing cached, as the app
+    asks it when a note opens, and the model's tag head alone (the vault's vectors read, then ranked), the
+    step an untagged vault takes for every note. The app loads the model and the vault's terms when it opens
+    a vault (`warm_up`), timed apart."""
+    from notellm.engine import VaultIndex
+
+    with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
+        paths = [row.path for row in index.notes() if row.indexed]
+        sample = random.Random(0).choices(paths, k=100)
+        started = time.perf_counter()
+        index.warm_up()
+        warm_up = time.perf_counter() - started
+        latencies, head_latencies = [], []
+        for path in sample:
+            started = time.perf_counter()
+            index.suggest_tags(path, refresh=True)
+            latencies.append(time.perf_counter() - started)
+        head = index.model.tag_head
+        for path in sample if head is not None else []:
+            embedding = index.store.embedding_of(index.note(path).id)
+            started = time.perf_counter()
+            head.rank(embedding, index.store.embeddings(len(embedding)), 3)
+            head_latencies.append(time.perf_counter() - started)
+        return {"vectors": len(paths), "warm_up_seconds": warm_up, "latencies": latencies, "head_latencies": head_latencies}
 
 
 def part_lexical(vault: Path, args) -> dict:
@@ -341,52 +364,78 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def latency(values: list[float]) -> str:
+    return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {percentile(values, 0.95) * 1000:.1f} ms"
+
+
 def report(results: dict, args, collections: list[str], reused: list[str]) -> str:
-    minilm, cold, noop, bare, tokens = (results[k] for k in ("minilm", "reindex", "noop", "bare", "prompt_tokens"))
-    related, synthetic, app = results.get("related"), results["synthetic"], results["app"]
-    lexical_part = results.get("lexical")
-    cold_rate = cold["notes"] / cold["seconds"]
-    pipeline_tok_s = tokens["tokens"] / cold["seconds"]
-    bare_tok_s = bare["tokens"] / bare["seconds"]
-    saves = app["save_to_queryable"]
-    threads = ", ".join(f"{count} thread{'s' * (count != '1')}: {rate:.2f}" for count, rate in results["threads"]["notes_per_second"].items())
-    formats = ", ".join(f"{name.upper()}: {rate:.2f}" for name, rate in results["formats"]["notes_per_second"].items())
+    def row(label: str, parts: tuple[str, ...], render) -> str:
+        """A table row from the parts it needs, or `not measured` where one of them did not run."""
+        if all(part in results for part in parts):
+            return render(*(results[part] for part in parts))
+        return f"| {label} | not measured in this run | | |"
+
+    def cold_index(cold, minilm) -> str:
+        return (f"| cold index of {cold['notes']:,} notes | {cold['seconds'] / 60:.1f} min ({cold['notes'] / cold['seconds']:.2f} notes/s) "
+                f"| all-MiniLM-L6-v2 on the same notes: {minilm['seconds'] / 60:.1f} min ({minilm['notes'] / minilm['seconds']:.1f} notes/s) "
+                f"| **{cold['seconds'] / minilm['seconds']:.1f}× MiniLM's time** |")
+
+    def pipeline(cold, tokens, bare) -> str:
+        pipeline_tok_s, bare_tok_s = tokens["tokens"] / cold["seconds"], bare["tokens"] / bare["seconds"]
+        return (f"| pipeline vs bare llama.cpp, per prompt token | {pipeline_tok_s:.0f} tok/s ({tokens['tokens']:,} prompt tokens) "
+                f"| `Llama.embed`, one prompt per call, {bare['notes']} evenly spaced notes: {bare_tok_s:.0f} tok/s "
+                f"| pipeline at {pipeline_tok_s / bare_tok_s:.0%} of bare |")
+
+    def hashtags(tags) -> str:
+        head = (f"; the model's tag head alone (the vault's vectors read and ranked): {latency(tags['head_latencies'])}"
+                if tags.get("head_latencies") else "")
+        return (f"| hashtags for the note on screen at {tags['vectors']:,} real vectors (`suggest_tags`, nothing cached, 100 notes) "
+                f"| {latency(tags['latencies'])}, max {max(tags['latencies']) * 1000:.0f} ms{head}; before the first, the model and "
+                f"the vault's terms loaded (`warm_up`, as the app does on opening a vault) in {tags['warm_up_seconds']:.2f} s | | |")
+
+    def lexical_half(part) -> str:
+        return (f"| the lexical half of `related` at {part['notes']:,} notes (BM25 in memory, 200 notes) | {latency(part['latencies'])}; "
+                f"terms read from the rows in {part['terms_seconds']:.2f} s, {saved_terms_seconds(part)} | | |")
+
+    def saves(app) -> str:
+        times = app["save_to_queryable"]
+        return (f"| save-to-queryable in the app while its full index runs ({len(times)} saves; the index was running at "
+                f"{sum(app.get('indexing_at_each_save', []))} of them) | median {statistics.median(times):.2f} s, max {max(times):.2f} s | | |")
+
+    def rates(part) -> str:
+        return ", ".join(f"{name.upper() if not name.isdigit() else name + ' thread' + 's' * (name != '1')}: {rate:.2f}"
+                         for name, rate in part["notes_per_second"].items())
+
+    cold = results.get("reindex", {})
     return "\n".join([
         "# Engine speed",
         "",
         f"Produced by `.venv/bin/python bench/scale.py --notes {args.notes} --bare-sample {args.bare_sample}` on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, {args.threads} threads, model `{cold['model']}` (the shipped default), {args.tokens} content tokens, "
-        f"{time.strftime('%Y-%m-%d')}: {cold['notes']:,} notes from {len(collections)} collections of `../shared/corpus`, "
-        "each part in its own process, one after another."
+        f"{os.cpu_count()} CPUs, {args.threads} threads, model `{cold.get('model', 'notellm-default.gguf')}` (the shipped default), "
+        f"{args.tokens} content tokens, {time.strftime('%Y-%m-%d')}: {cold.get('notes', args.notes):,} notes from {len(collections)} "
+        "collections of `../shared/corpus`, each part in its own process, one after another."
         + (f" The parts {', '.join(reused)} were measured by an earlier run with the same settings on the same vault "
            "(kept in `--results`)." if reused else ""),
         "",
         "| measure | value | baseline in the same run | ratio |",
         "|---|---|---|---|",
-        f"| cold index of {cold['notes']:,} notes | {cold['seconds'] / 60:.1f} min ({cold_rate:.2f} notes/s) "
-        f"| all-MiniLM-L6-v2 on the same notes: {minilm['seconds'] / 60:.1f} min ({minilm['notes'] / minilm['seconds']:.1f} notes/s) "
-        f"| **{cold['seconds'] / minilm['seconds']:.1f}× MiniLM's time** |",
-        f"| pipeline vs bare llama.cpp, per prompt token | {pipeline_tok_s:.0f} tok/s ({tokens['tokens']:,} prompt tokens) "
-        f"| `Llama.embed`, one prompt per call, {bare['notes']} evenly spaced notes: {bare_tok_s:.0f} tok/s "
-        f"| pipeline at {pipeline_tok_s / bare_tok_s:.0%} of bare |",
-        f"| no-change reindex of {cold['notes']:,} notes | {noop['seconds']:.1f} s | | |",
-        (f"| `related` at {related['vectors']:,} real vectors, k=10 | p50 {statistics.median(related['latencies']) * 1000:.1f} ms, "
-         f"p95 {percentile(related['latencies'], 0.95) * 1000:.1f} ms | | |") if related else
-        "| `related` at the real vectors | not measured in this run | | |",
-        (f"| the lexical half of `related` at {lexical_part['notes']:,} notes (BM25 in memory, 200 notes) "
-         f"| p50 {statistics.median(lexical_part['latencies']) * 1000:.1f} ms, p95 {percentile(lexical_part['latencies'], 0.95) * 1000:.1f} ms; "
-         f"terms read from the rows in {lexical_part['terms_seconds']:.2f} s, "
-         f"{saved_terms_seconds(lexical_part)} | | |") if lexical_part else
-        "| the lexical half of `related` | not measured in this run | | |",
-        f"| `related` at {synthetic['vectors']:,} synthetic vectors with real notes' words, k=10 | p50 {statistics.median(synthetic['latencies']) * 1000:.1f} ms, "
-        f"p95 {percentile(synthetic['latencies'], 0.95) * 1000:.1f} ms | | |",
-        f"| save-to-queryable in the app while its full index runs ({len(saves)} saves; the index was running at "
-        f"{sum(app.get('indexing_at_each_save', []))} of them) | median {statistics.median(saves):.2f} s, "
-        f"max {max(saves):.2f} s | | |",
-        f"| peak RSS, cold `reindex` | {cold['peak_rss_mib']:.0f} MiB | | |",
-        f"| peak RSS, the app with the vault open while it indexes | {app['peak_rss_mib']:.0f} MiB | | |",
-        f"| the model alone, notes/s by thread count (64 notes) | {threads} | | |",
-        f"| the model alone, notes/s by stored weights (64 notes) | {formats} | | |",
+        row("cold index", ("reindex", "minilm"), cold_index),
+        row("pipeline vs bare llama.cpp, per prompt token", ("reindex", "prompt_tokens", "bare"), pipeline),
+        row("no-change reindex", ("noop", "reindex"), lambda noop, cold: f"| no-change reindex of {cold['notes']:,} notes | {noop['seconds']:.1f} s | | |"),
+        row("`related` at the real vectors", ("related",),
+            lambda related: f"| `related` at {related['vectors']:,} real vectors, k=10 | {latency(related['latencies'])} | | |"),
+        row("hashtags for the note on screen", ("tags",), hashtags),
+        row("the lexical half of `related`", ("lexical",), lexical_half),
+        row("`related` at synthetic vectors", ("synthetic",), lambda synthetic: (
+            f"| `related` at {synthetic['vectors']:,} synthetic vectors with real notes' words, k=10 | {latency(synthetic['latencies'])} | | |")),
+        row("save-to-queryable in the app while its full index runs", ("app",), saves),
+        row("peak RSS, cold `reindex`", ("reindex",), lambda cold: f"| peak RSS, cold `reindex` | {cold['peak_rss_mib']:.0f} MiB | | |"),
+        row("peak RSS, the app with the vault open while it indexes", ("app",),
+            lambda app: f"| peak RSS, the app with the vault open while it indexes | {app['peak_rss_mib']:.0f} MiB | | |"),
+        row("the model alone, notes/s by thread count (64 notes)", ("threads",),
+            lambda part: f"| the model alone, notes/s by thread count (64 notes) | {rates(part)} | | |"),
+        row("the model alone, notes/s by stored weights (64 notes)", ("formats",),
+            lambda part: f"| the model alone, notes/s by stored weights (64 notes) | {rates(part)} | | |"),
         "",
         "- The cold index counts everything from opening the vault: scanning, reading and parsing the notes,",
         "  loading the model, tokenizing, embedding, SQLite writes, the lexical table, USearch and the links.",
@@ -406,7 +455,7 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
     ])
 
 
-ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "lexical", "bare", "synthetic"]
+ORDER = ["threads", "formats", "minilm", "prompt_tokens", "reindex", "noop", "related", "tags", "lexical", "bare", "synthetic"]
 
 
 def settings(args) -> dict:
@@ -448,8 +497,8 @@ def main() -> None:
         results = {name: saved[name] for name in saved if saved[name].get("settings") == settings(args)}
         reused = set(results)
         for name in [part for part in ORDER + ["app"] if part in args.parts.split(",")]:
-            if name == "related" and "reindex" not in args.parts.split(","):
-                continue  # it needs this run's index
+            if name in ("related", "tags") and "reindex" not in args.parts.split(","):
+                continue  # they need this run's index
             app = name == "app"  # the app indexes its own copy of the vault, from an empty index
             results[name] = run_part(name, app_vault if app else vault, Path(folder) / ("app-home" if app else "home"), args)
             results[name]["settings"] = settings(args)
