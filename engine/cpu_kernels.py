@@ -12,6 +12,10 @@ SIGILL. On Linux the kernel lists in /proc/cpuinfo only the features it enabled,
 only where every feature it needs is listed there. Other systems get no variant that needs AVX-512 or
 AMX, whose register state an OS may leave off: slower there at worst, never a crash.
 
+Even a listed AMX is no proof: a Sapphire Rapids VM listed amx_tile and amx_int8, granted the process AMX
+state, and faulted on the first AMX instruction (docs/engine-speed.md). So no AMX variant is chosen on its
+own; llama.cpp's AMX kernels serve quantized weights only, and the AVX-512 set runs those too.
+
 A build with its CPU backend linked in (the development install's) needs none of this.
 
 NOTELLM_CPU_KERNELS=<variant> (e.g. `x64`, `haswell`) loads that set unchecked: to work round a choice
@@ -60,6 +64,7 @@ X86_VARIANT_NEEDS: dict[str, set[str]] = {
     "sapphirerapids": _ICELAKE | {"avx512_bf16", "amx_tile", "amx_int8"},
 }
 _NEEDS_OS_STATE = ("avx512", "amx")  # feature-name prefixes whose registers an OS must enable
+_NEVER_CHOSEN = ("amx",)  # feature-name prefixes that only NOTELLM_CPU_KERNELS turns on (see the module's docstring)
 
 _lock = threading.Lock()
 _loaded: str | None = None
@@ -88,8 +93,10 @@ def usable(variant: str, enabled: set[str] | None) -> bool:
 
 
 def choose(scores: dict[str, int], enabled: set[str] | None) -> str | None:
-    """The variant to load: the highest ggml score (0 means the CPU lacks it) among those the OS allows."""
-    allowed = {variant: score for variant, score in scores.items() if score > 0 and usable(variant, enabled)}
+    """The variant to load: the highest ggml score (0 means the CPU lacks it) among those the OS allows,
+    short of AMX."""
+    allowed = {variant: score for variant, score in scores.items() if score > 0 and usable(variant, enabled)
+               and not any(feature.startswith(_NEVER_CHOSEN) for feature in X86_VARIANT_NEEDS.get(variant, ()))}
     return max(allowed, key=allowed.get) if allowed else None
 
 

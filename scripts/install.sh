@@ -40,13 +40,13 @@ fi
 # the portable build comes back.
 # NOTELLM_LLAMA_BUILD=portable skips this, =native tries it on any CPU, =dispatch installs the
 # installers' build instead (probed the same way); NOTELLM_TUNED_CMAKE_ARGS sets the native build's
-# flags (default -DGGML_NATIVE=ON). Kept out of pip's wheel cache, which does not key on CMAKE_ARGS,
+# flags (default $LLAMA_NATIVE_ARGS: native, AMX left out). Kept out of pip's wheel cache, which does not key on CMAKE_ARGS,
 # so that the portable build stays what `pip install` finds there.
 llama_build="${NOTELLM_LLAMA_BUILD:-auto}"
 if [ "$llama_build" = dispatch ]; then
   tuned_args="$LLAMA_DISPATCH_ARGS"
 else
-  tuned_args="${NOTELLM_TUNED_CMAKE_ARGS:--DGGML_NATIVE=ON}"
+  tuned_args="${NOTELLM_TUNED_CMAKE_ARGS:-$LLAMA_NATIVE_ARGS}"
 fi
 beyond_avx2=$(grep -o -w -m1 -E 'avx512f|avx_vnni|amx_tile' /proc/cpuinfo 2>/dev/null | head -1 || true)
 if [ "$llama_build" = native ] || [ "$llama_build" = dispatch ] || { [ "$llama_build" = auto ] && [ -n "$beyond_avx2" ]; }; then

@@ -61,9 +61,10 @@ THIS_CPU = cpu_kernels.os_enabled_features()
 SAPPHIRE_RAPIDS_SCORES = {"x64": 1, "sse42": 5, "haswell": 64, "skylakex": 192, "icelake": 1472, "sapphirerapids": 4032}
 
 
-def test_the_kernels_chosen_are_the_best_the_cpu_reports_and_the_os_enables():
+def test_the_kernels_chosen_are_the_best_the_cpu_reports_and_the_os_enables_short_of_amx():
+    # A Sapphire Rapids VM listed AMX in /proc/cpuinfo and faulted on its first AMX instruction: AMX only when forced.
     everything = set().union(*cpu_kernels.X86_VARIANT_NEEDS.values())
-    assert cpu_kernels.choose(SAPPHIRE_RAPIDS_SCORES, everything) == "sapphirerapids"
+    assert cpu_kernels.choose(SAPPHIRE_RAPIDS_SCORES, everything) == "icelake"
 
 
 def test_amx_the_cpu_reports_but_the_os_never_enabled_falls_back_to_avx512():
