@@ -54,16 +54,23 @@ if [ "$llama_build" = native ] || [ "$llama_build" = dispatch ] || { [ "$llama_b
   wheels=".cache/llama-wheels/$(printf '%s %s %s' "$llama" "$tuned_args" "$(grep -m1 '^flags' /proc/cpuinfo)" | sha1sum | cut -c1-12)"
   if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     echo "==> building llama.cpp for this CPU ($tuned_args; once: ~4 min, ~21 min for the dispatch build)"
-    CMAKE_ARGS="$tuned_args" .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels" "$llama"
+    # A compiler too old for a flag (-mno-amx-* needs GCC 11 or clang 12) keeps the portable build, not a failed install.
+    CMAKE_ARGS="$tuned_args" .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels" "$llama" \
+      || { rm -rf "$wheels"; echo "==> the llama.cpp build for this CPU did not compile; keeping the portable build"; }
   fi
-  .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
-  set +e
-  probe=$(.venv/bin/python -c 'import sys; from notellm.engine.config import smollm2_base_model; from notellm.engine.model import NoteModel
+  status=1 probe="not built"
+  if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
+    set +e
+    probe=$(.venv/bin/python -c 'import sys; from notellm.engine.config import smollm2_base_model; from notellm.engine.model import NoteModel
 for path in (sys.argv[1], smollm2_base_model()):
     NoteModel(path, threads=2).embed_notes([("Probe", "One note, decoded once.")], 32)' "$model" 2>&1)
-  status=$?
-  set -e
-  if [ "$status" -eq 0 ]; then
+    status=$?
+    set -e
+  fi
+  if [ "$probe" = "not built" ]; then
+    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # the portable one, whatever a past install left
+  elif [ "$status" -eq 0 ]; then
     echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-$llama_build}; NOTELLM_LLAMA_BUILD=portable to skip)"
   else
     [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
