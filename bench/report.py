@@ -476,7 +476,8 @@ def report() -> str:
     out = ["# Benchmarks", "", "Written by `bench/report.py` from the measurements in `docs/benchmarks/`; "
            "how each was made is in that script's docstring and below.", ""]
     if (RESULTS / "heldout.json").exists():
-        out += summary_section(load("heldout.json")) + issue_targets(load("heldout.json")) + heldout_section(load("heldout.json"))
+        heldout = load("heldout.json")
+        out += summary_section(heldout) + issue_targets(heldout) + heldout_section(heldout)
     out += ["# In-vault numbers: the previous default, on the vaults it trained on", "",
             "Everything below is about the previous default (30 layers, before the corpus), measured on Dendron, Foam and "
             "JavaGuide, whose other links it trained on. "

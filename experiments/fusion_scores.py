@@ -65,8 +65,8 @@ def main(arguments: list[str]) -> None:
     names = [d.name.split("__")[0] for d in collections]
     lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
     print("rule", *names, "macro", sep="\t")
-    print("lexical", *[f"{link_metrics(link_ranks(lexical[d.name], d))['R@10']:.3f}" for d in collections],
-          f"{np.mean([link_metrics(link_ranks(lexical[d.name], d))['R@10'] for d in collections]):.3f}", sep="\t")
+    lexical_recall = [link_metrics(link_ranks(lexical[d.name], d))["R@10"] for d in collections]
+    print("lexical", *[f"{r:.3f}" for r in lexical_recall], f"{np.mean(lexical_recall):.3f}", sep="\t")
     lexical_scale = {"minmax": "minmax", "z": "z", "maxnorm": "max"}
     scaled_lexical = {rule: {d.name: pooled(lexical[d.name], scale) for d in collections} for rule, scale in lexical_scale.items()}
     for name, folder in (argument.split("=", 1) for argument in arguments):

@@ -58,8 +58,9 @@ if [ "$llama_build" = native ] || [ "$llama_build" = dispatch ] || { [ "$llama_b
     CMAKE_ARGS="$tuned_args" .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels" "$llama" \
       || { rm -rf "$wheels"; echo "==> the llama.cpp build for this CPU did not compile; keeping the portable build"; }
   fi
-  status=1 probe="not built"
-  if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # the portable one, whatever a past install left
+  else
     .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
     set +e
     probe=$(.venv/bin/python -c 'import sys; from notellm.engine.config import smollm2_base_model; from notellm.engine.model import NoteModel
@@ -67,15 +68,13 @@ for path in (sys.argv[1], smollm2_base_model()):
     NoteModel(path, threads=2).embed_notes([("Probe", "One note, decoded once.")], 32)' "$model" 2>&1)
     status=$?
     set -e
-  fi
-  if [ "$probe" = "not built" ]; then
-    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # the portable one, whatever a past install left
-  elif [ "$status" -eq 0 ]; then
-    echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-$llama_build}; NOTELLM_LLAMA_BUILD=portable to skip)"
-  else
-    [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
-    [ "$status" -eq 139 ] && probe="segmentation fault"  # SIGSEGV: how an AMX instruction the VM does not run fails
-    echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
-    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # CMAKE_ARGS: the portable one above
+    if [ "$status" -eq 0 ]; then
+      echo "==> using the llama.cpp build for this CPU (${beyond_avx2:-$llama_build}; NOTELLM_LLAMA_BUILD=portable to skip)"
+    else
+      [ "$status" -eq 132 ] && probe="illegal instruction"  # SIGILL: an instruction this CPU or OS does not allow
+      [ "$status" -eq 139 ] && probe="segmentation fault"  # SIGSEGV: how an AMX instruction the VM does not run fails
+      echo "==> the llama.cpp build for this CPU failed its probe (exit $status: $(printf '%s' "$probe" | tail -n 1)); back to the portable build"
+      .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama"  # CMAKE_ARGS: the portable one above
+    fi
   fi
 fi
