@@ -3,7 +3,8 @@ each one's interpreter, alternately, on a quiet machine.
 
     .venv/bin/python bench/build_speed.py portable && OTHER/.venv/bin/python bench/build_speed.py native
 
-The shipped default model, the sample vault's first 64 notes by path, 128 content tokens, 2 threads,
+or two stored-weight formats of one model with one build, the same way (`bench/build_speed.py q8_0 MODEL.gguf`).
+The shipped default model unless a model file is given, the sample vault's first 64 notes by path, 128 content tokens, 2 threads,
 8 notes per call (after 4 notes to warm up).
 """
 
@@ -23,9 +24,10 @@ NOTES, BATCH, CONTENT_TOKENS = 64, 8, 128
 
 def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this build"
+    model_path = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "assets" / "models" / "notellm-default.gguf"
     vault = REPO / "assets" / "sample-vault"
     notes = [(note.parsed.title, note.parsed.text) for note in read_notes(vault)][:NOTES]
-    model = NoteModel(REPO / "assets" / "models" / "notellm-default.gguf", threads=2)
+    model = NoteModel(model_path, threads=2)
     model.embed_notes(notes[:4], CONTENT_TOKENS)
     started = time.perf_counter()
     for start in range(0, len(notes), BATCH):
