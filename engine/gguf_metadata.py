@@ -1,8 +1,9 @@
-"""Read chosen metadata keys from a GGUF file's header, skipping everything else.
+"""Read chosen metadata keys from a GGUF file's header, skipping everything else, and one tensor's rows.
 
 A full GGUF parser (gguf.GGUFReader) decodes every tokenizer string and takes seconds on a small
-model; the engine only needs a few `notellm.*` keys, so it walks the key/value section and seeks
-past what it does not want. Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+model; the engine only needs a few `notellm.*` keys and the output matrix (`engine.logit_readout`), so
+it walks the key/value section and seeks past what it does not want. Format:
+https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from math import prod
+from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
@@ -100,17 +102,22 @@ def _value(handle: BinaryIO, kind: int, keep: bool):
     raise GGUFFormatError(f"unknown metadata value type {kind}")
 
 
+def _header(handle: BinaryIO) -> tuple[int, int]:
+    """(tensor count, key/value count) after checking the magic and version; the handle is left at the first key."""
+    if handle.read(4) != MAGIC:
+        raise GGUFFormatError("not a GGUF file (no GGUF magic)")
+    version = struct.unpack("<I", _read(handle, 4))[0]
+    if version < 2:
+        raise GGUFFormatError(f"GGUF version {version} is too old")
+    return _u64(handle), _u64(handle)
+
+
 def read_metadata(path: Path, keys: set[str]) -> dict:
     """The values of `keys` present in the GGUF at `path` (numeric arrays as numpy arrays)."""
     found = {}
     with open(path, "rb") as handle:
-        if handle.read(4) != MAGIC:
-            raise GGUFFormatError("not a GGUF file (no GGUF magic)")
-        version = struct.unpack("<I", _read(handle, 4))[0]
-        if version < 2:
-            raise GGUFFormatError(f"GGUF version {version} is too old")
-        _u64(handle)  # tensor count
-        for _ in range(_u64(handle)):
+        _, key_count = _header(handle)
+        for _ in range(key_count):
             key = _string(handle)
             kind = struct.unpack("<I", _read(handle, 4))[0]
             value = _value(handle, kind, key in keys)
@@ -119,3 +126,44 @@ def read_metadata(path: Path, keys: set[str]) -> dict:
                 if len(found) == len(keys):
                     break
     return found
+
+
+ALIGNMENT_KEY = "general.alignment"
+DEFAULT_ALIGNMENT = 32  # the format's, when the file does not say
+
+
+def tensor_rows(path: Path, names: Sequence[str], rows_per_block: int = 4096) -> Iterator[np.ndarray]:
+    """The first of the tensors `names` that the GGUF at `path` holds, as float32 blocks of up to
+    `rows_per_block` rows (a row: `ne[0]` values, e.g. one token's row of an embedding matrix), dequantized
+    by gguf-py block by block, so a large matrix never sits in memory at full precision."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+    from gguf.quants import dequantize
+
+    with open(path, "rb") as handle:
+        tensor_count, key_count = _header(handle)
+        alignment = DEFAULT_ALIGNMENT
+        for _ in range(key_count):
+            key = _string(handle)
+            kind = struct.unpack("<I", _read(handle, 4))[0]
+            value = _value(handle, kind, key == ALIGNMENT_KEY)
+            if key == ALIGNMENT_KEY:
+                alignment = int(value)
+        tensors = {}
+        for _ in range(tensor_count):
+            name = _string(handle)
+            dimensions = struct.unpack("<I", _read(handle, 4))[0]
+            shape = struct.unpack(f"<{dimensions}Q", _read(handle, 8 * dimensions))
+            kind, offset = struct.unpack("<I", _read(handle, 4))[0], _u64(handle)
+            tensors[name] = (shape, kind, offset)
+        data_start = -(-handle.tell() // alignment) * alignment
+    name = next((name for name in names if name in tensors), None)
+    if name is None:
+        raise GGUFFormatError(f"no tensor {' or '.join(names)}")
+    shape, kind, offset = tensors[name]
+    quantization = GGMLQuantizationType(kind)
+    block_values, block_bytes = GGML_QUANT_SIZES[quantization]
+    row_bytes = shape[0] // block_values * block_bytes
+    rows = prod(shape[1:])
+    stored = np.memmap(path, dtype=np.uint8, mode="r", offset=data_start + offset, shape=(rows, row_bytes))
+    for start in range(0, rows, rows_per_block):
+        yield dequantize(np.ascontiguousarray(stored[start:start + rows_per_block]), quantization).reshape(-1, shape[0]).astype(np.float32)

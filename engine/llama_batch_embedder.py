@@ -1,4 +1,4 @@
-"""Batched last-token embeddings with a shared prompt head: the one place below llama-cpp-python's public API.
+"""Batched last-token readouts with a shared prompt head: the one place below llama-cpp-python's public API.
 
 Every note prompt starts with the same instruction (`prompt.PROMPT_HEAD`, ~30 tokens). Its keys and
 values are computed once per model load into a spare KV stream and copied into each note's stream
@@ -15,9 +15,15 @@ so an upgrade is a deliberate step that reruns the parity tests.
 A model trained with bidirectional attention over the note prompt runs with llama.cpp's causal mask off
 (`llama_set_causal_attn`): every token of a sequence then sees the whole of it, within its own stream.
 The head's states then depend on the note that follows, so nothing is shared and each prompt is decoded whole.
+
+The context runs with embedding mode off and only each prompt's last token marked for output: llama.cpp
+then returns that token's logits and skips the output layer for every other token, which embedding mode
+would run on all of them. `engine.logit_readout` maps those logits back to the embedding.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -34,10 +40,11 @@ class BatchEmbedder:
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
         self.sequences = sequences
-        self.hidden_size = llama.n_embd()
+        self.vocabulary = llama.n_vocab()
         self.head_sequence = sequences  # the spare stream that holds the shared head's cache
         params = llama.context_params
         params.kv_unified = False
+        params.embeddings = False  # logits of the marked tokens only (module docstring)
         params.n_seq_max = sequences + 1
         params.n_ctx = (sequences + 1) * sequence_tokens  # llama.cpp gives each stream n_ctx / n_seq_max cells
         params.n_batch = params.n_ubatch = sequences * sequence_tokens
@@ -61,13 +68,13 @@ class BatchEmbedder:
         llama_cpp.llama_memory_clear(self._memory, True)
         self._head = list(ids) if self.causal_attention else []
         if self._head:
-            self._decode([(self.head_sequence, self._head, 0)])
+            self._decode([(self.head_sequence, self._head, 0)], outputs=False)
 
-    def embed(self, prompts: list[list[int]]) -> np.ndarray:
-        """The hidden state at each prompt's last token (pooling LAST), one row per prompt."""
+    def embed(self, prompts: list[list[int]], readout: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`readout` of each prompt's last-token logits (`engine.logit_readout`), one row per prompt."""
         import llama_cpp
 
-        hidden = np.zeros((len(prompts), self.hidden_size), dtype=np.float32)
+        rows = []
         for start in range(0, len(prompts), self.sequences):
             chunk = prompts[start : start + self.sequences]
             pieces = []
@@ -80,28 +87,31 @@ class BatchEmbedder:
                     llama_cpp.llama_memory_seq_cp(self._memory, self.head_sequence, sequence, -1, -1)
                     llama_cpp.llama_memory_seq_rm(self._memory, sequence, reused, -1)
                 pieces.append((sequence, ids[reused:], reused))
-            self._decode(pieces)
-            for sequence in range(len(chunk)):
-                pointer = llama_cpp.llama_get_embeddings_seq(self._ctx, sequence)
-                hidden[start + sequence] = np.ctypeslib.as_array(pointer, shape=(self.hidden_size,))
-        return hidden
+            outputs = self._decode(pieces, outputs=True)
+            logits = np.stack([np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, position), shape=(self.vocabulary,))
+                               for position in outputs])
+            rows.append(readout(logits))
+        return np.concatenate(rows).astype(np.float32)
 
-    def _decode(self, pieces: list[tuple[int, list[int], int]]) -> None:
-        """One llama_decode of (sequence id, token ids, position of the first id) pieces."""
+    def _decode(self, pieces: list[tuple[int, list[int], int]], outputs: bool) -> list[int]:
+        """One llama_decode of (sequence id, token ids, position of the first id) pieces; with `outputs`, each
+        piece's last token is marked for output, and their positions in the batch are returned."""
         import llama_cpp
 
         batch = self._batch.batch
-        count = 0
+        count, marked = 0, []
         for sequence, ids, first_position in pieces:
             for offset, token in enumerate(ids):
                 batch.token[count] = token
                 batch.pos[count] = first_position + offset
                 batch.n_seq_id[count] = 1
                 batch.seq_id[count][0] = sequence
-                batch.logits[count] = True  # llama.cpp outputs every token of an embedding batch anyway
+                batch.logits[count] = outputs and offset == len(ids) - 1
                 count += 1
+            marked.append(count - 1)
         batch.n_tokens = count
         code = llama_cpp.llama_decode(self._ctx, batch)
         batch.n_tokens = 0
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
+        return marked if outputs else []

@@ -28,6 +28,7 @@ from .gguf_metadata import (
     read_metadata,
 )
 from .llama_batch_embedder import BatchEmbedder
+from .logit_readout import LogitReadout
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
     PROMPT_HEAD,
@@ -101,7 +102,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class NoteModel:
-    """Loads a GGUF once for embeddings (last-token pooling); a second context generates hashtags on demand."""
+    """Loads a GGUF once for embeddings (each prompt's last token, `engine.logit_readout`); a second context
+    generates hashtags on demand."""
 
     def __init__(self, path: Path, threads: int | None = None, content_tokens: int = DEFAULT_CONTENT_TOKENS):
         import llama_cpp
@@ -112,7 +114,7 @@ class NoteModel:
         # 256 sequences and llama.cpp warns on stderr unless the context divides evenly among them.
         self.sequence_tokens = -(-max_prompt_tokens(content_tokens) // 256) * 256
         header = read_model_header(self.path)
-        architecture, self.projection, version = header.architecture, header.projection, header.prompt_version
+        self.projection, version = header.projection, header.prompt_version
         if version is not None and version != PROMPT_VERSION:
             raise ModelError(
                 f"{self.path.name} was trained for prompt version {version}, this NoteLLM uses {PROMPT_VERSION}; "
@@ -123,10 +125,6 @@ class NoteModel:
             cpu_kernels.load()  # a build with one library per instruction set has none until then
             self.llama = llama_cpp.Llama(
                 model_path=str(self.path),
-                embedding=True,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
-                # Declaring the pooling in the model's own metadata too keeps llama.cpp from warning on stderr.
-                kv_overrides={f"{architecture}.pooling_type": int(llama_cpp.LLAMA_POOLING_TYPE_LAST)},
                 n_ctx=self.sequence_tokens,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
@@ -146,6 +144,7 @@ class NoteModel:
         if self.tag_head is not None and self.tag_head.dimensions != self.dimensions:
             raise ModelError(f"{self.path.name}: its tag head has {self.tag_head.dimensions} dimensions, its embedding {self.dimensions}")
         self._generator = None
+        self._readout: LogitReadout | None = None
 
     def close(self) -> None:
         self.embedder.close()
@@ -169,9 +168,23 @@ class NoteModel:
         """Up to SEQUENCES_PER_DECODE prompts per llama.cpp decode, the shared prompt head computed once."""
         if not prompts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        return self.project(self.embedder.embed(prompts))
+        return normalise(self.embedder.embed(prompts, self.readout))
+
+    @property
+    def readout(self) -> LogitReadout:
+        """Built from the model file on the first embedding (about a second), so a load that embeds nothing
+        does not pay for it."""
+        if self._readout is None:
+            try:
+                self._readout = LogitReadout.of_model(self.path, self.projection)
+            except (OSError, GGUFFormatError, ValueError, np.linalg.LinAlgError) as error:
+                raise ModelError(f"{self.path.name}: its output layer cannot be read back ({error})") from error
+            if self._readout.vocabulary != self.embedder.vocabulary:
+                raise ModelError(f"{self.path.name}: its output layer has {self._readout.vocabulary} rows, its vocabulary {self.embedder.vocabulary}")
+        return self._readout
 
     def project(self, hidden: np.ndarray) -> np.ndarray:
+        """A hidden state from elsewhere (llama-cpp-python's embedding mode, PyTorch) as this model's embedding."""
         if self.projection is not None:
             hidden = hidden @ self.projection.T
         return normalise(hidden).astype(np.float32)

@@ -58,3 +58,20 @@ def test_reusing_the_cached_head_gives_the_vectors_of_the_full_prompt(shipped):
     # Notes differ, so their vectors do: a stream that kept a previous note's cells would show here.
     assert np.all((with_head @ with_head.T)[np.triu_indices(6, 1)] < 0.9999)
     assert np.allclose(shipped.embed_token_ids(prompts), with_head)
+
+
+def test_the_embedding_read_back_from_the_logits_is_llama_cpps_own_hidden_state(shipped, shipped_model):
+    """The engine decodes with embedding mode off and maps each prompt's last-token logits back to its hidden
+    state (`engine.logit_readout`); llama-cpp-python's embedding mode returns that state directly."""
+    import llama_cpp
+
+    ours = shipped.embed_notes(NOTES[:6], 48)
+    reference = llama_cpp.Llama(str(shipped_model), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                                n_ctx=512, n_batch=512, verbose=False)
+    try:
+        hidden = np.array([reference.embed(shipped.tokenizer.note_prompt(title, text, 48)) for title, text in NOTES[:6]],
+                          dtype=np.float32)
+    finally:
+        reference.close()
+    assert (ours * shipped.project(hidden)).sum(axis=1).min() > 0.9999
+    assert shipped.readout.matrix.shape == (shipped.dimensions, shipped.embedder.vocabulary)
