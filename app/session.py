@@ -15,6 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from notellm.engine import ReindexSummary, VaultIndex, describe_model
+from notellm.engine.indexer import READER_BATCH_SECONDS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
 from notellm.engine.watcher import VaultWatcher
@@ -231,7 +232,8 @@ class VaultSession(QObject):
             # asks only after each run did some work, so it always gets on).
             return self._stop.is_set() or self.worker.urgent_waiting()
 
-        return index.reindex(progress=progress, should_stop=should_stop, carry_on=carry_on)
+        return index.reindex(progress=progress, should_stop=should_stop, batch_seconds=lambda: READER_BATCH_SECONDS,
+                             carry_on=carry_on)
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:

@@ -45,11 +45,13 @@ if TYPE_CHECKING:
     from .model import NoteModel
 
 EMBED_BATCH = 8  # at most this many prompts per llama.cpp decode
-# And no more than about this much work between two commits: a kill loses at most that, and a request in the
-# app waits about that long for the batch under way. Short batches cost little: the shipped model embedded
-# 5.3-7.3 notes/s at 1, 2, 4, 6 or 8 prompts per decode alike (96 notes each, noise larger than any trend),
-# and a cold index of 600 notes took 105-119 s at 0.25 s against 116-122 s at 0.5 s.
-BATCH_SECONDS = 0.25
+# And no more than about this much work between two commits: a kill loses at most that. Fuller decodes are
+# faster: the shipped model embeds 7.0, 9.5, 12.7 and 14.9 notes/s at 1, 2, 4 and 8 prompts per decode
+# (64 sample-vault notes, 2 cores, 2026-12-02), so a run that nobody waits on fills them.
+BATCH_SECONDS = 0.6
+# A run that a reader may be waiting behind (the app's: a request waits for the batch under way) keeps
+# its batches short instead.
+READER_BATCH_SECONDS = 0.25
 SAVE_EVERY_SECONDS = 20.0
 LIST_CHUNK = 256  # at most this many notes read and listed per transaction; a long first run can step aside between chunks
 FIRST_LIST_CHUNK = 16  # the first chunk (it measures the time per note) and the smallest
