@@ -336,7 +336,9 @@ def heldout_section(results: dict) -> list[str]:
         out.append(f"| `{name}` | " + " | ".join(f"{row['macro'][m]:.3f}" for m in ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR"))
                    + f" | {seconds} |")
     out += ["", "Seconds per note are the embedding time inside this evaluation run (2 threads, a machine shared with other "
-            "work): a rough guide only; `docs/engine-speed.md` has the engine's own measurements.", ""]
+            "work): a rough guide only; `docs/engine-speed.md` has the engine's own measurements. Runs scored before the "
+            "engine read embeddings back from the logits (`engine/logit_readout.py`, 2026-12-02) paid llama.cpp's output layer "
+            "on every token, about twice the time a note (docs/engine-speed.md).", ""]
 
     if "MiniLM" in methods:
         minilm = methods["MiniLM"]
