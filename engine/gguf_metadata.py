@@ -112,20 +112,26 @@ def _header(handle: BinaryIO) -> tuple[int, int]:
     return _u64(handle), _u64(handle)
 
 
+def _keys(handle: BinaryIO, count: int, keys: set[str], to_the_end: bool) -> dict:
+    """The values of `keys` among the `count` key/value pairs at the handle; without `to_the_end` it stops once
+    all are found, else it leaves the handle after the last pair (where the tensor infos start)."""
+    found = {}
+    for _ in range(count):
+        key = _string(handle)
+        kind = struct.unpack("<I", _read(handle, 4))[0]
+        value = _value(handle, kind, key in keys)
+        if key in keys:
+            found[key] = value
+            if len(found) == len(keys) and not to_the_end:
+                break
+    return found
+
+
 def read_metadata(path: Path, keys: set[str]) -> dict:
     """The values of `keys` present in the GGUF at `path` (numeric arrays as numpy arrays)."""
-    found = {}
     with open(path, "rb") as handle:
         _, key_count = _header(handle)
-        for _ in range(key_count):
-            key = _string(handle)
-            kind = struct.unpack("<I", _read(handle, 4))[0]
-            value = _value(handle, kind, key in keys)
-            if key in keys:
-                found[key] = value
-                if len(found) == len(keys):
-                    break
-    return found
+        return _keys(handle, key_count, keys, to_the_end=False)
 
 
 ALIGNMENT_KEY = "general.alignment"
@@ -141,13 +147,7 @@ def tensor_rows(path: Path, names: Sequence[str], rows_per_block: int = 4096) ->
 
     with open(path, "rb") as handle:
         tensor_count, key_count = _header(handle)
-        alignment = DEFAULT_ALIGNMENT
-        for _ in range(key_count):
-            key = _string(handle)
-            kind = struct.unpack("<I", _read(handle, 4))[0]
-            value = _value(handle, kind, key == ALIGNMENT_KEY)
-            if key == ALIGNMENT_KEY:
-                alignment = int(value)
+        alignment = int(_keys(handle, key_count, {ALIGNMENT_KEY}, to_the_end=True).get(ALIGNMENT_KEY, DEFAULT_ALIGNMENT))
         tensors = {}
         for _ in range(tensor_count):
             name = _string(handle)

@@ -91,11 +91,11 @@ class BatchEmbedder:
             logits = np.stack([np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, position), shape=(self.vocabulary,))
                                for position in outputs])
             rows.append(readout(logits))
-        return np.concatenate(rows).astype(np.float32)
+        return np.concatenate(rows).astype(np.float32, copy=False)
 
     def _decode(self, pieces: list[tuple[int, list[int], int]], outputs: bool) -> list[int]:
         """One llama_decode of (sequence id, token ids, position of the first id) pieces; with `outputs`, each
-        piece's last token is marked for output, and their positions in the batch are returned."""
+        piece's last token is marked for output. Returns each piece's last position in the batch."""
         import llama_cpp
 
         batch = self._batch.batch
@@ -114,4 +114,4 @@ class BatchEmbedder:
         batch.n_tokens = 0
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
-        return marked if outputs else []
+        return marked

@@ -9,7 +9,8 @@ model's output matrix (`output.weight`, or the token embeddings it is tied to). 
 h = (WᵀW)⁻¹ Wᵀ z, and the engine keeps only R = P (WᵀW)⁻¹ Wᵀ: one matrix of P's rows × the vocabulary.
 
 This holds for any model whose logits are W h and nothing more: a soft cap on the logits (Gemma 2) would
-break it. tests/test_index.py compares the result with llama-cpp-python's own embedding mode.
+break it. tests/test_model.py (the shipped F16 model) and tests/test_index.py (the PyPI Q4_1 base) compare
+the result with llama-cpp-python's own embedding mode.
 """
 
 from __future__ import annotations
