@@ -60,6 +60,7 @@ def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple
 
 
 def main() -> None:
+    from notellm.engine import fusion_weight
     from notellm.engine.config import smollm2_base_model
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
@@ -67,7 +68,8 @@ def main() -> None:
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged, read_collection,
-                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view)
+                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view,
+                                         chosen_weight, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -126,13 +128,15 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tagged = tagged_vaults(collections)
 
-    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None) -> None:
+    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weights: dict | None = None) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
-        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut."""
+        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut; `weights`, the model's weight
+        in each collection's fusion, chosen from all of its links as the engine chooses it."""
         out = {}
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
-            per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head) for d in tagged}
+            per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
+                                    weight=(weights or {}).get(d.name, fusion_weight.DEFAULT_WEIGHT)) for d in tagged}
             out[key] = {}
             for suggester in next(iter(per.values())):
                 rows = {c: per[c][suggester] for c in per}
@@ -158,7 +162,7 @@ def main() -> None:
             model = NoteModel(path, threads=args.threads)
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
-        alone, fused, fused_lexical, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}
+        alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
@@ -166,6 +170,10 @@ def main() -> None:
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
             fused_lexical[data.name] = link_metrics(link_ranks(fuse([scores, lexical[data.name]]), data))
+            ranks, weights[data.name] = weight_from_links(scores, lexical[data.name], data)
+            weighted[data.name] = link_metrics(ranks)
+            vault_weight[data.name] = chosen_weight(weighted_ranks(scores, lexical[data.name], data), np.ones(len(data.links), bool),
+                                                    len(data.sources))
             neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
         extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}
@@ -174,11 +182,12 @@ def main() -> None:
         record(name, alone, extra)
         record(f"{name} + BM25", fused)
         record(f"{name} + lexical", fused_lexical)
+        record(f"{name} + lexical, weighted by links", weighted, {"weights": weights, "vault_weights": vault_weight})
         record_hashtags(f"{name}: neighbours' tags", neighbours)
         head = model.tag_head if model is not None else None
         untagged = None if head is None else {
             d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
-        record_protocols(f"{name} + lexical", cosine, untagged, head)
+        record_protocols(f"{name} + lexical, weighted by links", cosine, untagged, head, vault_weight)
         if model is not None and args.generate_tags:
             generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
             record_hashtags(f"{name}: generated", generated)

@@ -82,7 +82,10 @@ HELDOUT_LABELS = {
     "cpu-hn": "`cpu-hn`: as `cpu-causal` with one BM25-mined hard negative per pair (`--hard-negatives 1`), stopped at step 125 of a 200-step schedule",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
-CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical")
+CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
+                 "default + lexical, weighted by links")
+# The ranking the app's related panel shows, and its stand-in in a run from before the vault's own weight.
+APP_RANKINGS = ("default + lexical, weighted by links", "default + lexical")
 
 
 def legend(methods: list[str]) -> list[str]:
@@ -93,7 +96,9 @@ def legend(methods: list[str]) -> list[str]:
         text = HELDOUT_LABELS.get(name, "a candidate model file").replace("**", "")
         out.append(f"| `{name}` | {text.removeprefix(f'`{name}`: ')} |")
     return out + ["", "`X + BM25`, `X + lexical`: reciprocal-rank fusion (k = "
-                  f"{RRF_K}, the engine's) of X's ranking with BM25's or with the engine's lexical match.", ""]
+                  f"{RRF_K}, the engine's) of X's ranking with BM25's or with the engine's lexical match. `X + lexical, weighted by "
+                  "links`: the same with X's ranking counting as much as the collection's own links choose "
+                  "(`engine.fusion_weight`), each fifth of the links ranked at the weight the other four fifths chose.", ""]
 
 
 def heldout_chart(results: dict, path: Path) -> None:
@@ -121,10 +126,13 @@ def heldout_chart(results: dict, path: Path) -> None:
 
 
 # The summary's rows: what ships, against MiniLM and the lexical match, alone and fused.
-SUMMARY_METHODS = (("NoteLLM default alone", "default"), ("default + lexical (what the app shows)", "default + lexical"),
-                   ("MiniLM alone", "MiniLM"), ("MiniLM + lexical", "MiniLM + lexical"), ("engine lexical (BM25) alone", "lexical"))
+SUMMARY_METHODS = (("NoteLLM default alone", "default"),
+                   ("default + lexical, weighted by the vault's links (what the app shows)", "default + lexical, weighted by links"),
+                   ("default + lexical at equal weight", "default + lexical"),
+                   ("MiniLM alone", "MiniLM"), ("MiniLM + lexical, weighted by links", "MiniLM + lexical, weighted by links"),
+                   ("MiniLM + lexical at equal weight", "MiniLM + lexical"), ("engine lexical (BM25) alone", "lexical"))
 # The related notes whose tags vote in the summary: the app's ranking, else the best measured stand-in.
-PROTOCOL_NEIGHBOURS = ("default + lexical", "MiniLM + lexical", "lexical")
+PROTOCOL_NEIGHBOURS = (*APP_RANKINGS, "MiniLM + lexical, weighted by links", "MiniLM + lexical", "lexical")
 
 
 def collection_languages(split: dict) -> dict[str, str]:
@@ -192,11 +200,15 @@ def summary_section(results: dict) -> list[str]:
 def issue_targets(results: dict) -> list[str]:
     """The model issue's quality targets, each met or missed, from the same numbers as the summary."""
     methods, languages = results["methods"], collection_languages(results["split"])
-    needed = ("default", "default + lexical", "MiniLM", "MiniLM + lexical", "lexical")
-    if any(name not in methods for name in needed):
+    app = next((name for name in APP_RANKINGS if name in methods), None)
+    needed = ("default", "MiniLM", "MiniLM + lexical", "lexical")
+    if app is None or any(name not in methods for name in needed):
         return []
-    macro = {name: methods[name]["macro"]["R@10"] for name in needed}
-    r10 = {name: methods[name]["collections"] for name in needed}
+    # MiniLM fused as the app fuses the default, or at equal weight where that is higher: the stricter bar.
+    minilm_fused = max((name for name in ("MiniLM + lexical", "MiniLM + lexical, weighted by links") if name in methods),
+                       key=lambda name: methods[name]["macro"]["R@10"])
+    macro = {name: methods[name]["macro"]["R@10"] for name in (*needed, app, minilm_fused)}
+    r10 = {name: methods[name]["collections"] for name in (*needed, app)}
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -208,18 +220,19 @@ def issue_targets(results: dict) -> list[str]:
            "| target | measured | verdict |", "|---|---|---|",
            f"| the model alone ≥ max(MiniLM alone, lexical alone), macro R@10 | {macro['default']:.3f} against {floor:.3f} | "
            f"{verdict(macro['default'] >= floor)} |",
-           f"| what the app shows ≥ MiniLM + lexical + 0.03 | {macro['default + lexical']:.3f} against {macro['MiniLM + lexical'] + 0.03:.3f} | "
-           f"{verdict(macro['default + lexical'] >= macro['MiniLM + lexical'] + 0.03)} |"]
+           f"| what the app shows (`{app}`) ≥ `{minilm_fused}` + 0.03 | {macro[app]:.3f} against {macro[minilm_fused] + 0.03:.3f} | "
+           f"{verdict(macro[app] >= macro[minilm_fused] + 0.03)} |"]
     for collection, language in languages.items():
         if language == "en" or collection not in r10["default"]:
             continue
         alone, minilm = r10["default"][collection]["R@10"], r10["MiniLM"][collection]["R@10"]
-        fused, lexical = r10["default + lexical"][collection]["R@10"], r10["lexical"][collection]["R@10"]
+        fused, lexical = r10[app][collection]["R@10"], r10["lexical"][collection]["R@10"]
         out += [f"| {collection.split('__')[0]} ({language}): the model alone ≥ MiniLM alone | {alone:.3f} against {minilm:.3f} | "
                 f"{verdict(alone >= minilm)} |",
                 f"| {collection.split('__')[0]} ({language}): fused ≥ lexical alone | {fused:.3f} against {lexical:.3f} | "
                 f"{verdict(fused >= lexical)} |"]
-    protocols = results.get("hashtag_protocols", {}).get("default + lexical")
+    protocols = next((results.get("hashtag_protocols", {})[name] for name in APP_RANKINGS
+                      if name in results.get("hashtag_protocols", {})), None)
     if protocols:
         hidden, untagged = protocols["hidden"], protocols["untagged"]["engine"]["pooled"]
         engine = hidden["engine"]["pooled"]["precision@3"]
@@ -318,7 +331,9 @@ def heldout_section(results: dict) -> list[str]:
            f"trained on; the other {len(split['train'])} collections are the training set. Every link is cut out of every note "
            "(text included), then for each resolved link A → B every other note is ranked for A. The macro-mean weighs each "
            f"collection equally. `+ BM25` / `+ lexical` are reciprocal-rank fusion (k = {RRF_K}, the engine's) of the method's ranking "
-           "with BM25's or with the engine's lexical match: `+ lexical` is what the app's related panel shows.", "",
+           "with BM25's or with the engine's lexical match; `+ lexical, weighted by links` weighs the method's ranking as the "
+           "collection's own links choose (`engine.fusion_weight`, five-fold: no link chooses its own weight), which is what "
+           "the app's related panel shows.", "",
            "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
     out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
     out += [""] + hashtag_protocol_method(results) + ["## Appendix: every run on the validation collections", "",

@@ -180,25 +180,33 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
     Safe to interrupt: run it again and it resumes where it stopped. The options given
     (--model, --exclude, --tokens) are remembered for the vault once it succeeds.
 
+    When the vault's links have changed by a tenth since (or on the first run), it then
+    chooses how much related notes lean on the model against shared words, from up to
+    200 notes that link to others: `status` shows the choice.
+
     With a --model other than the index's, it switches the index to that model: the new
     vectors are kept beside the old ones, which related, search and tags go on using, and
     replace them all at once when every note has one. Interrupted, the same command goes on.
     """
     with open_index(vault, model, index_dir, exclude, content_tokens, rebuild) as index:
-        bar = None
+        bars = {}
 
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if quiet or total == 0:
-                return
-            if bar is None:
-                bar = progress_bar(total, "note", "Embedding")
-            bar.update(done - bar.n)
+        def bar_for(unit: str, label: str):
+            def progress(done: int, total: int) -> None:
+                if quiet or total == 0:
+                    return
+                if label not in bars:
+                    for earlier in bars.values():
+                        earlier.close()
+                    bars[label] = progress_bar(total, unit, label)
+                bars[label].update(done - bars[label].n)
+            return progress
 
         try:
-            summary = index.reindex(progress=progress)
+            summary = index.reindex(progress=bar_for("note", "Embedding"),
+                                    calibration_progress=bar_for("linking note", "Weighing by links"))
         finally:
-            if bar is not None:
+            for bar in bars.values():
                 bar.close()
         rate = summary.embedded / summary.seconds if summary.seconds else 0.0
         emit(
@@ -206,7 +214,8 @@ def reindex(vault, model, index_dir, content_tokens, exclude, as_json, quiet, re
             as_json,
             f"{summary.scanned} notes found: {summary.embedded} embedded, {summary.unchanged} unchanged, "
             f"{summary.renamed} renamed, {summary.removed} removed, {summary.skipped} skipped "
-            f"in {summary.seconds:.1f}s" + (f" ({rate:.1f} notes/s)" if summary.embedded else ""),
+            f"in {summary.seconds:.1f}s" + (f" ({rate:.1f} notes/s)" if summary.embedded else "")
+            + (f"\nRelated notes: {summary.ranking}" if summary.ranking else ""),
         )
 
 
@@ -309,6 +318,7 @@ def status(vault, model, index_dir, content_tokens, exclude, as_json):
             f"model:    {shown(report.model)}",
             f"kernels:  {report.kernels} (llama.cpp on this CPU)",
             f"notes:    {report.notes_on_disk} on disk, {report.indexed} indexed, {report.stale} stale, {len(report.skipped)} skipped",
+            f"related:  {report.ranking}",
         ]
         lines += [f"  skipped  {shown(s['path'])}: {shown(s['reason'])}" for s in report.skipped]
         lines += [f"  warning  {shown(w['path'])}: {shown(w['warning'])}" for w in report.warnings]

@@ -91,6 +91,7 @@ class ReindexSummary:
     cancelled: bool = False
     embedded_paths: list[str] = field(default_factory=list)
     removed_paths: list[str] = field(default_factory=list)  # notes found gone (the app drops what showed them)
+    ranking: str = ""  # what related notes lean on, when this run chose it again (`VaultIndex.reindex`)
 
     def as_dict(self) -> dict:
         return asdict(self)

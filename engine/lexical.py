@@ -102,11 +102,12 @@ def match_query(note_terms: list[str], limit: int = MAX_QUERY_TERMS, counts: Map
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in distinct)
 
 
-def fuse_ranked(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of ranked id lists (best first): each list gives an id 1 / (k + rank).
-    It needs no calibration between a cosine and a BM25 score. Returns (id, fused score), best first."""
+def fuse_ranked(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of ranked id lists (best first): each list gives an id weight / (k + rank),
+    every weight 1 unless given (`engine.fusion_weight`). It needs no calibration between a cosine and a
+    BM25 score. Returns (id, fused score), best first."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

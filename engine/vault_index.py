@@ -18,16 +18,17 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import shutil
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import cpu_kernels, hashtags, lexical
+from . import cpu_kernels, fusion_weight, hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
 from .errors import (
     DiskFullError,
@@ -42,6 +43,7 @@ from .errors import (
 )
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
 from .keywords import is_content_word
+from .markdown import strip_links
 from .lock import WRITER_WAIT_SECONDS, FileLock
 from .neighbour_tags import FALLBACK_NEIGHBOURS
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
@@ -55,7 +57,7 @@ from .storage_errors import (
 )
 from .store import NoteRow, Store
 from .tag_suggestions import NoteTerms, suggest_hashtags
-from .vault import FileStat, LinkResolver, Skipped, is_inside, read_note, scan
+from .vault import FileStat, LinkResolver, Note, Skipped, is_inside, read_note, scan
 from .vectors import VectorIndex
 from .vocabulary_tags import VOTE_NEIGHBOURS
 
@@ -94,6 +96,7 @@ class IndexStatus:
     index_bytes: int
     vectors: int
     kernels: str  # the llama.cpp CPU kernel set this process runs (cpu_kernels.load)
+    ranking: str = ""  # what related notes lean on (`fusion_weight.Calibration.describe`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -204,6 +207,7 @@ class VaultIndex:
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
         self.fuse_lexical = True
+        self._calibrating: _Calibrating | None = None  # a calibration that stepped aside, taken up by the next run
 
     def _open_store(self) -> Store:
         """The index's Store: writable, else opened read-only, with `cannot_write` saying why (a read-only
@@ -336,15 +340,29 @@ class VaultIndex:
     # --- indexing (engine/indexer.py) ----------------------------------------------------------
     @_index_errors
     def reindex(self, progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-                batch_seconds: Callable[[], float] | None = None, carry_on: bool = False) -> ReindexSummary:
+                batch_seconds: Callable[[], float] | None = None, carry_on: bool = False,
+                calibration_progress: Progress | None = None) -> ReindexSummary:
         """Bring the index up to date with the folder: embed new and changed notes (the most recently
         modified first), drop deleted ones. `should_stop` is asked between batches, and `batch_seconds`
         before each one: about how long it may take (shorter batches answer a waiting reader sooner).
         `carry_on=True` takes up the last run that stepped aside where it stopped, without scanning the
-        folder again: for a caller that syncs the watcher's changes meanwhile (the app)."""
+        folder again: for a caller that syncs the watcher's changes meanwhile (the app).
+
+        Then, when the vault's links changed by a tenth or the model changed, the model's weight in related
+        notes is chosen again from the vault's links (`engine.fusion_weight`; `calibration_progress` gets
+        (linking notes done, to do)). The summary's `ranking` then says what was chosen; a run that steps
+        aside during it is `cancelled`, and the next one goes on with it."""
         with self._writing():
-            summary = self._indexer.reindex(progress, should_stop, batch_seconds, carry_on)
-            self._remember_settings()
+            if carry_on and self._calibrating is not None:  # the notes were done; the watcher synced what changed since
+                summary = ReindexSummary()
+            else:
+                summary = self._indexer.reindex(progress, should_stop, batch_seconds, carry_on)
+                self._remember_settings()
+            if not summary.cancelled:
+                before = self.store.get_meta(fusion_weight.META_KEY)
+                summary.cancelled = not self._calibrate_fusion(should_stop, calibration_progress)
+                if self.store.get_meta(fusion_weight.META_KEY) != before:
+                    summary.ranking = self._ranking_description()
             return summary
 
     @_index_errors
@@ -428,11 +446,79 @@ class VaultIndex:
             raise NoteNotFoundError(f"the index of {self.vault} holds vectors of two models; "
                                     f"run `notellm-engine reindex {self.vault}` to bring it back to one")
         pool = max(wanted, LEXICAL_POOL)
-        rankings = [[i for i, _ in vectors.search(vector, pool + 1) if i != exclude]]
-        if self.fuse_lexical:
-            rankings.append([i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude])
-        best = len(rankings) / (lexical.RRF_K + 1)
-        return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked(rankings)[:wanted]]
+        model = [i for i, _ in vectors.search(vector, pool + 1) if i != exclude]
+        if not self.fuse_lexical:
+            rankings, weights = [model], [1.0]
+        else:
+            words = [i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude]
+            # A question is no note: the weight chosen from the vault's links between notes is not its.
+            weight = fusion_weight.DEFAULT_WEIGHT if question else self._model_weight()
+            rankings, weights = [model, words], fusion_weight.list_weights(weight)
+        best = sum(weights) / (lexical.RRF_K + 1)
+        return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked(rankings, weights=weights)[:wanted]]
+
+    # --- the model's weight in related notes (engine/fusion_weight.py) --------------------------
+    def _calibration(self) -> fusion_weight.Calibration | None:
+        kept = self.store.get_meta(fusion_weight.META_KEY)
+        try:
+            return fusion_weight.Calibration.from_dict(json.loads(kept)) if kept else None
+        except (ValueError, KeyError, TypeError, AttributeError):  # written by something else: chosen again at the next reindex
+            return None
+
+    def _model_weight(self) -> float:
+        """The vault's weight of the model against shared words, if chosen for the model the vectors are of."""
+        kept = self._calibration()
+        if kept is None or kept.embedder != self.store.embedder():
+            return fusion_weight.DEFAULT_WEIGHT
+        return kept.weight
+
+    def _calibrate_fusion(self, should_stop: Callable[[], bool] | None = None, progress: Progress | None = None) -> bool:
+        """Choose the vault's model weight from its own links (`engine.fusion_weight`), unless the one kept
+        still holds. False when it stepped aside (`should_stop`): the next run goes on where it stopped."""
+        if self._vector_index() is None:
+            return True
+        targets = self.store.link_targets()
+        embedder, link_count = self.store.embedder(), sum(len(linked) for linked in targets.values())
+        kept = self._calibration()
+        if kept is not None and kept.current(embedder, link_count):
+            self._calibrating = None
+            return True
+        work = self._calibrating
+        if work is None or work.embedder != embedder or work.link_count != link_count:
+            sources = sorted(targets)
+            if len(sources) > fusion_weight.MAX_SOURCES:
+                sources = sorted(random.Random(0).sample(sources, fusion_weight.MAX_SOURCES))
+            work = self._calibrating = _Calibrating(embedder, link_count, targets, sources if len(sources) >= fusion_weight.MIN_SOURCES else [])
+        rows = self.store.notes_by_ids(work.sources[work.done:])
+        while work.done < len(work.sources):
+            if should_stop is not None and should_stop():
+                return False
+            batch = work.sources[work.done:work.done + fusion_weight.BATCH]
+            work.done += len(batch)
+            notes = {}
+            for note_id in batch:
+                row = rows.get(note_id)
+                note = read_note(self.vault, FileStat(row.path, row.mtime_ns, row.size or 0)) if row else None
+                if isinstance(note, Note):  # else gone or unreadable meanwhile: the sample is a sample
+                    notes[note_id] = (note.parsed.title, strip_links(note.parsed.text))
+            if not notes:
+                continue
+            vectors = self.model.embed_notes(list(notes.values()), self.content_tokens)
+            for (note_id, (title, text)), vector in zip(notes.items(), vectors):
+                model = [i for i, _ in self._vector_index().search(vector, LEXICAL_POOL + 1) if i != note_id]
+                words = [i for i in self._lexical_ranking(lexical.document(title, text).split(), LEXICAL_POOL + 1) if i != note_id]
+                for weight, found in fusion_weight.found_per_weight(model, words, work.targets[note_id]).items():
+                    work.found[weight] += found
+                work.sources_used += 1
+                work.links += len(work.targets[note_id])
+            if progress is not None:
+                progress(work.done, len(work.sources))
+        chosen = fusion_weight.choose_weight(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT_WEIGHT
+        calibration = fusion_weight.Calibration(chosen, work.sources_used if work.sources else len(targets), work.links, work.found,
+                                                embedder or "", link_count)
+        self.store.set_meta(fusion_weight.META_KEY, json.dumps(calibration.as_dict()))
+        self._calibrating = None
+        return True
 
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
@@ -618,7 +704,31 @@ class VaultIndex:
                 index_bytes=size,
                 vectors=len(vectors) if vectors else 0,
                 kernels=cpu_kernels.load(),
+                ranking=self._ranking_description(),
             )
+
+    def _ranking_description(self) -> str:
+        if not self.fuse_lexical:
+            return "model alone"
+        kept = self._calibration()
+        if kept is None or kept.embedder != self.store.embedder():
+            return "model and shared words at equal weight (chosen from the vault's links at the next reindex)"
+        return kept.describe()
+
+
+@dataclass
+class _Calibrating:
+    """A choice of the model's weight under way (`VaultIndex._calibrate_fusion`): the vault's links when it
+    began, the linking notes sampled, how many are done and, per weight, the links found so far."""
+
+    embedder: str | None
+    link_count: int
+    targets: dict[int, set[int]]
+    sources: list[int]
+    done: int = 0
+    sources_used: int = 0
+    links: int = 0
+    found: dict[float, int] = field(default_factory=lambda: dict.fromkeys(fusion_weight.WEIGHTS, 0))
 
 
 DB_NAME, VECTORS_NAME = "index.db", "vectors.usearch"

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from notellm.engine import fusion_weight
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
 from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
@@ -111,6 +112,41 @@ def fuse(score_matrices: list[np.ndarray], weights: list[float] | None = None, k
     """Reciprocal-rank fusion over full score matrices, as `engine.lexical.fuse_ranked` does over ranked lists."""
     weights = weights or [1.0] * len(score_matrices)
     return sum(w / (k + row_ranks(s)) for w, s in zip(weights, score_matrices))
+
+
+WEIGHT_FOLDS = 5
+
+
+def weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData) -> dict[float, np.ndarray]:
+    """Each link's rank with the model fused at each of `engine.fusion_weight.WEIGHTS`."""
+    return {weight: link_ranks(fuse([model_scores, lexical_scores], fusion_weight.list_weights(weight)), data)
+            for weight in fusion_weight.WEIGHTS}
+
+
+def chosen_weight(ranks: dict[float, np.ndarray], choosing: np.ndarray, sources: int) -> float:
+    """The weight that the links in the mask `choosing`, of `sources` linking notes, choose (`engine.fusion_weight`)."""
+    if sources < fusion_weight.MIN_SOURCES:
+        return fusion_weight.DEFAULT_WEIGHT
+    return fusion_weight.choose_weight({weight: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weight, r in ranks.items()})
+
+
+def weight_from_links(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
+                      folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """The model fused with the lexical match at the weight the vault's own links choose (`engine.fusion_weight`),
+    without a link choosing its own weight: the link sources are split into `folds`, and each fold's links
+    are ranked at the weight that its other folds' links choose. Returns each link's rank (in `data.links`
+    order) and the weight each fold used."""
+    ranks = weighted_ranks(model_scores, lexical_scores, data)
+    order = list(data.sources)
+    random.Random(seed).shuffle(order)
+    fold_of = {source: position % folds for position, source in enumerate(order)}
+    link_fold = np.array([fold_of[source] for source, _ in data.links])
+    chosen_ranks, chosen = np.empty(len(data.links), dtype=int), []
+    for fold in range(folds):
+        weight = chosen_weight(ranks, link_fold != fold, sum(1 for source in order if fold_of[source] != fold))
+        chosen.append(weight)
+        chosen_ranks[link_fold == fold] = ranks[weight][link_fold == fold]
+    return chosen_ranks, chosen
 
 
 def tagged_sample(data: CollectionData, limit: int, seed: int = 0) -> list[int]:
@@ -222,12 +258,13 @@ class TagSetting:
 
 
 def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
-                tag_head: TagHead | None = None) -> TagSetting:
+                tag_head: TagHead | None = None, weight: float = fusion_weight.DEFAULT_WEIGHT) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
     text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
     Those vectors are the link evaluation's, made before the tags were cut; `embeddings`, the ones the
-    model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`)."""
+    model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`). `weight` is the
+    model's in that fusion, the vault's own (`engine.fusion_weight`)."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
@@ -237,7 +274,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
         for other, score in index.related(row.split(), len(rows)):
             scores[note_id, other] = score
     if cosine is not None:
-        scores = fuse([cosine, scores])
+        scores = fuse([cosine, scores], fusion_weight.list_weights(weight))
     np.fill_diagonal(scores, -np.inf)
     nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
@@ -294,21 +331,23 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
 
 
 def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
-                         embeddings: np.ndarray | None = None, tag_head: TagHead | None = None) -> dict[str, dict]:
+                         embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
+                         weight: float = fusion_weight.DEFAULT_WEIGHT) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`)."""
     sample = tagged_sample(data, HIDDEN_TAG_NOTES)
-    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head)
+    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight)
     return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()
             if name != "tag head" or tag_head is not None}
 
 
 def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
-                      embeddings: np.ndarray | None = None, tag_head: TagHead | None = None) -> dict[str, dict]:
+                      embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
+                      weight: float = fusion_weight.DEFAULT_WEIGHT) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head)
+    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():

@@ -32,6 +32,17 @@ class Links(IndexFile):
     def mark_links_stale(self) -> None:
         self.set_meta(LINKS_STALE, "1")
 
+    def link_targets(self) -> dict[int, set[int]]:
+        """Each note that links to another indexed note: the notes it links to (links to itself left out)."""
+        rows = self.db.execute(
+            """select l.source_id, l.target_id from links l join notes n on n.id = l.target_id
+               where l.source_id != l.target_id and n.skip_reason is null and n.embedding is not null"""
+        )
+        targets: dict[int, set[int]] = {}
+        for source, target in rows:
+            targets.setdefault(source, set()).add(target)
+        return targets
+
     def linked_ids(self, note_id: int) -> set[int]:
         rows = self.db.execute(
             "select target_id from links where source_id = ? union select source_id from links where target_id = ?",
