@@ -12,7 +12,8 @@ than `MIN_SOURCES` linking notes, keeps `DEFAULT_WEIGHT`.
 Cutting the link words from both sides matters. Scored by five-fold cross-validation over the validation
 collections' link sources, each fold ranked with the weight its other four folds chose (the default
 model; macro R@10 0.424 at weight 1 everywhere): 0.431 like this, 0.429 with the links kept on both sides,
-0.425 with them cut from the lexical query only, which leans the choice toward the model (docs/experiments.md).
+0.425 with them cut from the lexical query only, which leans the choice toward the model
+(`experiments/calibration_views.py`, docs/experiments.md).
 """
 
 from __future__ import annotations
