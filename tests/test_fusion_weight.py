@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import subprocess
 
-from conftest import write_notes
+from conftest import ENGINE, write_notes
 
 from notellm.engine import fusion_weight
 from notellm.engine.fusion_weight import choose_weight, found_per_weight, weighted_ranking
@@ -95,3 +96,14 @@ def test_an_unreadable_choice_in_the_index_is_made_again(tmp_path, open_index):
     assert "at the next reindex" in index.status().ranking
     assert [r.path for r in index.related("Review 1.md", k=1)] == ["Outcome 1.md"]
     assert index.reindex().ranking
+
+
+def test_the_cli_says_what_related_notes_lean_on_after_a_reindex_and_in_status(tmp_path):
+    vault = paired_vault(tmp_path / "pairs", fusion_weight.MIN_SOURCES)
+    reindex = subprocess.run([*ENGINE, "reindex", str(vault), "--tokens", "48"], capture_output=True, text=True, timeout=600)
+    assert reindex.returncode == 0, reindex.stderr
+    chosen = reindex.stdout.splitlines()[-1]
+    assert chosen.startswith("Related notes: ") and f"chosen from {fusion_weight.MIN_SOURCES} links" in chosen
+    assert "Weighing by links" in reindex.stderr  # the progress bar
+    status = subprocess.run([*ENGINE, "status", str(vault)], capture_output=True, text=True, timeout=600)
+    assert f"related:  {chosen.removeprefix('Related notes: ')}" in status.stdout.splitlines()
