@@ -115,6 +115,8 @@ class IndexStatus(QWidget):
             text = "Index up to date"
         extra = [f"{summary.removed} removed"] * bool(summary.removed) + [f"{summary.skipped} skipped"] * bool(summary.skipped)
         self.label.setText(" · ".join([text, *extra]))
+        if summary.ranking:  # chosen again by this run from the vault's links (engine/fusion_weight.py)
+            self.label.setToolTip(f"Related notes: {summary.ranking}")
 
     def toggle_pause(self) -> None:
         if self.session is None:

@@ -92,6 +92,7 @@ def test_browse_related_tags_navigation_and_watch(qtbot, open_window, vault, doc
     session = window.session
     qtbot.waitUntil(lambda: session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
     timer.stop()
+    assert window.index_status.label.toolTip().startswith("Related notes: ")  # what the vault's links chose
     gaps = sorted(((b[0] - a[0], b[1]) for a, b in zip(ticks, ticks[1:])), reverse=True)
     worst, worst_phase = gaps[0]
     report = (
