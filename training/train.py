@@ -133,13 +133,17 @@ def trainable_state(model: NoteLLM) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k in names}
 
 
-def load_run(run: Path, map_location: str = "cpu") -> tuple[NoteLLM, TrainConfig, dict]:
-    """Rebuild the trained model of a run folder from its checkpoint: (model in eval mode, config, checkpoint)."""
+def load_run(run: Path, map_location: str = "cpu", base: Path | None = None) -> tuple[NoteLLM, TrainConfig, dict]:
+    """Rebuild the trained model of a run folder from its checkpoint: (model in eval mode, config, checkpoint).
+    `base` is the base GGUF on this machine when the run's own path does not hold here (a slim run from a
+    GPU machine records none, and the default base is SmolLM2)."""
     path = Path(run) / CHECKPOINT_FILE
     if not path.exists():
         raise TrainError(f"no checkpoint in {run}")
     checkpoint = torch.load(path, map_location=map_location, weights_only=False)
     config = TrainConfig.from_dict(checkpoint["config"])
+    if base is not None:
+        config.base, config.tokenizer_gguf = str(base), ""
     config.grad_checkpointing = False
     model = build_model(config)
     missing = set(checkpoint["model"]) - set(model.state_dict())
