@@ -6,8 +6,8 @@ on the Russian validation collection the lexical match alone finds 0.591 of the 
 ranking 0.513. A vault's existing links say which way it leans. For up to `MAX_SOURCES` notes that link
 to other notes, the note with its link words cut (`markdown.strip_links`: a link names its target) is
 embedded again and ranked both ways, and each weight of `WEIGHTS` is scored by how many of its linked
-notes it puts among the first `RECALL_AT`. The best weight is the vault's; a tie, or a vault with fewer
-than `MIN_SOURCES` linking notes, keeps `DEFAULT_WEIGHT`.
+notes it puts among the first `RECALL_AT`. The best weight is the vault's (`choose_weight` breaks ties); a
+vault with fewer than `MIN_SOURCES` linking notes keeps `DEFAULT_WEIGHT`.
 
 Cutting the link words from both sides matters. Scored by five-fold cross-validation over the validation
 collections' link sources, each fold ranked with the weight its other four folds chose (the default
@@ -71,7 +71,7 @@ class Calibration:
 def list_weights(weight: float) -> list[float]:
     """`fuse_ranked`'s weights for [the model's ranking, the lexical one]. Weight 0 still lets the model
     order the notes that the words leave out or tie: at `MODEL_FLOOR` its first place counts less than the
-    lexical list's 100th, and less than the step between two of its places."""
+    lexical list's 100th, and less than the step between two of the lexical list's first 90 places."""
     return [max(weight, MODEL_FLOOR), 1.0]
 
 
