@@ -170,10 +170,10 @@ def main() -> None:
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
             fused_lexical[data.name] = link_metrics(link_ranks(fuse([scores, lexical[data.name]]), data))
-            ranks, weights[data.name] = weight_from_links(scores, lexical[data.name], data)
-            weighted[data.name] = link_metrics(ranks)
-            vault_weight[data.name] = chosen_weight(weighted_ranks(scores, lexical[data.name], data), np.ones(len(data.links), bool),
-                                                    len(data.sources))
+            ranks = weighted_ranks(scores, lexical[data.name], data)
+            fold_ranks, weights[data.name] = weight_from_links(ranks, data)
+            weighted[data.name] = link_metrics(fold_ranks)
+            vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
             neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
         extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}

@@ -15,7 +15,6 @@ cut); the vectors of the notes as written are embedded here once and cached besi
 
 from __future__ import annotations
 
-import random
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +28,7 @@ from notellm.engine.term_index import TermIndex
 from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
 from notellm.training.data import read_vault
 from notellm.training.evaluate import LexicalRanker
-from notellm.training.heldout import WEIGHT_FOLDS, chosen_weight, cosine_scores, read_collection, weighted_ranks
+from notellm.training.heldout import cosine_scores, read_collection, weight_from_links, weighted_ranks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,20 +68,12 @@ def main(model_path: Path, cut_vectors: Path) -> None:
         views = {"cut": judged,
                  "kept": weighted_ranks(kept_cosine, lexical_scores(kept_rows, [r.split() for r in kept_rows], data.sources), data),
                  "cut from the query only": weighted_ranks(kept_cosine, lexical_scores(kept_rows, cut_queries, data.sources), data)}
-        order = list(data.sources)
-        random.Random(0).shuffle(order)
-        fold_of = {source: position % WEIGHT_FOLDS for position, source in enumerate(order)}
-        link_fold = np.array([fold_of[source] for source, _ in data.links])
         line = [f"{collection.name}: weight 1 {np.mean(judged[1.0] <= 10):.3f}"]
         totals["weight 1"].append(np.mean(judged[1.0] <= 10))
         for name, ranks in views.items():
-            hits, chosen = np.empty(len(data.links), dtype=bool), []
-            for fold in range(WEIGHT_FOLDS):
-                weight = chosen_weight(ranks, link_fold != fold, sum(1 for s in order if fold_of[s] != fold))
-                chosen.append(weight)
-                hits[link_fold == fold] = judged[weight][link_fold == fold] <= 10
-            totals[name].append(hits.mean())
-            line.append(f"{name} {hits.mean():.3f} {chosen}")
+            fold_ranks, chosen = weight_from_links(ranks, data, judged)
+            totals[name].append(np.mean(fold_ranks <= 10))
+            line.append(f"{name} {np.mean(fold_ranks <= 10):.3f} {chosen}")
         print(" | ".join(line), flush=True)
     model.close()
     print("macro R@10: " + ", ".join(f"{name} {np.mean(values):.4f}" for name, values in totals.items()))

@@ -130,13 +130,14 @@ def chosen_weight(ranks: dict[float, np.ndarray], choosing: np.ndarray, sources:
     return fusion_weight.choose_weight({weight: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weight, r in ranks.items()})
 
 
-def weight_from_links(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
+def weight_from_links(ranks: dict[float, np.ndarray], data: CollectionData, judged: dict[float, np.ndarray] | None = None,
                       folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[float]]:
     """The model fused with the lexical match at the weight the vault's own links choose (`engine.fusion_weight`),
     without a link choosing its own weight: the link sources are split into `folds`, and each fold's links
-    are ranked at the weight that its other folds' links choose. Returns each link's rank (in `data.links`
-    order) and the weight each fold used."""
-    ranks = weighted_ranks(model_scores, lexical_scores, data)
+    are ranked at the weight that its other folds' links choose from `ranks` (`weighted_ranks`). Returns each
+    link's rank in `judged` (default: `ranks`; another view of the same links), in `data.links` order, and the
+    weight each fold used."""
+    judged = ranks if judged is None else judged
     order = list(data.sources)
     random.Random(seed).shuffle(order)
     fold_of = {source: position % folds for position, source in enumerate(order)}
@@ -145,7 +146,7 @@ def weight_from_links(model_scores: np.ndarray, lexical_scores: np.ndarray, data
     for fold in range(folds):
         weight = chosen_weight(ranks, link_fold != fold, sum(1 for source in order if fold_of[source] != fold))
         chosen.append(weight)
-        chosen_ranks[link_fold == fold] = ranks[weight][link_fold == fold]
+        chosen_ranks[link_fold == fold] = judged[weight][link_fold == fold]
     return chosen_ranks, chosen
 
 
