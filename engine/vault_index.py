@@ -475,7 +475,8 @@ class VaultIndex:
     def _calibrate_fusion(self, should_stop: Callable[[], bool] | None = None, progress: Progress | None = None) -> bool:
         """Choose the vault's model weight from its own links (`engine.fusion_weight`), unless the one kept
         still holds. False when it stepped aside (`should_stop`): the next run goes on where it stopped."""
-        if self._vector_index() is None:
+        vectors = self._vector_index()
+        if vectors is None:
             return True
         targets = self.store.link_targets()
         embedder, link_count = self.store.embedder(), sum(len(linked) for linked in targets.values())
@@ -503,9 +504,9 @@ class VaultIndex:
                     notes[note_id] = (note.parsed.title, strip_links(note.parsed.text))
             if not notes:
                 continue
-            vectors = self.model.embed_notes(list(notes.values()), self.content_tokens)
-            for (note_id, (title, text)), vector in zip(notes.items(), vectors):
-                model = [i for i, _ in self._vector_index().search(vector, LEXICAL_POOL + 1) if i != note_id]
+            embedded = self.model.embed_notes(list(notes.values()), self.content_tokens)
+            for (note_id, (title, text)), vector in zip(notes.items(), embedded):
+                model = [i for i, _ in vectors.search(vector, LEXICAL_POOL + 1) if i != note_id]
                 words = [i for i in self._lexical_ranking(lexical.document(title, text).split(), LEXICAL_POOL + 1) if i != note_id]
                 for weight, found in fusion_weight.found_per_weight(model, words, work.targets[note_id]).items():
                     work.found[weight] += found

@@ -17,10 +17,10 @@ mkdir -p "$out/wheels"
 tokens=$(mktemp --suffix=.json.gz)
 trap 'rm -f "$tokens"' EXIT
 # The GPU machine has no llama.cpp: the notes are tokenized here, without the generation continuations.
-base_options=()
-[ -n "${BASE:-}" ] && base_options=(--base "$BASE")
-tokenizer_options=()
-[ -n "${BASE:-}" ] && tokenizer_options=(--tokenizer-gguf "$BASE")
+tokenizer_options=() base_options=()
+if [ -n "${BASE:-}" ]; then
+  tokenizer_options=(--tokenizer-gguf "$BASE") base_options=(--base "$BASE")
+fi
 "$bin/notellm-train" tokenize "$data" --embedding-only --content-tokens "$content_tokens" "${tokenizer_options[@]}" -o "$tokens"
 "$bin/notellm-train" pack "$data" --tokens "$tokens" --layers "$layers" "${base_options[@]}" -o "$out" "$@"
 "$bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$out/wheels" "$here"
