@@ -59,6 +59,30 @@ def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple
     return vectors, seconds
 
 
+def cached_writing(path: Path, collections, threads: int) -> dict[str, tuple[list[str], float]]:
+    """{collection: (the hashtag writer's answer for each note, seconds per note)}, written once per writer file."""
+    from notellm.engine.writer import HashtagWriter
+    from notellm.training.heldout import written_answers
+
+    folder = CACHE / f"writer-{model_key(path, 0)}"
+    out, writer = {}, None
+    for data in collections:
+        cached = folder / f"{data.name}.json"
+        if not cached.exists():
+            writer = writer or HashtagWriter(path, threads=threads)
+            started = time.perf_counter()
+            answers = written_answers(writer, data)
+            seconds = (time.perf_counter() - started) / max(1, len(data.notes))
+            folder.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps({"answers": answers, "seconds_per_note": seconds}, ensure_ascii=False), encoding="utf-8")
+            print(f"  writer {data.name}: {seconds:.2f} s a note", flush=True)
+        saved = json.loads(cached.read_text(encoding="utf-8"))
+        out[data.name] = (saved["answers"], saved["seconds_per_note"])
+    if writer is not None:
+        writer.close()
+    return out
+
+
 def main() -> None:
     from notellm.engine import fusion_weight
     from notellm.engine.config import smollm2_base_model
@@ -68,7 +92,7 @@ def main() -> None:
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged, read_collection,
-                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view,
+                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
                                          chosen_weight, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +101,8 @@ def main() -> None:
     parser.add_argument("--gguf", action="append", default=[], metavar="NAME=PATH", help="a candidate model to judge too")
     parser.add_argument("--tag-notes", type=int, default=50, metavar="N", help="tagged notes sampled per collection for hashtags")
     parser.add_argument("--generate-tags", action="store_true", help="also let each GGUF write hashtags (slow: ~2 s a note)")
+    parser.add_argument("--writer", type=Path, default=REPO / "assets" / "models" / "notellm-writer.gguf",
+                        help="the hashtag writer judged in both hashtag protocols (none: a missing file) [default: the shipped one]")
     parser.add_argument("--content-tokens", type=int, default=DEFAULT_CONTENT_TOKENS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="the split's seed")
@@ -127,6 +153,11 @@ def main() -> None:
         print(f"  hashtags {name}: precision@3 {pooled['precision@3']:.3f} empty {pooled['empty']:.1%}", flush=True)
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tagged = tagged_vaults(collections)
+    written = cached_writing(args.writer, tagged, args.threads) if args.writer.is_file() else None
+    if written is not None:
+        results["writer"] = {"file": str(args.writer.relative_to(REPO)) if args.writer.is_relative_to(REPO) else args.writer.name,
+                             "seconds_per_note": float(np.mean([seconds for _, seconds in written.values()])), "date": results["date"]}
+        written = {name: answers for name, (answers, _) in written.items()}
 
     def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weights: dict | None = None) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
@@ -136,7 +167,8 @@ def main() -> None:
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
             per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
-                                    weight=(weights or {}).get(d.name, fusion_weight.DEFAULT_WEIGHT)) for d in tagged}
+                                    weight=(weights or {}).get(d.name, fusion_weight.DEFAULT_WEIGHT),
+                                    written=(written or {}).get(d.name)) for d in tagged}
             out[key] = {}
             for suggester in next(iter(per.values())):
                 rows = {c: per[c][suggester] for c in per}

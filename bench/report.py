@@ -193,6 +193,9 @@ def summary_section(results: dict) -> list[str]:
                 *([f"| the model's tag head alone | {hidden_cell('tag head')} | {untagged_cell('coverage', '.0%', 'tag head')} | "
                    f"{untagged_cell('precision@3', '.3f', 'tag head')} | {untagged_cell('top_share', '.1%', 'tag head')} |"]
                   if "tag head" in protocols["untagged"] else []),
+                *([f"| the hashtag writer alone | {hidden_cell('writer')} | {untagged_cell('coverage', '.0%', 'writer')} | "
+                   f"{untagged_cell('precision@3', '.3f', 'writer')} | {untagged_cell('top_share', '.1%', 'writer')} |"]
+                  if "writer" in protocols["untagged"] else []),
                 f"| the vault's words alone | {hidden_cell('vocabulary')} | {untagged_cell('coverage', '.0%', 'vocabulary')} | "
                 f"{untagged_cell('precision@3', '.3f', 'vocabulary')} | {untagged_cell('top_share', '.1%', 'vocabulary')} |",
                 f"| neighbour votes alone (no word step) | {hidden_cell('neighbour votes')} | 0% | – | – |",
@@ -263,6 +266,9 @@ def hashtag_protocol_method(results: dict) -> list[str]:
             "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the rule "
             "before it (neighbours' tags with the best further tag as fallback); `vocabulary` the vault-words step alone; "
             "`tag head` the model's tag head alone (`engine.tag_head`, its vectors of the notes with every inline #tag cut); "
+            "`writer` the hashtag writer alone (`engine.writer`, "
+            f"`{results.get('writer', {}).get('file', 'assets/models/notellm-writer.gguf')}`, each note's text with every inline "
+            f"#tag cut; {results.get('writer', {}).get('seconds_per_note', float('nan')):.2f} s a note on 2 threads in that run); "
             "`popular tags` the vault's three most common visible tags for every note.", "",
             "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
             "(target: ≥ max(neighbour votes, popular tags) + 0.05).",

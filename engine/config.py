@@ -17,6 +17,8 @@ APP_NAME = "notellm"
 HOME_ENV = "NOTELLM_HOME"  # overrides the data dir (tests, portable installs)
 MODEL_ENV = "NOTELLM_MODEL"  # overrides the default model file
 DEFAULT_MODEL_NAME = "notellm-default.gguf"
+WRITER_ENV = "NOTELLM_WRITER"  # overrides the hashtag writer's file; "none" runs without one
+WRITER_MODEL_NAME = "notellm-writer.gguf"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,19 +55,39 @@ def smollm2_base_model() -> Path | None:
     return path if path.exists() else None
 
 
+def shipped_model_candidates(name: str) -> list[Path]:
+    """Where a model file the app ships is looked for: the user's models folder, beside a PyInstaller
+    bundle's program, the source tree's assets."""
+    candidates = [data_dir() / "models" / name]
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its models beside the program
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / name)
+    candidates.append(REPO_ROOT / "assets" / "models" / name)
+    return candidates
+
+
 def default_model_candidates() -> list[Path]:
     """Where the default model is looked for, first match wins."""
     candidates = []
     if os.environ.get(MODEL_ENV):
         candidates.append(Path(os.environ[MODEL_ENV]).expanduser())
-    candidates.append(data_dir() / "models" / DEFAULT_MODEL_NAME)
-    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its model beside the program
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / DEFAULT_MODEL_NAME)
-    candidates.append(REPO_ROOT / "assets" / "models" / DEFAULT_MODEL_NAME)
+    candidates += shipped_model_candidates(DEFAULT_MODEL_NAME)
     base = smollm2_base_model()
     if base:
         candidates.append(base)
     return candidates
+
+
+def resolve_writer() -> Path | None:
+    """The hashtag writer's file (`engine.writer`): $NOTELLM_WRITER, else the shipped one; None without one."""
+    chosen = os.environ.get(WRITER_ENV)
+    if chosen:
+        if chosen.casefold() == "none":
+            return None
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ModelError(f"hashtag writer not found: {path} (${WRITER_ENV})")
+        return path
+    return next((path for path in shipped_model_candidates(WRITER_MODEL_NAME) if path.is_file()), None)
 
 
 def resolve_model(model: str | Path | None) -> Path:

@@ -20,6 +20,7 @@ from .vault import content_hash
 MAX_TAG_CHARS = 40
 MAX_TAG_WORDS = 4
 TAG_SEPARATORS = re.compile(r"[,，、;；\n]|(?=#)")
+NUMBERED_COPY = re.compile(r"(.*\D)\d+")  # a tag key that is another's plus a number
 
 
 def tag_key(tag: str) -> str:
@@ -53,7 +54,8 @@ def normalise_tag(raw: str) -> str | None:
 
 
 def parse_topics(generated: str, vault_tags: list[str] = (), exclude: list[str] = (), limit: int = 10) -> list[str]:
-    """Split generated text into tags: normalised, deduplicated, in the vault's own spelling when one exists."""
+    """Split generated text into tags: normalised, deduplicated, in the vault's own spelling when one exists.
+    A numbered copy of a topic already taken (`#math-2` after `#math`: a small model's way of going on) is a repeat."""
     known = {tag_key(tag): tag for tag in vault_tags}
     taken = {tag_key(tag) for tag in exclude}
     tags: list[str] = []
@@ -62,7 +64,8 @@ def parse_topics(generated: str, vault_tags: list[str] = (), exclude: list[str] 
         if tag is None:
             continue
         key = tag_key(tag)
-        if not key or key in taken:
+        numbered = NUMBERED_COPY.fullmatch(key)
+        if not key or key in taken or (numbered and numbered.group(1) in taken):
             continue
         taken.add(key)
         tags.append(known.get(key, tag))

@@ -16,6 +16,7 @@ import numpy as np
 from . import cpu_kernels
 from .cpu import physical_cores
 from .errors import ModelError
+from .generation import GENERATION_TOKENS, continue_prompt
 from .gguf_metadata import (
     PROJECTION_KEY,
     PROJECTION_ROWS_KEY,
@@ -42,7 +43,6 @@ from .prompt import (
 from .tag_head import TagHead
 
 SEQUENCES_PER_DECODE = 8
-GENERATION_TOKENS = 48
 
 
 def _read_fields(path: Path, keys: set[str]) -> dict:
@@ -215,13 +215,4 @@ class NoteModel:
         return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + category_cue())
 
     def _continue(self, prompt: str, should_stop=None) -> str:
-        import llama_cpp
-
-        ids = self.tokenizer.tokenize(prompt)
-        self.generator.reset()
-        stopping = llama_cpp.StoppingCriteriaList([lambda tokens, logits: bool(should_stop())]) if should_stop else None
-        output = self.generator.create_completion(
-            ids, max_tokens=GENERATION_TOKENS, temperature=0.0, top_k=1, stop=["\n", ". The "], echo=False,
-            stopping_criteria=stopping,
-        )
-        return output["choices"][0]["text"]
+        return continue_prompt(self.generator, self.tokenizer, prompt, should_stop)

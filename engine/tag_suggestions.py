@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from .hashtags import tag_key
 from .neighbour_tags import neighbour_tags
 from .term_index import TermIndex
-from .vocabulary_tags import in_band, vocabulary_tags, weight_in_note
+from .vocabulary_tags import vocabulary_tags, within_share
 
 # With 50 notes' tags hidden, the tagged validation collections keep 38-97% of their notes tagged, and there
 # the fallback is worth its precision (docs/benchmarks.md); in the sample vault (22%, nearly all #recipe) it
@@ -22,6 +23,8 @@ WELL_TAGGED_SHARE = 0.3
 # the note's own words fill the rest. One: on the untagged protocol the model's second and third tags were
 # right less often than the note's words, and a second one flooded a collection (docs/experiments.md).
 MODEL_TAGS = 1
+# In such a vault, at most this many of the hashtag writer's tags (`engine.writer`) lead, before the tag head's.
+WRITTEN_TAGS = 3
 
 
 @dataclass
@@ -37,19 +40,27 @@ class NoteTerms:
 
 
 def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, index: TermIndex, tagged_share: float,
-                     limit: int = 3, model_tags: Callable[[], Sequence[str]] = lambda: ()) -> list[str]:
+                     limit: int = 3, model_tags: Callable[[], Sequence[str]] = lambda: (),
+                     written_tags: Callable[[], Sequence[str]] = lambda: ()) -> list[str]:
     """Up to `limit` tags. First the vault's own tags that the related notes vote for (`engine.neighbour_tags`);
     in a vault where most notes carry tags (`tagged_share`, at least `WELL_TAGGED_SHARE`), its fallback too:
-    the best tag further away. Only when that finds none, the first `MODEL_TAGS` of `model_tags()` (the
-    model's tag head, `engine.tag_head`), then the note's own salient shared words (`engine.vocabulary_tags`):
+    the best tag further away. Only when that finds none, the first `WRITTEN_TAGS` of `written_tags()` (the
+    hashtag writer's, `engine.writer`), the first `MODEL_TAGS` of `model_tags()` (the model's tag head,
+    `engine.tag_head`), then the note's own salient shared words (`engine.vocabulary_tags`):
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE)
     if tags:
         return tags
-    # A tag that the words' step may give as well goes only where that step's rule lets it (`weight_in_note`),
-    # so that the two steps together still give no tag to more than `MAX_SHARE` of the notes.
-    tags = [tag for tag in model_tags() if not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None]
-    tags = tags[:MODEL_TAGS]
+    # A tag that is a word of the vault goes only where the words' step's share rule lets it (`within_share`),
+    # so that the steps together still give no word to more than `MAX_SHARE` of the notes.
+    def allowed(tags: Sequence[str], taken: list[str]) -> list[str]:
+        taken_keys = {tag_key(tag) for tag in list(note.own_tags) + taken}
+        return [tag for tag in tags if tag_key(tag) not in taken_keys and within_share(index, tag, note.note_id)]
+
+    tags = allowed(written_tags(), [])[:WRITTEN_TAGS]
+    if len(tags) < limit:
+        tags += allowed(model_tags(), tags)[:MODEL_TAGS]
+    tags = tags[:limit]
     return tags + vocabulary_tags(index, note.note_id, note.terms, note.title_terms, note.neighbour_terms,
                                   list(note.own_tags) + tags, limit - len(tags))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import cpu_kernels, fusion_weight, hashtags, lexical
-from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model
+from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model, resolve_writer
 from .errors import (
     DiskFullError,
     IndexCorruptError,
@@ -97,6 +97,7 @@ class IndexStatus:
     vectors: int
     kernels: str  # the llama.cpp CPU kernel set this process runs (cpu_kernels.load)
     ranking: str = ""  # what related notes lean on (`fusion_weight.Calibration.describe`)
+    writer: str = ""  # the hashtag writer's file (`engine.writer`); empty: none
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +201,9 @@ class VaultIndex:
         self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
+        # The hashtag writer (`engine.writer`), loaded on the first hashtag it writes; None: no writer installed.
+        self.hashtag_writer_path = resolve_writer()
+        self._hashtag_writer = None
         self.vectors = VectorIndex(index_dir / VECTORS_NAME, self.store)
         self._indexer = Indexer(vault, self.exclude, self.store, self.vectors, lambda: self.model, self.embedder_id,
                                 str(self.model_path), self.content_tokens)
@@ -278,6 +282,9 @@ class VaultIndex:
             if self._model is not None:
                 self._model.close()
                 self._model = None
+            if self._hashtag_writer is not None:
+                self._hashtag_writer.close()
+                self._hashtag_writer = None
 
     def __enter__(self):
         return self
@@ -293,6 +300,14 @@ class VaultIndex:
 
             self._model = NoteModel(self.model_path, threads=self.threads, content_tokens=self.content_tokens)
         return self._model
+
+    @property
+    def hashtag_writer(self):
+        if self._hashtag_writer is None and self.hashtag_writer_path is not None:
+            from .writer import HashtagWriter  # llama.cpp loads it only when a note asks for hashtags
+
+            self._hashtag_writer = HashtagWriter(self.hashtag_writer_path, threads=self.threads, content_tokens=self.content_tokens)
+        return self._hashtag_writer
 
     def warm_up(self) -> None:
         """Load the model and the vault's terms now, so the first related notes, search or hashtag
@@ -581,9 +596,10 @@ class VaultIndex:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
-        related notes carry, or else the tag the model's tag head names (`engine.tag_head`) and the note's
-        own salient words that a few other notes share (`engine.tag_suggestions`); then, while fewer than
-        `count` and if the model was trained to write them, the model's topics (CSFT). The note's tags, dismissed and accepted ones never come back.
+        related notes carry, or else the tags the hashtag writer writes (`engine.writer`; or the model itself,
+        if it was trained to write them), the tag the model's tag head names (`engine.tag_head`) and the
+        note's own salient words that a few other notes share (`engine.tag_suggestions`). The note's tags,
+        dismissed and accepted ones never come back.
         `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
@@ -611,11 +627,17 @@ class VaultIndex:
                     return []
                 return head.rank(embedding, self.store.embeddings(len(embedding)), count, exclude=own)
 
+            def written_tags() -> list[str]:  # likewise: the hashtag writer's, or the model's own when it writes
+                if self.hashtag_writer is not None:
+                    generated = self.hashtag_writer.write_topics(note.parsed.title, note.parsed.text, count, should_stop)
+                elif self.model.writes_topics:
+                    generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
+                else:
+                    return []
+                return hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own, limit=count)
+
             tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
-                                    self.store.tagged_share(), count, model_tags)
-            if len(tags) < count and self.model.writes_topics:
-                generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
-                tags += hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own + tags, limit=count - len(tags))
+                                    self.store.tagged_share(), count, model_tags, written_tags)
             if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept
                 return []
             if self.cannot_write is None:  # a read-only index (or full disk) answers without keeping the answer
@@ -706,6 +728,7 @@ class VaultIndex:
                 vectors=len(vectors) if vectors else 0,
                 kernels=cpu_kernels.load(),
                 ranking=self._ranking_description(),
+                writer=str(self.hashtag_writer_path or ""),
             )
 
     def _ranking_description(self) -> str:

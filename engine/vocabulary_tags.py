@@ -65,6 +65,14 @@ def weight_in_note(index: TermIndex, term: str, note_id: int) -> float | None:
     return float(mine[0])
 
 
+def within_share(index: TermIndex, tag: str, note_id: int) -> bool:
+    """Whether a tag from elsewhere (the writer's, the tag head's) may go to this note without it reaching more
+    than `MAX_SHARE` of the vault's notes: as a term, held by no more notes than that, or weighing among the
+    heaviest that many here (`weight_in_note`). A tag that is no term of the vault passes."""
+    term = tag.casefold()
+    return index.counts.get(term, 0) <= max(MIN_NOTES, MAX_SHARE * index.rows) or weight_in_note(index, term, note_id) is not None
+
+
 def vocabulary_tags(index: TermIndex, note_id: int, note_terms: Sequence[str], title_terms: Iterable[str],
                     neighbour_terms: Sequence[set[str]], exclude: Iterable[str] = (), limit: int = 3) -> list[str]:
     """Up to `limit` of the note's own terms as tags, best first. `note_terms` is its lexical row split,

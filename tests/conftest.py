@@ -47,6 +47,8 @@ def notellm_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("notellm-home")
     monkeypatch.setenv("NOTELLM_HOME", str(home))
     monkeypatch.delenv("NOTELLM_MODEL", raising=False)
+    # No hashtag writer unless a test asks for one (`shipped_writer`): what a suggestion holds stays each test's own.
+    monkeypatch.setenv("NOTELLM_WRITER", "none")
     return home
 
 
@@ -70,6 +72,19 @@ def shipped_model(tmp_path_factory) -> Path:
     from notellm.training.delta import rebuild_from_delta
 
     return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp("model") / "notellm-default.gguf", "f16")
+
+
+@pytest.fixture(scope="session")
+def shipped_writer(tmp_path_factory) -> Path:
+    """The hashtag writer as it ships: the one scripts/install.sh built, or the same rebuild done here."""
+    delta = REPO / "assets" / "models" / "notellm-writer.delta.gguf"
+    built = REPO / "assets" / "models" / "notellm-writer.gguf"
+    if built.exists() and built.stat().st_mtime >= delta.stat().st_mtime:
+        return built
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import rebuild_from_delta
+
+    return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp("writer") / "notellm-writer.gguf", "q8_0")
 
 
 def write_notes(root: Path, notes: dict[str, str | bytes]) -> Path:

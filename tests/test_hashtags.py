@@ -29,6 +29,10 @@ def test_existing_and_refused_tags_are_not_suggested():
     assert parse_topics("#math, #algebra, #vectors", exclude=["Math", "vectors"]) == ["algebra"]
 
 
+def test_numbered_copies_of_a_written_topic_are_repeats():
+    assert parse_topics(" #math, #math-101, #Math_2, #web3") == ["math", "web3"]
+
+
 BODY = "\n# Title\n\nBody text with #inline tag.\r\nKeep   spacing\n\n"
 
 

@@ -104,6 +104,27 @@ def prepare_corpus(out, corpus, cache, seed, extra) -> None:
                f"validation (never trained): {', '.join(manifest['split']['validation'])}; wrote {out}")
 
 
+@cli.command("writer-data")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output data folder.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the pairing.")
+def writer_data(data, out, seed) -> None:
+    """The hashtag writer's data from a prepared DATA folder: its tagged notes, inline #tags cut from their text.
+
+    \b
+    Example (a full-depth writer; the embedding model stays the cut default):
+      notellm-train writer-data data/corpus -o data/writer
+      notellm-train train data/writer -o runs/writer --gen-fraction 1 --alpha 100 --batch-pairs 4 --steps 400
+    """
+    from .data import writer_data as make_writer_data
+
+    try:
+        manifest = make_writer_data(data, out, seed)
+    except DataError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{len(manifest['vaults'])} collections, {manifest['notes']} tagged notes, {manifest['train_pairs']} pairs; wrote {out}")
+
+
 @cli.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, log).")

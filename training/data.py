@@ -300,3 +300,55 @@ class Dataset:
         manifest_path = folder / MANIFEST_FILE
         manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
         return cls(notes, read_jsonl(folder / "train_pairs.jsonl"), read_jsonl(folder / "heldout_pairs.jsonl"), manifest)
+
+
+# A tag on more than this share of a vault's notes labels the vault (`public`, `lang/en`, `state/tidy`), not the
+# note: the writer is not taught to write it.
+WRITER_VAULT_LABEL_SHARE = 0.3
+# At most this many notes per vault, so that the largest collections (5,580 tagged notes in one) do not teach
+# the writer their house style alone.
+WRITER_NOTES_PER_VAULT = 600
+WRITER_MIN_TEXT_CHARS = 40
+
+
+def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
+    """A CSFT-only data folder for the hashtag writer, from a prepared one. Its notes are those that carry a tag
+    that is not a vault-wide label (`WRITER_VAULT_LABEL_SHARE`) and have some text, at most
+    `WRITER_NOTES_PER_VAULT` per vault (a seeded sample); each has every inline #tag cut from its text (an
+    untagged vault shows the writer no tags to copy). They are paired at random within their vault: the
+    training loop takes pairs, and the writer trains on the generation loss (`--alpha`)."""
+    data = Dataset.load(source)
+    by_vault: dict[str, list[dict]] = defaultdict(list)
+    for note in data.notes.values():
+        if note.get("target_kind") == "topics":
+            by_vault[note["vault"]].append(note)
+    rng = random.Random(seed)
+    notes, pairs, per_vault = [], [], {}
+    for vault in sorted(by_vault):
+        tagged = by_vault[vault]
+        carriers = Counter(tag for note in tagged for tag in set(note["targets"]))
+        labels = {tag for tag, count in carriers.items() if count > WRITER_VAULT_LABEL_SHARE * len(tagged)}
+        kept = []
+        for note in sorted(tagged, key=lambda note: note["id"]):
+            text = markdown.INLINE_TAG.sub("", note["text"])
+            targets = [tag for tag in note["targets"] if tag not in labels]
+            if targets and len(text.strip()) >= WRITER_MIN_TEXT_CHARS:
+                kept.append({**note, "text": text, "targets": targets})
+        kept = rng.sample(kept, min(len(kept), WRITER_NOTES_PER_VAULT))
+        if len(kept) < 2:
+            continue
+        notes += kept
+        pairs += [{"a": a["id"], "b": b["id"], "kind": "tag", "weight": 1.0} for a, b in zip(kept[::2], kept[1::2])]
+        per_vault[vault] = VaultSummary(path=vault, notes=len(kept), train_pairs={"tag": len(kept) // 2}, heldout_links=0,
+                                        csft={"topics": len(kept)})
+    if not pairs:
+        raise DataError(f"{source} has no two notes with note-specific tags in one vault: nothing for the writer to learn")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "notes.jsonl", notes)
+    write_jsonl(out / "train_pairs.jsonl", pairs)
+    write_jsonl(out / "heldout_pairs.jsonl", [])
+    manifest = DataManifest(config={"writer_of": str(source), "seed": seed}, vaults=per_vault, notes=len(notes),
+                            train_pairs=len(pairs), heldout_pairs=0)
+    manifest.write(out)
+    return asdict(manifest)

@@ -202,6 +202,12 @@ def generated_answers(model, data: CollectionData, sample: list[int],
     return answers
 
 
+def written_answers(writer, data: CollectionData) -> list[str]:
+    """The hashtag writer's answer (`engine.writer.HashtagWriter`, which reads a note without its inline #tags) for
+    every note of the collection."""
+    return [writer.write_topics(note["title"], note["text"], HASHTAG_COUNT) for note in data.notes]
+
+
 def neighbour_answers(scores: np.ndarray, data: CollectionData, sample: list[int]) -> dict[int, tuple[None, list[str]]]:
     """The tags a note's nearest notes carry (`engine.neighbour_tags`); `scores` has one row per note."""
     answers = {}
@@ -246,6 +252,7 @@ class TagSetting:
     nearest: np.ndarray
     embeddings: np.ndarray | None = None  # the model's vectors of the notes as shown here (inline #tags cut)
     tag_head: TagHead | None = None  # the model's, when it has one
+    written: list[str] | None = None  # the hashtag writer's answer for each note, its inline #tags cut (`written_answers`)
 
     def note_terms(self, index: int) -> NoteTerms:
         return NoteTerms(index, self.terms[index], self.title_terms[index],
@@ -257,15 +264,24 @@ class TagSetting:
             return []
         return self.tag_head.rank(self.embeddings[index], self.embeddings, HASHTAG_COUNT, self.visible[index])
 
+    def written_tags(self, index: int) -> list[str]:
+        """The tags the hashtag writer wrote for the note, read back as `VaultIndex.suggest_tags` reads them."""
+        if self.written is None:
+            return []
+        vault_tags = sorted({tag for tags in self.visible for tag in tags})
+        return parse_topics(self.written[index], vault_tags, exclude=self.visible[index], limit=HASHTAG_COUNT)
+
 
 def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
-                tag_head: TagHead | None = None, weight: float = fusion_weight.DEFAULT_WEIGHT) -> TagSetting:
+                tag_head: TagHead | None = None, weight: float = fusion_weight.DEFAULT_WEIGHT,
+                written: list[str] | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
     text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
     Those vectors are the link evaluation's, made before the tags were cut; `embeddings`, the ones the
     model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`). `weight` is the
-    model's in that fusion, the vault's own (`engine.fusion_weight`)."""
+    model's in that fusion, the vault's own (`engine.fusion_weight`). `written` is the hashtag writer's answer
+    for each note, also of its text with every inline #tag cut."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
@@ -279,7 +295,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     np.fill_diagonal(scores, -np.inf)
     nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
-                      index, nearest, embeddings, tag_head)
+                      index, nearest, embeddings, tag_head, written)
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:
@@ -303,11 +319,11 @@ def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
     """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`)."""
     tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
     return suggest_hashtags([setting.visible[j] for j in setting.nearest[index]], setting.note_terms(index), setting.index,
-                            tagged_share, HASHTAG_COUNT, lambda: setting.model_tags(index))
+                            tagged_share, HASHTAG_COUNT, lambda: setting.model_tags(index), lambda: setting.written_tags(index))
 
 
 SUGGESTERS = {"popular tags": popular_tags, "neighbour votes": neighbour_votes, "vocabulary": vocabulary_only,
-              "tag head": TagSetting.model_tags, "engine": engine_suggestion}
+              "tag head": TagSetting.model_tags, "writer": TagSetting.written_tags, "engine": engine_suggestion}
 
 
 def untagged_view(data: CollectionData) -> CollectionData:
@@ -333,28 +349,28 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
 
 def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                          embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                         weight: float = fusion_weight.DEFAULT_WEIGHT) -> dict[str, dict]:
+                         weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`)."""
     sample = tagged_sample(data, HIDDEN_TAG_NOTES)
-    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight)
+    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight, written)
     return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()
-            if name != "tag head" or tag_head is not None}
+            if (name != "tag head" or tag_head is not None) and (name != "writer" or written is not None)}
 
 
 def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                       embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                      weight: float = fusion_weight.DEFAULT_WEIGHT) -> dict[str, dict]:
+                      weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight)
+    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight, written)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():
         if name in ("popular tags", "neighbour votes"):  # nothing to suggest from without tags
             continue
-        if name == "tag head" and tag_head is None:
+        if (name == "tag head" and tag_head is None) or (name == "writer" and written is None):
             continue
         answers = [suggest(setting, i)[:HASHTAG_COUNT] for i in range(len(data.notes))]
         proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))

@@ -1,0 +1,127 @@
+"""The hashtag writer: the whole base trained to write a note's hashtags (CSFT), shipped as a delta beside the default.
+
+It runs through llama.cpp for the note on screen only; where the related notes carry no tags, its tags lead the
+suggestions, under the same share rule as the vault's words.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from notellm.engine.errors import ModelError
+from notellm.engine.hashtags import normalise_tag, parse_topics, tag_key
+from notellm.engine.lexical import document
+from notellm.engine.markdown import parse_note
+from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
+from notellm.engine.term_index import TermIndex
+from notellm.training.heldout import untagged_copy
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VAULT = REPO / "assets" / "sample-vault"
+
+
+def test_the_shipped_writer_is_the_whole_base_and_says_it_writes(shipped_writer):
+    from notellm.engine.gguf_metadata import read_metadata
+    from notellm.engine.model import read_model_header
+
+    assert read_metadata(shipped_writer, {"llama.block_count"}) == {"llama.block_count": 30}
+    header = read_model_header(shipped_writer)
+    assert header.traits.writes_topics and header.prompt_version is not None
+
+
+def test_the_writer_writes_tags_about_the_note_not_its_inline_tags(shipped_writer):
+    from notellm.engine.writer import HashtagWriter
+
+    writer = HashtagWriter(shipped_writer, threads=2, content_tokens=96)
+    try:
+        text = ("Knead flour, water, salt and a spoon of yeast into a dough, let it rise overnight, shape a loaf "
+                "and bake it at 230 degrees until the crust is brown. #mykitchen")
+        written = writer.write_topics("Baking bread at home", text, 3)
+        tags = parse_topics(written)
+    finally:
+        writer.close()
+    assert tags, written
+    assert all(normalise_tag(tag) == tag for tag in tags)
+    assert "mykitchen" not in {tag_key(tag) for tag in tags}  # it never saw the note's own inline tag
+
+
+def test_the_embedding_model_is_no_writer(shipped_model):
+    from notellm.engine.writer import HashtagWriter
+
+    with pytest.raises(ModelError, match="not a NoteLLM model trained to write hashtags"):
+        HashtagWriter(shipped_model, threads=1)
+
+
+def test_the_writer_is_the_shipped_one_unless_the_environment_names_another_or_none(monkeypatch, tmp_path):
+    from notellm.engine.config import resolve_writer
+
+    monkeypatch.setenv("NOTELLM_WRITER", "none")
+    assert resolve_writer() is None
+    monkeypatch.setenv("NOTELLM_WRITER", str(tmp_path / "missing.gguf"))
+    with pytest.raises(ModelError, match="hashtag writer not found"):
+        resolve_writer()
+    monkeypatch.delenv("NOTELLM_WRITER")
+    shipped = REPO / "assets" / "models" / "notellm-writer.gguf"
+    assert resolve_writer() == (shipped if shipped.is_file() else None)
+
+
+def test_written_tags_lead_only_where_the_related_notes_carry_none():
+    rows = [document("Sourdough", "starter flour water"), document("Bread", "flour water salt yeast")] + [
+        document(f"Note {i}", f"alpha{i} beta{i}") for i in range(8)]
+    index = TermIndex.of(enumerate(rows))
+    note = NoteTerms(0, rows[0].split(), {"sourdough"}, [set(rows[1].split())])
+    written = lambda: ["baking", "fermentation"]  # noqa: E731
+    assert suggest_hashtags([[], []], note, index, 0.0, 3, written_tags=written)[:2] == ["baking", "fermentation"]
+    assert suggest_hashtags([["bread"], []], note, index, 0.0, 3, written_tags=written) == ["bread"]
+
+
+def test_a_written_tag_that_most_notes_hold_as_a_word_goes_only_where_it_weighs_most():
+    rows = [document(f"Note {i}", "vault " * (1 + i % 5) + f"topic{i}") for i in range(40)]
+    index = TermIndex.of(enumerate(rows))
+    light = min(range(40), key=lambda i: (1 + i % 5, i))
+    note = NoteTerms(light, rows[light].split(), set(), [])
+    assert "vault" not in suggest_hashtags([[]], note, index, 0.0, 3, written_tags=lambda: ["vault", "notes"])
+    assert suggest_hashtags([[]], note, index, 0.0, 3, written_tags=lambda: ["vault", "notes"])[0] == "notes"
+
+
+def test_an_untagged_vault_gets_hashtags_the_writer_wrote(tmp_path, shipped_model, shipped_writer, open_index, monkeypatch):
+    monkeypatch.setenv("NOTELLM_WRITER", str(shipped_writer))
+    vault = untagged_copy(SAMPLE_VAULT, tmp_path / "untagged")
+    index = open_index(vault, model=shipped_model)
+    index.reindex()
+    assert index.store.tagged_share() == 0.0
+    notes = [row.path for row in index.notes() if row.skip_reason is None][:24]
+    suggested = {path: index.suggest_tags(path, count=3) for path in notes}
+    assert all(suggested.values()), suggested
+    assert len({tuple(tags) for tags in suggested.values()}) >= 0.9 * len(notes)  # note-specific, not one list for all
+    per_tag = Counter(tag_key(tag) for tags in suggested.values() for tag in tags)
+    assert max(per_tag.values()) <= max(2, 0.10 * len(notes)), per_tag.most_common(3)
+    led = 0
+    for path, tags in suggested.items():  # the writer's own tags lead the answer
+        parsed = parse_note((vault / path).read_text(encoding="utf-8"), Path(path).stem)
+        written = parse_topics(index.hashtag_writer.write_topics(parsed.title, parsed.text, 3))
+        led += tag_key(tags[0]) in {tag_key(tag) for tag in written}
+    assert led >= 0.5 * len(notes), (led, suggested)
+
+
+def test_the_writers_data_keeps_note_specific_tags_and_cuts_inline_ones(tmp_path):
+    from notellm.training.data import Dataset, prepare, writer_data
+
+    topics = ["baking", "maths", "music", "chess", "hiking"]
+    notes = {f"note {i}.md": f"---\ntags: [public, {topics[i % 5]}]\n---\n"
+                             f"Some words about topic {i}, long enough to be a note worth a tag. #draft\n" for i in range(10)}
+    notes["stub.md"] = "---\ntags: [maths]\n---\nshort\n"
+    vault = tmp_path / "vault"
+    for name, text in notes.items():
+        (vault / name).parent.mkdir(parents=True, exist_ok=True)
+        (vault / name).write_text(text, encoding="utf-8")
+    prepare([vault], tmp_path / "data")
+    manifest = writer_data(tmp_path / "data", tmp_path / "writer")
+    data = Dataset.load(tmp_path / "writer")
+    assert manifest["notes"] == 10 and len(data.pairs) == 5  # the stub has too little text to learn from
+    for note in data.notes.values():
+        assert note["targets"] in [[topic] for topic in topics]  # #public is on every note: a label of the vault
+        assert "#draft" not in note["text"]
