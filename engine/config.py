@@ -17,8 +17,7 @@ APP_NAME = "notellm"
 HOME_ENV = "NOTELLM_HOME"  # overrides the data dir (tests, portable installs)
 MODEL_ENV = "NOTELLM_MODEL"  # overrides the default model file
 DEFAULT_MODEL_NAME = "notellm-default.gguf"
-WRITER_ENV = "NOTELLM_WRITER"  # overrides the hashtag writer's file; "none" runs without one
-WRITER_MODEL_NAME = "notellm-writer.gguf"
+WRITER_ENV = "NOTELLM_WRITER"  # the hashtag writer's file, an opt-in (docs/benchmarks.md says why); "none" or unset: no writer
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -78,16 +77,17 @@ def default_model_candidates() -> list[Path]:
 
 
 def resolve_writer() -> Path | None:
-    """The hashtag writer's file (`engine.writer`): $NOTELLM_WRITER, else the shipped one; None without one."""
-    chosen = os.environ.get(WRITER_ENV)
-    if chosen:
-        if chosen.casefold() == "none":
-            return None
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            raise ModelError(f"hashtag writer not found: {path} (${WRITER_ENV})")
-        return path
-    return next((path for path in shipped_model_candidates(WRITER_MODEL_NAME) if path.is_file()), None)
+    """The hashtag writer's file (`engine.writer`) that $NOTELLM_WRITER names; None when it names none.
+
+    Opt-in: on the validation collections its tags matched the hidden ones less often than the tag head's
+    and the note's words, and one collection got the same written tag on most notes (docs/benchmarks.md)."""
+    chosen = os.environ.get(WRITER_ENV, "")
+    if not chosen or chosen.casefold() == "none":
+        return None
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        raise ModelError(f"hashtag writer not found: {path} (${WRITER_ENV})")
+    return path
 
 
 def resolve_model(model: str | Path | None) -> Path:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 from .hashtags import tag_key
 from .neighbour_tags import neighbour_tags
 from .term_index import TermIndex
-from .vocabulary_tags import vocabulary_tags, within_share
+from .vocabulary_tags import in_band, vocabulary_tags, weight_in_note, within_share
 
 # With 50 notes' tags hidden, the tagged validation collections keep 38-97% of their notes tagged, and there
 # the fallback is worth its precision (docs/benchmarks.md); in the sample vault (22%, nearly all #recipe) it
@@ -52,15 +52,16 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE)
     if tags:
         return tags
-    # A tag that is a word of the vault goes only where the words' step's share rule lets it (`within_share`),
-    # so that the steps together still give no word to more than `MAX_SHARE` of the notes.
-    def allowed(tags: Sequence[str], taken: list[str]) -> list[str]:
-        taken_keys = {tag_key(tag) for tag in list(note.own_tags) + taken}
-        return [tag for tag in tags if tag_key(tag) not in taken_keys and within_share(index, tag, note.note_id)]
-
-    tags = allowed(written_tags(), [])[:WRITTEN_TAGS]
+    # A written tag that is a word of the vault goes only where the words' step's share rule lets it
+    # (`within_share`); a tag-head tag that the words' step may give as well, only where that step's rule lets
+    # it (`weight_in_note`). So no step gives a word of the vault to more than `MAX_SHARE` of the notes.
+    own = {tag_key(tag) for tag in note.own_tags}
+    tags = [tag for tag in written_tags() if tag_key(tag) not in own and within_share(index, tag, note.note_id)]
+    tags = tags[:WRITTEN_TAGS]
     if len(tags) < limit:
-        tags += allowed(model_tags(), tags)[:MODEL_TAGS]
+        taken = own | {tag_key(tag) for tag in tags}
+        tags += [tag for tag in model_tags() if tag_key(tag) not in taken
+                 and (not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None)][:MODEL_TAGS]
     tags = tags[:limit]
     return tags + vocabulary_tags(index, note.note_id, note.terms, note.title_terms, note.neighbour_terms,
                                   list(note.own_tags) + tags, limit - len(tags))

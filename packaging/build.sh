@@ -38,14 +38,6 @@ if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
   echo "==> building the default model from $delta (Q8_0)"
   mkdir -p build/model && "$venv/bin/notellm-train" rebuild "$delta" -o "$model" --quant q8_0
 fi
-# The hashtag writer (whole base + its delta, Q8_0), under the name a bundle's engine looks for.
-writer=build/model/notellm-writer.gguf
-writer_delta=assets/models/notellm-writer.delta.gguf
-if [ ! -s "$writer" ] || [ "$writer_delta" -nt "$writer" ]; then
-  echo "==> building the hashtag writer from $writer_delta (Q8_0)"
-  mkdir -p build/model && "$venv/bin/notellm-train" rebuild "$writer_delta" -o "$writer" --quant q8_0
-fi
-NOTELLM_BUNDLE_WRITER="$PWD/$writer" \
 NOTELLM_BUNDLE_MODEL="$PWD/build/model/notellm-default.gguf" "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller packaging/notellm.spec
 bundle=dist/NoteLLM

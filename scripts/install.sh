@@ -36,14 +36,6 @@ if [ ! -s "$model" ] || [ "$delta" -nt "$model" ]; then
   echo "==> building the default model from $delta"
   .venv/bin/notellm-train rebuild "$delta" -o "$model" --quant f16
 fi
-# The hashtag writer: the whole base trained to write a note's hashtags (CSFT), run only for the note on
-# screen. Q8_0: it writes as well as F16 at half the size (docs/benchmarks.md).
-writer=assets/models/notellm-writer.gguf
-writer_delta=assets/models/notellm-writer.delta.gguf
-if [ -s "$writer_delta" ] && { [ ! -s "$writer" ] || [ "$writer_delta" -nt "$writer" ]; }; then
-  echo "==> building the hashtag writer from $writer_delta"
-  .venv/bin/notellm-train rebuild "$writer_delta" -o "$writer" --quant q8_0
-fi
 # llama.cpp tuned to this CPU where it has more than the portable build's AVX2 (AVX-512, AVX-VNNI, AMX).
 # llama.cpp's own answer, one build with a backend per CPU variant (the dispatch build), is what the
 # installers carry; compiling its 14 kernel sets takes ~21 min on 2 cores, too long for every install.

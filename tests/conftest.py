@@ -47,8 +47,7 @@ def notellm_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("notellm-home")
     monkeypatch.setenv("NOTELLM_HOME", str(home))
     monkeypatch.delenv("NOTELLM_MODEL", raising=False)
-    # No hashtag writer unless a test asks for one (`shipped_writer`): what a suggestion holds stays each test's own.
-    monkeypatch.setenv("NOTELLM_WRITER", "none")
+    monkeypatch.delenv("NOTELLM_WRITER", raising=False)  # the hashtag writer is an opt-in (`shipped_writer`)
     return home
 
 
@@ -76,7 +75,7 @@ def shipped_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_writer(tmp_path_factory) -> Path:
-    """The hashtag writer as it ships: the one scripts/install.sh built, or the same rebuild done here."""
+    """The hashtag writer as it ships, an opt-in delta: a rebuild in assets/models newer than it, or the same rebuild done here."""
     delta = REPO / "assets" / "models" / "notellm-writer.delta.gguf"
     built = REPO / "assets" / "models" / "notellm-writer.gguf"
     if built.exists() and built.stat().st_mtime >= delta.stat().st_mtime:

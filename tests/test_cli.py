@@ -30,7 +30,7 @@ def test_reindex_related_tags_search_status_as_json(garden):
 
     status = json.loads(run("status", garden, "--tokens", "48", "--json").output)
     assert status["indexed"] == 6 and status["stale"] == 0
-    assert status["writer"] == ""  # NOTELLM_WRITER=none (conftest): hashtags without the writer
+    assert status["writer"] == ""  # no NOTELLM_WRITER: hashtags without the writer
     assert "hashtags: from related notes' tags" in run("status", garden, "--tokens", "48").output
 
     hits = json.loads(run("search", garden, "bread and yeast", "--tokens", "48", "--json").output)
