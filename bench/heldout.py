@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/heldout.py                      # BM25, MiniLM, zero-shot SmolLM2, the shipped default
     .venv/bin/python bench/heldout.py --methods bm25 --gguf l8=runs/l8.gguf --generate-tags
+    .venv/bin/python bench/heldout.py --methods default --writer assets/models/notellm-writer.gguf
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
 Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
@@ -101,8 +102,8 @@ def main() -> None:
     parser.add_argument("--gguf", action="append", default=[], metavar="NAME=PATH", help="a candidate model to judge too")
     parser.add_argument("--tag-notes", type=int, default=50, metavar="N", help="tagged notes sampled per collection for hashtags")
     parser.add_argument("--generate-tags", action="store_true", help="also let each GGUF write hashtags (slow: ~2 s a note)")
-    parser.add_argument("--writer", type=Path, default=REPO / "assets" / "models" / "notellm-writer.gguf",
-                        help="the hashtag writer judged in both hashtag protocols (none: a missing file) [default: the shipped one]")
+    parser.add_argument("--writer", type=Path, default=None, metavar="GGUF",
+                        help="a hashtag writer (engine.writer) to judge in both hashtag protocols, alone and leading the engine's answer")
     parser.add_argument("--content-tokens", type=int, default=DEFAULT_CONTENT_TOKENS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="the split's seed")
@@ -153,7 +154,9 @@ def main() -> None:
         print(f"  hashtags {name}: precision@3 {pooled['precision@3']:.3f} empty {pooled['empty']:.1%}", flush=True)
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tagged = tagged_vaults(collections)
-    written = cached_writing(args.writer, tagged, args.threads) if args.writer.is_file() else None
+    if args.writer is not None and not args.writer.is_file():
+        parser.error(f"no writer file {args.writer}")
+    written = cached_writing(args.writer, tagged, args.threads) if args.writer is not None else None
     if written is not None:
         results["writer"] = {"file": str(args.writer.relative_to(REPO)) if args.writer.is_relative_to(REPO) else args.writer.name,
                              "seconds_per_note": float(np.mean([seconds for _, seconds in written.values()])), "date": results["date"]}

@@ -261,9 +261,9 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
     """Suggest hashtags for NOTE; --apply writes chosen ones into its frontmatter.
 
     Suggestions are the vault's own tags that NOTE's related notes carry; where they carry none (an
-    untagged vault), the tags the hashtag writer writes for NOTE (a model trained on public note
-    collections; $NOTELLM_WRITER names another file, or none), a tag the model learnt to name, then
-    NOTE's own words that a few other notes share. Only --apply changes the note, atomically and leaving every other byte as it was.
+    untagged vault), the tags the hashtag writer writes for NOTE if $NOTELLM_WRITER names one (an
+    opt-in model trained on public note collections), a tag the model learnt to name, then NOTE's own
+    words that a few other notes share. Only --apply changes the note, atomically and leaving every other byte as it was.
     """
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         for tag in dismiss:

@@ -1,8 +1,8 @@
 """The hashtag writer: a NoteLLM model trained with CSFT that writes a note's topics, run through llama.cpp.
 
 The embedding model can stay small (a cut of the base's first blocks) while hashtags come from a model of full
-depth, trained to write (`notellm-train writer-data`, then `train --gen-fraction 1`). It runs for one note at a
-time, the note on screen, so it loads only what generation needs: one context of one prompt plus its answer.
+depth, trained to write (`notellm-train writer-data`, then `train --gen-fraction 1`); an opt-in that
+`$NOTELLM_WRITER` names (`config.resolve_writer` says why). It runs for one note at a time, the note on screen, so it loads only what generation needs: one context of one prompt plus its answer.
 An embedding model that was trained to write (`ModelTraits.writes_topics`) writes the same way
 (`engine.model.NoteModel.generate_topics`).
 """
