@@ -17,7 +17,7 @@ APP_NAME = "notellm"
 HOME_ENV = "NOTELLM_HOME"  # overrides the data dir (tests, portable installs)
 MODEL_ENV = "NOTELLM_MODEL"  # overrides the default model file
 DEFAULT_MODEL_NAME = "notellm-default.gguf"
-WRITER_ENV = "NOTELLM_WRITER"  # the hashtag writer's file, an opt-in (docs/benchmarks.md says why); "none" or unset: no writer
+WRITER_ENV = "NOTELLM_WRITER"  # the hashtag writer's file, an opt-in (docs/experiments.md says why); "none" or unset: no writer
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,7 +80,7 @@ def resolve_writer() -> Path | None:
     """The hashtag writer's file (`engine.writer`) that $NOTELLM_WRITER names; None when it names none.
 
     Opt-in: on the validation collections its tags matched the hidden ones less often than the tag head's
-    and the note's words, and one collection got the same written tag on most notes (docs/benchmarks.md)."""
+    and the note's words, and one collection got the same written tag on most notes (docs/experiments.md)."""
     chosen = os.environ.get(WRITER_ENV, "")
     if not chosen or chosen.casefold() == "none":
         return None

@@ -201,7 +201,7 @@ class VaultIndex:
         self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
-        # The hashtag writer (`engine.writer`), loaded on the first hashtag it writes; None: no writer installed.
+        # The hashtag writer (`engine.writer`), loaded on the first hashtag it writes; None: $NOTELLM_WRITER names none.
         self.hashtag_writer_path = resolve_writer()
         self._hashtag_writer = None
         self.vectors = VectorIndex(index_dir / VECTORS_NAME, self.store)
