@@ -54,22 +54,15 @@ def smollm2_base_model() -> Path | None:
     return path if path.exists() else None
 
 
-def shipped_model_candidates(name: str) -> list[Path]:
-    """Where a model file the app ships is looked for: the user's models folder, beside a PyInstaller
-    bundle's program, the source tree's assets."""
-    candidates = [data_dir() / "models" / name]
-    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its models beside the program
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / name)
-    candidates.append(REPO_ROOT / "assets" / "models" / name)
-    return candidates
-
-
 def default_model_candidates() -> list[Path]:
     """Where the default model is looked for, first match wins."""
     candidates = []
     if os.environ.get(MODEL_ENV):
         candidates.append(Path(os.environ[MODEL_ENV]).expanduser())
-    candidates += shipped_model_candidates(DEFAULT_MODEL_NAME)
+    candidates.append(data_dir() / "models" / DEFAULT_MODEL_NAME)
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its model beside the program
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / DEFAULT_MODEL_NAME)
+    candidates.append(REPO_ROOT / "assets" / "models" / DEFAULT_MODEL_NAME)
     base = smollm2_base_model()
     if base:
         candidates.append(base)

@@ -60,30 +60,29 @@ def model_path() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def shipped_model(tmp_path_factory) -> Path:
-    """The default model as it ships: the one scripts/install.sh built, or the same rebuild done here."""
-    delta = REPO / "assets" / "models" / "notellm-default.delta.gguf"
-    built = REPO / "assets" / "models" / "notellm-default.gguf"
+def rebuilt_model(name: str, quant: str, tmp_path_factory) -> Path:
+    """assets/models/NAME.gguf when it is newer than NAME.delta.gguf (scripts/install.sh built it), else the
+    same rebuild from the PyPI base done here."""
+    delta = REPO / "assets" / "models" / f"{name}.delta.gguf"
+    built = REPO / "assets" / "models" / f"{name}.gguf"
     if built.exists() and built.stat().st_mtime >= delta.stat().st_mtime:
         return built
     from notellm.engine.config import smollm2_base_model
     from notellm.training.delta import rebuild_from_delta
 
-    return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp("model") / "notellm-default.gguf", "f16")
+    return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp(name) / f"{name}.gguf", quant)
+
+
+@pytest.fixture(scope="session")
+def shipped_model(tmp_path_factory) -> Path:
+    """The default model as it ships (F16, as scripts/install.sh builds it)."""
+    return rebuilt_model("notellm-default", "f16", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def shipped_writer(tmp_path_factory) -> Path:
-    """The hashtag writer as it ships, an opt-in delta: a rebuild in assets/models newer than it, or the same rebuild done here."""
-    delta = REPO / "assets" / "models" / "notellm-writer.delta.gguf"
-    built = REPO / "assets" / "models" / "notellm-writer.gguf"
-    if built.exists() and built.stat().st_mtime >= delta.stat().st_mtime:
-        return built
-    from notellm.engine.config import smollm2_base_model
-    from notellm.training.delta import rebuild_from_delta
-
-    return rebuild_from_delta(smollm2_base_model(), delta, tmp_path_factory.mktemp("writer") / "notellm-writer.gguf", "q8_0")
+    """The hashtag writer as it ships, an opt-in delta, rebuilt as Q8_0."""
+    return rebuilt_model("notellm-writer", "q8_0", tmp_path_factory)
 
 
 def write_notes(root: Path, notes: dict[str, str | bytes]) -> Path:
