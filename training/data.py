@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -26,10 +27,13 @@ from pathlib import Path, PurePosixPath
 from notellm.engine import markdown
 from notellm.engine.config import index_dir_for
 from notellm.engine.errors import IndexCorruptError
+from notellm.engine.hashtags import tag_key
 from notellm.engine.markdown import parse_note
 from notellm.engine.store import Store
 from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_notes
+
+from .tag_head import head_tag
 
 MAX_TOPICS = 5
 SESSION_GAP_S = 30 * 60
@@ -305,15 +309,34 @@ class Dataset:
 # A tag on more than this share of a vault's notes labels the vault (`public`, `lang/en`, `state/tidy`), not the
 # note: the writer is not taught to write it.
 WRITER_VAULT_LABEL_SHARE = 0.3
+# A tag the writer learns must be a topic another vault could use: of at most this many parts (`type/quote`), and
+# either carried in at least `WRITER_SHARED_BY` vaults or named by the note's own words. One vault's house labels
+# (`note/specific/exact`, `mte220`) taught the first writer to put them on every note of an unseen vault.
+WRITER_TAG_PARTS = 2
+WRITER_SHARED_BY = 2
 # At most this many notes per vault, so that the largest collections (5,580 tagged notes in one) do not teach
 # the writer their house style alone.
 WRITER_NOTES_PER_VAULT = 600
 WRITER_MIN_TEXT_CHARS = 40
 
 
+def writer_learns(tag: str, note_words: set[str], vaults: int) -> bool:
+    """Whether the writer is taught `tag` on a note with `note_words` (casefolded), the tag being carried in `vaults`
+    vaults: a topic of few parts, no part one vault's own thing (`training.tag_head.head_tag`), shared by vaults or
+    named by the note."""
+    parts = tag.split("/")
+    if len(parts) > WRITER_TAG_PARTS or any(head_tag(part) is None for part in parts):
+        return False
+    words = [word for part in parts for word in re.split(r"[-_]+", part) if word]
+    if len(tag_key(tag)) < 2:
+        return False
+    return vaults >= WRITER_SHARED_BY or all(word.casefold() in note_words for word in words)
+
+
 def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
     """A CSFT-only data folder for the hashtag writer, from a prepared one. Its notes are those that carry a tag
-    that is not a vault-wide label (`WRITER_VAULT_LABEL_SHARE`) and have some text, at most
+    that is not a vault-wide label (`WRITER_VAULT_LABEL_SHARE`) and that the writer learns (`writer_learns`), and
+    have some text, at most
     `WRITER_NOTES_PER_VAULT` per vault (a seeded sample); each has every inline #tag cut from its text (an
     untagged vault shows the writer no tags to copy). They are paired at random within their vault: the
     training loop takes pairs, and the writer trains on the generation loss (`--alpha`)."""
@@ -322,6 +345,11 @@ def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
     for note in data.notes.values():
         if note.get("target_kind") == "topics":
             by_vault[note["vault"]].append(note)
+    vaults_of = defaultdict(set)
+    for vault, tagged in by_vault.items():
+        for note in tagged:
+            for tag in note["targets"]:
+                vaults_of[tag_key(tag)].add(vault)
     rng = random.Random(seed)
     notes, pairs, per_vault = [], [], {}
     for vault in sorted(by_vault):
@@ -331,7 +359,8 @@ def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
         kept = []
         for note in sorted(tagged, key=lambda note: note["id"]):
             text = markdown.INLINE_TAG.sub("", note["text"])
-            targets = [tag for tag in note["targets"] if tag not in labels]
+            words = {word.casefold() for word in re.findall(r"\w+", note["title"] + " " + text)}
+            targets = [tag for tag in note["targets"] if tag not in labels and writer_learns(tag, words, len(vaults_of[tag_key(tag)]))]
             if targets and len(text.strip()) >= WRITER_MIN_TEXT_CHARS:
                 kept.append({**note, "text": text, "targets": targets})
         kept = rng.sample(kept, min(len(kept), WRITER_NOTES_PER_VAULT))
