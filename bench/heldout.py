@@ -6,7 +6,8 @@
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
 Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
-on the collections with at least 100 tagged notes, for the lexical match alone and for every method + lexical.
+on the collections with at least 100 tagged notes, for the lexical match alone and for every method + lexical;
+with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.
 
 The validation collections are drawn from `../shared/corpus` by `training.corpus.split_collections`
 (seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
@@ -32,6 +33,7 @@ import hashlib
 import json
 import sys
 import time
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,48 @@ def cached_writing(path: Path, collections, threads: int) -> dict[str, tuple[lis
     if writer is not None:
         writer.close()
     return out
+
+
+class CachedRanking:
+    """The hashtag writer's order of a note's candidate words (`HashtagWriter.tag_scores`), each score computed
+    once per writer file and kept in .cache/heldout/ranking-<key>/<collection>.json."""
+
+    def __init__(self, path: Path, threads: int):
+        self.path, self.threads, self.writer = path, threads, None
+        self.folder = CACHE / f"ranking-{model_key(path, 0)}"
+        self.scores: dict[str, dict[str, dict[str, float]]] = {}
+        self.seconds, self.judged = 0.0, 0
+
+    def of(self, data) -> Callable[[int, list[str]], list[str]]:
+        """rank_words for one collection (`training.heldout.TagSetting`)."""
+        from notellm.training.heldout import HASHTAG_COUNT
+
+        cached = self.folder / f"{data.name}.json"
+        scores = self.scores.setdefault(data.name, json.loads(cached.read_text(encoding="utf-8")) if cached.exists() else {})
+
+        def rank(index: int, words: list[str]) -> list[str]:
+            known = scores.setdefault(str(index), {})
+            missing = [word for word in words if word not in known]
+            if missing:
+                from notellm.engine.writer import HashtagWriter
+
+                self.writer = self.writer or HashtagWriter(self.path, threads=self.threads)
+                started = time.perf_counter()
+                note = data.notes[index]
+                known.update(self.writer.tag_scores(note["title"], note["text"], missing, HASHTAG_COUNT))
+                self.seconds, self.judged = self.seconds + time.perf_counter() - started, self.judged + 1
+            return sorted(words, key=lambda word: -known[word])
+        return rank
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, scores in self.scores.items():
+            (self.folder / f"{name}.json").write_text(json.dumps(scores, ensure_ascii=False), encoding="utf-8")
+
+    def close(self) -> None:
+        self.save()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def main() -> None:
@@ -161,6 +205,7 @@ def main() -> None:
         results["writer"] = {"file": str(args.writer.relative_to(REPO)) if args.writer.is_relative_to(REPO) else args.writer.name,
                              "seconds_per_note": float(np.mean([seconds for _, seconds in written.values()])), "date": results["date"]}
         written = {name: answers for name, (answers, _) in written.items()}
+    ranking = CachedRanking(args.writer, args.threads) if args.writer is not None else None
 
     def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weights: dict | None = None) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
@@ -171,7 +216,8 @@ def main() -> None:
                                     ("untagged", untagged_protocol, pooled_untagged)):
             per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
                                     weight=(weights or {}).get(d.name, fusion_weight.DEFAULT_WEIGHT),
-                                    written=(written or {}).get(d.name)) for d in tagged}
+                                    written=(written or {}).get(d.name),
+                                    rank_words=ranking.of(d) if ranking is not None else None) for d in tagged}
             out[key] = {}
             for suggester in next(iter(per.values())):
                 rows = {c: per[c][suggester] for c in per}
@@ -233,6 +279,11 @@ def main() -> None:
                 for i in samples[d.name]} for d in collections})
         if model is not None:
             model.close()
+    if ranking is not None:
+        ranking.close()
+        if ranking.judged:
+            results["writer"]["ranking_seconds_per_note"] = ranking.seconds / ranking.judged
+            RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     report.main([])
 
 

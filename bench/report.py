@@ -193,6 +193,9 @@ def summary_section(results: dict) -> list[str]:
                 *([f"| the model's tag head alone | {hidden_cell('tag head')} | {untagged_cell('coverage', '.0%', 'tag head')} | "
                    f"{untagged_cell('precision@3', '.3f', 'tag head')} | {untagged_cell('top_share', '.1%', 'tag head')} |"]
                   if "tag head" in protocols["untagged"] else []),
+                *([f"| engine, the hashtag writer on | {hidden_cell('engine + writer')} | {untagged_cell('coverage', '.0%', 'engine + writer')} | "
+                   f"{untagged_cell('precision@3', '.3f', 'engine + writer')} | {untagged_cell('top_share', '.1%', 'engine + writer')} |"]
+                  if "engine + writer" in protocols["untagged"] else []),
                 *([f"| the hashtag writer alone | {hidden_cell('writer')} | {untagged_cell('coverage', '.0%', 'writer')} | "
                    f"{untagged_cell('precision@3', '.3f', 'writer')} | {untagged_cell('top_share', '.1%', 'writer')} |"]
                   if "writer" in protocols["untagged"] else []),
@@ -269,6 +272,8 @@ def hashtag_protocol_method(results: dict) -> list[str]:
             "`writer` the hashtag writer alone (`engine.writer`, "
             f"`{results.get('writer', {}).get('file', 'assets/models/notellm-writer.gguf')}`, each note's text with every inline "
             f"#tag cut; {results.get('writer', {}).get('seconds_per_note', float('nan')):.2f} s a note on 2 threads in that run); "
+            "`engine + writer` the engine with that writer on, ordering the note's candidate words (`engine.writer."
+            f"HashtagWriter.rank_tags`; {results.get('writer', {}).get('ranking_seconds_per_note', float('nan')):.2f} s a note); "
             "`popular tags` the vault's three most common visible tags for every note.", "",
             "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
             "(target: ≥ max(neighbour votes, popular tags) + 0.05).",

@@ -261,9 +261,9 @@ def tags(vault, note, model, index_dir, content_tokens, exclude, as_json, count,
     """Suggest hashtags for NOTE; --apply writes chosen ones into its frontmatter.
 
     Suggestions are the vault's own tags that NOTE's related notes carry; where they carry none (an
-    untagged vault), the tags the hashtag writer writes for NOTE if $NOTELLM_WRITER names one (an
-    opt-in model trained on public note collections), a tag the model learnt to name, then NOTE's own
-    words that a few other notes share. Only --apply changes the note, atomically and leaving every other byte as it was.
+    untagged vault), a tag the model learnt to name, then NOTE's own words that a few other notes share,
+    best first by the hashtag writer if $NOTELLM_WRITER names one (an opt-in model trained on public note
+    collections). Only --apply changes the note, atomically and leaving every other byte as it was.
     """
     with open_index(vault, model, index_dir, exclude, content_tokens) as index:
         for tag in dismiss:
@@ -316,8 +316,8 @@ def status(vault, model, index_dir, content_tokens, exclude, as_json):
             f"vault:    {shown(report.vault)}",
             f"index:    {shown(report.index_dir)} ({report.index_bytes / 1e6:.1f} MB, {report.vectors} vectors)",
             f"model:    {shown(report.model)}",
-            "hashtags: " + (f"written by {shown(report.writer)} where related notes carry no tags" if report.writer
-                             else "from related notes' tags, the model's tag head and the vault's words (no writer)"),
+            "hashtags: from related notes' tags, the model's tag head and the vault's words, "
+            + (f"ordered by the writer {shown(report.writer)}" if report.writer else "no writer"),
             f"kernels:  {report.kernels} (llama.cpp on this CPU)",
             f"notes:    {report.notes_on_disk} on disk, {report.indexed} indexed, {report.stale} stale, {len(report.skipped)} skipped",
             f"related:  {report.ranking}",

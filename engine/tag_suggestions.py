@@ -23,8 +23,13 @@ WELL_TAGGED_SHARE = 0.3
 # the note's own words fill the rest. One: on the untagged protocol the model's second and third tags were
 # right less often than the note's words, and a second one flooded a collection (docs/experiments.md).
 MODEL_TAGS = 1
-# In such a vault, at most this many of the hashtag writer's tags (`engine.writer`) lead, before the tag head's.
+# In such a vault, at most this many of the tags a model that writes (`engine.model.NoteModel.generate_topics`)
+# wrote lead, before the tag head's.
 WRITTEN_TAGS = 3
+# With the hashtag writer on (`engine.writer`), it orders this many of the note's best words (`vocabulary_tags`)
+# and the first go: on the untagged protocol, 12 judged words after the tag head's tag scored P@3 0.039 against
+# 0.032 for the words' own order (docs/experiments.md, 2026-12-03).
+JUDGED_WORDS = 12
 
 
 @dataclass
@@ -41,12 +46,14 @@ class NoteTerms:
 
 def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, index: TermIndex, tagged_share: float,
                      limit: int = 3, model_tags: Callable[[], Sequence[str]] = lambda: (),
-                     written_tags: Callable[[], Sequence[str]] = lambda: ()) -> list[str]:
+                     written_tags: Callable[[], Sequence[str]] = lambda: (),
+                     rank_words: Callable[[list[str]], list[str]] | None = None) -> list[str]:
     """Up to `limit` tags. First the vault's own tags that the related notes vote for (`engine.neighbour_tags`);
     in a vault where most notes carry tags (`tagged_share`, at least `WELL_TAGGED_SHARE`), its fallback too:
-    the best tag further away. Only when that finds none, the first `WRITTEN_TAGS` of `written_tags()` (the
-    hashtag writer's, `engine.writer`), the first `MODEL_TAGS` of `model_tags()` (the model's tag head,
-    `engine.tag_head`), then the note's own salient shared words (`engine.vocabulary_tags`):
+    the best tag further away. Only when that finds none, the first `WRITTEN_TAGS` of `written_tags()` (what a
+    model that writes wrote), the first `MODEL_TAGS` of `model_tags()` (the model's tag head, `engine.tag_head`),
+    then the note's own salient shared words (`engine.vocabulary_tags`), the best `JUDGED_WORDS` of them in the
+    order `rank_words` gives when there is one (the hashtag writer's, `engine.writer`):
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE)
@@ -63,5 +70,8 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
         tags += [tag for tag in model_tags() if tag_key(tag) not in taken
                  and (not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None)][:MODEL_TAGS]
     tags = tags[:limit]
-    return tags + vocabulary_tags(index, note.note_id, note.terms, note.title_terms, note.neighbour_terms,
-                                  list(note.own_tags) + tags, limit - len(tags))
+    words = vocabulary_tags(index, note.note_id, note.terms, note.title_terms, note.neighbour_terms,
+                            list(note.own_tags) + tags, JUDGED_WORDS if rank_words else limit - len(tags))
+    if rank_words and len(tags) < limit and len(words) > 1:
+        words = rank_words(words)
+    return tags + words[:limit - len(tags)]

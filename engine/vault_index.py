@@ -596,9 +596,9 @@ class VaultIndex:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
-        related notes carry, or else the tags the hashtag writer writes (`engine.writer`; or the model itself,
-        if it was trained to write them), the tag the model's tag head names (`engine.tag_head`) and the
-        note's own salient words that a few other notes share (`engine.tag_suggestions`). The note's tags,
+        related notes carry, or else the tags the model writes (if it was trained to), the tag the model's tag
+        head names (`engine.tag_head`) and the note's own salient words that a few other notes share, in the
+        hashtag writer's order when it is on (`engine.writer`; `engine.tag_suggestions`). The note's tags,
         dismissed and accepted ones never come back.
         `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
@@ -627,17 +627,17 @@ class VaultIndex:
                     return []
                 return head.rank(embedding, self.store.embeddings(len(embedding)), count, exclude=own)
 
-            def written_tags() -> list[str]:  # likewise: the hashtag writer's, or the model's own when it writes
-                if self.hashtag_writer is not None:
-                    generated = self.hashtag_writer.write_topics(note.parsed.title, note.parsed.text, count, should_stop)
-                elif self.model.writes_topics:
-                    generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
-                else:
+            def written_tags() -> list[str]:  # likewise: the model's own, when it writes
+                if not self.model.writes_topics:
                     return []
+                generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
                 return hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own, limit=count)
 
+            writer = self.hashtag_writer
+            rank_words = None if writer is None else (
+                lambda words: writer.rank_tags(note.parsed.title, note.parsed.text, words, count, should_stop))
             tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
-                                    self.store.tagged_share(), count, model_tags, written_tags)
+                                    self.store.tagged_share(), count, model_tags, written_tags, rank_words)
             if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept
                 return []
             if self.cannot_write is None:  # a read-only index (or full disk) answers without keeping the answer

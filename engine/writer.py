@@ -2,7 +2,11 @@
 
 The embedding model can stay small (a cut of the base's first blocks) while hashtags come from a model of full
 depth, trained to write (`notellm-train writer-data`, then `train --gen-fraction 1`); an opt-in that
-`$NOTELLM_WRITER` names (`config.resolve_writer` says why). It runs for one note at a time, the note on screen, so it loads only what generation needs: one context of one prompt plus its answer.
+`$NOTELLM_WRITER` names (`config.resolve_writer` says why). It runs for one note at a time, the note on screen, so it loads one context of one prompt plus its answer.
+
+In the engine it judges rather than writes (`rank_tags`): left to write freely, it copied its training
+collections' house labels onto unseen vaults, while ordering the note's own candidate words by how likely it is
+to write each one raised precision on the untagged protocol (docs/experiments.md, 2026-12-03).
 An embedding model that was trained to write (`ModelTraits.writes_topics`) writes the same way
 (`engine.model.NoteModel.generate_topics`).
 """
@@ -10,7 +14,9 @@ An embedding model that was trained to write (`ModelTraits.writes_topics`) write
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
+
+import numpy as np
 
 from . import cpu_kernels
 from .cpu import physical_cores
@@ -18,7 +24,11 @@ from .errors import ModelError
 from .generation import GENERATION_TOKENS, continue_prompt
 from .markdown import INLINE_TAG
 from .model import read_model_header
-from .prompt import DEFAULT_CONTENT_TOKENS, PROMPT_VERSION, llama_prompt_tokenizer, max_prompt_tokens, topics_cue
+from .prompt import DEFAULT_CONTENT_TOKENS, PROMPT_VERSION, llama_prompt_tokenizer, max_prompt_tokens, topics_answer, topics_cue
+
+
+# What follows a tag that is not the answer's last: the candidate is a whole tag, not the start of a longer one.
+TAG_END = ","
 
 
 class HashtagWriter:
@@ -43,6 +53,7 @@ class HashtagWriter:
                 n_batch=max_prompt_tokens(content_tokens),
                 n_threads=threads or physical_cores(),
                 n_threads_batch=threads or physical_cores(),
+                logits_all=True,  # rank_tags reads the logits of every token of a candidate
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
@@ -52,8 +63,39 @@ class HashtagWriter:
     def write_topics(self, title: str, text: str, count: int, should_stop: Callable[[], bool] | None = None) -> str:
         """The writer's answer for one note: `#topic, #topic, …` as it wrote it (`engine.hashtags.parse_topics` reads it).
         It reads the note without its inline #tags, as it was trained (`training.data.writer_data`)."""
-        prompt = self.tokenizer.note_prompt(title, INLINE_TAG.sub("", text), self.content_tokens) + topics_cue(count)
-        return continue_prompt(self.llama, self.tokenizer, prompt, should_stop)
+        return continue_prompt(self.llama, self.tokenizer, self._prompt(title, text, count), should_stop)
+
+    def rank_tags(self, title: str, text: str, tags: Sequence[str], count: int,
+                  should_stop: Callable[[], bool] | None = None) -> list[str]:
+        """`tags` best first by `tag_scores`; ties keep their order. `should_stop()` is asked before each candidate;
+        True ends it early, those not judged last."""
+        scores = self.tag_scores(title, text, tags, count, should_stop)
+        return sorted(scores, key=lambda tag: -scores[tag]) + [tag for tag in dict.fromkeys(tags) if tag not in scores]
+
+    def tag_scores(self, title: str, text: str, tags: Sequence[str], count: int,
+                   should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+        """{tag: the writer's log-probability of writing it as the first of the note's `count` topics}: ` #tag,`
+        after the cue, which a tag of several tokens pays for in full."""
+        prompt = self._prompt(title, text, count)
+        head = self.tokenizer.tokenize(prompt)
+        self.llama.reset()
+        self.llama.eval(head)
+        scores = {}
+        for tag in dict.fromkeys(tags):
+            if should_stop and should_stop():
+                break
+            with_tag = self.tokenizer.tokenize(prompt + topics_answer([tag]) + TAG_END)
+            answer = with_tag[len(head):] if with_tag[:len(head)] == head else self.tokenizer.tokenize_plain(topics_answer([tag]) + TAG_END)
+            self.llama.n_tokens = len(head)  # llama.cpp drops the previous candidate's cells on the next eval
+            self.llama.eval(answer)
+            logits = np.asarray(self.llama.scores[len(head) - 1:len(head) - 1 + len(answer)], dtype=np.float64)
+            peak = logits.max(axis=1, keepdims=True)
+            log_norm = peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1))
+            scores[tag] = float(np.sum(logits[np.arange(len(answer)), answer] - log_norm))
+        return scores
+
+    def _prompt(self, title: str, text: str, count: int) -> str:
+        return self.tokenizer.note_prompt(title, INLINE_TAG.sub("", text), self.content_tokens) + topics_cue(count)
 
     def close(self) -> None:
         self.llama.close()

@@ -7,8 +7,9 @@ validation collections) and the collections' fusion weights from docs/benchmarks
 with the same writer first. Related notes are ranked as the app ranks them (`default + lexical, weighted by
 links`). Each rule is a suggester of `training.heldout`'s protocols:
 
-- `engine`: what `engine.tag_suggestions.suggest_hashtags` does now;
-- `writer first, N`: the same with `WRITTEN_TAGS` = N (0: no writer);
+- `engine`: what `engine.tag_suggestions.suggest_hashtags` does now without the writer;
+- `writer first, N`: the writer's tags leading as a model's own written tags do (`WRITTEN_TAGS` = N; 0: no writer),
+  which is how the engine used the writer when this was measured;
 - `votes, then the writer's vault tags`: the neighbours' votes, then, while fewer than three, the writer's tags
   that the vault already uses (its visible tags), then what the engine would add.
 """
@@ -29,7 +30,7 @@ def main() -> None:
     from notellm.engine.hashtags import tag_key
     from notellm.engine.model import NoteModel
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (SUGGESTERS, cosine_scores, engine_suggestion, hidden_tags_protocol, neighbour_votes,
+    from notellm.training.heldout import (HASHTAG_COUNT, SUGGESTERS, cosine_scores, engine_suggestion, hidden_tags_protocol, neighbour_votes,
                                          pooled_hashtags, pooled_untagged, read_collection, tagged_vaults, untagged_protocol)
 
     writer = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-writer.gguf"
@@ -47,10 +48,13 @@ def main() -> None:
         return model.embed_notes([(n["title"], n["text"]) for n in notes], 128)
 
     def with_written_tags(count: int):
-        def suggest(setting, index):
+        def suggest(setting, index):  # the writer's tags through the engine's path for a model that writes
             kept, tag_suggestions.WRITTEN_TAGS = tag_suggestions.WRITTEN_TAGS, count
             try:
-                return engine_suggestion(setting, index)
+                tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
+                return tag_suggestions.suggest_hashtags(
+                    [setting.visible[j] for j in setting.nearest[index]], setting.note_terms(index), setting.index, tagged_share,
+                    HASHTAG_COUNT, lambda: setting.model_tags(index), lambda: setting.written_tags(index))
             finally:
                 tag_suggestions.WRITTEN_TAGS = kept
         return suggest

@@ -1,7 +1,7 @@
 """The hashtag writer: the whole base trained to write a note's hashtags (CSFT), shipped as a delta beside the default.
 
-It runs through llama.cpp for the note on screen only; where the related notes carry no tags, its tags lead the
-suggestions, under the same share rule as the vault's words.
+It runs through llama.cpp for the note on screen only; where the related notes carry no tags, it orders the note's
+candidate words by how likely it is to write each one (`HashtagWriter.rank_tags`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,45 @@ def test_the_writer_is_an_opt_in_that_the_environment_names(monkeypatch, tmp_pat
     assert resolve_writer() is None
 
 
-def test_written_tags_lead_only_where_the_related_notes_carry_none():
+def test_the_writer_ranks_the_words_it_would_write_first(shipped_writer):
+    from notellm.engine.writer import HashtagWriter
+
+    writer = HashtagWriter(shipped_writer, threads=2)
+    text = "Knead flour, water, salt and yeast into a dough, let it rise overnight and bake a loaf of bread."
+    try:
+        scores = writer.tag_scores("Baking bread at home", text, ["bread", "kubernetes", "taxes"], 3)
+        ranked = writer.rank_tags("Baking bread at home", text, ["taxes", "kubernetes", "bread"], 3)
+        unjudged = writer.rank_tags("Baking bread at home", text, ["taxes", "bread"], 3, should_stop=lambda: True)
+    finally:
+        writer.close()
+    assert all(score < 0 for score in scores.values()), scores  # log-probabilities
+    assert ranked[0] == "bread" and sorted(ranked) == ["bread", "kubernetes", "taxes"], scores
+    assert unjudged == ["taxes", "bread"]  # stopped before judging: the order it was given
+
+
+def test_the_writer_orders_the_notes_words_only_where_the_related_notes_carry_none():
+    from notellm.engine.tag_suggestions import JUDGED_WORDS
+
+    rows = [document("Sourdough bread", "starter flour water crumb crust oven loaf proof knead salt yeast rye spelt levain")] + [
+        document(f"Note {i}", f"starter flour water crumb crust oven loaf proof knead salt yeast rye spelt levain word{i}")
+        for i in range(3)] + [document(f"Other {i}", f"alpha{i} beta{i}") for i in range(40)]
+    index = TermIndex.of(enumerate(rows))
+    note = NoteTerms(0, rows[0].split(), {"sourdough", "bread"}, [set(rows[1].split())])
+    asked = []
+
+    def reversed_order(words):
+        asked.append(list(words))
+        return words[::-1]
+
+    unranked = suggest_hashtags([[]], note, index, 0.0, 3)
+    ranked = suggest_hashtags([[]], note, index, 0.0, 3, rank_words=reversed_order)
+    assert 3 < len(asked[0]) <= JUDGED_WORDS and asked[0][:3] == unranked
+    assert ranked == asked[0][::-1][:3]
+    assert suggest_hashtags([["bread"], []], note, index, 0.0, 3, rank_words=reversed_order) == ["bread"]
+    assert len(asked) == 1  # the related notes' tags answered: the writer was not asked
+
+
+def test_a_writing_models_tags_lead_only_where_the_related_notes_carry_none():
     rows = [document("Sourdough", "starter flour water"), document("Bread", "flour water salt yeast")] + [
         document(f"Note {i}", f"alpha{i} beta{i}") for i in range(8)]
     index = TermIndex.of(enumerate(rows))
@@ -77,7 +115,7 @@ def test_written_tags_lead_only_where_the_related_notes_carry_none():
     assert suggest_hashtags([["bread"], []], note, index, 0.0, 3, written_tags=written) == ["bread"]
 
 
-def test_a_written_tag_that_most_notes_hold_as_a_word_goes_only_where_it_weighs_most():
+def test_a_tag_a_model_wrote_that_most_notes_hold_as_a_word_goes_only_where_it_weighs_most():
     rows = [document(f"Note {i}", "vault " * (1 + i % 5) + f"topic{i}") for i in range(40)]
     index = TermIndex.of(enumerate(rows))
     light = min(range(40), key=lambda i: (1 + i % 5, i))
@@ -86,7 +124,7 @@ def test_a_written_tag_that_most_notes_hold_as_a_word_goes_only_where_it_weighs_
     assert suggest_hashtags([[]], note, index, 0.0, 3, written_tags=lambda: ["vault", "notes"])[0] == "notes"
 
 
-def test_an_untagged_vault_gets_hashtags_the_writer_wrote(tmp_path, shipped_model, shipped_writer, open_index, monkeypatch):
+def test_in_an_untagged_vault_the_writer_orders_each_notes_words(tmp_path, shipped_model, shipped_writer, open_index, monkeypatch):
     monkeypatch.setenv("NOTELLM_WRITER", str(shipped_writer))
     vault = untagged_copy(SAMPLE_VAULT, tmp_path / "untagged")
     index = open_index(vault, model=shipped_model)
@@ -97,31 +135,39 @@ def test_an_untagged_vault_gets_hashtags_the_writer_wrote(tmp_path, shipped_mode
     assert all(suggested.values()), suggested
     assert len({tuple(tags) for tags in suggested.values()}) >= 0.9 * len(notes)  # note-specific, not one list for all
     per_tag = Counter(tag_key(tag) for tags in suggested.values() for tag in tags)
-    # Its tags that are no words of the vault are not held to the 10% share rule (docs/benchmarks.md: a known limit).
     assert max(per_tag.values()) <= 0.2 * len(notes), per_tag.most_common(3)
-    led = 0
-    for path, tags in suggested.items():  # the writer's own tags lead the answer
+    for path, tags in suggested.items():  # after the tag head's one tag, the words come best first by the writer
         parsed = parse_note((vault / path).read_text(encoding="utf-8"), Path(path).stem)
-        written = parse_topics(index.hashtag_writer.write_topics(parsed.title, parsed.text, 3))
-        led += tag_key(tags[0]) in {tag_key(tag) for tag in written}
-    assert led >= 0.5 * len(notes), (led, suggested)
+        scores = index.hashtag_writer.tag_scores(parsed.title, parsed.text, tags, 3)
+        in_order = [tags[i:] == sorted(tags[i:], key=lambda tag: -scores[tag]) for i in (0, 1)]
+        assert any(in_order), (path, scores)
 
 
-def test_the_writers_data_keeps_note_specific_tags_and_cuts_inline_ones(tmp_path):
+def test_the_writers_data_keeps_shared_or_named_topics_and_cuts_inline_tags(tmp_path):
     from notellm.training.data import Dataset, prepare, writer_data
 
     topics = ["baking", "maths", "music", "chess", "hiking"]
-    notes = {f"note {i}.md": f"---\ntags: [public, {topics[i % 5]}]\n---\n"
-                             f"Some words about topic {i}, long enough to be a note worth a tag. #draft\n" for i in range(10)}
-    notes["stub.md"] = "---\ntags: [maths]\n---\nshort\n"
-    vault = tmp_path / "vault"
-    for name, text in notes.items():
-        (vault / name).parent.mkdir(parents=True, exist_ok=True)
-        (vault / name).write_text(text, encoding="utf-8")
-    prepare([vault], tmp_path / "data")
+    own_tags = {"one": ["note/specific/exact", "ferment"], "two": ["mte220", "knead"]}  # on 2 of a vault's 12 notes
+    vaults = []
+    for name, own in own_tags.items():
+        vault = tmp_path / name
+        vault.mkdir()
+        for i in range(10):
+            tags = ", ".join(["public", topics[i % 5]] + (own if i < 2 else []))
+            (vault / f"note {i}.md").write_text(f"---\ntags: [{tags}]\n---\n"
+                                                f"Some words about topic {i}, long enough to be a note worth a tag. #draft\n",
+                                                encoding="utf-8")
+        (vault / "stub.md").write_text("---\ntags: [chess]\n---\nshort\n", encoding="utf-8")
+        vaults.append(vault)
+    (vaults[0] / "sourdough.md").write_text(
+        "---\ntags: [ferment, baking]\n---\nA sourdough starter needs to ferment for days before it leavens bread.\n", encoding="utf-8")
+    prepare(vaults, tmp_path / "data")
     manifest = writer_data(tmp_path / "data", tmp_path / "writer")
     data = Dataset.load(tmp_path / "writer")
-    assert manifest["notes"] == 10 and len(data.pairs) == 5  # the stub has too little text to learn from
+    targets = {note["id"]: note["targets"] for note in data.notes.values()}
+    assert manifest["notes"] == 21, sorted(targets)  # the stubs have too little text to learn from
     for note in data.notes.values():
-        assert note["targets"] in [[topic] for topic in topics]  # #public is on every note: a label of the vault
         assert "#draft" not in note["text"]
+        if note["path"] != "sourdough.md":  # #public labels each vault; the others are one vault's own, unnamed
+            assert note["targets"] in [[topic] for topic in topics], targets
+    assert [note["targets"] for note in data.notes.values() if note["path"] == "sourdough.md"] == [["ferment", "baking"]]

@@ -19,6 +19,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import numpy as np
 
@@ -253,6 +254,7 @@ class TagSetting:
     embeddings: np.ndarray | None = None  # the model's vectors of the notes as shown here (inline #tags cut)
     tag_head: TagHead | None = None  # the model's, when it has one
     written: list[str] | None = None  # the hashtag writer's answer for each note, its inline #tags cut (`written_answers`)
+    rank_words: Callable[[int, list[str]], list[str]] | None = None  # the hashtag writer's order of a note's words
 
     def note_terms(self, index: int) -> NoteTerms:
         return NoteTerms(index, self.terms[index], self.title_terms[index],
@@ -274,14 +276,15 @@ class TagSetting:
 
 def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
                 tag_head: TagHead | None = None, weight: float = fusion_weight.DEFAULT_WEIGHT,
-                written: list[str] | None = None) -> TagSetting:
+                written: list[str] | None = None, rank_words: Callable[[int, list[str]], list[str]] | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
     text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
     Those vectors are the link evaluation's, made before the tags were cut; `embeddings`, the ones the
     model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`). `weight` is the
     model's in that fusion, the vault's own (`engine.fusion_weight`). `written` is the hashtag writer's answer
-    for each note, also of its text with every inline #tag cut."""
+    for each note, also of its text with every inline #tag cut; `rank_words(note, words)` its order of a note's
+    candidate words (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
@@ -295,7 +298,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     np.fill_diagonal(scores, -np.inf)
     nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
-                      index, nearest, embeddings, tag_head, written)
+                      index, nearest, embeddings, tag_head, written, rank_words)
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:
@@ -315,15 +318,27 @@ def vocabulary_only(setting: TagSetting, index: int) -> list[str]:
     return vocabulary_tags(setting.index, index, note.terms, note.title_terms, note.neighbour_terms, note.own_tags, HASHTAG_COUNT)
 
 
-def engine_suggestion(setting: TagSetting, index: int) -> list[str]:
-    """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`)."""
+def engine_suggestion(setting: TagSetting, index: int, with_writer: bool = False) -> list[str]:
+    """What `VaultIndex.suggest_tags` answers (`engine.tag_suggestions`); `with_writer`: with the hashtag writer on."""
     tagged_share = sum(bool(tags) for tags in setting.visible) / len(setting.visible)
+    rank_words = (lambda words: setting.rank_words(index, words)) if with_writer else None
     return suggest_hashtags([setting.visible[j] for j in setting.nearest[index]], setting.note_terms(index), setting.index,
-                            tagged_share, HASHTAG_COUNT, lambda: setting.model_tags(index), lambda: setting.written_tags(index))
+                            tagged_share, HASHTAG_COUNT, lambda: setting.model_tags(index), rank_words=rank_words)
+
+
+def engine_with_writer(setting: TagSetting, index: int) -> list[str]:
+    return engine_suggestion(setting, index, with_writer=True)
 
 
 SUGGESTERS = {"popular tags": popular_tags, "neighbour votes": neighbour_votes, "vocabulary": vocabulary_only,
-              "tag head": TagSetting.model_tags, "writer": TagSetting.written_tags, "engine": engine_suggestion}
+              "tag head": TagSetting.model_tags, "writer": TagSetting.written_tags, "engine": engine_suggestion,
+              "engine + writer": engine_with_writer}
+
+
+def judged_here(name: str, setting: TagSetting) -> bool:
+    """Whether a suggester has what it needs in this setting: a tag head, the writer's answers, its ranking."""
+    needs = {"tag head": setting.tag_head, "writer": setting.written, "engine + writer": setting.rank_words}
+    return needs.get(name, True) is not None
 
 
 def untagged_view(data: CollectionData) -> CollectionData:
@@ -349,28 +364,30 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
 
 def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                          embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                         weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None) -> dict[str, dict]:
+                         weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None,
+                         rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`)."""
     sample = tagged_sample(data, HIDDEN_TAG_NOTES)
-    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight, written)
+    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight, written, rank_words)
     return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()
-            if (name != "tag head" or tag_head is not None) and (name != "writer" or written is not None)}
+            if judged_here(name, setting)}
 
 
 def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                       embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                      weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None) -> dict[str, dict]:
+                      weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None,
+                      rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight, written)
+    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight, written, rank_words)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():
         if name in ("popular tags", "neighbour votes"):  # nothing to suggest from without tags
             continue
-        if (name == "tag head" and tag_head is None) or (name == "writer" and written is None):
+        if not judged_here(name, setting):
             continue
         answers = [suggest(setting, i)[:HASHTAG_COUNT] for i in range(len(data.notes))]
         proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))

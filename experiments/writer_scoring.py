@@ -1,0 +1,169 @@
+"""The hashtag writer as a judge of candidate tags instead of a free writer, scored on the untagged protocol (b).
+
+    .venv/bin/python experiments/writer_scoring.py [WRITER.gguf] [--notes N]
+
+For every note of the tagged validation collections, with every tag hidden: the candidates are the note's own
+words (`engine.vocabulary_tags`, its best `WORD_CANDIDATES`) and the tags the writer writes greedily. Each
+candidate `c` is scored by the writer as the first tag of its answer (`engine.writer.HashtagWriter.tag_scores`:
+log p(" #c," | the note's prompt and cue)), less `prior_weight` × the same for an empty note (how much the
+writer likes `c` anywhere: its house labels). A rule takes the best three, optionally with each tag held to the
+10% of the vault's notes it fits best, or after the default model's tag head's first tag, as the engine puts it.
+Related notes (whose words vote in `vocabulary_tags`) are ranked by the lexical match alone here. Scores are cached
+under .cache/heldout/scores-<writer key>/ so that rules are cheap to vary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+WORD_CANDIDATES = 12
+SHARE = 0.10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("writer", nargs="?", default=str(REPO / "assets" / "models" / "notellm-writer.gguf"))
+    parser.add_argument("--notes", type=int, default=0, help="only the first N notes of each collection (a smoke run)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import heldout as bench  # bench/heldout.py: its caches
+    from notellm.engine.hashtags import parse_topics, tag_key
+    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.heldout import (HASHTAG_COUNT, pooled_untagged, read_collection, tag_setting, tagged_vaults,
+                                         untagged_protocol, untagged_view, vocabulary_only)
+    from notellm.engine.model import NoteModel
+    from notellm.engine.writer import HashtagWriter
+    from notellm.engine.vocabulary_tags import in_band, vocabulary_tags, weight_in_note, within_share
+
+    writer = Path(args.writer)
+    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
+    collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
+    tagged = tagged_vaults(collections)
+    written = {name: answers for name, (answers, _) in bench.cached_writing(writer, tagged, args.threads).items()}
+    folder = bench.CACHE / f"scores-{bench.model_key(writer, 0)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    scorer = None
+
+    default = REPO / "assets" / "models" / "notellm-default.gguf"
+    model = NoteModel(default, threads=args.threads)
+    key = bench.model_key(default, 128)
+
+    def embed(notes):
+        return model.embed_notes([(n["title"], n["text"]) for n in notes], 128)
+
+    per_collection = {}
+    for data in tagged:
+        embeddings = bench.cached_vectors("default-untagged", key, untagged_view(data), embed)[0]
+        setting = tag_setting(data, None, set(range(len(data.notes))), embeddings, model.tag_head)
+        count = min(args.notes or len(data.notes), len(data.notes))
+        path = folder / f"{data.name}-{count}.json"
+        if path.exists():
+            cached = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            scorer = scorer or HashtagWriter(writer, threads=args.threads)
+            prior = {}
+            cached = {"notes": [], "prior": prior}
+            for i in range(count):
+                note = setting.note_terms(i)
+                words = vocabulary_tags(setting.index, i, note.terms, note.title_terms, note.neighbour_terms, (), WORD_CANDIDATES)
+                greedy = parse_topics(written[data.name][i], [], limit=HASHTAG_COUNT)
+                candidates = list(dict.fromkeys(words + greedy))
+                scores = scorer.tag_scores(data.notes[i]["title"], data.notes[i]["text"], candidates, HASHTAG_COUNT)
+                missing = [tag for tag in scores if tag not in prior]
+                prior.update(scorer.tag_scores("", "", missing, HASHTAG_COUNT))
+                cached["notes"].append({"words": words, "greedy": greedy, "scores": scores})
+                if i % 50 == 0:
+                    print(f"{data.name}: {i}/{count}", file=sys.stderr, flush=True)
+            path.write_text(json.dumps(cached, ensure_ascii=False), encoding="utf-8")
+        per_collection[data.name] = (data, setting, cached, count)
+
+    def head_tag(setting, i):  # the tag head's first tag, under suggest_hashtags' rule for it
+        return [tag for tag in setting.model_tags(i)
+                if not in_band(setting.index, tag) or weight_in_note(setting.index, tag, i) is not None][:1]
+
+    def rule(prior_weight: float, capped: bool, greedy_too: bool = True, greedy_words: bool = False, head_first: bool = False):
+        def ranked(data_name):
+            answers = judged(data_name)
+            if not head_first:
+                return answers
+            setting = per_collection[data_name][1]
+            out = []
+            for i, tags in enumerate(answers):
+                head = head_tag(setting, i)
+                out.append((head + [t for t in tags if tag_key(t) not in {tag_key(h) for h in head}])[:HASHTAG_COUNT])
+            return out
+
+        def judged(data_name):
+            data, setting, cached, count = per_collection[data_name]
+            rows = []
+            for i, note in enumerate(cached["notes"]):
+                greedy = [tag for tag in note["greedy"] if not greedy_words or
+                          (tag.casefold() in setting.index.counts and within_share(setting.index, tag, i))]
+                pool = note["words"] + (greedy if greedy_too else [])
+                score = {tag: value - prior_weight * cached["prior"][tag] for tag, value in note["scores"].items() if tag in pool}
+                rows.append(score)
+            if not capped:
+                return [sorted(row, key=lambda t: -row[t])[:HASHTAG_COUNT] for row in rows]
+            # each tag goes only to the SHARE of the vault's notes where it scores best
+            by_tag = defaultdict(list)
+            for i, row in enumerate(rows):
+                for tag, value in row.items():
+                    by_tag[tag_key(tag)].append((value, i))
+            allowed = set()
+            cap = max(2, int(SHARE * len(data.notes)))
+            for key, entries in by_tag.items():
+                allowed |= {(key, i) for _, i in sorted(entries, reverse=True)[:cap]}
+            return [[t for t in sorted(row, key=lambda t: -row[t]) if (tag_key(t), i) in allowed][:HASHTAG_COUNT]
+                    for i, row in enumerate(rows)]
+        return ranked
+
+    rules = {"words (vocabulary, shipped step)": None}
+    for prior_weight in (0.0, 0.5, 1.0):
+        for capped in (False, True):
+            rules[f"judged, prior × {prior_weight}, {'10% cap' if capped else 'no cap'}"] = rule(prior_weight, capped)
+    rules["judged, greedy tags only where vault words within share, prior × 0"] = rule(0.0, False, greedy_words=True)
+    rules["judged, greedy tags only where vault words within share, prior × 0.5"] = rule(0.5, False, greedy_words=True)
+    rules["tag head's first, then judged words + writer's, prior × 0, 10% cap"] = rule(0.0, True, head_first=True)
+    rules["tag head's first, then judged words only, prior × 0"] = rule(0.0, False, greedy_too=False, head_first=True)
+    rules["tag head's first, then judged words only, prior × 0.5"] = rule(0.5, False, greedy_too=False, head_first=True)
+    rules["tag head's first, then words (engine as shipped)"] = lambda name: [
+        (head_tag(per_collection[name][1], i) + [t for t in vocabulary_only(per_collection[name][1], i)
+                                                   if t not in head_tag(per_collection[name][1], i)])[:HASHTAG_COUNT]
+        for i in range(len(per_collection[name][0].notes))]
+    for prior_weight in (0.0, 0.5, 1.0):
+        rules[f"judged words only, prior × {prior_weight}, 10% cap"] = rule(prior_weight, True, greedy_too=False)
+
+    print("| rule | (b) coverage | (b) P@3 | (b) top share | per collection P@3 |\n|---|---|---|---|---|")
+    for name, make in rules.items():
+        rows, per = [], []
+        for data_name, (data, setting, cached, count) in per_collection.items():
+            answers = make(data_name) if make else None
+            subset = data if count == len(data.notes) else _first(data, count)
+
+            def suggest(setting_, index, answers=answers):
+                return answers[index] if answers is not None else vocabulary_only(setting_, index)
+
+            result = untagged_protocol(subset, None, {name: suggest})[name]
+            rows.append(result)
+            per.append(f"{data_name.split('__')[0]} {result['precision@3']:.3f}")
+        pooled = pooled_untagged(rows)
+        print(f"| {name} | {pooled['coverage']:.0%} | {pooled['precision@3']:.3f} | {pooled['top_share']:.1%} | {', '.join(per)} |")
+        print("   top:", [(row["top_tag"], round(row["top_share"], 3)) for row in rows], file=sys.stderr)
+
+
+def _first(data, count):
+    from dataclasses import replace
+
+    return replace(data, notes=data.notes[:count])
+
+
+if __name__ == "__main__":
+    main()
