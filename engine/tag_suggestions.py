@@ -26,9 +26,9 @@ MODEL_TAGS = 1
 # In such a vault, at most this many of the tags a model that writes (`engine.model.NoteModel.generate_topics`)
 # wrote lead, before the tag head's.
 WRITTEN_TAGS = 3
-# With the hashtag writer on (`engine.writer`), it orders this many of the note's best words (`vocabulary_tags`)
-# and the first go: on the untagged protocol, 12 judged words after the tag head's tag scored P@3 0.039 against
-# 0.032 for the words' own order (docs/experiments.md, 2026-12-03).
+# With the hashtag writer on (`engine.writer`), this many of the note's best words (`vocabulary_tags`) go to it and
+# the answer takes the first of them in its order: on the untagged protocol, 12 judged words after the tag head's tag
+# scored P@3 0.039 against 0.032 for the words' own order (docs/experiments.md, 2026-12-03).
 JUDGED_WORDS = 12
 
 

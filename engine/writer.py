@@ -2,7 +2,8 @@
 
 The embedding model can stay small (a cut of the base's first blocks) while hashtags come from a model of full
 depth, trained to write (`notellm-train writer-data`, then `train --gen-fraction 1`); an opt-in that
-`$NOTELLM_WRITER` names (`config.resolve_writer` says why). It runs for one note at a time, the note on screen, so it loads one context of one prompt plus its answer.
+`$NOTELLM_WRITER` names (`config.resolve_writer` says why). It runs for one note at a time, the note on screen,
+so it loads one context of one prompt plus its answer.
 
 In the engine it judges rather than writes (`rank_tags`): left to write freely, it copied its training
 collections' house labels onto unseen vaults, while ordering the note's own candidate words by how likely it is
