@@ -100,8 +100,10 @@ class CachedRanking:
         """rank_words for one collection (`training.heldout.TagSetting`)."""
         from notellm.training.heldout import HASHTAG_COUNT
 
-        cached = self.folder / f"{data.name}.json"
-        scores = self.scores.setdefault(data.name, json.loads(cached.read_text(encoding="utf-8")) if cached.exists() else {})
+        if data.name not in self.scores:  # read once: each method's protocols ask again
+            cached = self.folder / f"{data.name}.json"
+            self.scores[data.name] = json.loads(cached.read_text(encoding="utf-8")) if cached.exists() else {}
+        scores = self.scores[data.name]
 
         def rank(index: int, words: list[str]) -> list[str]:
             known = scores.setdefault(str(index), {})

@@ -37,7 +37,7 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its caches
     from notellm.engine.hashtags import parse_topics, tag_key
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (HASHTAG_COUNT, pooled_untagged, read_collection, tag_setting, tagged_vaults,
+    from notellm.training.heldout import (HASHTAG_COUNT, engine_suggestion, pooled_untagged, read_collection, tag_setting, tagged_vaults,
                                          untagged_protocol, untagged_view, vocabulary_only)
     from notellm.engine.model import NoteModel
     from notellm.engine.writer import HashtagWriter
@@ -135,9 +135,7 @@ def main() -> None:
     rules["tag head's first, then judged words only, prior × 0"] = rule(0.0, False, greedy_too=False, head_first=True)
     rules["tag head's first, then judged words only, prior × 0.5"] = rule(0.5, False, greedy_too=False, head_first=True)
     rules["tag head's first, then words (engine as shipped)"] = lambda name: [
-        (head_tag(per_collection[name][1], i) + [t for t in vocabulary_only(per_collection[name][1], i)
-                                                   if t not in head_tag(per_collection[name][1], i)])[:HASHTAG_COUNT]
-        for i in range(len(per_collection[name][0].notes))]
+        engine_suggestion(per_collection[name][1], i) for i in range(len(per_collection[name][0].notes))]
     for prior_weight in (0.0, 0.5, 1.0):
         rules[f"judged words only, prior × {prior_weight}, 10% cap"] = rule(prior_weight, True, greedy_too=False)
 

@@ -325,19 +325,16 @@ def writer_learns(tag: str, note_words: set[str], vaults: int) -> bool:
     vaults: a topic of few parts, no part one vault's own thing (`training.tag_head.head_tag`), shared by vaults or
     named by the note."""
     parts = tag.split("/")
-    if len(parts) > WRITER_TAG_PARTS or any(head_tag(part) is None for part in parts):
+    if len(tag_key(tag)) < 2 or len(parts) > WRITER_TAG_PARTS or any(head_tag(part) is None for part in parts):
         return False
     words = [word for part in parts for word in re.split(r"[-_]+", part) if word]
-    if len(tag_key(tag)) < 2:
-        return False
     return vaults >= WRITER_SHARED_BY or all(word.casefold() in note_words for word in words)
 
 
 def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
     """A CSFT-only data folder for the hashtag writer, from a prepared one. Its notes are those that carry a tag
     that is not a vault-wide label (`WRITER_VAULT_LABEL_SHARE`) and that the writer learns (`writer_learns`), and
-    have some text, at most
-    `WRITER_NOTES_PER_VAULT` per vault (a seeded sample); each has every inline #tag cut from its text (an
+    have some text, at most `WRITER_NOTES_PER_VAULT` per vault (a seeded sample); each has every inline #tag cut from its text (an
     untagged vault shows the writer no tags to copy). They are paired at random within their vault: the
     training loop takes pairs, and the writer trains on the generation loss (`--alpha`)."""
     data = Dataset.load(source)
