@@ -72,8 +72,9 @@ def default_model_candidates() -> list[Path]:
 def resolve_writer() -> Path | None:
     """The hashtag writer's file (`engine.writer`) that $NOTELLM_WRITER names; None when it names none.
 
-    Opt-in: on the validation collections its tags matched the hidden ones less often than the tag head's
-    and the note's words, and one collection got the same written tag on most notes (docs/experiments.md)."""
+    Opt-in: ordering the note's words, it raised precision@3 on the untagged protocol only from 0.033 to 0.038,
+    for a second model of 145 MB and about 0.6 s a note; left to write freely, it gave one tag to 44% of a
+    collection's notes (docs/experiments.md)."""
     chosen = os.environ.get(WRITER_ENV, "")
     if not chosen or chosen.casefold() == "none":
         return None
