@@ -201,7 +201,7 @@ def summary_section(results: dict) -> list[str]:
                   if "writer" in protocols["untagged"] else []),
                 f"| the vault's words alone | {hidden_cell('vocabulary')} | {untagged_cell('coverage', '.0%', 'vocabulary')} | "
                 f"{untagged_cell('precision@3', '.3f', 'vocabulary')} | {untagged_cell('top_share', '.1%', 'vocabulary')} |",
-                f"| neighbour votes alone (no word step) | {hidden_cell('neighbour votes')} | 0% | – | – |",
+                f"| neighbour votes (the baseline; no word step) | {hidden_cell('neighbour votes')} | 0% | – | – |",
                 f"| the vault's 3 most common tags | {hidden_cell('popular tags')} | 0% | – | – |"]
     return out + ["", "![Recall@10 on the validation collections](benchmarks-heldout.png)", ""]
 
@@ -266,8 +266,9 @@ def hashtag_protocol_method(results: dict) -> list[str]:
             "inline `#tags` of its text; its related notes are ranked as the app ranks them (the engine's lexical match over "
             "the text without those tags, fused with the run's cosine; the vectors are the link evaluation's, made before "
             "the tags were cut). Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
-            "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the rule "
-            "before it (neighbours' tags with the best further tag as fallback); `vocabulary` the vault-words step alone; "
+            "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the "
+            "baseline the model issue set (`training.heldout.neighbour_votes`: the 10 closest notes' tags by their votes, the best "
+            "further tag as fallback; the engine also weighs the votes further away and the tags the note names); `vocabulary` the vault-words step alone; "
             "`tag head` the model's tag head alone (`engine.tag_head`, its vectors of the notes with every inline #tag cut); "
             "`writer` the hashtag writer alone (`engine.writer`, "
             f"`{results.get('writer', {}).get('file', 'assets/models/notellm-writer.gguf')}`, each note's text with every inline "

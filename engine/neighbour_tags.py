@@ -1,11 +1,13 @@
 """Hashtags the related notes already carry: the vault's own tags, voted for by a note's nearest neighbours.
 
 A tag is proposed for a note when notes that rank high among its related notes carry it. Votes weigh
-1 / rank (the closest neighbour counts 1, the tenth 0.1) over the `NEIGHBOURS` closest notes, and a tag
-needs `MIN_VOTES`: one closest neighbour, or several further ones. When no tag gets there, the single
-best-voted tag of the `FALLBACK_NEIGHBOURS` closest notes is proposed, so that a note whose neighbours
-are untagged still gets a suggestion. A note's own tags are never proposed; the spelling is the one the
-vault uses most. The constants were chosen on the validation collections (docs/benchmarks.md).
+1 / rank (the closest neighbour counts 1, the tenth 0.1) over the `NEIGHBOURS` closest notes, and as many
+tags are proposed as reach `MIN_VOTES` there: one closest neighbour, or several further ones. When none
+does, one tag is proposed, so that a note whose neighbours are untagged still gets a suggestion. Which
+tags: the best by those votes plus `FAR_SHARE` of the votes over the `FALLBACK_NEIGHBOURS` closest (plus
+`VOTE_FLOOR`), times `NAMED_FACTOR` for a tag whose name is one of the note's own words. A note's own tags
+are never proposed; the spelling is the one the vault uses most. The constants were chosen on the
+validation collections (docs/benchmarks.md, docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from .hashtags import tag_key
 NEIGHBOURS = 10
 FALLBACK_NEIGHBOURS = 50
 MIN_VOTES = 1.0
+# On the tagged protocol (a), choosing by these rather than by the closest neighbours' votes alone raised
+# precision@3 from 0.680 to 0.694, and lowered it on none of the four tagged validation collections
+# (8 seeded samples of 50 notes each; experiments/tagged_rules.py, docs/experiments.md 2026-12-03).
+FAR_SHARE = 0.1
+VOTE_FLOOR = 0.05
+NAMED_FACTOR = 1.65  # e^0.5: the screen's additive 0.5 on the log of the votes
 
 
-def _votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]:
+def tag_votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]:
+    """{tag key: the sum of 1 / rank over the tag lists (closest first) that carry it}, `own` keys left out."""
     votes: dict[str, float] = defaultdict(float)
     for rank, tags in enumerate(tag_lists, 1):
         for key in {tag_key(tag) for tag in tags} - own - {""}:
@@ -29,17 +38,22 @@ def _votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]:
 
 
 def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[str] = (), limit: int = 3,
-                   min_votes: float = MIN_VOTES, fallback: bool = True) -> list[str]:
-    """Up to `limit` tags from the tag lists of a note's related notes (closest first), best voted first.
-    Without `fallback`, a tag short of `min_votes` is never proposed."""
+                   min_votes: float = MIN_VOTES, fallback: bool = True, note_terms: Iterable[str] = ()) -> list[str]:
+    """Up to `limit` tags from the tag lists of a note's related notes (closest first), best first; `note_terms`
+    are the note's own words (`engine.lexical`). Without `fallback`, no tag is proposed unless one reaches
+    `min_votes`."""
     own = {tag_key(tag) for tag in own_tags}
     spellings: dict[str, Counter] = defaultdict(Counter)
     for tags in neighbour_tag_lists:
         for tag in tags:
             spellings[tag_key(tag)][tag] += 1
-    votes = _votes(neighbour_tag_lists[:NEIGHBOURS], own)
-    best = sorted((key for key, total in votes.items() if total >= min_votes), key=lambda key: (-votes[key], key))[:limit]
-    if not best and fallback:
-        further = _votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
-        best = sorted(further, key=lambda key: (-further[key], key))[:1]
+    near = tag_votes(neighbour_tag_lists[:NEIGHBOURS], own)
+    count = min(limit, sum(total >= min_votes for total in near.values()))
+    if not count and not fallback:
+        return []
+    further = tag_votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
+    named = {tag_key(term) for term in note_terms}
+    score = {key: (near.get(key, 0.0) + FAR_SHARE * total + VOTE_FLOOR) * (NAMED_FACTOR if key in named else 1.0)
+             for key, total in further.items()}
+    best = sorted(score, key=lambda key: (-score[key], key))[:max(count, 1)]
     return [spellings[key].most_common(1)[0][0] for key in best]

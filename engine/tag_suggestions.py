@@ -56,7 +56,8 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     order `rank_words` gives when there is one (the hashtag writer's, `engine.writer`):
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
-    tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE)
+    tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE,
+                          note_terms=note.terms)
     if tags:
         return tags
     # A written tag that is a word of the vault goes only where the words' step's share rule lets it

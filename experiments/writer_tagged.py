@@ -41,8 +41,8 @@ def main() -> None:
     from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, neighbour_tags
     from notellm.engine.writer import HashtagWriter
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, read_collection, tag_setting,
-                                         tagged_sample, tagged_vaults)
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, read_collection,
+                                         tag_setting, tagged_sample, tagged_vaults)
 
     writer_path = Path(args.writer)
     split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
@@ -82,7 +82,7 @@ def main() -> None:
                     note = data.notes[i]
                     cached[str(i)] = writer.tag_scores(note["title"], note["text"], [spelling[k] for k in candidates], HASHTAG_COUNT)
                 scores = {tag_key(tag): value for tag, value in cached[str(i)].items()}
-                baseline = neighbour_tags(neighbours, [], HASHTAG_COUNT)
+                baseline = neighbour_votes(setting, i)
                 features = {key: (near[key], far[key], scores[key], spelling[key]) for key in candidates if key in scores}
                 notes.append((data.name, {tag_key(tag) for tag in data.notes[i]["tags"]}, baseline, features))
             path.write_text(json.dumps(cached, ensure_ascii=False), encoding="utf-8")
@@ -106,7 +106,7 @@ def main() -> None:
         return answers
 
     print("| rule | (a) P@3 | per collection |\n|---|---|---|")
-    rows = {"neighbour votes (the engine's)": [baseline for _, _, baseline, _ in notes]}
+    rows = {"neighbour votes (protocol (a)'s baseline)": [baseline for _, _, baseline, _ in notes]}
     for lam in LAMBDAS:
         rows[f"votes × writer, λ = {lam}, as many tags as the votes give"] = chosen(lam)
     for lam in (0.0, 0.3, 1.0):

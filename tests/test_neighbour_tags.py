@@ -24,3 +24,14 @@ def test_untagged_close_neighbours_fall_back_to_the_best_tag_further_away():
 
 def test_without_the_fallback_a_tag_short_of_the_votes_is_not_proposed():
     assert neighbour_tags([[]] * 12 + [["kubernetes"], ["docker"], ["kubernetes"]], fallback=False) == []
+
+
+def test_a_tag_the_note_names_itself_goes_before_a_slightly_better_voted_one():
+    lists = [["travel"], ["cooking"], ["cooking"]]  # travel: 1; cooking: 1/2 + 1/3, short of the bar
+    assert neighbour_tags(lists) == ["travel"]  # one tag reaches the votes, so one is proposed
+    assert neighbour_tags(lists, note_terms=["a", "cooking", "trip"]) == ["cooking"]
+
+
+def test_votes_further_away_break_what_the_closest_leave_even():
+    lists = [["ada", "zig"]] + [[]] * 11 + [["zig"]]  # a tie among the 10 closest; zig is also the 13th's
+    assert neighbour_tags(lists) == ["zig", "ada"]

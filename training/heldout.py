@@ -16,7 +16,7 @@ carry (`engine.neighbour_tags`).
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -28,7 +28,7 @@ from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics,
 from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
 from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
-from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, neighbour_tags
+from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, MIN_VOTES, NEIGHBOURS, neighbour_tags, tag_votes
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.tag_head import TagHead
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
@@ -309,8 +309,21 @@ def popular_tags(setting: TagSetting, index: int) -> list[str]:
 
 
 def neighbour_votes(setting: TagSetting, index: int) -> list[str]:
-    """The engine's rule before vocabulary tags: neighbours' tags, with the single best further one as fallback."""
-    return neighbour_tags([setting.visible[j] for j in setting.nearest[index]], setting.visible[index], HASHTAG_COUNT)
+    """Protocol (a)'s baseline, as the model issue set it: the tags the 10 closest related notes vote for (1 / rank,
+    at least `MIN_VOTES`), best voted first, else the single best-voted tag of the 50 closest. The engine's rule
+    (`engine.neighbour_tags`) has since weighed the further votes and the note's own words too."""
+    lists = [setting.visible[j] for j in setting.nearest[index]]
+    own = {tag_key(tag) for tag in setting.visible[index]}
+    spellings = defaultdict(Counter)
+    for tags in lists:
+        for tag in tags:
+            spellings[tag_key(tag)][tag] += 1
+    near = tag_votes(lists[:NEIGHBOURS], own)
+    best = sorted((key for key, total in near.items() if total >= MIN_VOTES), key=lambda key: (-near[key], key))[:HASHTAG_COUNT]
+    if not best:
+        further = tag_votes(lists[:FALLBACK_NEIGHBOURS], own)
+        best = sorted(further, key=lambda key: (-further[key], key))[:1]
+    return [spellings[key].most_common(1)[0][0] for key in best]
 
 
 def vocabulary_only(setting: TagSetting, index: int) -> list[str]:
