@@ -38,7 +38,7 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its caches
     import numpy as np
     from notellm.engine.hashtags import tag_key
-    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, neighbour_tags
+    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS
     from notellm.engine.writer import HashtagWriter
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
     from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, read_collection,
