@@ -48,6 +48,18 @@ def model_key(path: Path, content_tokens: int) -> str:
     return hashlib.sha1(f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{content_tokens}".encode()).hexdigest()[:12]
 
 
+def validation_collections(corpus: Path | None = None, seed: int = 0):
+    """(the split rule, the split, the validation collections read): drawn by `training.corpus.split_collections`
+    from `corpus` (the shared corpus by default), each extracted once under .cache/corpus."""
+    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.heldout import read_collection
+
+    corpus = corpus or DEFAULT_CORPUS
+    rule = SplitRule(seed=seed)
+    split = split_collections(read_manifest(corpus), rule)
+    return rule, split, [read_collection(extract(corpus, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
+
+
 def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple[np.ndarray, float]:
     """(vectors, seconds per note) for one collection, computed once per model file."""
     path = CACHE / f"{method}-{key}" / f"{data.name}.npz"
@@ -136,10 +148,10 @@ def main() -> None:
     from notellm.engine.config import smollm2_base_model
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.corpus import DEFAULT_CORPUS
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
-                                         link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged, read_collection,
+                                         link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
                                          chosen_weight, weight_from_links, weighted_ranks)
 
@@ -163,8 +175,7 @@ def main() -> None:
         report.main([])
         return
 
-    rule = SplitRule(seed=args.seed)
-    split = split_collections(read_manifest(args.corpus), rule)
+    rule, split, collections = validation_collections(args.corpus, args.seed)
     ggufs = {"zero-shot": smollm2_base_model(), "default": REPO / "assets" / "models" / "notellm-default.gguf"}
     ggufs.update(dict(item.split("=", 1) for item in args.gguf))
     methods = [m for m in args.methods.split(",") if m] + [item.split("=", 1)[0] for item in args.gguf]
@@ -173,8 +184,6 @@ def main() -> None:
             parser.error(f"no model file for {method!r}")
 
     print(f"validation: {', '.join(c.name for c in split.validation)}", flush=True)
-    cache = REPO / ".cache" / "corpus"
-    collections = [read_collection(extract(args.corpus, c, cache), c.name) for c in split.validation]
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     results["date"] = datetime.date.today().isoformat()
     results["split"] = {"rule": rule.__dict__, "validation": [c.__dict__ for c in split.validation],

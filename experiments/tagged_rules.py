@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,13 +36,11 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its caches
     import numpy as np
     from notellm.engine.hashtags import tag_key
-    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, neighbour_tags
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, read_collection,
-                                         tag_setting, tagged_sample, tagged_vaults)
+    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, neighbour_tags, tag_votes
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, tag_setting,
+                                         tagged_sample, tagged_vaults)
 
-    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
-    collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
+    collections = bench.validation_collections()[2]
     default_key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", 128)
 
     notes = []  # (collection, gold keys, baseline tags, {key: (near, far, naive Bayes z, name in note, spelling)})
@@ -56,12 +53,7 @@ def main() -> None:
             bayes, keys, spelling, vocabulary = _naive_bayes(setting, tag_key, np)
             for i in sample:
                 neighbours = [setting.visible[j] for j in setting.nearest[i]]
-                near, far = Counter(), Counter()
-                for rank, tags in enumerate(neighbours[:FALLBACK_NEIGHBOURS], 1):
-                    for key in {tag_key(tag) for tag in tags}:
-                        far[key] += 1.0 / rank
-                        if rank <= NEIGHBOURS:
-                            near[key] += 1.0 / rank
+                near, far = tag_votes(neighbours[:NEIGHBOURS], set()), tag_votes(neighbours[:FALLBACK_NEIGHBOURS], set())
                 terms = {vocabulary[t] for t in setting.terms[i] if t in vocabulary}
                 present = np.zeros(len(vocabulary))
                 present[list(terms)] = 1.0
@@ -69,7 +61,7 @@ def main() -> None:
                 scores = bayes @ present
                 z = (scores - scores.mean()) / (scores.std() + 1e-9)
                 own_terms = {tag_key(t) for t in setting.terms[i]}
-                features = {key: (near[key], far[key], float(z[k]), key in own_terms, spelling[key]) for k, key in enumerate(keys)}
+                features = {key: (near.get(key, 0.0), far.get(key, 0.0), float(z[k]), key in own_terms, spelling[key]) for k, key in enumerate(keys)}
                 baseline = neighbour_votes(setting, i)
                 shipped = neighbour_tags(neighbours, [], HASHTAG_COUNT, note_terms=setting.terms[i])
                 notes.append((data.name, {tag_key(tag) for tag in data.notes[i]["tags"]}, baseline, features, shipped))

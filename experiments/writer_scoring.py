@@ -42,16 +42,14 @@ def main() -> None:
 
     import heldout as bench  # bench/heldout.py: its caches
     from notellm.engine.hashtags import parse_topics, tag_key
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (HASHTAG_COUNT, engine_suggestion, pooled_untagged, read_collection, tag_setting, tagged_vaults,
+    from notellm.training.heldout import (HASHTAG_COUNT, engine_suggestion, pooled_untagged, tag_setting, tagged_vaults,
                                          untagged_protocol, untagged_view, vocabulary_only)
     from notellm.engine.model import NoteModel
     from notellm.engine.writer import HashtagWriter
     from notellm.engine.vocabulary_tags import in_band, vocabulary_tags, weight_in_note, within_share
 
     writer = Path(args.writer)
-    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
-    collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
+    collections = bench.validation_collections()[2]
     tagged = tagged_vaults(collections)
     written = {name: answers for name, (answers, _) in bench.cached_writing(writer, tagged, args.threads).items()}
     folder = bench.CACHE / f"scores-{bench.model_key(writer, 0)}"

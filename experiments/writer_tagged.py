@@ -38,15 +38,13 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its caches
     import numpy as np
     from notellm.engine.hashtags import tag_key
-    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS
+    from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, tag_votes
     from notellm.engine.writer import HashtagWriter
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, read_collection,
-                                         tag_setting, tagged_sample, tagged_vaults)
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, tag_setting,
+                                         tagged_sample, tagged_vaults)
 
     writer_path = Path(args.writer)
-    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
-    collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
+    collections = bench.validation_collections()[2]
     tagged = tagged_vaults(collections)
     folder = bench.CACHE / f"tagged-scores-{bench.model_key(writer_path, 0)}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,15 +63,9 @@ def main() -> None:
             cached = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             for i in sample:
                 neighbours = [setting.visible[j] for j in setting.nearest[i]]
-                near, far, spelling = Counter(), Counter(), {}
-                for rank, tags in enumerate(neighbours[:FALLBACK_NEIGHBOURS], 1):
-                    for tag in tags:
-                        spelling.setdefault(tag_key(tag), tag)
-                    for key in {tag_key(tag) for tag in tags}:
-                        far[key] += 1.0 / rank
-                        if rank <= NEIGHBOURS:
-                            near[key] += 1.0 / rank
-                for tag in popular:
+                near, far = tag_votes(neighbours[:NEIGHBOURS], set()), tag_votes(neighbours[:FALLBACK_NEIGHBOURS], set())
+                spelling = {}
+                for tag in [tag for tags in neighbours[:FALLBACK_NEIGHBOURS] for tag in tags] + popular:
                     spelling.setdefault(tag_key(tag), tag)
                 candidates = sorted(far, key=lambda key: -far[key])[:10] + [tag_key(tag) for tag in popular]
                 candidates = list(dict.fromkeys(candidates))
@@ -83,7 +75,7 @@ def main() -> None:
                     cached[str(i)] = writer.tag_scores(note["title"], note["text"], [spelling[k] for k in candidates], HASHTAG_COUNT)
                 scores = {tag_key(tag): value for tag, value in cached[str(i)].items()}
                 baseline = neighbour_votes(setting, i)
-                features = {key: (near[key], far[key], scores[key], spelling[key]) for key in candidates if key in scores}
+                features = {key: (near.get(key, 0.0), far.get(key, 0.0), scores[key], spelling[key]) for key in candidates if key in scores}
                 notes.append((data.name, {tag_key(tag) for tag in data.notes[i]["tags"]}, baseline, features))
             path.write_text(json.dumps(cached, ensure_ascii=False), encoding="utf-8")
             print(f"{data.name} seed {seed}: {len(sample)} notes", file=sys.stderr, flush=True)
