@@ -5,9 +5,13 @@ A tag is proposed for a note when notes that rank high among its related notes c
 tags are proposed as reach `MIN_VOTES` there: one closest neighbour, or several further ones. When none
 does, one tag is proposed, so that a note whose neighbours are untagged still gets a suggestion. Which
 tags: the best by those votes plus `FAR_SHARE` of the votes over the `FALLBACK_NEIGHBOURS` closest (plus
-`VOTE_FLOOR`), times `NAMED_FACTOR` for a tag whose name is one of the note's own words. A note's own tags
-are never proposed; the spelling is the one the vault uses most. The constants were chosen on the
-validation collections (docs/benchmarks.md, docs/experiments.md).
+`VOTE_FLOOR`), times `NAMED_FACTOR` for a tag whose name is one of the note's own words, plus
+`LINKED_WEIGHT` × the share of the notes it links with (either way) that carry the tag and `FOLDER_WEIGHT` ×
+the share of the other notes in its folder that do: a vault's links and folders are its owner's own
+grouping, and tags follow them. A folder votes only below the vault's top (`folder_votes`), where it is
+everything not yet filed. A note's own tags are never proposed; the spelling is the one the vault uses
+most. The constants were chosen on the corpus's tagged training collections and checked on the validation
+collections (docs/benchmarks.md, docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ MIN_VOTES = 1.0
 FAR_SHARE = 0.1
 VOTE_FLOOR = 0.05
 NAMED_FACTOR = 1.65  # e^0.5: the screen's additive 0.5 on the log of the votes
+# Chosen on the 21 tagged training collections of at most 800 notes (related notes by the lexical match: P@3
+# 0.609 -> 0.735), then checked on the four tagged validation collections: 0.679 -> 0.739, none lower
+# (experiments/linked_tags.py, docs/experiments.md 2026-12-03). The folder carries most of it; 3 to 6 scored alike.
+LINKED_WEIGHT = 1.0
+FOLDER_WEIGHT = 4.0
 
 
 def tag_votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]:
@@ -37,14 +46,30 @@ def tag_votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]
     return votes
 
 
+def tag_shares(tag_lists: Sequence[list[str]], own: set[str]) -> dict[str, float]:
+    """{tag key: the share of the tag lists that carry it}, `own` keys left out."""
+    counts: Counter = Counter()
+    for tags in tag_lists:
+        counts.update({tag_key(tag) for tag in tags} - own - {""})
+    return {key: count / len(tag_lists) for key, count in counts.items()}
+
+
+def folder_votes(folder: str) -> bool:
+    """Whether the notes of a note's folder (vault-relative, '' at the top) vote for its tags."""
+    return folder != ""
+
+
 def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[str] = (), limit: int = 3,
-                   min_votes: float = MIN_VOTES, fallback: bool = True, note_terms: Iterable[str] = ()) -> list[str]:
+                   min_votes: float = MIN_VOTES, fallback: bool = True, note_terms: Iterable[str] = (),
+                   linked_tag_lists: Sequence[list[str]] = (), folder_tag_lists: Sequence[list[str]] = ()) -> list[str]:
     """Up to `limit` tags from the tag lists of a note's related notes (closest first), best first; `note_terms`
-    are the note's own words (`engine.lexical`). Without `fallback`, no tag is proposed unless one reaches
-    `min_votes`."""
+    are the note's own words (`engine.lexical`), `linked_tag_lists` the tag lists of the notes it links to or
+    that link to it, `folder_tag_lists` those of the other notes in its folder (none where `folder_votes` says
+    no). How many tags: as the related notes' votes give. Without `fallback`, no tag is proposed unless one
+    reaches `min_votes`."""
     own = {tag_key(tag) for tag in own_tags}
     spellings: dict[str, Counter] = defaultdict(Counter)
-    for tags in neighbour_tag_lists:
+    for tags in (*neighbour_tag_lists, *linked_tag_lists, *folder_tag_lists):
         for tag in tags:
             spellings[tag_key(tag)][tag] += 1
     near = tag_votes(neighbour_tag_lists[:NEIGHBOURS], own)
@@ -52,8 +77,11 @@ def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[
     if not count and not fallback:
         return []
     further = tag_votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
+    linked = tag_shares(linked_tag_lists, own) if linked_tag_lists else {}
+    folder = tag_shares(folder_tag_lists, own) if folder_tag_lists else {}
     named = {tag_key(term) for term in note_terms}
-    score = {key: (near.get(key, 0.0) + FAR_SHARE * total + VOTE_FLOOR) * (NAMED_FACTOR if key in named else 1.0)
-             for key, total in further.items()}
+    score = {key: (near.get(key, 0.0) + FAR_SHARE * further.get(key, 0.0) + VOTE_FLOOR) * (NAMED_FACTOR if key in named else 1.0)
+             + LINKED_WEIGHT * linked.get(key, 0.0) + FOLDER_WEIGHT * folder.get(key, 0.0)
+             for key in {*further, *linked, *folder}}
     best = sorted(score, key=lambda key: (-score[key], key))[:max(count, 1)]
     return [spellings[key].most_common(1)[0][0] for key in best]

@@ -34,14 +34,18 @@ JUDGED_WORDS = 12
 
 @dataclass
 class NoteTerms:
-    """What the vocabulary step reads of one note: its id in the vault's `TermIndex`, its terms (its lexical
-    row split) and title terms, its related notes' term sets (closest first), and its own tags."""
+    """What the suggestions read of one note besides its related notes' tags: its id in the vault's `TermIndex`,
+    its terms (its lexical row split) and title terms, its related notes' term sets (closest first), its own
+    tags, and the tag lists of the notes it links with and of the other notes in its folder
+    (`engine.neighbour_tags`)."""
 
     note_id: int
     terms: Sequence[str]
     title_terms: set[str]
     neighbour_terms: Sequence[set[str]]
     own_tags: list[str] = field(default_factory=list)
+    linked_tags: Sequence[list[str]] = ()
+    folder_tags: Sequence[list[str]] = ()
 
 
 def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, index: TermIndex, tagged_share: float,
@@ -57,7 +61,7 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE,
-                          note_terms=note.terms)
+                          note_terms=note.terms, linked_tag_lists=note.linked_tags, folder_tag_lists=note.folder_tags)
     if tags:
         return tags
     # A written tag that is a word of the vault goes only where the words' step's share rule lets it

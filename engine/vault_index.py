@@ -45,7 +45,7 @@ from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relativ
 from .keywords import is_content_word
 from .markdown import strip_links
 from .lock import WRITER_WAIT_SECONDS, FileLock
-from .neighbour_tags import FALLBACK_NEIGHBOURS
+from .neighbour_tags import FALLBACK_NEIGHBOURS, folder_votes
 from .prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT, PROMPT_VERSION
 from .storage_errors import (
     NEARLY_FULL_BYTES,
@@ -596,7 +596,7 @@ class VaultIndex:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
-        related notes carry, or else the tags the model writes (if it was trained to), the tag the model's tag
+        related notes carry (weighed also by the notes it links with and its folder's, `engine.neighbour_tags`), or else the tags the model writes (if it was trained to), the tag the model's tag
         head names (`engine.tag_head`) and the note's own salient words that a few other notes share, in the
         hashtag writer's order when it is on (`engine.writer`; `engine.tag_suggestions`). The note's tags,
         dismissed and accepted ones never come back.
@@ -618,8 +618,11 @@ class VaultIndex:
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
             voters = [note_id for note_id, _ in neighbours[:VOTE_NEIGHBOURS]]
             bodies = self.store.lexical_bodies(voters)
+            linked = self.store.notes_by_ids(sorted(self.store.linked_ids(row.id) - {row.id}))
             terms = NoteTerms(row.id, note_terms, set(lexical.terms(note.parsed.title)),
-                              [set(bodies.get(i, "").split()) for i in voters], own)
+                              [set(bodies.get(i, "").split()) for i in voters], own,
+                              [other.tags for other in linked.values() if other.skip_reason is None],
+                              self.store.folder_tag_lists(row.folder, row.id) if folder_votes(row.folder) else [])
             head = self.model.tag_head
 
             def model_tags() -> list[str]:  # asked only when the related notes' tags give none

@@ -141,6 +141,31 @@ def test_suggested_tags_are_stored_clean_and_dismissals_remembered(garden, open_
     assert tags[0] not in index.suggest_tags("Sourdough", count=5, refresh=True)
 
 
+def test_a_tagged_vaults_folders_and_links_help_choose_a_notes_tags(tmp_path, open_index):
+    """The closest note to the sardines is a trip, but the kitchen folder's notes and the note it links to are
+    recipes."""
+    vault = write_notes(tmp_path / "v", {
+        "kitchen/Pancakes.md": "---\ntags: [recipe]\n---\n# Pancakes\n\nFlour, eggs and milk, fried in butter.\n",
+        "kitchen/Omelette.md": "---\ntags: [recipe]\n---\n# Omelette\n\nThree eggs whisked and cooked slowly.\n",
+        "kitchen/Lentil soup.md": "---\ntags: [recipe]\n---\n# Lentil soup\n\nRed lentils, onion and cumin.\n",
+        "trips/Lisbon.md": "---\ntags: [travel]\n---\n# Lisbon\n\nTrams, tiles and grilled sardines by the river.\n",
+        "trips/Porto.md": "---\ntags: [travel]\n---\n# Porto\n\nBridges over the Douro and port cellars.\n",
+        "kitchen/Grilled sardines.md": "# Grilled sardines\n\nSardines grilled by the river in Lisbon, with trams passing.\n",
+        "Sardines again.md": "# Sardines again\n\nGrilled sardines by the river in Lisbon, trams passing. [[Omelette]]\n",
+    })
+    index = open_index(vault)
+    index.reindex()
+
+    def closest_tagged(path: str) -> str:
+        return next(r.path for r in index.related(path, k=6) if "sardines" not in r.path.casefold())
+
+    assert closest_tagged("kitchen/Grilled sardines.md") == "trips/Lisbon.md"
+    assert index.suggest_tags("kitchen/Grilled sardines.md", count=3) == ["recipe"]
+    # at the vault's top the folder says nothing, but the note it links to does
+    assert closest_tagged("Sardines again.md") == "trips/Lisbon.md"
+    assert index.suggest_tags("Sardines again.md", count=3) == ["recipe"]
+
+
 def test_bad_files_are_recorded_with_reasons_and_the_rest_indexed(tmp_path, open_index):
     vault = write_notes(tmp_path / "v", {
         "ok.md": "# Fine\nA normal note.",

@@ -1,6 +1,6 @@
 """Hashtags voted for by a note's related notes (engine.neighbour_tags)."""
 
-from notellm.engine.neighbour_tags import neighbour_tags
+from notellm.engine.neighbour_tags import folder_votes, neighbour_tags
 
 
 def test_a_tag_needs_a_close_neighbour_or_several_further_ones():
@@ -35,3 +35,28 @@ def test_a_tag_the_note_names_itself_goes_before_a_slightly_better_voted_one():
 def test_votes_further_away_break_what_the_closest_leave_even():
     lists = [["ada", "zig"]] + [[]] * 11 + [["zig"]]  # a tie among the 10 closest; zig is also the 13th's
     assert neighbour_tags(lists) == ["zig", "ada"]
+
+
+def test_the_notes_of_its_folder_outweigh_a_slightly_better_voted_tag():
+    lists = [["travel"], ["recipe"], ["recipe"]]  # travel: 1; recipe: 1/2 + 1/3
+    assert neighbour_tags(lists) == ["travel"]
+    # two of the three other notes in its folder carry #recipe
+    assert neighbour_tags(lists, folder_tag_lists=[["recipe"], ["Recipe", "quick"], []]) == ["recipe"]
+
+
+def test_the_notes_it_links_with_outweigh_a_slightly_better_voted_tag():
+    lists = [["travel"], ["recipe"], ["recipe"]]
+    assert neighbour_tags(lists, linked_tag_lists=[["recipe"]]) == ["recipe"]
+    assert neighbour_tags(lists, linked_tag_lists=[[]]) == ["travel"]  # an untagged linked note votes for nothing
+
+
+def test_links_and_folders_choose_but_do_not_add_tags():
+    # no related note votes enough, and without the fallback nothing is proposed however the folder leans
+    assert neighbour_tags([[]] * 12 + [["recipe"]], fallback=False, folder_tag_lists=[["recipe"]] * 5) == []
+    # with one tag to propose, the folder's tag can be it though no related note carries it
+    assert neighbour_tags([["travel"]], folder_tag_lists=[["recipe"]] * 5) == ["recipe"]
+
+
+def test_only_a_folder_below_the_vaults_top_votes():
+    assert folder_votes("kitchen") and folder_votes("projects/2026")
+    assert not folder_votes("")

@@ -28,11 +28,12 @@ from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics,
 from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
 from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
-from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, MIN_VOTES, NEIGHBOURS, neighbour_tags, tag_votes
+from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, MIN_VOTES, NEIGHBOURS, folder_votes, neighbour_tags, tag_votes
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.tag_head import TagHead
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
 from notellm.engine.term_index import TermIndex
+from notellm.engine.vault import folder_of
 from notellm.engine.vocabulary_tags import VOTE_NEIGHBOURS, vocabulary_tags
 
 from .data import link_edges, read_vault
@@ -243,7 +244,8 @@ HIDDEN_TAG_NOTES = 50
 @dataclass
 class TagSetting:
     """A collection as a hashtag suggester sees it: the tags it may see (hidden ones emptied), each note's
-    terms (`engine.lexical`), and each note's nearest notes, closest first."""
+    terms (`engine.lexical`), each note's nearest notes, closest first, and the notes it links with and shares
+    a folder with."""
 
     data: CollectionData
     visible: list[list[str]]
@@ -251,6 +253,8 @@ class TagSetting:
     title_terms: list[set[str]]
     index: TermIndex  # note ids are positions in data.notes
     nearest: np.ndarray
+    linked: list[set[int]]  # the notes each note links to or is linked from
+    folder_mates: list[list[int]]  # the other notes of each note's folder, where its folder votes (`folder_votes`)
     embeddings: np.ndarray | None = None  # the model's vectors of the notes as shown here (inline #tags cut)
     tag_head: TagHead | None = None  # the model's, when it has one
     written: list[str] | None = None  # the hashtag writer's answer for each note, its inline #tags cut (`written_answers`)
@@ -258,7 +262,9 @@ class TagSetting:
 
     def note_terms(self, index: int) -> NoteTerms:
         return NoteTerms(index, self.terms[index], self.title_terms[index],
-                         [set(self.terms[j]) for j in self.nearest[index][:VOTE_NEIGHBOURS]], self.visible[index])
+                         [set(self.terms[j]) for j in self.nearest[index][:VOTE_NEIGHBOURS]], self.visible[index],
+                         [self.visible[j] for j in sorted(self.linked[index])],
+                         [self.visible[j] for j in self.folder_mates[index]])
 
     def model_tags(self, index: int) -> list[str]:
         """The tags the model's tag head names for the note, as `VaultIndex.suggest_tags` asks it."""
@@ -297,8 +303,17 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
         scores = fuse([cosine, scores], fusion_weight.list_weights(weight))
     np.fill_diagonal(scores, -np.inf)
     nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
+    linked = [set() for _ in data.notes]
+    for source, target in data.links:
+        linked[source].add(target)
+        linked[target].add(source)
+    folders = [folder_of(note["id"].split("/", 1)[1]) for note in data.notes]  # ids are "collection/path"
+    members = defaultdict(list)
+    for i, folder in enumerate(folders):
+        members[folder].append(i)
+    mates = [[j for j in members[folder] if j != i] if folder_votes(folder) else [] for i, folder in enumerate(folders)]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
-                      index, nearest, embeddings, tag_head, written, rank_words)
+                      index, nearest, linked, mates, embeddings, tag_head, written, rank_words)
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:

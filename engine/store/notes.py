@@ -47,6 +47,11 @@ class Notes(LexicalRows):
                 counts[tag] = counts.get(tag, 0) + 1
         return sorted(counts, key=lambda tag: -counts[tag])
 
+    def folder_tag_lists(self, folder: str, exclude: int) -> list[list[str]]:
+        """The tags of every other note directly in `folder` (an untagged note's as [])."""
+        rows = self.db.execute("select tags from notes where folder = ? and id != ? and skip_reason is null", [folder, exclude])
+        return [json_list(tags) for (tags,) in rows]
+
     def tagged_share(self) -> float:
         """The share of indexable notes that carry a tag (0 for an empty vault)."""
         tagged, notes = self.db.execute(
