@@ -240,8 +240,7 @@ def issue_targets(results: dict) -> list[str]:
                 f"{verdict(alone >= minilm)} |",
                 f"| {collection.split('__')[0]} ({language}): fused ≥ lexical alone | {fused:.3f} against {lexical:.3f} | "
                 f"{verdict(fused >= lexical)} |"]
-    protocols = next((results.get("hashtag_protocols", {})[name] for name in APP_RANKINGS
-                      if name in results.get("hashtag_protocols", {})), None)
+    protocols = summary_protocols(results) or None
     if protocols:
         hidden, untagged = protocols["hidden"], protocols["untagged"]["engine"]["pooled"]
         engine = hidden["engine"]["pooled"]["precision@3"]
@@ -257,6 +256,12 @@ def issue_targets(results: dict) -> list[str]:
     return out + [""]
 
 
+def summary_protocols(results: dict) -> dict:
+    """The hashtag protocols' results with related notes ranked as the app ranks them ({} if never measured)."""
+    measured = results.get("hashtag_protocols", {})
+    return next((measured[name] for name in APP_RANKINGS if name in measured), {})
+
+
 def hashtag_protocol_method(results: dict) -> list[str]:
     if not results.get("hashtag_protocols"):
         return []
@@ -268,14 +273,18 @@ def hashtag_protocol_method(results: dict) -> list[str]:
             "the tags were cut). Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
             "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the "
             "baseline the model issue set (`training.heldout.neighbour_votes`: the 10 closest notes' tags by their votes, the best "
-            "further tag as fallback; the engine also weighs the votes further away and the tags the note names); `vocabulary` the vault-words step alone; "
+            "further tag as fallback; the engine also weighs the votes further away, the tags the note names, and the tags "
+            "of the notes it links with and of the other notes in its folder, `engine.neighbour_tags`); `vocabulary` the vault-words step alone; "
             "`tag head` the model's tag head alone (`engine.tag_head`, its vectors of the notes with every inline #tag cut); "
-            "`writer` the hashtag writer alone (`engine.writer`, "
-            f"`{results.get('writer', {}).get('file', 'assets/models/notellm-writer.gguf')}`, each note's text with every inline "
-            f"#tag cut; {results.get('writer', {}).get('seconds_per_note', float('nan')):.2f} s a note on 2 threads in that run); "
-            "`engine + writer` the engine with that writer on, ordering the note's candidate words (`engine.writer."
-            f"HashtagWriter.rank_tags`; {results.get('writer', {}).get('ranking_seconds_per_note', float('nan')):.2f} s a note); "
-            "`popular tags` the vault's three most common visible tags for every note.", "",
+            + (("`writer` the hashtag writer alone (`engine.writer`, "
+                f"`{results.get('writer', {}).get('file', 'assets/models/notellm-writer.gguf')}`, each note's text with every inline "
+                f"#tag cut; {results.get('writer', {}).get('seconds_per_note', float('nan')):.2f} s a note on 2 threads in that run); "
+                "`engine + writer` the engine with that writer on, ordering the note's candidate words (`engine.writer."
+                f"HashtagWriter.rank_tags`; {results.get('writer', {}).get('ranking_seconds_per_note', float('nan')):.2f} s a note); ")
+               if "writer" in summary_protocols(results).get("untagged", {}) else
+               "the hashtag writer (`engine.writer`, an opt-in) was not judged in this run (`--writer GGUF` judges it; its "
+               "last figures are in [experiments.md](experiments.md)); ")
+            + "`popular tags` the vault's three most common visible tags for every note.", "",
             "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
             "(target: ≥ max(neighbour votes, popular tags) + 0.05).",
             "- **(b) untagged vault**: every note hidden; notes with ≥ 1 suggestion (target ≥ 90%), precision@3 over the "
