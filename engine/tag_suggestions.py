@@ -1,5 +1,5 @@
-"""The hashtags the engine suggests for one note: its related notes' tags first, else the model's tag head's
-and its own salient words.
+"""The hashtags the engine suggests for one note: its related notes' tags first, else the model's tag head's,
+its folder's name and its own salient words.
 
 `VaultIndex.suggest_tags` and the evaluation (`training/heldout.py`) both call `suggest_hashtags`, so the
 numbers in docs/benchmarks.md are those of what the app shows.
@@ -36,16 +36,17 @@ JUDGED_WORDS = 12
 class NoteTerms:
     """What the suggestions read of one note besides its related notes' tags: its id in the vault's `TermIndex`,
     its terms (its lexical row split) and title terms, its related notes' term sets (closest first), its own
-    tags, and the tag lists of the notes it links with and of the other notes in its folder
-    (`engine.neighbour_tags`)."""
+    tags, the tag lists of the notes it links with and of the other notes in its folder
+    (`engine.neighbour_tags`), and its folder's name as a tag."""
 
     note_id: int
     terms: Sequence[str]
     title_terms: set[str]
     neighbour_terms: Sequence[set[str]]
     own_tags: list[str] = field(default_factory=list)
-    linked_tags: Sequence[list[str]] = ()
-    folder_tags: Sequence[list[str]] = ()
+    linked_tag_lists: Sequence[list[str]] = ()
+    folder_tag_lists: Sequence[list[str]] = ()
+    folder_name_tag: str | None = None  # its folder's name as a tag, where that may be one (`engine.folder_tags`)
 
 
 def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, index: TermIndex, tagged_share: float,
@@ -56,12 +57,12 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     in a vault where most notes carry tags (`tagged_share`, at least `WELL_TAGGED_SHARE`), its fallback too:
     the best tag further away. Only when that finds none, the first `WRITTEN_TAGS` of `written_tags()` (what a
     model that writes wrote), the first `MODEL_TAGS` of `model_tags()` (the model's tag head, `engine.tag_head`),
-    then the note's own salient shared words (`engine.vocabulary_tags`), the best `JUDGED_WORDS` of them in the
+    its folder's name (`engine.folder_tags`), then the note's own salient shared words (`engine.vocabulary_tags`), the best `JUDGED_WORDS` of them in the
     order `rank_words` gives when there is one (the hashtag writer's, `engine.writer`):
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE,
-                          note_terms=note.terms, linked_tag_lists=note.linked_tags, folder_tag_lists=note.folder_tags)
+                          note_terms=note.terms, linked_tag_lists=note.linked_tag_lists, folder_tag_lists=note.folder_tag_lists)
     if tags:
         return tags
     # A written tag that is a word of the vault goes only where the words' step's share rule lets it
@@ -74,6 +75,9 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
         taken = own | {tag_key(tag) for tag in tags}
         tags += [tag for tag in model_tags() if tag_key(tag) not in taken
                  and (not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None)][:MODEL_TAGS]
+    folder = note.folder_name_tag
+    if folder and tag_key(folder) not in own | {tag_key(tag) for tag in tags} and within_share(index, folder, note.note_id):
+        tags.append(folder)
     tags = tags[:limit]
     words = vocabulary_tags(index, note.note_id, note.terms, note.title_terms, note.neighbour_terms,
                             list(note.own_tags) + tags, JUDGED_WORDS if rank_words else limit - len(tags))

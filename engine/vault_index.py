@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import cpu_kernels, fusion_weight, hashtags, lexical
+from . import cpu_kernels, folder_tags, fusion_weight, hashtags, lexical
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model, resolve_writer
 from .errors import (
     DiskFullError,
@@ -622,7 +622,8 @@ class VaultIndex:
             terms = NoteTerms(row.id, note_terms, set(lexical.terms(note.parsed.title)),
                               [set(bodies.get(i, "").split()) for i in voters], own,
                               [other.tags for other in linked.values() if other.skip_reason is None],
-                              self.store.folder_tag_lists(row.folder, row.id) if folder_votes(row.folder) else [])
+                              self.store.folder_tag_lists(row.folder, row.id) if folder_votes(row.folder) else [],
+                              self._folder_tag(row.folder))
             head = self.model.tag_head
 
             def model_tags() -> list[str]:  # asked only when the related notes' tags give none
@@ -646,6 +647,10 @@ class VaultIndex:
             if self.cannot_write is None:  # a read-only index (or full disk) answers without keeping the answer
                 self.store.replace_suggestions(row.id, note.content_hash, [(t, hashtags.tag_key(t)) for t in tags])
             return tags
+
+    def _folder_tag(self, folder: str) -> str | None:
+        per_folder = self.store.notes_per_folder()
+        return folder_tags.folder_tag(folder, folder_tags.notes_by_folder_name(per_folder), sum(per_folder.values()))
 
     @_index_errors
     def apply_tags(self, path: str | Path, tags: list[str]) -> list[str]:

@@ -97,8 +97,8 @@ def main() -> None:
                            "the vault's 3 most common tags": popular_tags(setting, i),
                            "related notes only (the engine's rule before)": neighbour_tags(lists, [], HASHTAG_COUNT, note_terms=setting.terms[i]),
                            "the engine now (`engine.neighbour_tags`, links and folders)": neighbour_tags(
-                               lists, [], HASHTAG_COUNT, note_terms=setting.terms[i], linked_tag_lists=setting.note_terms(i).linked_tags,
-                               folder_tag_lists=setting.note_terms(i).folder_tags),
+                               lists, [], HASHTAG_COUNT, note_terms=setting.terms[i], linked_tag_lists=setting.note_terms(i).linked_tag_lists,
+                               folder_tag_lists=setting.note_terms(i).folder_tag_lists),
                            "linked notes first": neighbour_tags(first, [], HASHTAG_COUNT, note_terms=setting.terms[i])}
                 own = set()
                 near, far = tag_votes(lists[:NEIGHBOURS], own), tag_votes(lists[:FALLBACK_NEIGHBOURS], own)

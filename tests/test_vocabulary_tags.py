@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 
+from notellm.engine.folder_tags import folder_name
 from notellm.engine.lexical import document, terms
 from notellm.engine.model import read_model_header
 from notellm.engine.tag_suggestions import NoteTerms, suggest_hashtags
@@ -62,9 +63,10 @@ def test_an_untagged_vault_gets_note_specific_hashtags_from_the_shipped_model(tm
     per_tag = Counter(tag for tags in suggested.values() for tag in tags)
     assert max(per_tag.values()) <= 0.10 * len(notes)
     head = set(read_model_header(shipped_model).tag_head.tags)
-    for path, tags in suggested.items():  # the model's tag leads, the note's own words follow
+    for path, tags in suggested.items():  # the model's tag leads, then the note's folder's name and own words
         words = set(terms((vault / path).read_text(encoding="utf-8")))
-        assert set(tags[1:]) <= words and tags[0] in head | words, (path, tags)
+        folder = {folder_name(path.rsplit("/", 1)[0])} if "/" in path else set()
+        assert set(tags[1:]) <= words | folder and tags[0] in head | words, (path, tags)
     assert sum(tags[0] in head for tags in suggested.values()) >= 0.5 * len(notes)
 
 

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from notellm.engine import fusion_weight
+from notellm.engine.folder_tags import folder_tag, notes_by_folder_name
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
 from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
@@ -255,6 +256,7 @@ class TagSetting:
     nearest: np.ndarray
     linked: list[set[int]]  # the notes each note links to or is linked from
     folder_mates: list[list[int]]  # the other notes of each note's folder, where its folder votes (`folder_votes`)
+    folder_name_tags: list[str | None]  # each note's folder name as a tag, where it may be one (`engine.folder_tags`)
     embeddings: np.ndarray | None = None  # the model's vectors of the notes as shown here (inline #tags cut)
     tag_head: TagHead | None = None  # the model's, when it has one
     written: list[str] | None = None  # the hashtag writer's answer for each note, its inline #tags cut (`written_answers`)
@@ -264,7 +266,7 @@ class TagSetting:
         return NoteTerms(index, self.terms[index], self.title_terms[index],
                          [set(self.terms[j]) for j in self.nearest[index][:VOTE_NEIGHBOURS]], self.visible[index],
                          [self.visible[j] for j in sorted(self.linked[index])],
-                         [self.visible[j] for j in self.folder_mates[index]])
+                         [self.visible[j] for j in self.folder_mates[index]], self.folder_name_tags[index])
 
     def model_tags(self, index: int) -> list[str]:
         """The tags the model's tag head names for the note, as `VaultIndex.suggest_tags` asks it."""
@@ -312,8 +314,10 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     for i, folder in enumerate(folders):
         members[folder].append(i)
     mates = [[j for j in members[folder] if j != i] if folder_votes(folder) else [] for i, folder in enumerate(folders)]
+    by_name = notes_by_folder_name({folder: len(notes) for folder, notes in members.items()})
+    names = [folder_tag(folder, by_name, len(folders)) for folder in folders]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
-                      index, nearest, linked, mates, embeddings, tag_head, written, rank_words)
+                      index, nearest, linked, mates, names, embeddings, tag_head, written, rank_words)
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:

@@ -52,6 +52,10 @@ class Notes(LexicalRows):
         rows = self.db.execute("select tags from notes where folder = ? and id != ? and skip_reason is null", [folder, exclude])
         return [json_list(tags) for (tags,) in rows]
 
+    def notes_per_folder(self) -> dict[str, int]:
+        """{folder: how many indexable notes are directly in it}."""
+        return dict(self.db.execute("select folder, count(*) from notes where skip_reason is null group by folder"))
+
     def tagged_share(self) -> float:
         """The share of indexable notes that carry a tag (0 for an empty vault)."""
         tagged, notes = self.db.execute(
