@@ -1,11 +1,11 @@
 """A hashtag from the folder a note is filed in, for notes whose related notes carry no tags.
 
 Where a vault has no tags, its folders are the grouping its owner chose, and many vaults that do tag name
-their tags after their folders (`k78ma`'s quartz: 87% of its notes carry their folder's name). So the note's
+their tags after their folders (`k78ma`'s quartz: 87% of its tagged notes carry their folder's name). So the note's
 folder name (its last part, made a tag by `engine.hashtags.normalise_tag`) is a candidate, but only where the
 folders of that name hold at most `MAX_SHARE` of the vault's notes (as no word may go to more,
-`engine.vocabulary_tags`) and the note is not at the vault's top. On the untagged protocol over the 22 tagged
-training collections of at most 800 notes it doubled precision@3 of the word step (0.042 -> 0.086, related notes
+`engine.vocabulary_tags`) and the note is not at the vault's top. On the untagged protocol over the 21 tagged
+training collections of at most 800 notes it doubled precision@3 of the word step (0.042 -> 0.084, related notes
 by the lexical match, no model); the four validation collections' folder names are none of their tags and
 their score is unchanged (`experiments/folder_names.py`, docs/experiments.md 2026-12-03).
 """
