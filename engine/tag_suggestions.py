@@ -57,8 +57,9 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     in a vault where most notes carry tags (`tagged_share`, at least `WELL_TAGGED_SHARE`), its fallback too:
     the best tag further away. Only when that finds none, the first `WRITTEN_TAGS` of `written_tags()` (what a
     model that writes wrote), the first `MODEL_TAGS` of `model_tags()` (the model's tag head, `engine.tag_head`),
-    its folder's name (`engine.folder_tags`), then the note's own salient shared words (`engine.vocabulary_tags`), the best `JUDGED_WORDS` of them in the
-    order `rank_words` gives when there is one (the hashtag writer's, `engine.writer`):
+    the note's folder's name (`engine.folder_tags`), then its own salient shared words (`engine.vocabulary_tags`),
+    the best `JUDGED_WORDS` of them in the order `rank_words` gives when there is one (the hashtag writer's,
+    `engine.writer`):
     in a vault with few tags the fallback would hand its one common tag to every note (the sample vault's
     #recipe), and in a well-tagged one those words are seldom its tags."""
     tags = neighbour_tags(neighbour_tag_lists, note.own_tags, limit, fallback=tagged_share >= WELL_TAGGED_SHARE,

@@ -596,10 +596,11 @@ class VaultIndex:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Hashtags for a note, cached per note version (an empty answer too): the vault's own tags that its
-        related notes carry (weighed also by the notes it links with and its folder's, `engine.neighbour_tags`), or else the tags the model writes (if it was trained to), the tag the model's tag
-        head names (`engine.tag_head`) and the note's own salient words that a few other notes share, in the
-        hashtag writer's order when it is on (`engine.writer`; `engine.tag_suggestions`). The note's tags,
-        dismissed and accepted ones never come back.
+        related notes carry (weighed also by the notes it links with and its folder's, `engine.neighbour_tags`),
+        or else the tags the model writes (if it was trained to), the tag the model's tag head names
+        (`engine.tag_head`), the note's folder's name (`engine.folder_tags`) and its own salient words that a few
+        other notes share, in the hashtag writer's order when it is on (`engine.writer`;
+        `engine.tag_suggestions`). The note's tags, dismissed and accepted ones never come back.
         `should_stop` can cut the work short (nothing is stored then)."""
         with self._mutex:
             row = self.note(path)
