@@ -47,7 +47,9 @@ def tag_votes(tag_lists: Iterable[list[str]], own: set[str]) -> dict[str, float]
 
 
 def tag_shares(tag_lists: Sequence[list[str]], own: set[str]) -> dict[str, float]:
-    """{tag key: the share of the tag lists that carry it}, `own` keys left out."""
+    """{tag key: the share of the tag lists that carry it}, `own` keys left out ({} for no lists)."""
+    if not tag_lists:
+        return {}
     counts: Counter = Counter()
     for tags in tag_lists:
         counts.update({tag_key(tag) for tag in tags} - own - {""})
@@ -77,8 +79,7 @@ def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[
     if not count and not fallback:
         return []
     further = tag_votes(neighbour_tag_lists[:FALLBACK_NEIGHBOURS], own)
-    linked = tag_shares(linked_tag_lists, own) if linked_tag_lists else {}
-    folder = tag_shares(folder_tag_lists, own) if folder_tag_lists else {}
+    linked, folder = tag_shares(linked_tag_lists, own), tag_shares(folder_tag_lists, own)
     named = {tag_key(term) for term in note_terms}
     score = {key: (near.get(key, 0.0) + FAR_SHARE * further.get(key, 0.0) + VOTE_FLOOR) * (NAMED_FACTOR if key in named else 1.0)
              + LINKED_WEIGHT * linked.get(key, 0.0) + FOLDER_WEIGHT * folder.get(key, 0.0)

@@ -31,10 +31,9 @@ def main() -> None:
     from notellm.engine.folder_tags import folder_name, folder_tag, notes_by_folder_name
     from notellm.engine.hashtags import tag_key
     from notellm.engine.vocabulary_tags import within_share
-    from notellm.engine.vault import folder_of
     from notellm.training.corpus import DEFAULT_CORPUS, extract
-    from notellm.training.heldout import (HASHTAG_COUNT, TAGGED_VAULT_NOTES, read_collection, tag_setting, tagged_vaults,
-                                         vocabulary_only)
+    from notellm.training.heldout import (HASHTAG_COUNT, TAGGED_VAULT_NOTES, note_folders, read_collection, tag_setting,
+                                         tagged_vaults, vocabulary_only)
 
     _, split, validation = bench.validation_collections()
     training = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
@@ -46,7 +45,7 @@ def main() -> None:
                 "the folder's name at any folder size, then the words": []}
         for data in collections:
             setting = tag_setting(data, None, set(range(len(data.notes))))
-            folders = [folder_of(note["id"].split("/", 1)[1]) for note in data.notes]  # ids are "collection/path"
+            folders = note_folders(data)
             by_name = notes_by_folder_name(Counter(folders))
             answers = {name: [] for name in rows}
             for i, folder in enumerate(folders):

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path, PurePosixPath
+from collections import defaultdict
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
@@ -46,12 +47,12 @@ def main() -> None:
     import numpy as np
     from notellm.engine.hashtags import tag_key
     from notellm.engine.model import NoteModel
-    from notellm.engine.neighbour_tags import (FALLBACK_NEIGHBOURS, FAR_SHARE, MIN_VOTES, NAMED_FACTOR, NEIGHBOURS, VOTE_FLOOR,
-                                               neighbour_tags, tag_votes)
+    from notellm.engine.neighbour_tags import (FALLBACK_NEIGHBOURS, FAR_SHARE, NAMED_FACTOR, NEIGHBOURS, VOTE_FLOOR, folder_votes,
+                                               neighbour_tags, tag_shares, tag_votes)
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, chosen_weight, cosine_scores, neighbour_votes,
-                                         popular_tags, tag_setting, tagged_sample, tagged_vaults, weighted_ranks)
+                                         note_folders, popular_tags, tag_setting, tagged_sample, tagged_vaults, weighted_ranks)
 
     if args.train:
         from notellm.training.corpus import DEFAULT_CORPUS, extract
@@ -70,7 +71,7 @@ def main() -> None:
         model = model or NoteModel(path, threads=args.threads)
         return model.embed_notes([(n["title"], n["text"]) for n in notes], DEFAULT_CONTENT_TOKENS)
 
-    notes = []  # (collection, gold keys, {rule: answer}, links)
+    notes = []  # (collection, gold keys, {rule: answer}, {tag key: features}, spellings, engine count, links?, at the top?)
     for data in tagged_vaults(collections):
         if args.train:  # the model trained on these: its neighbours would be in-vault ones
             cosine, weight = None, 1.0
@@ -79,17 +80,18 @@ def main() -> None:
             cosine = cosine_scores(vectors, list(range(len(data.notes))))
             ranks = weighted_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data)
             weight = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
-        folder_of = [str(PurePosixPath(note["id"].split("/", 1)[1]).parent) for note in data.notes]
-        linked = {i: set() for i in range(len(data.notes))}
-        for source, target in data.links:
-            linked[source].add(target)
-            linked[target].add(source)
+        folders = note_folders(data)
+        members = defaultdict(list)
+        for i, folder in enumerate(folders):
+            members[folder].append(i)
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
             setting = tag_setting(data, cosine, set(sample), weight=weight)
+            spelling = {tag_key(t): t for tags in setting.visible for t in tags}
             for i in sample:
                 related = list(setting.nearest[i])
-                mine = linked[i]
+                mine = setting.linked[i]
+                note = setting.note_terms(i)
                 ordered = [j for j in related if j in mine] + [j for j in sorted(mine) if j not in related]
                 lists = [setting.visible[j] for j in related]
                 first = [setting.visible[j] for j in ordered] + [setting.visible[j] for j in related if j not in mine]
@@ -97,28 +99,20 @@ def main() -> None:
                            "the vault's 3 most common tags": popular_tags(setting, i),
                            "related notes only (the engine's rule before)": neighbour_tags(lists, [], HASHTAG_COUNT, note_terms=setting.terms[i]),
                            "the engine now (`engine.neighbour_tags`, links and folders)": neighbour_tags(
-                               lists, [], HASHTAG_COUNT, note_terms=setting.terms[i], linked_tag_lists=setting.note_terms(i).linked_tag_lists,
-                               folder_tag_lists=setting.note_terms(i).folder_tag_lists),
+                               lists, [], HASHTAG_COUNT, note_terms=setting.terms[i], linked_tag_lists=note.linked_tag_lists,
+                               folder_tag_lists=note.folder_tag_lists),
                            "linked notes first": neighbour_tags(first, [], HASHTAG_COUNT, note_terms=setting.terms[i])}
-                own = set()
-                near, far = tag_votes(lists[:NEIGHBOURS], own), tag_votes(lists[:FALLBACK_NEIGHBOURS], own)
-                share = {}
-                for j in mine:
-                    for tag_name in {tag_key(t) for t in setting.visible[j]}:
-                        share[tag_name] = share.get(tag_name, 0.0) + 1.0 / len(mine)
-                mates = [j for j in range(len(data.notes)) if j != i and folder_of[j] == folder_of[i]]
-                folder = {}
-                for j in mates:
-                    for tag_name in {tag_key(t) for t in setting.visible[j]}:
-                        folder[tag_name] = folder.get(tag_name, 0.0) + 1.0 / len(mates)
+                near, far = tag_votes(lists[:NEIGHBOURS], set()), tag_votes(lists[:FALLBACK_NEIGHBOURS], set())
+                share = tag_shares(note.linked_tag_lists, set())
+                # every folder votes here, the vault's top too, for the rows that leave `folder_votes` out
+                folder = tag_shares([setting.visible[j] for j in members[folders[i]] if j != i], set())
                 named = {tag_key(t) for t in setting.terms[i]}
-                spelling = {tag_key(t): t for j in range(len(data.notes)) for t in setting.visible[j]}
                 engine_count = len(answers["related notes only (the engine's rule before)"])
                 features = {k: (near.get(k, 0.0), far.get(k, 0.0), share.get(k, 0.0), k in named, folder.get(k, 0.0))
                             for k in set(far) | set(share) | set(folder)}
                 notes.append((data.name, {tag_key(t) for t in data.notes[i]["tags"]}, answers, features, spelling,
-                              engine_count, bool(mine), folder_of[i] == "."))
-            print(f"{data.name} seed {seed}: weight {weight}, {sum(bool(linked[i]) for i in sample)}/{len(sample)} hidden notes link",
+                              engine_count, bool(mine), not folder_votes(folders[i])))
+            print(f"{data.name} seed {seed}: weight {weight}, {sum(bool(setting.linked[i]) for i in sample)}/{len(sample)} hidden notes link",
                   file=sys.stderr, flush=True)
     if model is not None:
         model.close()

@@ -309,7 +309,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     for source, target in data.links:
         linked[source].add(target)
         linked[target].add(source)
-    folders = [folder_of(note["id"].split("/", 1)[1]) for note in data.notes]  # ids are "collection/path"
+    folders = note_folders(data)
     members = defaultdict(list)
     for i, folder in enumerate(folders):
         members[folder].append(i)
@@ -318,6 +318,11 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     names = [folder_tag(folder, by_name, len(folders)) for folder in folders]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
                       index, nearest, linked, mates, names, embeddings, tag_head, written, rank_words)
+
+
+def note_folders(data: CollectionData) -> list[str]:
+    """Each note's vault-relative folder ('' at the top), as the engine keeps it (`engine.vault.folder_of`)."""
+    return [folder_of(note["id"].split("/", 1)[1]) for note in data.notes]  # ids are "collection/path"
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:
