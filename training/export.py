@@ -81,7 +81,6 @@ def export(
     base = config.resolved_tokenizer()  # the GGUF whose tokenizer and metadata the export reuses
     reader = gguf.GGUFReader(str(base))
     arch, blocks, n_head, n_head_kv = head_counts(reader)
-    del reader
     projection = model.projection.weight.detach().float().cpu().numpy()
     result = ExportResult()
 
@@ -105,7 +104,8 @@ def export(
     # embedding little, and a head is built from the corpus only (`notellm-train tag-head`).
     tag_head = base_header.tag_head if base_header else None
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
-                     layers=config.layers, traits=traits, tag_head=tag_head)
+                     layers=config.layers, traits=traits, tag_head=tag_head, reader=reader)
+    del reader
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
