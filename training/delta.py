@@ -210,7 +210,7 @@ def write_model_gguf(
     `reader`: the base as the caller already read it. Reading takes seconds (the gguf package walks the
     vocabulary entry by entry: 5 s for SmolLM2's, 20 s for Gemma-3's on a 2-core CPU), so it is read once.
     """
-    reader = reader or gguf.GGUFReader(str(base))
+    reader = reader if reader is not None else gguf.GGUFReader(str(base))
     arch, blocks, _, _ = head_counts(reader)
     if layers > blocks:
         raise DeltaError(f"{Path(base).name} has {blocks} blocks; cannot keep {layers}")
