@@ -21,7 +21,6 @@ tag's share of notes over the larger of 10% and the share that carries it (above
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +35,7 @@ def main() -> None:
     from notellm.engine.hashtags import tag_key
     from notellm.engine.vocabulary_tags import MAX_SHARE, MIN_NOTES, is_word_tag
     from notellm.training.corpus import DEFAULT_CORPUS, extract
-    from notellm.training.heldout import (HASHTAG_COUNT, TAGGED_VAULT_NOTES, read_collection, tag_setting, tagged_vaults,
+    from notellm.training.heldout import (TAGGED_VAULT_NOTES, pooled_untagged, read_collection, tagged_vaults, untagged_protocol,
                                          vocabulary_only)
 
     model = REPO / "assets" / "models" / "notellm-default.gguf"
@@ -55,36 +54,22 @@ def main() -> None:
             scores[term] = held * (2 if term in setting.title_terms[note] else 1)
         return sorted(scores, key=lambda term: (-scores[term], term))[:1]
 
-    rules = {"the vault's words, 3": None, "the vault's words, the first only": None}
+    rules = {"the vault's words, 3": vocabulary_only,
+             "the vault's words, the first only": lambda setting, i: vocabulary_only(setting, i)[:1]}
     for most_held, capped in ((0.3, True), (0.6, True), (0.6, False)):
-        rules[f"a theme word in 2-{most_held:.0%} of notes{', at most 10%' if capped else ', to any holder'}, else the first word"] = (most_held, capped)
+        rules[f"a theme word in 2-{most_held:.0%} of notes{', at most 10%' if capped else ', to any holder'}, else the first word"] = (
+            lambda setting, i, most_held=most_held, capped=capped: theme_word(setting, i, most_held, capped) or vocabulary_only(setting, i)[:1])
 
     _, split, validation = bench.validation_collections()
     training = tagged_vaults([read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
                               for c in split.train if c.notes <= 800 and c.tagged_notes >= TAGGED_VAULT_NOTES])
     print("| collections | rule | P@3 | most proposed tag over its share (worst collection) |\n|---|---|---|---|")
     for label, collections in (("validation (4)", tagged_vaults(validation)), (f"training ({len(training)})", training)):
-        results = {rule: [] for rule in rules}
-        for data in collections:
-            setting = tag_setting(data, None, set(range(len(data.notes))))
-            gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
-            words = [vocabulary_only(setting, i) for i in range(len(data.notes))]
-            for rule, theme in rules.items():
-                if theme is None:
-                    answers = [w[:HASHTAG_COUNT] if rule.endswith("3") else w[:1] for w in words]
-                else:
-                    answers = [theme_word(setting, i, *theme) or words[i][:1] for i in range(len(data.notes))]
-                proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))
-                top, count = proposed.most_common(1)[0] if proposed else ("", 0)
-                over = count / len(answers) - max(sum(top in own for own in gold) / len(answers), MAX_SHARE)
-                scores = [sum(tag_key(t) in own for t in tags) / len(tags) for tags, own in zip(answers, gold) if own and tags]
-                results[rule].append((scores, over, data.name))
-            print(f"{data.name} done", file=sys.stderr, flush=True)
-        for rule, per in results.items():
-            scores = [score for collection, _, _ in per for score in collection]
-            worst = max(per, key=lambda row: row[1])
-            print(f"| {label} | {rule} | {sum(scores) / max(len(scores), 1):.3f} | {worst[1]:+.1%} ({worst[2]}) |", flush=True)
-
+        rows = {data.name: untagged_protocol(data, None, rules) for data in collections}  # protocol (b), as bench/heldout.py
+        for rule in rules:
+            pooled = pooled_untagged([row[rule] for row in rows.values()])
+            worst = max(rows, key=lambda name: rows[name][rule]["top_share"] - max(rows[name][rule]["top_carried"], MAX_SHARE))
+            print(f"| {label} | {rule} | {pooled['precision@3']:.3f} | {pooled['top_over_carried']:+.1%} ({worst}) |", flush=True)
 
 if __name__ == "__main__":
     main()
