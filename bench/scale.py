@@ -282,6 +282,7 @@ def part_synthetic(vault: Path, args) -> dict:
         with VaultIndex.open(empty) as index:
             store = index.store
             store.set_meta("dimensions", str(dimensions))
+            store.set_embedder(index.embedder_id, str(index.model_path))  # as a reindex records it: reads check it
             with store.transaction():
                 for start in range(0, args.vectors, 5000):
                     vectors = rng.standard_normal((min(5000, args.vectors - start), dimensions)).astype(np.float32)
