@@ -42,10 +42,11 @@ def outlines(root: Path, name: str) -> dict[str, str]:
     _, sources, _ = read_vault(root)
     found = {}
     for path, source in sources.items():
-        parsed = parse_note(strip_links(source), PurePosixPath(path).stem)
-        body = strip_code(split_frontmatter(strip_links(source))[1])
+        source = strip_links(source)
+        title = parse_note(source, PurePosixPath(path).stem).title
+        body = strip_code(split_frontmatter(source)[1])
         headings = [text.strip() for marks, text in HEADING.findall(body)
-                    if not (len(marks) == 1 and text.strip() == parsed.title)]
+                    if not (len(marks) == 1 and text.strip() == title)]
         found[f"{name}/{path}"] = " · ".join(dict.fromkeys(h for h in headings if h))
     return found
 
@@ -64,7 +65,7 @@ def main() -> None:
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
     _, split, collections = bench.validation_collections()
     roots = {c.name: extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus") for c in split.validation}
-    heads = {d.name: outlines(roots[d.name], d.name) for d in collections}
+    heads = {note_id: outline for d in collections for note_id, outline in outlines(roots[d.name], d.name).items()}
     languages = {c.name: c.main_language for c in split.validation}
 
     def with_prefix(prefix: str, text: str) -> str:
@@ -72,7 +73,7 @@ def main() -> None:
 
     variants = {
         "first tokens (shipped)": lambda note: note["text"],
-        "outline": lambda note: with_prefix(heads[note["id"].split("/", 1)[0]].get(note["id"], ""), note["text"]),
+        "outline": lambda note: with_prefix(heads.get(note["id"], ""), note["text"]),
         "keywords": lambda note: with_prefix(", ".join(keywords(note["title"], note["text"], KEYWORDS)), note["text"]),
     }
     for count in (4, 12, 16, 24, 32):
@@ -80,44 +81,44 @@ def main() -> None:
     variants["keywords as #tags"] = lambda note: with_prefix(" ".join(f"#{w}" for w in keywords(note["title"], note["text"], KEYWORDS)), note["text"])
     only = sys.argv[2].split(",") if len(sys.argv) > 2 else None
     variants = {label: content for label, content in variants.items() if only is None or label in only or label.endswith("(shipped)")}
-    with_outline = sum(bool(h) for per in heads.values() for h in per.values())
-    print(f"notes with headings beyond the title: {with_outline} of {sum(len(d.notes) for d in collections)}", flush=True)
+    print(f"notes with headings beyond the title: {sum(map(bool, heads.values()))} of {sum(len(d.notes) for d in collections)}", flush=True)
     lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
     model = NoteModel(model_path, threads=2)
     key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
+
+    def embedder(content):
+        return lambda notes: model.embed_notes([(n["title"], content(n)) for n in notes], DEFAULT_CONTENT_TOKENS)
+
+    def shipped_vectors(data):
+        return bench.cached_vectors("default", key, data, embedder(lambda note: note["text"]))[0]
+
+    def two_chunks(data):
+        """The shipped vector averaged with the vector of the note's next 128 tokens, where it has more."""
+        rests = {}
+        for i, note in enumerate(data.notes):
+            rest = model.tokenizer.detokenize(model.tokenizer.tokenize_plain(note["text"])[DEFAULT_CONTENT_TOKENS:]).strip()
+            if rest:
+                rests[i] = rest
+        print(f"  {data.name}: {len(rests)} of {len(data.notes)} notes longer than {DEFAULT_CONTENT_TOKENS} tokens", flush=True)
+        vectors = shipped_vectors(data).copy()
+        vectors[list(rests)] += model.embed_notes([(data.notes[i]["title"], rest) for i, rest in rests.items()], DEFAULT_CONTENT_TOKENS)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    rows = {label: (shipped_vectors if label.endswith("(shipped)") else
+                    lambda data, label=label, content=content: bench.cached_vectors(f"content-{label}", key, data, embedder(content))[0])
+            for label, content in variants.items()}
+    if only is None or "two chunks" in only:
+        rows["two chunks, averaged"] = two_chunks
     print("| note text | macro R@10 alone | fused, weighted by links | " + " | ".join(d.name.split("__")[0] + f" ({languages[d.name]})" for d in collections) + " |")
     print("|---|---|---|" + "---|" * len(collections))
-    for label, content in variants.items():
-        method = "default" if label.endswith("(shipped)") else f"content-{label}"
-        embed = lambda notes, content=content: model.embed_notes([(n["title"], content(n)) for n in notes], DEFAULT_CONTENT_TOKENS)  # noqa: E731
+    for label, vectors_of in rows.items():
         alone, fused = {}, {}
         for data in collections:
-            vectors, _ = bench.cached_vectors(method, key, data, embed)
-            scores = cosine_scores(vectors, data.sources)
+            scores = cosine_scores(vectors_of(data), data.sources)
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(weight_from_links(weighted_ranks(scores, lexical[data.name], data), data)[0])
         cells = " | ".join(f"{alone[d.name]['R@10']:.3f} / {fused[d.name]['R@10']:.3f}" for d in collections)
         print(f"| {label} | {macro_mean(list(alone.values()))['R@10']:.3f} | {macro_mean(list(fused.values()))['R@10']:.3f} | {cells} |", flush=True)
-    # The whole note at twice the cost: its next 128 tokens embedded too, and the two vectors averaged.
-    def rest(note) -> str:
-        ids = model.tokenizer.tokenize_plain(note["text"])
-        return model.tokenizer.detokenize(ids[DEFAULT_CONTENT_TOKENS:]).strip()
-
-    if only is None or "two chunks" in only:
-        alone, fused = {}, {}
-        for data in collections:
-            first, _ = bench.cached_vectors("default", key, data, None)
-            longer = [i for i, note in enumerate(data.notes) if rest(note)]
-            second = model.embed_notes([(data.notes[i]["title"], rest(data.notes[i])) for i in longer], DEFAULT_CONTENT_TOKENS)
-            vectors = first.copy()
-            vectors[longer] += second
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            scores = cosine_scores(vectors, data.sources)
-            alone[data.name] = link_metrics(link_ranks(scores, data))
-            fused[data.name] = link_metrics(weight_from_links(weighted_ranks(scores, lexical[data.name], data), data)[0])
-            print(f"  {data.name}: {len(longer)} of {len(data.notes)} notes longer than {DEFAULT_CONTENT_TOKENS} tokens", flush=True)
-        cells = " | ".join(f"{alone[d.name]['R@10']:.3f} / {fused[d.name]['R@10']:.3f}" for d in collections)
-        print(f"| two chunks, averaged | {macro_mean(list(alone.values()))['R@10']:.3f} | {macro_mean(list(fused.values()))['R@10']:.3f} | {cells} |", flush=True)
     model.close()
 
 

@@ -71,5 +71,6 @@ def main() -> None:
             worst = max(rows, key=lambda name: rows[name][rule]["top_share"] - max(rows[name][rule]["top_carried"], MAX_SHARE))
             print(f"| {label} | {rule} | {pooled['precision@3']:.3f} | {pooled['top_over_carried']:+.1%} ({worst}) |", flush=True)
 
+
 if __name__ == "__main__":
     main()
