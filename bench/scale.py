@@ -188,6 +188,7 @@ def part_bare(vault: Path, args) -> dict:
 
     from notellm.engine import cpu_kernels
     from notellm.engine.config import resolve_model
+    from notellm.engine.model import model_traits
     from notellm.engine.prompt import llama_prompt_tokenizer
 
     notes = sorted(read_notes(vault), key=lambda note: note.path)
@@ -198,7 +199,7 @@ def part_bare(vault: Path, args) -> dict:
         model_path=str(model), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
         n_ctx=512, n_batch=512, n_ubatch=512, n_threads=args.threads, n_threads_batch=args.threads, verbose=False,
     )
-    tokenizer = llama_prompt_tokenizer(llama)
+    tokenizer = llama_prompt_tokenizer(llama, model_traits(model).keyword_line)  # the engine's prompts
     prompts = [tokenizer.note_prompt(note.parsed.title, note.parsed.text, args.tokens) for note in sample]
     tokens = sum(len(tokenizer.tokenize(prompt)) for prompt in prompts)
     started = time.perf_counter()

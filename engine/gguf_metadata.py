@@ -25,6 +25,9 @@ WRITES_TOPICS_KEY = "notellm.writes_topics"
 # False for a model trained with every prompt token seeing the whole note: llama.cpp must run it with
 # causal attention off (absent: causal, as every decoder).
 CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
+# N > 0 for a model trained with the note's N most frequent content words on a line before its text
+# (`engine.prompt.with_keyword_line`): the engine must prompt it so (absent: 0, the text as it is).
+KEYWORD_LINE_KEY = "notellm.keyword_line"
 # The tag head (`engine.tag_head`): its tags, and their directions row-major (one row of the embedding's
 # width per tag). Absent: the model names no tags of its own.
 TAG_HEAD_TAGS_KEY = "notellm.tag_head.tags"
@@ -33,22 +36,28 @@ TAG_HEAD_VECTORS_KEY = "notellm.tag_head.vectors"
 
 @dataclass(frozen=True)
 class ModelTraits:
-    """How a NoteLLM model file must be run, beyond its weights: the boolean keys above (absent: a base model's)."""
+    """How a NoteLLM model file must be run, beyond its weights: the keys above (absent: a base model's)."""
 
     writes_topics: bool = True  # trained for CSFT: it writes hashtags
     causal_attention: bool = True  # False: bidirectional over the note prompt
+    keyword_line: int = 0  # N > 0: its prompts start the note's text with its N keywords
 
     @classmethod
     def from_metadata(cls, values: dict) -> "ModelTraits":
-        """From a model file's metadata values by key (a key absent: true)."""
-        return cls(*(bool(values.get(key, True)) for key in TRAIT_KEYS))
+        """From a model file's metadata values by key (a boolean key absent: true; the keyword line: 0)."""
+        return cls(bool(values.get(WRITES_TOPICS_KEY, True)), bool(values.get(CAUSAL_ATTENTION_KEY, True)),
+                   int(values.get(KEYWORD_LINE_KEY, 0)))
 
-    def as_metadata(self) -> dict[str, bool]:
-        """The metadata values by key that `from_metadata` reads back."""
-        return dict(zip(TRAIT_KEYS, (self.writes_topics, self.causal_attention)))
+    def as_metadata(self) -> dict[str, bool | int]:
+        """The metadata values by key that `from_metadata` reads back; no keyword line writes no key, so a model
+        without one reads as every model before the key existed."""
+        values: dict[str, bool | int] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
+        if self.keyword_line:
+            values[KEYWORD_LINE_KEY] = self.keyword_line
+        return values
 
 
-TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY)  # in ModelTraits' field order
+TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY, KEYWORD_LINE_KEY)
 
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars

@@ -137,7 +137,7 @@ class NoteModel:
         if self.projection is not None and self.projection.shape[1] != self.hidden_size:
             raise ModelError(f"{self.path.name}: projection expects {self.projection.shape[1]} inputs, model has {self.hidden_size}")
         self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
-        self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama)
+        self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama, traits.keyword_line)
         self.embedder.set_head(self.tokenizer.tokenize(PROMPT_HEAD))
         self.writes_topics = traits.writes_topics
         self.tag_head = header.tag_head

@@ -265,7 +265,8 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
         # A model that does not write learns the embedding only (its export could not write either), and a
         # bidirectional one stays so (training.train.check_attention).
         traits = model_traits(base_model)
-        attention = ([] if traits.writes_topics else ["--alpha", "0"]) + ([] if traits.causal_attention else ["--bidirectional"])
+        attention = (([] if traits.writes_topics else ["--alpha", "0"]) + ([] if traits.causal_attention else ["--bidirectional"])
+                     + (["--keyword-line", str(traits.keyword_line)] if traits.keyword_line else []))
         trainer.run("train", [
             data, "-o", run, "--base", base_model, "--tokenizer-gguf", base_model, "--steps", steps,
             "--content-tokens", content_tokens, "--checkpoint-every", CHECKPOINT_EVERY, "--quiet",

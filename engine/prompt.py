@@ -7,7 +7,8 @@ A note becomes
 
 and the final hidden state at the closing `"` is the note's embedding. For hashtags (CSFT) the
 same text continues with `". The <j> topics are:` and the model writes the topics; a note whose
-only label is its category continues with `". The category is:` instead.
+only label is its category continues with `". The category is:` instead. For a model trained with a
+keyword line (`ModelTraits.keyword_line`), the content starts with the note's most frequent words.
 
 The engine embeds and generates with these strings; training builds its examples with them and
 tokenizes through `PromptTokenizer`, so the token ids it learns from are the ones llama.cpp sees.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Callable
+
+from .keywords import keywords
 
 # Stored in every exported GGUF; a model trained on another prompt version must not be fed this one.
 PROMPT_VERSION = 1
@@ -72,6 +75,13 @@ def category_answer(category: str) -> str:
     return " " + category
 
 
+def with_keyword_line(title: str, content: str, count: int) -> str:
+    """The note's `count` most frequent content words, comma-separated on a line before its text (count 0: the text
+    as it is): a summary of the whole note inside the prompt's token budget, which cuts a long note's text short."""
+    line = ", ".join(keywords(title, content, count)) if count else ""
+    return f"{line}\n\n{content}" if line else content
+
+
 @dataclass(frozen=True)
 class PromptTokenizer:
     """Tokenize and truncate prompt text with one model's tokenizer (llama.cpp's, from the GGUF)."""
@@ -79,6 +89,7 @@ class PromptTokenizer:
     tokenize: Callable[[str], list[int]]  # adds the model's BOS when it wants one
     tokenize_plain: Callable[[str], list[int]]  # no BOS: for measuring and cutting pieces
     detokenize: Callable[[list[int]], str]
+    keyword_line: int = 0  # the model's trait (`ModelTraits.keyword_line`): its prompts start the text with its keywords
 
     def truncate(self, text: str, max_tokens: int) -> str:
         ids = self.tokenize_plain(text)
@@ -87,14 +98,16 @@ class PromptTokenizer:
         return self.detokenize(ids[:max_tokens])
 
     def note_prompt(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> str:
+        content = with_keyword_line(title, content, self.keyword_line)
         return compression_prompt(self.truncate(title, TITLE_TOKENS), self.truncate(content, content_tokens))
 
     def note_prompt_ids(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> list[int]:
         return self.tokenize(self.note_prompt(title, content, content_tokens))
 
 
-def llama_prompt_tokenizer(llama) -> PromptTokenizer:
-    """A PromptTokenizer over a loaded `llama_cpp.Llama` (a vocab-only one is enough)."""
+def llama_prompt_tokenizer(llama, keyword_line: int = 0) -> PromptTokenizer:
+    """A PromptTokenizer over a loaded `llama_cpp.Llama` (a vocab-only one is enough), for a model with that
+    `keyword_line` trait."""
 
     def detokenize(ids: list[int]) -> str:
         return llama.detokenize(ids).decode("utf-8", errors="ignore")
@@ -103,4 +116,5 @@ def llama_prompt_tokenizer(llama) -> PromptTokenizer:
         tokenize=lambda text: llama.tokenize(text.encode("utf-8"), add_bos=True, special=False),
         tokenize_plain=lambda text: llama.tokenize(text.encode("utf-8"), add_bos=False, special=False),
         detokenize=detokenize,
+        keyword_line=keyword_line,
     )

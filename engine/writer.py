@@ -59,7 +59,7 @@ class HashtagWriter:
             )
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
-        self.tokenizer = llama_prompt_tokenizer(self.llama)
+        self.tokenizer = llama_prompt_tokenizer(self.llama, header.traits.keyword_line)
 
     def write_topics(self, title: str, text: str, count: int, should_stop: Callable[[], bool] | None = None) -> str:
         """The writer's answer for one note: `#topic, #topic, …` as it wrote it (`engine.hashtags.parse_topics` reads it).

@@ -7,7 +7,7 @@ never reach the embedding, while the lexical match reads every word. Two ways to
 same budget, each before the text as the engine reads it (which the budget then cuts shorter):
 
 - `outline`: the note's headings (levels 2-6, and a level-1 heading that is not the title), joined by " · ";
-- `keywords`: the note's 8 most frequent content words (`engine.keywords.keywords`, title words twice): the words
+- `keywords`: the note's 8 most frequent content words (`engine.prompt.with_keyword_line`, title words twice): the words
   the lexical match weighs, but from the note alone, so a note's embedding does not depend on the rest of the vault;
   `keywords-N` the same with N words, `keywords as #tags` the 8 written as hashtags.
 
@@ -57,7 +57,7 @@ def main() -> None:
 
     from notellm.engine.keywords import keywords
     from notellm.engine.model import NoteModel
-    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, with_keyword_line
     from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import cosine_scores, link_metrics, link_ranks, macro_mean, weight_from_links, weighted_ranks
@@ -74,10 +74,10 @@ def main() -> None:
     variants = {
         "first tokens (shipped)": lambda note: note["text"],
         "outline": lambda note: with_prefix(heads.get(note["id"], ""), note["text"]),
-        "keywords": lambda note: with_prefix(", ".join(keywords(note["title"], note["text"], KEYWORDS)), note["text"]),
+        "keywords": lambda note: with_keyword_line(note["title"], note["text"], KEYWORDS),
     }
     for count in (4, 12, 16, 24, 32):
-        variants[f"keywords-{count}"] = lambda note, count=count: with_prefix(", ".join(keywords(note["title"], note["text"], count)), note["text"])
+        variants[f"keywords-{count}"] = lambda note, count=count: with_keyword_line(note["title"], note["text"], count)
     variants["keywords as #tags"] = lambda note: with_prefix(" ".join(f"#{w}" for w in keywords(note["title"], note["text"], KEYWORDS)), note["text"])
     only = sys.argv[2].split(",") if len(sys.argv) > 2 else None
     variants = {label: content for label, content in variants.items() if only is None or label in only or label.endswith("(shipped)")}

@@ -39,3 +39,26 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path):
     path.write_bytes(b"PK\x03\x04 a zip file")
     with pytest.raises(GGUFFormatError):
         read_metadata(path, {"general.name"})
+
+
+@pytest.mark.parametrize("traits", [
+    {}, {"writes_topics": False, "causal_attention": False}, {"keyword_line": 12},
+])
+def test_a_models_traits_read_back_as_training_wrote_them(tmp_path, traits):
+    gguf = pytest.importorskip("gguf")
+    from notellm.engine.gguf_metadata import KEYWORD_LINE_KEY, ModelTraits
+    from notellm.engine.model import model_traits
+    from notellm.training.delta import add_notellm_metadata
+
+    path = tmp_path / "traits.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    add_notellm_metadata(writer, None, 1, ModelTraits(**traits))
+    writer.add_tensor("token_embd.weight", np.zeros((3, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    assert model_traits(path) == ModelTraits(**traits)
+    # a model without a keyword line carries no key for it, as every model made before the key existed
+    assert (KEYWORD_LINE_KEY in read_metadata(path, {KEYWORD_LINE_KEY})) == ("keyword_line" in traits)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import llama_cpp
 import numpy as np
 import pytest
 
 from notellm.engine.llama_batch_embedder import WRITTEN_FOR
 from notellm.engine.model import SEQUENCES_PER_DECODE, NoteModel
-from notellm.engine.prompt import PROMPT_HEAD, common_prefix_length, compression_prompt
+from notellm.engine.prompt import PROMPT_HEAD, PromptTokenizer, common_prefix_length, compression_prompt, with_keyword_line
 
 NOTES = [
     ("Sourdough", "Feed the starter flour and water every day and keep it warm."),
@@ -24,6 +26,18 @@ def test_llama_cpp_python_is_the_version_the_batch_embedder_was_written_for():
     # BatchEmbedder builds llama.cpp contexts and batches below llama-cpp-python's public API; an upgrade
     # must be a deliberate step that reruns this file's parity test.
     assert llama_cpp.__version__ == WRITTEN_FOR
+
+
+def test_a_keyword_line_puts_the_whole_notes_words_inside_the_token_budget():
+    """A model trained with `--keyword-line N` reads the note's N most frequent content words before its text
+    (`ModelTraits.keyword_line`), so a word that only the note's end repeats still reaches its prompt."""
+    words = PromptTokenizer(tokenize=str.split, tokenize_plain=str.split, detokenize=" ".join)
+    text = "Bread needs flour water and salt. " * 2 + "Fermentation time matters; fermentation temperature too; fermentation."
+    assert "fermentation" not in words.note_prompt("Sourdough", text, 10).lower()
+    with_line = replace(words, keyword_line=3).note_prompt("Sourdough", text, 10)
+    # most frequent first (title words count twice), ties in reading order
+    assert '"content": "fermentation, sourdough, bread Bread needs' in with_line
+    assert with_keyword_line("Sourdough", text, 0) == text and with_keyword_line("", "a an the", 3) == "a an the"
 
 
 def test_every_prompt_starts_with_the_head_the_engine_caches():

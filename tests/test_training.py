@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -364,6 +365,9 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "other"), "--tokens", str(tokens),
                                  "--content-tokens", "64", "--steps", "1", "--quiet"])
     assert result.exit_code != 0 and "64" in result.output  # a token file fits one prompt length only
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "other"), "--tokens", str(tokens),
+                                 "--content-tokens", str(CONTENT_TOKENS), "--keyword-line", "8", "--steps", "1", "--quiet"])
+    assert result.exit_code != 0 and "with 8" in result.output  # and one keyword line
 
 
 @pytest.mark.slow
@@ -587,6 +591,43 @@ def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
                                  "--alpha", "0", *common])
     assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
+
+
+@pytest.mark.slow
+def test_a_model_trained_with_a_keyword_line_is_prompted_with_it_in_llama_cpp(run, sample_notes, tmp_path):
+    """`--keyword-line N`: training writes each note's N keywords before its text, the export says so
+    (`notellm.keyword_line`), and the engine prompts the model the same way: llama.cpp embeds like PyTorch. The
+    delta keeps the trait, so the default rebuilt at install time would too."""
+    from notellm.engine.config import smollm2_base_model
+    from notellm.engine.model import NoteModel, model_traits
+    from notellm.training.delta import rebuild_from_delta
+    from notellm.training.train import load_run, load_tokenizer
+
+    runner = CliRunner()
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--keyword-line", "4", "--alpha", "0",
+                                 "--steps", "1", "--batch-pairs", str(pairs), "--layers", "2", "--content-tokens", str(CONTENT_TOKENS),
+                                 "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--threads", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "kw.gguf"), "--quant", "f16",
+                                 "--delta", str(tmp_path / "kw.delta.gguf")])
+    assert result.exit_code == 0, result.output
+    assert model_traits(tmp_path / "kw.gguf").keyword_line == 4
+
+    model, config, _ = load_run(tmp_path / "run")
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    plain = pytorch_embeddings((model, replace(tokenizer, keyword_line=0), eos), sample_notes)
+    engine = NoteModel(tmp_path / "kw.gguf", threads=2)
+    try:
+        assert engine.tokenizer.keyword_line == 4
+        exported = engine.embed_notes(sample_notes, CONTENT_TOKENS)
+    finally:
+        engine.close()
+    assert (exported * reference).sum(axis=1).min() >= 0.999
+    assert (exported * plain).sum(axis=1).max() < 0.999  # the keywords are in the prompt llama.cpp ran
+    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "kw.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
+    assert model_traits(rebuilt).keyword_line == 4
 
 
 @pytest.mark.slow

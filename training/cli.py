@@ -151,8 +151,8 @@ def train(context, data, out, resume, quiet, **options) -> None:
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Token file to write (.json.gz).")
 @click.option("--embedding-only", is_flag=True, help="Leave out the CSFT continuations: half the file, for --gen-fraction 0 runs.")
-@config_options("content_tokens", "tokenizer_gguf")
-def tokenize(data, out, embedding_only, content_tokens, tokenizer_gguf) -> None:
+@config_options("content_tokens", "keyword_line", "tokenizer_gguf")
+def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_gguf) -> None:
     """Tokenize DATA's notes (prompt, and prompt + CSFT answer) with llama.cpp into one file.
 
     `train --tokens FILE` then needs no llama.cpp: handy on a GPU machine where it is not installed.
@@ -161,7 +161,7 @@ def tokenize(data, out, embedding_only, content_tokens, tokenizer_gguf) -> None:
 
     try:
         config = TrainConfig(data=tuple(str(d) for d in data), tokenizer_gguf=tokenizer_gguf, content_tokens=content_tokens)
-        tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer())
+        tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), keyword_line)
         notes = Dataset.load_many([Path(d) for d in data]).notes
         ExampleCache(notes, tokenizer, eos_id, content_tokens).save(out, generation=not embedding_only)
     except (TrainError, DataError) as error:

@@ -164,7 +164,10 @@ def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None,
                          traits: ModelTraits = ModelTraits(), tag_head: TagHead | None = None) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
     for key, value in traits.as_metadata().items():
-        writer.add_bool(key, value)
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        else:
+            writer.add_uint32(key, value)
     if projection is not None:
         writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
         add_float_array(writer, PROJECTION_KEY, projection)

@@ -30,12 +30,13 @@ from .model import Example, NoteLLM, build_example, collate, load_causal_lm
 from .train_config import TrainConfig, TrainError
 
 
-def load_tokenizer(path: Path) -> tuple[PromptTokenizer, int]:
-    """The engine's PromptTokenizer over llama.cpp's vocabulary (ids equal what llama.cpp is fed) and EOS."""
+def load_tokenizer(path: Path, keyword_line: int = 0) -> tuple[PromptTokenizer, int]:
+    """The engine's PromptTokenizer over llama.cpp's vocabulary (ids equal what llama.cpp is fed) and EOS, for
+    prompts with `keyword_line` keywords (`TrainConfig.keyword_line`)."""
     import llama_cpp
 
     llama = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
-    return llama_prompt_tokenizer(llama), int(llama.token_eos())
+    return llama_prompt_tokenizer(llama, keyword_line), int(llama.token_eos())
 
 
 def base_head(base: Path, dim: int) -> torch.Tensor | None:
@@ -214,8 +215,11 @@ def pairs_by_vault(dataset: Dataset) -> tuple[list[dict], dict[str, list[dict]]]
 class ExampleCache:
     """Token ids per note (and per note + CSFT continuation), built once — or read from a token file."""
 
-    def __init__(self, notes: dict[str, dict], tokenizer: PromptTokenizer | None, eos_id: int, content_tokens: int):
+    def __init__(self, notes: dict[str, dict], tokenizer: PromptTokenizer | None, eos_id: int, content_tokens: int,
+                 keyword_line: int = 0):
+        """`keyword_line` is the tokenizer's (a token file keeps it: no tokenizer then)."""
         self.notes, self.tokenizer, self.eos_id, self.content_tokens = notes, tokenizer, eos_id, content_tokens
+        self.keyword_line = tokenizer.keyword_line if tokenizer else keyword_line
         self.cache: dict[tuple[str, bool], Example] = {}
 
     def get(self, note_id: str, with_generation: bool) -> Example:
@@ -240,21 +244,23 @@ class ExampleCache:
                 self.get(note_id, True)
         rows = {f"{note_id}\t{int(gen)}": [e.ids, e.emb_index, e.prompt_len, e.shared, e.label_from]
                 for (note_id, gen), e in self.cache.items()}
-        payload = {"content_tokens": self.content_tokens, "eos_id": self.eos_id, "prompt_version": PROMPT_VERSION, "examples": rows}
+        payload = {"content_tokens": self.content_tokens, "keyword_line": self.keyword_line, "eos_id": self.eos_id,
+                   "prompt_version": PROMPT_VERSION, "examples": rows}
         with gzip.open(path, "wt", encoding="utf-8") as handle:
             json.dump(payload, handle)
         return Path(path)
 
     @classmethod
-    def load(cls, path: Path, notes: dict[str, dict], content_tokens: int) -> "ExampleCache":
+    def load(cls, path: Path, notes: dict[str, dict], content_tokens: int, keyword_line: int = 0) -> "ExampleCache":
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
-        if payload["content_tokens"] != content_tokens or payload["prompt_version"] != PROMPT_VERSION:
+        held = (payload["content_tokens"], payload.get("keyword_line", 0), payload["prompt_version"])
+        if held != (content_tokens, keyword_line, PROMPT_VERSION):
             raise TrainError(
-                f"{path} holds {payload['content_tokens']}-token prompts (v{payload['prompt_version']}); "
-                f"this run wants {content_tokens} (v{PROMPT_VERSION})"
+                f"{path} holds {held[0]}-token prompts with {held[1]} keywords (v{held[2]}); "
+                f"this run wants {content_tokens} with {keyword_line} (v{PROMPT_VERSION})"
             )
-        cache = cls(notes, None, payload["eos_id"], content_tokens)
+        cache = cls(notes, None, payload["eos_id"], content_tokens, keyword_line)
         for key, (ids, emb_index, prompt_len, shared, label_from) in payload["examples"].items():
             note_id, gen = key.rsplit("\t", 1)
             cache.cache[(note_id, gen == "1")] = Example(ids, emb_index, prompt_len, shared, label_from)
@@ -264,8 +270,8 @@ class ExampleCache:
 def example_cache(config: TrainConfig, notes: dict[str, dict]) -> ExampleCache:
     """The run's token ids: from its token file if it has one, else from llama.cpp's tokenizer."""
     if config.tokens:
-        return ExampleCache.load(Path(config.tokens), notes, config.content_tokens)
-    tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer())
+        return ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line)
+    tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)
     return ExampleCache(notes, tokenizer, eos_id, config.content_tokens)
 
 

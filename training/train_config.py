@@ -38,6 +38,8 @@ class TrainConfig:
     steps: int = option(100, "Optimizer steps in all (a resumed run counts the steps already done).")
     batch_pairs: int = option(16, "Related pairs per step; the other pairs' notes are each pair's negatives.")
     content_tokens: int = option(96, "Tokens of a note's text in its prompt.")
+    keyword_line: int = option(0, "Write the note's N most frequent content words on a line before its text "
+                               "(engine.prompt.with_keyword_line); 0: none.")
     dim: int = option(128, "Size of the note embedding (the projection head's output).")
     layers: int = option(0, "Keep only the base's first N layers (0: all); cheaper to train and run.")
     collection_batches: bool = option(False, "Draw each step's pairs from one vault (harder in-batch negatives).")
