@@ -80,6 +80,8 @@ HELDOUT_LABELS = {
     "cpu-causal": "`cpu-causal`: the default continued on the CPU, 300 steps × 16 pairs, LoRA r16, lr 2e-4 (the control)",
     "cpu-bi": "`cpu-bi`: as `cpu-causal`, with bidirectional attention over the note prompt (`--bidirectional`)",
     "cpu-hn": "`cpu-hn`: as `cpu-causal` with one BM25-mined hard negative per pair (`--hard-negatives 1`), stopped at step 125 of a 200-step schedule",
+    "cpu-control": "`cpu-control`: as `cpu-causal`, trained again on 2026-12-04 (the control of `cpu-kw12`)",
+    "cpu-kw12": "`cpu-kw12`: as `cpu-control`, each note's 12 most frequent content words on a line before its text (`--keyword-line 12`)",
     "screen-smol": "`screen-smol`: SmolLM2-135M cut to 6 blocks, a fresh LoRA r16 and head, 150 steps × 16 pairs of one collection each "
                    "on the CPU (1 thread), GCL only, 96 content tokens: the control of `screen-gemma`",
     "screen-gemma": "`screen-gemma`: as `screen-smol` on Gemma-3-270M cut to 6 blocks (`--base`, the PyPI Q4_K_M)",
