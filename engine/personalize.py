@@ -262,15 +262,15 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
                 report(PersonalizeProgress("train", log.step, steps, log.loss))
 
         report(PersonalizeProgress("train", log.step, steps, log.loss))
-        # A model that does not write learns the embedding only (its export could not write either), and a
-        # bidirectional one stays so (training.train.check_attention).
+        # A model that does not write learns the embedding only (its export could not write either), a
+        # bidirectional one stays so (training.train.check_attention), and so does one prompted with a keyword line.
         traits = model_traits(base_model)
-        attention = (([] if traits.writes_topics else ["--alpha", "0"]) + ([] if traits.causal_attention else ["--bidirectional"])
-                     + (["--keyword-line", str(traits.keyword_line)] if traits.keyword_line else []))
+        trait_options = (([] if traits.writes_topics else ["--alpha", "0"]) + ([] if traits.causal_attention else ["--bidirectional"])
+                         + (["--keyword-line", str(traits.keyword_line)] if traits.keyword_line else []))
         trainer.run("train", [
             data, "-o", run, "--base", base_model, "--tokenizer-gguf", base_model, "--steps", steps,
             "--content-tokens", content_tokens, "--checkpoint-every", CHECKPOINT_EVERY, "--quiet",
-            *thread_options, *attention, *(["--resume"] if resuming else []),
+            *thread_options, *trait_options, *(["--resume"] if resuming else []),
         ], poll=follow_training)
 
         report(PersonalizeProgress("export", 0, 1))
