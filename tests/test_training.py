@@ -552,13 +552,16 @@ def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(
 
 
 @pytest.mark.slow
-def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_pytorch(run, sample_notes, tmp_path):
-    """`--bidirectional`: every prompt token sees the whole note in PyTorch, and the export tells llama.cpp to
-    run so (`notellm.causal_attention = false`, no shared prompt head); the two embed alike, and unlike the
-    same weights run causally. Personalizing such a model must keep it bidirectional."""
-    from notellm.engine.model import model_traits
-    from notellm.training.delta import rebuild_from_delta
+def test_a_bidirectional_model_with_a_keyword_line_runs_in_llama_cpp_as_it_trained(run, sample_notes, tmp_path):
+    """A model's traits travel in its file. `--bidirectional`: every prompt token sees the whole note in PyTorch,
+    and the export tells llama.cpp to run so (`notellm.causal_attention = false`, no shared prompt head).
+    `--keyword-line N`: each note's N keywords go before its text, and the export tells the engine to prompt so
+    (`notellm.keyword_line`). llama.cpp embeds like PyTorch, and unlike the same weights run causally or
+    prompted without the line; the delta keeps both traits, and personalizing such a model must keep it
+    bidirectional."""
     from notellm.engine.config import smollm2_base_model
+    from notellm.engine.model import NoteModel, model_traits
+    from notellm.training.delta import rebuild_from_delta
     from notellm.training.train import load_run, load_tokenizer
 
     runner = CliRunner()
@@ -567,67 +570,40 @@ def test_a_bidirectional_model_runs_in_llama_cpp_with_causal_attention_off_like_
               "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--threads", "2", "--quiet"]
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--bidirectional", *common])
     assert result.exit_code != 0 and "--bidirectional trains the embedding only: add --alpha 0" in result.output
-    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--bidirectional", "--alpha", "0", *common])
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--bidirectional", "--alpha", "0",
+                                 "--keyword-line", "4", *common])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "bi.gguf"), "--quant", "f16",
                                  "--delta", str(tmp_path / "bi.delta.gguf")])
     assert result.exit_code == 0, result.output
-    assert model_traits(tmp_path / "bi.gguf").causal_attention is False
-
-    model, config, _ = load_run(tmp_path / "run")
-    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
-    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
-    model.bidirectional = False
-    causal = pytorch_embeddings((model, tokenizer, eos), sample_notes)
-    exported = gguf_embeddings(tmp_path / "bi.gguf", sample_notes)
-    parity = (exported * reference).sum(axis=1)
-    print("cosine llama.cpp vs PyTorch (bidirectional)", parity, "causal vs bidirectional", (causal * reference).sum(axis=1))
-    assert parity.min() >= 0.999
-    # two layers barely trained differ little, but far more than llama.cpp's F16 differs from PyTorch
-    assert (1 - (causal * reference).sum(axis=1)).min() > 5 * max((1 - parity).max(), 1e-7)
-    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "bi.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
-    assert model_traits(rebuilt).causal_attention is False
-
-    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
-                                 "--alpha", "0", *common])
-    assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
-
-
-@pytest.mark.slow
-def test_a_model_trained_with_a_keyword_line_is_prompted_with_it_in_llama_cpp(run, sample_notes, tmp_path):
-    """`--keyword-line N`: training writes each note's N keywords before its text, the export says so
-    (`notellm.keyword_line`), and the engine prompts the model the same way: llama.cpp embeds like PyTorch. The
-    delta keeps the trait, so the default rebuilt at install time would too."""
-    from notellm.engine.config import smollm2_base_model
-    from notellm.engine.model import NoteModel, model_traits
-    from notellm.training.delta import rebuild_from_delta
-    from notellm.training.train import load_run, load_tokenizer
-
-    runner = CliRunner()
-    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
-    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--keyword-line", "4", "--alpha", "0",
-                                 "--steps", "1", "--batch-pairs", str(pairs), "--layers", "2", "--content-tokens", str(CONTENT_TOKENS),
-                                 "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--threads", "2", "--quiet"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "kw.gguf"), "--quant", "f16",
-                                 "--delta", str(tmp_path / "kw.delta.gguf")])
-    assert result.exit_code == 0, result.output
-    assert model_traits(tmp_path / "kw.gguf").keyword_line == 4
+    traits = model_traits(tmp_path / "bi.gguf")
+    assert traits.causal_attention is False and traits.keyword_line == 4
 
     model, config, _ = load_run(tmp_path / "run")
     tokenizer, eos = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)
     reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
-    plain = pytorch_embeddings((model, replace(tokenizer, keyword_line=0), eos), sample_notes)
-    engine = NoteModel(tmp_path / "kw.gguf", threads=2)
+    without_line = pytorch_embeddings((model, replace(tokenizer, keyword_line=0), eos), sample_notes)
+    model.bidirectional = False
+    causal = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    engine = NoteModel(tmp_path / "bi.gguf", threads=2)
     try:
         assert engine.tokenizer.keyword_line == 4
         exported = engine.embed_notes(sample_notes, CONTENT_TOKENS)
     finally:
         engine.close()
-    assert (exported * reference).sum(axis=1).min() >= 0.999
-    assert (exported * plain).sum(axis=1).max() < 0.999  # the keywords are in the prompt llama.cpp ran
-    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "kw.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
-    assert model_traits(rebuilt).keyword_line == 4
+    parity = (exported * reference).sum(axis=1)
+    print("cosine llama.cpp vs PyTorch", parity, "causal vs bidirectional", (causal * reference).sum(axis=1),
+          "without vs with the line", (without_line * reference).sum(axis=1))
+    assert parity.min() >= 0.999
+    # two layers barely trained differ little, but far more than llama.cpp's F16 differs from PyTorch
+    assert (1 - (causal * reference).sum(axis=1)).min() > 5 * max((1 - parity).max(), 1e-7)
+    assert (1 - (without_line * reference).sum(axis=1)).min() > 5 * max((1 - parity).max(), 1e-7)
+    rebuilt = rebuild_from_delta(smollm2_base_model(), tmp_path / "bi.delta.gguf", tmp_path / "rebuilt.gguf", "f16")
+    assert model_traits(rebuilt) == traits
+
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
+                                 "--alpha", "0", *common])
+    assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
 
 
 @pytest.mark.slow
