@@ -51,6 +51,8 @@ VARIANTS = {
     # capacity: the whole model moves instead of a LoRA, causal and bidirectional
     "fc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True),
     "fbc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True, bidirectional=True),
+    # c64 with the note's 12 most frequent content words before its text: reads --keyword-tokens, not the pack's
+    "kc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, keyword_line=12),
 }
 
 
@@ -65,12 +67,15 @@ def overrides(pairs: list[str]) -> dict:
     return values
 
 
-def run_variant(name: str, implied: dict, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict) -> None:
-    """Train variant `name` on the unpacked pack (`implied`: `pack.unpack`'s settings) so that it ends by `deadline`."""
+def run_variant(name: str, implied: dict, work: Path, out: Path, deadline: float, probe_steps: int, extra: dict,
+                keyword_tokens: str = "") -> None:
+    """Train variant `name` on the unpacked pack (`implied`: `pack.unpack`'s settings) so that it ends by `deadline`.
+    A variant with a keyword line reads `keyword_tokens`, a token file tokenized with that line."""
     settings = {**COMMON, **VARIANTS[name], **extra}
     if settings.get("teacher") == PACKED_TEACHER:
         settings["teacher"] = implied["teacher"]
-    config = TrainConfig(data=(implied["data"],), base=implied["base"], tokens=implied["tokens"], layers=implied["layers"],
+    tokens = keyword_tokens if settings.get("keyword_line") else implied["tokens"]
+    config = TrainConfig(data=(implied["data"],), base=implied["base"], tokens=tokens, layers=implied["layers"],
                          content_tokens=implied["content_tokens"], out=str(work / f"{name}-probe"), steps=probe_steps,
                          **settings)
     probe = train(config, progress=False)
@@ -99,6 +104,8 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=400, help="every variant has ended by then")
     parser.add_argument("--variants", default="c64,c128,m64", help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--probe-steps", type=int, default=12, help="steps timed before each real run")
+    parser.add_argument("--keyword-tokens", default="", help="for the variants with a keyword line (kc64): a token file "
+                        "from `notellm-train tokenize --embedding-only --keyword-line 12` at the pack's content tokens")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a TrainConfig field in every variant")
     args = parser.parse_args()
     deadline = time.time() + args.budget_s
@@ -106,9 +113,11 @@ def main() -> None:
     implied = unpack(args.pack)
     if any(VARIANTS[name].get("teacher") == PACKED_TEACHER for name in args.variants.split(",")) and "teacher" not in implied:
         raise SystemExit(f"{args.pack} carries no teacher (notellm-train pack --teacher)")
+    if any(VARIANTS[name].get("keyword_line") for name in args.variants.split(",")) and not args.keyword_tokens:
+        raise SystemExit("a variant with a keyword line needs --keyword-tokens")
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=run_variant, args=(name, implied, args.work, args.out, deadline, args.probe_steps, overrides(args.set)), name=name)
-                 for name in args.variants.split(",")]
+    settings = (implied, args.work, args.out, deadline, args.probe_steps, overrides(args.set), args.keyword_tokens)
+    processes = [context.Process(target=run_variant, args=(name, *settings), name=name) for name in args.variants.split(",")]
     for process in processes:
         process.start()
     for process in processes:

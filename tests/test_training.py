@@ -533,6 +533,37 @@ def test_a_shallow_model_keeps_the_first_layers_and_runs_in_llama_cpp_like_pytor
 
 
 @pytest.mark.slow
+def test_a_full_fine_tune_moves_the_blocks_not_the_token_embeddings_and_runs_in_llama_cpp_like_pytorch(run, sample_notes, tmp_path):
+    """`--full`: every block trains and the tied token embeddings stay, so a slim run carries the blocks only;
+    it exports to a GGUF that llama.cpp runs like PyTorch, and it has no LoRA delta to write."""
+    from notellm.training.train import load_run, load_tokenizer
+
+    runner = CliRunner()
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    result = runner.invoke(cli, [
+        "train", str(run["data"]), "-o", str(tmp_path / "run"), "--steps", "2", "--batch-pairs", str(pairs), "--layers", "2",
+        "--full", "--alpha", "0", "--content-tokens", str(CONTENT_TOKENS), "--lr", "1e-4", "--warmup-steps", "1",
+        "--threads", "2", "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["slim", str(tmp_path / "run"), "-o", str(tmp_path / "slim")])
+    assert result.exit_code == 0, result.output
+    saved = torch.load(tmp_path / "slim" / CHECKPOINT_FILE, map_location="cpu", weights_only=False)["model"]
+    assert any(".layers.1.mlp." in name for name in saved) and not any("embed_tokens" in name for name in saved)
+
+    result = runner.invoke(cli, ["export", str(tmp_path / "slim"), "-o", str(tmp_path / "full.gguf"), "--quant", "f16"])
+    assert result.exit_code == 0, result.output
+    model, config, _ = load_run(tmp_path / "slim")
+    assert config.full and len(model.lm.model.layers) == 2
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    assert (gguf_embeddings(tmp_path / "full.gguf", sample_notes) * reference).sum(axis=1).min() >= 0.999
+    result = runner.invoke(cli, ["export", str(tmp_path / "slim"), "-o", str(tmp_path / "again.gguf"), "--quant", "f16",
+                                 "--delta", str(tmp_path / "full.delta.gguf")])
+    assert result.exit_code != 0 and "full fine-tune" in result.output and not (tmp_path / "again.gguf").exists()
+
+
+@pytest.mark.slow
 def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(tmp_path):
     """What a GPU machine is sent (training/pack.py): the base GGUF with only its first N blocks, tensors
     byte for byte, loads in transformers to exactly the weights `--layers N` keeps from the full file."""

@@ -78,6 +78,8 @@ def export(
         torch.set_num_threads(threads)
     out = Path(out)
     model, config, _ = load_run(Path(run), base=base)
+    if delta is not None and config.full:
+        raise DeltaError("a full fine-tune changes whole blocks, not LoRA factors: it has no delta; ship the exported GGUF")
     base = config.resolved_tokenizer()  # the GGUF whose tokenizer and metadata the export reuses
     reader = gguf.GGUFReader(str(base))
     arch, blocks, n_head, n_head_kv = head_counts(reader)

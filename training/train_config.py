@@ -47,7 +47,8 @@ class TrainConfig:
                                  "LLM2Vec); the export tells llama.cpp to run so. GCL only: needs --alpha 0.")
     hard_negatives: int = option(0, "Per pair, N notes of its collection that the lexical match ranks high for its first "
                                  "note but that are linked to neither side: extra negatives (training/hard_negatives.py).")
-    full: bool = option(False, f"Full fine-tune instead of LoRA (learning rate {FULL_FINE_TUNE_LR:g} unless --lr).")
+    full: bool = option(False, f"Full fine-tune of every block instead of LoRA; the token embeddings stay as they are "
+                        f"(learning rate {FULL_FINE_TUNE_LR:g} unless --lr).")
     lora_rank: int = option(16, "LoRA rank.")
     lora_alpha: int = option(32, "LoRA alpha (the update is scaled by alpha / rank).")
     lora_targets: tuple[str, ...] = LORA_TARGETS
