@@ -82,6 +82,14 @@ HELDOUT_LABELS = {
     "cpu-hn": "`cpu-hn`: as `cpu-causal` with one BM25-mined hard negative per pair (`--hard-negatives 1`), stopped at step 125 of a 200-step schedule",
     "cpu-control": "`cpu-control`: as `cpu-causal`, trained again on 2026-12-04 (the control of `cpu-kw12`)",
     "cpu-kw12": "`cpu-kw12`: as `cpu-control`, each note's 12 most frequent content words on a line before its text (`--keyword-line 12`)",
+    # the default's recipe from a fresh LoRA or the whole model, three or two processes sharing one H200 for a fixed
+    # time, so the step counts differ (2026-12-04, docs/experiments.md)
+    "gpu3-c64": "`gpu3-c64`: `gpu-c64`'s recipe again, 938 steps (the control)",
+    "gpu3-bc64": "`gpu3-bc64`: as `gpu3-c64` with bidirectional attention over the note prompt, 1,821 steps",
+    "gpu3-kc64": "`gpu3-kc64`: as `gpu3-c64` with a 12-word keyword line before the note's text, 1,391 steps",
+    "gpu3-fc64": "`gpu3-fc64`: every block fine-tuned instead of a LoRA (lr 3e-5), token embeddings kept, 1,477 steps",
+    "gpu3-fbc64": "`gpu3-fbc64`: as `gpu3-fc64`, bidirectional, 1,469 steps",
+    "gpu3-kfc64": "`gpu3-kfc64`: as `gpu3-fc64` with the 12-word keyword line, 900 steps alone on the GPU",
     "screen-smol": "`screen-smol`: SmolLM2-135M cut to 6 blocks, a fresh LoRA r16 and head, 150 steps × 16 pairs of one collection each "
                    "on the CPU (1 thread), GCL only, 96 content tokens: the control of `screen-gemma`",
     "screen-gemma": "`screen-gemma`: as `screen-smol` on Gemma-3-270M cut to 6 blocks (`--base`, the PyPI Q4_K_M)",
