@@ -7,9 +7,11 @@ schedule and all) before the deadline. Every variant leaves OUT/<name>, a slim r
 that `notellm-train export` turns into a GGUF; score them with `bench/heldout.py` on the validation collections.
 
     python experiments/gpu_variants.py --pack PACK -o OUT --budget-s 400 --variants c64,c128,m64
+    python experiments/gpu_variants.py --pack PACK -o OUT --variants fc64,kc64 --keyword-tokens KW.json.gz
 
 PACK is a folder from scripts/pack_for_gpu.sh (for the default's recipe, `DATA PACK 6 128`: 6 blocks, 128 content
-tokens); this unpacks it in place first.
+tokens); this unpacks it in place first. KW.json.gz, for the keyword-line variants, is the corpus tokenized with the
+line (`notellm-train tokenize DATA --embedding-only --content-tokens 128 --keyword-line 12 -o KW.json.gz`).
 """
 
 from __future__ import annotations
