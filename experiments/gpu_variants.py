@@ -115,10 +115,11 @@ def main() -> None:
     implied = unpack(args.pack)
     if any(VARIANTS[name].get("teacher") == PACKED_TEACHER for name in args.variants.split(",")) and "teacher" not in implied:
         raise SystemExit(f"{args.pack} carries no teacher (notellm-train pack --teacher)")
-    if any(VARIANTS[name].get("keyword_line") for name in args.variants.split(",")) and not args.keyword_tokens:
+    extra = overrides(args.set)
+    if any({**VARIANTS[name], **extra}.get("keyword_line") for name in args.variants.split(",")) and not args.keyword_tokens:
         raise SystemExit("a variant with a keyword line needs --keyword-tokens")
     context = multiprocessing.get_context("spawn")
-    settings = (implied, args.work, args.out, deadline, args.probe_steps, overrides(args.set), args.keyword_tokens)
+    settings = (implied, args.work, args.out, deadline, args.probe_steps, extra, args.keyword_tokens)
     processes = [context.Process(target=run_variant, args=(name, *settings), name=name) for name in args.variants.split(",")]
     for process in processes:
         process.start()

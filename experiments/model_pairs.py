@@ -17,14 +17,8 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def main() -> None:
@@ -33,7 +27,7 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.evaluate import LexicalRanker, minilm_ranker
-    from notellm.training.heldout import link_metrics, link_ranks, macro_mean, weight_from_links, weighted_ranks
+    from notellm.training.heldout import cosine_scores, link_metrics, link_ranks, macro_mean, weight_from_links, weighted_ranks
 
     models = {"default": REPO / "assets" / "models" / "notellm-default.gguf"}
     models.update({name: Path(path) for name, _, path in (arg.partition("=") for arg in sys.argv[1:])})
@@ -47,10 +41,10 @@ def main() -> None:
         model = NoteModel(path, threads=2)
         key = bench.model_key(path, DEFAULT_CONTENT_TOKENS)
         embed = lambda notes, model=model: model.embed_notes([(n["title"], n["text"]) for n in notes], DEFAULT_CONTENT_TOKENS)  # noqa: E731
-        vectors[name] = {d.name: unit(bench.cached_vectors(name, key, d, embed)[0]) for d in collections}
+        vectors[name] = {d.name: bench.cached_vectors(name, key, d, embed)[0] for d in collections}
         model.close()
     minilm = minilm_ranker()
-    vectors["MiniLM"] = {d.name: unit(bench.cached_vectors("minilm", "minilm", d, minilm.embed)[0]) for d in collections}
+    vectors["MiniLM"] = {d.name: bench.cached_vectors("minilm", "minilm", d, minilm.embed)[0] for d in collections}
 
     rankings = {(name,): name for name in vectors}
     rankings.update({pair: " + ".join(pair) for pair in itertools.combinations(models, 2)})
@@ -61,7 +55,7 @@ def main() -> None:
     for members, label in rankings.items():
         alone, fused = {}, {}
         for data in collections:
-            scores = sum(vectors[m][data.name][data.sources] @ vectors[m][data.name].T for m in members) / len(members)
+            scores = sum(cosine_scores(vectors[m][data.name], data.sources) for m in members) / len(members)
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(weight_from_links(weighted_ranks(scores, lexical_all[data.name][data.sources], data), data)[0])
         cells = " | ".join(f"{alone[d.name]['R@10']:.3f} / {fused[d.name]['R@10']:.3f}" for d in collections)

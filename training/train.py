@@ -80,7 +80,7 @@ def build_model(config: TrainConfig) -> NoteLLM:
     if config.full:
         lm.requires_grad_(True)
         # The token embeddings stay: they are a third of the cut model and tied to the LM head that names tags,
-        # so a full run's delta holds the blocks only (42 MB at F16 for 6 of SmolLM2's).
+        # so a full run's slim checkpoint holds the blocks only (42 MB at F16 for 6 of SmolLM2's).
         lm.get_input_embeddings().requires_grad_(False)
     else:
         from peft import LoraConfig, get_peft_model
