@@ -3,6 +3,7 @@
     .venv/bin/python bench/heldout.py                      # BM25, MiniLM, zero-shot SmolLM2, the shipped default
     .venv/bin/python bench/heldout.py --methods bm25 --gguf l8=runs/l8.gguf --generate-tags
     .venv/bin/python bench/heldout.py --methods default --writer assets/models/notellm-writer.gguf
+    .venv/bin/python bench/heldout.py --methods minilm,default --links-only   # related notes only; hashtags kept
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
 Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
@@ -18,7 +19,11 @@ Every link is removed from every note before anything is embedded (`training.hel
 - any GGUF through the engine's own `NoteModel` (llama.cpp): `zero-shot` (the PyPI SmolLM2 base),
   `default` (assets/models/notellm-default.gguf), and `--gguf NAME=PATH` for candidates;
 - `lexical`: the engine's own lexical match (`engine.lexical`: BM25 over terms, CJK as character pairs);
-- `<method> + BM25`, `<method> + lexical`: reciprocal-rank fusion of that method's ranking with the other's.
+- `<method> + BM25`, `<method> + lexical`: reciprocal-rank fusion of that method's ranking with the other's;
+- `<method> + lexical, weighted by links`: the method's weight in that fusion chosen from the collection's own
+  links (`engine.fusion_weight`), each fifth of them ranked at the weight the other four fifths chose;
+- `<method> + lexical + folders, weighted by links`: as the app ranks related notes, the candidates nearest the
+  note's folder fused in too (`engine.folder_ranking`), the model's and the folders' weights chosen alike.
 
 Embeddings are cached per model file and collection under `.cache/heldout/` (a model file that changes
 gets new ones), so adding a method or a fusion re-embeds nothing. Results merge into
@@ -153,7 +158,7 @@ def main() -> None:
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
-                                         chosen_weight, weight_from_links, weighted_ranks)
+                                         chosen_weight, folder_weighted_ranks, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -167,6 +172,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="the split's seed")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--links-only", action="store_true", help="score related notes only; keep the hashtag results of earlier runs")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
     import report
@@ -244,7 +250,8 @@ def main() -> None:
             f"{k} coverage {v['pooled']['coverage']:.2f} P@3 {v['pooled']['precision@3']:.3f}" for k, v in out["untagged"].items()), flush=True)
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    record_protocols("lexical", {d.name: None for d in tagged})
+    if not args.links_only:
+        record_protocols("lexical", {d.name: None for d in tagged})
     for method in methods:
         if method == "bm25":
             continue
@@ -260,6 +267,7 @@ def main() -> None:
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
         alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
+        by_folders, folder_weights = {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
@@ -268,10 +276,13 @@ def main() -> None:
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
             fused_lexical[data.name] = link_metrics(link_ranks(fuse([scores, lexical[data.name]]), data))
             ranks = weighted_ranks(scores, lexical[data.name], data)
-            fold_ranks, weights[data.name] = weight_from_links(ranks, data)
-            weighted[data.name] = link_metrics(fold_ranks)
-            vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
-            neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
+            fold_ranks, chosen = weight_from_links(ranks, data)
+            weighted[data.name], weights[data.name] = link_metrics(fold_ranks), [weighting.model for weighting in chosen]
+            vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
+            fold_ranks, chosen = weight_from_links(folder_weighted_ranks(scores, lexical[data.name], data), data)
+            by_folders[data.name], folder_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
+            if not args.links_only:
+                neighbours[data.name] = neighbour_answers(cosine[data.name], data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
         extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}
         if model is not None:
@@ -280,6 +291,11 @@ def main() -> None:
         record(f"{name} + BM25", fused)
         record(f"{name} + lexical", fused_lexical)
         record(f"{name} + lexical, weighted by links", weighted, {"weights": weights, "vault_weights": vault_weight})
+        record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder" per fold
+        if args.links_only:
+            if model is not None:
+                model.close()
+            continue
         record_hashtags(f"{name}: neighbours' tags", neighbours)
         head = model.tag_head if model is not None else None
         untagged = None if head is None else {

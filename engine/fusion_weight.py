@@ -1,58 +1,91 @@
-"""How much a vault's related notes lean on the model against the words they share, chosen from its own links.
+"""How much a vault's related notes lean on the model, the words they share and their folders, chosen from its own links.
 
 Related notes fuse the model's ranking with the lexical match by reciprocal rank (`lexical.fuse_ranked`),
-the model's list counting `weight` times. Equal weight is best on most collections, but not everywhere:
+the model's list counting `Weighting.model` times. Equal weight is best on most collections, but not everywhere:
 on the Russian validation collection the lexical match alone finds 0.591 of the links and the fused
-ranking 0.513. A vault's existing links say which way it leans. For up to `MAX_SOURCES` notes that link
-to other notes, the note with its link words cut (`markdown.strip_links`: a link names its target) is
-embedded again and ranked both ways, and each weight of `WEIGHTS` is scored by how many of its linked
-notes it puts among the first `RECALL_AT`. The best weight is the vault's (`choose_weight` breaks ties); a
-vault with fewer than `MIN_SOURCES` linking notes keeps `DEFAULT_WEIGHT`.
+ranking 0.513. A vault filed by subject adds a third list: the fused candidates nearest the note's folder
+first (`engine.folder_ranking`), counting `Weighting.folder` times. A vault's existing links say which way
+it leans. For up to `MAX_SOURCES` notes that link to other notes, the note with its link words cut
+(`markdown.strip_links`: a link names its target) is embedded again and ranked every way, and each
+weighting of `WEIGHTINGS` is scored by how many of its linked notes it puts among the first `RECALL_AT`.
+The best is the vault's (`choose_weighting` breaks ties); a vault with fewer than `MIN_SOURCES` linking
+notes keeps `DEFAULT`: equal weight, folders left out.
 
 Cutting the link words from both sides matters. Scored by five-fold cross-validation over the validation
 collections' link sources, each fold ranked with the weight its other four folds chose (the default
 model; macro R@10 0.424 at weight 1 everywhere): 0.431 like this, 0.429 with the links kept on both sides,
 0.425 with them cut from the lexical query only, which leans the choice toward the model
-(`experiments/calibration_views.py`, docs/experiments.md).
+(`experiments/calibration_views.py`, docs/experiments.md). The folder weight, chosen the same way, lifts
+it to 0.480 (docs/benchmarks.md, 2026-12-04): ITMO-Study-Notes 0.211 → 0.579; it stays 0 on the vaults
+filed in one folder or whose links cross their folders. The folder weights offered were screened on
+training collections (`experiments/folder_weights.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
-from .lexical import fuse_ranked
+from .folder_ranking import nearest_first
+from .lexical import RRF_K, fuse_ranked
 
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # 0: the lexical match alone
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # the model's; 0: the lexical match alone
+FOLDER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # the nearest-folder list's; 0: folders take no part
 DEFAULT_WEIGHT = 1.0
 MIN_SOURCES = 20  # fewer linking notes than this say too little to move away from the default
 MAX_SOURCES = 200  # a sample this large is stable, and cheap: one embedding, one vector search and one lexical query each
 BATCH = 8  # linking notes embedded at a time, between two chances to step aside
 RECALL_AT = 10  # the related notes a panel shows
+POOL = 100  # candidates taken from each ranking before fusing them
 MODEL_FLOOR = 1e-3  # the model's weight when the vault's is 0 (`list_weights`)
 META_KEY = "fusion_weight"  # where the index keeps its `Calibration` (JSON)
 
 
+class Weighting(NamedTuple):
+    """The model's weight against the shared words, and the nearest-folder list's."""
+
+    model: float = DEFAULT_WEIGHT
+    folder: float = 0.0
+
+    def key(self) -> str:
+        """As the index keeps it in JSON: "model/folder"."""
+        return f"{self.model:g}/{self.folder:g}"
+
+    @classmethod
+    def from_key(cls, key: str) -> "Weighting":
+        model, folder = key.split("/")
+        return cls(float(model), float(folder))
+
+
+DEFAULT = Weighting()
+WEIGHTINGS = tuple(Weighting(model, folder) for model in WEIGHTS for folder in FOLDER_WEIGHTS)
+
+
 @dataclass
 class Calibration:
-    """The model's weight for a vault, and what it was chosen from: `sources` linking notes with `links`
-    links between them and the vault; `found`, per weight, how many of those links it ranked among the first
-    `RECALL_AT`. `embedder` and `link_count` (all of the vault's links) say whether it still holds."""
+    """The vault's weighting, and what it was chosen from: `sources` linking notes with `links` links between
+    them and the vault; `found`, per weighting, how many of those links it ranked among the first `RECALL_AT`.
+    `embedder` and `link_count` (all of the vault's links) say whether it still holds."""
 
-    weight: float
+    weighting: Weighting
     sources: int
     links: int
-    found: dict[float, int] = field(default_factory=dict)
+    found: dict[Weighting, int] = field(default_factory=dict)
     embedder: str = ""
     link_count: int = 0
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        values["weighting"] = self.weighting.key()
+        values["found"] = {weighting.key(): count for weighting, count in self.found.items()}
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping) -> "Calibration":
-        found = {float(weight): int(count) for weight, count in values.get("found", {}).items()}
-        return cls(float(values["weight"]), int(values["sources"]), int(values["links"]), found,
+        """Raises KeyError, ValueError or TypeError on anything else, such as a choice kept before folders
+        took part (a "weight" and no "weighting"): the index then makes it again."""
+        found = {Weighting.from_key(key): int(count) for key, count in values.get("found", {}).items()}
+        return cls(Weighting.from_key(values["weighting"]), int(values["sources"]), int(values["links"]), found,
                    str(values.get("embedder", "")), int(values.get("link_count", 0)))
 
     def describe(self) -> str:
@@ -60,7 +93,10 @@ class Calibration:
         if self.sources < MIN_SOURCES:
             return (f"model and shared words at equal weight ({self.sources} notes link to others; "
                     f"{MIN_SOURCES} are needed to choose from the vault's own links)")
-        leaning = "shared words alone" if self.weight == 0 else f"model weight {self.weight:g} against shared words"
+        model, folder = self.weighting
+        leaning = "shared words alone" if model == 0 else f"model weight {model:g} against shared words"
+        if folder:
+            leaning += f", nearest folders first at weight {folder:g}"
         return f"{leaning}, chosen from {self.links} links of {self.sources} notes"
 
     def current(self, embedder: str | None, link_count: int) -> bool:
@@ -75,20 +111,43 @@ def list_weights(weight: float) -> list[float]:
     return [max(weight, MODEL_FLOOR), 1.0]
 
 
-def weighted_ranking(model: list[int], words: list[int], weight: float, limit: int = RECALL_AT) -> list[int]:
-    """The first `limit` ids of the two rankings fused with the model counting `weight` times."""
-    return [item for item, _ in fuse_ranked([model, words], weights=list_weights(weight))[:limit]]
+def fused(model: list[int], words: list[int], weighting: Weighting = DEFAULT, folders: Mapping[int, str] | None = None,
+          folder: str | None = None) -> list[tuple[int, float]]:
+    """The model's and the words' rankings fused at `weighting`: (id, relevance), best first, where relevance is
+    the fused score over the best possible one, that of a note first in every list fused. With `folder` (the
+    note's) and `folders` (each candidate's), a folder weight adds the fused candidates nearest the note's
+    folder first (`folder_ranking.nearest_first`) as a third list, unless that list is the fused order itself
+    (every candidate as near, as in a vault of one folder): it would say nothing new."""
+    weights = list_weights(weighting.model)
+    ranked = fuse_ranked([model, words], weights=weights)
+    if weighting.folder and folder is not None and folders is not None:
+        fused_order = [item for item, _ in ranked]
+        nearest = nearest_first(fused_order, folders, folder)
+        if nearest != fused_order:
+            weights = [*weights, weighting.folder]
+            ranked = fuse_ranked([model, words, nearest], weights=weights)
+    best = sum(weights) / (RRF_K + 1)
+    return [(item, score / best) for item, score in ranked]
 
 
-def found_per_weight(model: list[int], words: list[int], targets: Iterable[int]) -> dict[float, int]:
-    """For one linking note: per weight, how many of its link targets are among the first `RECALL_AT`."""
+def weighted_ranking(model: list[int], words: list[int], weighting: Weighting, folders: Mapping[int, str] | None = None,
+                     folder: str | None = None, limit: int = RECALL_AT) -> list[int]:
+    """The first `limit` ids of `fused`."""
+    return [item for item, _ in fused(model, words, weighting, folders, folder)[:limit]]
+
+
+def found_per_weighting(model: list[int], words: list[int], targets: Iterable[int], folders: Mapping[int, str] | None = None,
+                        folder: str | None = None) -> dict[Weighting, int]:
+    """For one linking note: per weighting, how many of its link targets are among the first `RECALL_AT`."""
     targets = set(targets)
-    return {weight: len(targets.intersection(weighted_ranking(model, words, weight))) for weight in WEIGHTS}
+    return {weighting: len(targets.intersection(weighted_ranking(model, words, weighting, folders, folder)))
+            for weighting in WEIGHTINGS}
 
 
-def choose_weight(found: Mapping[float, float]) -> float:
-    """The weight that found the most links. A tie keeps `DEFAULT_WEIGHT` if it is among the tied, else the
-    lowest of them: the links cannot tell the model from the words there, and the words are the ranking a
-    reader can check. (Over three splits into folds, macro R@10 0.430 against 0.427 when a tie went to the
-    weight nearest the default; MiniLM 0.450 against 0.449.)"""
-    return max(WEIGHTS, key=lambda weight: (found.get(weight, 0), weight == DEFAULT_WEIGHT, -weight))
+def choose_weighting(found: Mapping[Weighting, float]) -> Weighting:
+    """The weighting of `found` (the links each weighting tried found) that found the most. A tie keeps
+    `DEFAULT` if it is among the tied, else the one with the least folder weight, then equal model weight,
+    else the lowest: the links cannot tell them apart there, and the words are the ranking a reader can
+    check. (Over three splits into folds, macro R@10 0.430 against 0.427 when a tie went to the model weight
+    nearest the default; MiniLM 0.450 against 0.449.)"""
+    return max((*found, DEFAULT), key=lambda w: (found.get(w, 0), w == DEFAULT, -w.folder, w.model == DEFAULT_WEIGHT, -w.model))

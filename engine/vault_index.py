@@ -61,8 +61,6 @@ from .vault import FileStat, LinkResolver, Note, Skipped, is_inside, read_note, 
 from .vectors import VectorIndex
 from .vocabulary_tags import VOTE_NEIGHBOURS
 
-LEXICAL_POOL = 100  # candidates taken from each ranking before fusing them
-
 
 @dataclass
 class RelatedNote:
@@ -447,9 +445,10 @@ class VaultIndex:
         return [note_id for note_id, _ in ranked]
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None,
-                question: bool = False) -> list[tuple[int, float]]:
+                question: bool = False, folder: str | None = None) -> list[tuple[int, float]]:
         """(note id, relevance) best first: the model's nearest notes fused with the lexical matches by
-        reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off).
+        reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off), and
+        with `folder` (the note's) those nearest it first at the vault's folder weight (`engine.fusion_weight`).
 
         Relevance is the one score the engine shows: the fused score over the best one possible, the
         score of a note ranked first by every ranking fused, so 1.0 is "first for the model and for the
@@ -460,17 +459,17 @@ class VaultIndex:
         if len(vector) != vectors.dimensions:  # left by a model switch that a version before switch vectors did not finish
             raise NoteNotFoundError(f"the index of {self.vault} holds vectors of two models; "
                                     f"run `notellm-engine reindex {self.vault}` to bring it back to one")
-        pool = max(wanted, LEXICAL_POOL)
+        pool = max(wanted, fusion_weight.POOL)
         model = [i for i, _ in vectors.search(vector, pool + 1) if i != exclude]
         if not self.fuse_lexical:
-            rankings, weights = [model], [1.0]
-        else:
-            words = [i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude]
-            # A question is no note: the weight chosen from the vault's links between notes is not its.
-            weight = fusion_weight.DEFAULT_WEIGHT if question else self._model_weight()
-            rankings, weights = [model, words], fusion_weight.list_weights(weight)
-        best = sum(weights) / (lexical.RRF_K + 1)
-        return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked(rankings, weights=weights)[:wanted]]
+            best = 1.0 / (lexical.RRF_K + 1)
+            return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked([model])[:wanted]]
+        words = [i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude]
+        # A question is no note: the weighting chosen from the vault's links between notes is not its.
+        weighting = fusion_weight.DEFAULT if question else self._weighting()
+        folders = self.store.folders_of([*model, *words]) if folder is not None and weighting.folder else None
+        ranked = fusion_weight.fused(model, words, weighting, folders, folder)
+        return [(i, round(relevance, 4)) for i, relevance in ranked[:wanted]]
 
     # --- the model's weight in related notes (engine/fusion_weight.py) --------------------------
     def _calibration(self) -> fusion_weight.Calibration | None:
@@ -480,15 +479,15 @@ class VaultIndex:
         except (ValueError, KeyError, TypeError, AttributeError):  # written by something else: chosen again at the next reindex
             return None
 
-    def _model_weight(self) -> float:
-        """The vault's weight of the model against shared words, if chosen for the model the vectors are of."""
+    def _weighting(self) -> fusion_weight.Weighting:
+        """The vault's weights of the model and its folders against shared words, if chosen for the model the vectors are of."""
         kept = self._calibration()
         if kept is None or kept.embedder != self.store.embedder():
-            return fusion_weight.DEFAULT_WEIGHT
-        return kept.weight
+            return fusion_weight.DEFAULT
+        return kept.weighting
 
     def _calibrate_fusion(self, should_stop: Callable[[], bool] | None = None, progress: Progress | None = None) -> bool:
-        """Choose the vault's model weight from its own links (`engine.fusion_weight`), unless the one kept
+        """Choose the vault's weighting from its own links (`engine.fusion_weight`), unless the one kept
         still holds. False when it stepped aside (`should_stop`): the next run goes on where it stopped."""
         vectors = self._vector_index()
         if vectors is None:
@@ -521,15 +520,17 @@ class VaultIndex:
                 continue
             embedded = self.model.embed_notes(list(notes.values()), self.content_tokens)
             for (note_id, (title, text)), vector in zip(notes.items(), embedded):
-                model = [i for i, _ in vectors.search(vector, LEXICAL_POOL + 1) if i != note_id]
-                words = [i for i in self._lexical_ranking(lexical.document(title, text).split(), LEXICAL_POOL + 1) if i != note_id]
-                for weight, found in fusion_weight.found_per_weight(model, words, work.targets[note_id]).items():
-                    work.found[weight] += found
+                model = [i for i, _ in vectors.search(vector, fusion_weight.POOL + 1) if i != note_id]
+                words = [i for i in self._lexical_ranking(lexical.document(title, text).split(), fusion_weight.POOL + 1) if i != note_id]
+                folders = self.store.folders_of([*model, *words])
+                found = fusion_weight.found_per_weighting(model, words, work.targets[note_id], folders, rows[note_id].folder)
+                for weighting, count in found.items():
+                    work.found[weighting] += count
                 work.sources_used += 1
                 work.links += len(work.targets[note_id])
             if progress is not None:
                 progress(work.done, len(work.sources))
-        chosen = fusion_weight.choose_weight(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT_WEIGHT
+        chosen = fusion_weight.choose_weighting(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT
         calibration = fusion_weight.Calibration(chosen, work.sources_used if work.sources else len(targets), work.links, work.found,
                                                 embedder or "", link_count)
         self.store.set_meta(fusion_weight.META_KEY, json.dumps(calibration.as_dict()))
@@ -539,13 +540,14 @@ class VaultIndex:
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
         """The `k` notes most related to this one: the model's similarity fused with shared words (see
-        `fuse_lexical`); linked notes are marked, or left out with `hide_linked`. `score` is the relevance
+        `fuse_lexical`) and, where the vault's links follow its folders, with nearness in the folder tree
+        (`engine.folder_ranking`); linked notes are marked, or left out with `hide_linked`. `score` is the relevance
         (`_ranked`), and `min_score` leaves out notes below it."""
         with self._mutex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
-            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id)
+            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id, folder=row.folder)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
@@ -554,6 +556,7 @@ class VaultIndex:
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             keywords = self.store.keywords([row.id, *rows])
             source_tags = {t.casefold() for t in row.tags}
+            folders_take_part = bool(self._weighting().folder)
             results = []
             for note_id, score in hits:
                 other = rows.get(note_id)
@@ -566,7 +569,8 @@ class VaultIndex:
                         folder=other.folder,
                         score=score,
                         linked=note_id in linked,
-                        reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id]),
+                        reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id],
+                                       same_folder=folders_take_part and other.folder == row.folder),
                     )
                 )
             return results
@@ -751,8 +755,8 @@ class VaultIndex:
 
 @dataclass
 class _Calibrating:
-    """A choice of the model's weight under way (`VaultIndex._calibrate_fusion`): the vault's links when it
-    began, the linking notes sampled, how many are done and, per weight, the links found so far."""
+    """A choice of the vault's weighting under way (`VaultIndex._calibrate_fusion`): the vault's links when it
+    began, the linking notes sampled, how many are done and, per weighting, the links found so far."""
 
     embedder: str | None
     link_count: int
@@ -761,7 +765,7 @@ class _Calibrating:
     done: int = 0
     sources_used: int = 0
     links: int = 0
-    found: dict[float, int] = field(default_factory=lambda: dict.fromkeys(fusion_weight.WEIGHTS, 0))
+    found: dict[fusion_weight.Weighting, int] = field(default_factory=lambda: dict.fromkeys(fusion_weight.WEIGHTINGS, 0))
 
 
 DB_NAME, VECTORS_NAME = "index.db", "vectors.usearch"
@@ -829,7 +833,10 @@ def _search_reason(query_words: list[str], note_terms: str) -> str:
     return "words: " + ", ".join(shared[:4]) if shared else "similar meaning"
 
 
-def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str]) -> str:
+def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str],
+            same_folder: bool = False) -> str:
+    """Why a related note is there, in a few words: the tags, else the key terms the two share; else, where the
+    vault's folders take part in the ranking, their common folder."""
     shared_tags = [t for t in other_tags if t.casefold() in source_tags]
     if shared_tags:
         return "shared tags: " + ", ".join(f"#{t}" for t in shared_tags[:3])
@@ -837,4 +844,4 @@ def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str
     shared = [w for w in source_words if w in words]
     if shared:
         return "key terms: " + ", ".join(shared[:3])
-    return "similar content"
+    return "same folder" if same_folder else "similar content"

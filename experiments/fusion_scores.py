@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from notellm.engine.fusion_weight import POOL as LEXICAL_POOL
 from notellm.engine.lexical import RRF_K
-from notellm.engine.vault_index import LEXICAL_POOL
 from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
 from notellm.training.evaluate import LexicalRanker
 from notellm.training.heldout import cosine_scores, fuse, link_metrics, link_ranks, read_collection

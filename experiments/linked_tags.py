@@ -79,7 +79,7 @@ def main() -> None:
             vectors = bench.cached_vectors("default", key, data, embed)[0]
             cosine = cosine_scores(vectors, list(range(len(data.notes))))
             ranks = weighted_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data)
-            weight = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
+            weight = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
         folders = note_folders(data)
         members = defaultdict(list)
         for i, folder in enumerate(folders):

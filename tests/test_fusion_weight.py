@@ -1,4 +1,4 @@
-"""The model's weight in related notes, chosen from the vault's own links (engine/fusion_weight.py)."""
+"""The model's and the folders' weights in related notes, chosen from the vault's own links (engine/fusion_weight.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import sqlite3
 import subprocess
 
+import pytest
 from conftest import ENGINE, write_notes
 
 from notellm.engine import fusion_weight
-from notellm.engine.fusion_weight import choose_weight, found_per_weight, weighted_ranking
+from notellm.engine.folder_ranking import folder_distance, nearest_first
+from notellm.engine.fusion_weight import DEFAULT, Weighting, choose_weighting, found_per_weighting, weighted_ranking
 from notellm.engine.lexical import fuse_ranked
 
 FILLER = ("Notes from the weekly review. The plan for the week was written down on Monday and checked on Friday. "
@@ -33,20 +35,44 @@ def paired_vault(root, pairs: int):
     return write_notes(root, notes)
 
 
-def test_the_vaults_weight_is_the_one_that_found_most_links_and_a_tie_keeps_equal_weight_else_leans_to_the_words():
-    assert choose_weight({0.0: 12, 0.25: 10, 1.0: 9}) == 0.0
-    assert choose_weight({0.0: 9, 0.5: 9, 1.0: 9, 1.5: 9}) == 1.0
-    assert choose_weight({0.25: 8, 0.5: 8, 1.0: 7}) == 0.25
-    assert choose_weight({}) == fusion_weight.DEFAULT_WEIGHT
+def test_the_vaults_weighting_is_the_one_that_found_most_links_and_a_tie_keeps_the_default_else_leans_to_words_without_folders():
+    assert choose_weighting({Weighting(0.0, 0.0): 12, Weighting(0.25, 0.0): 10, DEFAULT: 9}) == Weighting(0.0, 0.0)
+    assert choose_weighting({Weighting(0.0, 0.0): 9, Weighting(0.5, 0.0): 9, DEFAULT: 9, Weighting(1.0, 2.0): 9}) == DEFAULT
+    assert choose_weighting({Weighting(0.25, 0.0): 8, Weighting(0.5, 0.0): 8, DEFAULT: 7}) == Weighting(0.25, 0.0)
+    assert choose_weighting({Weighting(0.5, 1.0): 8, Weighting(1.0, 2.0): 8, DEFAULT: 7}) == Weighting(0.5, 1.0)
+    assert choose_weighting({}) == DEFAULT == Weighting(fusion_weight.DEFAULT_WEIGHT, 0.0)
+    assert Weighting.from_key(Weighting(0.25, 2.0).key()) == Weighting(0.25, 2.0)
 
 
 def test_at_weight_zero_the_shared_words_rank_and_the_model_only_orders_what_they_leave_out():
     model, words = [7, 8, 1, 2], [2, 1, 3]
-    assert weighted_ranking(model, words, 0.0) == [2, 1, 3, 7, 8]
-    assert weighted_ranking(model, words, 1.0) == [item for item, _ in fuse_ranked([model, words])]
+    assert weighted_ranking(model, words, Weighting(0.0)) == [2, 1, 3, 7, 8]
+    assert weighted_ranking(model, words, DEFAULT) == [item for item, _ in fuse_ranked([model, words])]
     # 2 is the words' first and the model's 4th, 1 their second and the model's 3rd: more weight on the model puts 1 first.
-    assert weighted_ranking(model, words, 1.0)[0] == 2 and weighted_ranking(model, words, 1.5)[0] == 1
-    assert found_per_weight(model, words, {3})[0.0] == 1
+    assert weighted_ranking(model, words, DEFAULT)[0] == 2 and weighted_ranking(model, words, Weighting(1.5))[0] == 1
+    assert found_per_weighting(model, words, {3})[Weighting(0.0)] == 1
+
+
+def test_folders_are_as_near_as_the_steps_between_them_in_the_tree():
+    assert folder_distance("courses/math", "courses/math") == 0
+    assert folder_distance("courses/math", "courses/physics") == 2
+    assert folder_distance("courses", "courses/math/week 1") == 2
+    assert folder_distance("", "courses/math") == folder_distance("courses/math", "") == 2
+    assert folder_distance("a/b", "ab") == 3  # names, not the letters they start with
+    # Nearest folder first, the fused order kept within a distance; a note of unknown folder last.
+    folders = {1: "journal", 2: "courses/math", 3: "courses/physics", 4: "courses/math"}
+    assert nearest_first([9, 1, 3, 2, 4], folders, "courses/math") == [2, 4, 3, 1, 9]
+
+
+def test_a_folder_weight_brings_the_notes_of_the_notes_folder_up_and_none_leaves_the_ranking_as_it_was():
+    model, words = [1, 2, 3, 4], [2, 1, 4, 3]
+    folders = {1: "journal", 2: "journal", 3: "courses/math", 4: "courses/math"}
+    assert weighted_ranking(model, words, DEFAULT, folders, "courses/math") == [1, 2, 3, 4]
+    # The note's folder's best candidate, 3, comes first; 4, its second, gains on 2 but not past it.
+    assert weighted_ranking(model, words, Weighting(1.0, 2.0), folders, "courses/math") == [3, 1, 2, 4]
+    assert weighted_ranking(model, words, Weighting(1.0, 2.0)) == weighted_ranking(model, words, DEFAULT)  # no folder given
+    found = found_per_weighting(model, words, {3, 4}, folders, "courses/math")
+    assert set(found) == set(fusion_weight.WEIGHTINGS) and found[Weighting(1.0, 2.0)] == 2
 
 
 def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp_path, open_index):
@@ -55,8 +81,9 @@ def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp
     summary = index.reindex()
     chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
     assert chosen["sources"] == chosen["links"] == fusion_weight.MIN_SOURCES + 2
-    assert chosen["found"][str(chosen["weight"])] == max(chosen["found"].values())
-    assert chosen["found"]["0.0"] == chosen["links"]  # the coined word finds every partner
+    assert chosen["found"][chosen["weighting"]] == max(chosen["found"].values())
+    assert chosen["found"]["0/0"] == chosen["links"]  # the coined word finds every partner
+    assert chosen["weighting"].endswith("/0")  # one folder for all: folders tell nothing, and a tie leaves them out
     assert summary.ranking == index.status().ranking
     assert f"chosen from {chosen['links']} links of {chosen['sources']} notes" in summary.ranking
     assert [r.path for r in index.related("Review 3.md", k=1)] == ["Outcome 3.md"]
@@ -64,6 +91,35 @@ def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp
     assert index.reindex().ranking == ""  # nothing changed: the choice holds
     write_notes(vault, {f"Review {n}.md": f"# Review {n}\n\n{FILLER}\n[[Outcome {n}]] [[Outcome {n + 1}]]\n" for n in range(5)})
     assert index.reindex().ranking != ""  # a fifth more links: chosen again
+
+
+def filed_vault(root, pairs: int):
+    """`pairs` folders, each holding a note that links to its partner and an aside; no two notes share a word
+    but the ones every review, outcome or aside has, so only the folder tells which partner is whose."""
+    notes = {}
+    words = coined_words(4 * pairs)
+    for folder, planned, done, noted in zip(words[0::4], words[1::4], words[2::4], words[3::4]):
+        notes[f"{folder}/Review.md"] = f"# Review\n\nThe plan for {planned}.\nSee [[{folder}/Outcome]].\n"
+        notes[f"{folder}/Outcome.md"] = f"# Outcome\n\nWhat came of {done}.\n"
+        notes[f"{folder}/Aside.md"] = f"# Aside\n\nA word on {noted}.\n"
+    return write_notes(root, notes)
+
+
+def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp_path, open_index):
+    pairs = fusion_weight.MIN_SOURCES + 2
+    vault = filed_vault(tmp_path / "filed", pairs)
+    index = open_index(vault)
+    summary = index.reindex()
+    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
+    weighting = Weighting.from_key(chosen["weighting"])
+    assert weighting.folder > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == pairs
+    assert max(count for key, count in chosen["found"].items() if key.endswith("/0")) < pairs // 2  # without folders: chance
+    assert f"nearest folders first at weight {weighting.folder:g}" in summary.ranking
+    for folder in coined_words(4 * pairs)[0:20:4]:
+        assert {r.path for r in index.related(f"{folder}/Outcome.md", k=2)} == {f"{folder}/Review.md", f"{folder}/Aside.md"}
+        # The aside shares no word with the other two: they are there for the folder, and say so.
+        assert {(r.path, r.reason) for r in index.related(f"{folder}/Aside.md", k=2)} == {
+            (f"{folder}/Review.md", "same folder"), (f"{folder}/Outcome.md", "same folder")}
 
 
 def test_a_vault_with_few_links_keeps_equal_weight_and_says_why(garden, open_index):
@@ -85,17 +141,21 @@ def test_a_run_that_steps_aside_while_choosing_goes_on_with_it_without_embedding
     assert weighing[1] == 2 * fusion_weight.BATCH  # where it stopped, not from the start
 
 
-def test_an_unreadable_choice_in_the_index_is_made_again(tmp_path, open_index):
+@pytest.mark.parametrize("kept", ['{"weight": "heavy"}',
+                                  # as an index kept it before folders took part: chosen again, with them
+                                  '{"weight": 0.5, "sources": 20, "links": 20, "found": {"0.5": 20}, "embedder": "", "link_count": 20}'])
+def test_an_unreadable_or_older_choice_in_the_index_is_made_again(tmp_path, open_index, kept):
     vault = paired_vault(tmp_path / "pairs", fusion_weight.MIN_SOURCES)
     index = open_index(vault)
     index.reindex()
     index.close()
     with sqlite3.connect(index.index_dir / "index.db") as db:
-        db.execute("update meta set value = '{\"weight\": \"heavy\"}' where key = ?", [fusion_weight.META_KEY])
+        db.execute("update meta set value = ? where key = ?", [kept, fusion_weight.META_KEY])
     index = open_index(vault)
     assert "at the next reindex" in index.status().ranking
     assert [r.path for r in index.related("Review 1.md", k=1)] == ["Outcome 1.md"]
     assert index.reindex().ranking
+    assert "weighting" in json.loads(index.store.get_meta(fusion_weight.META_KEY))
 
 
 def test_the_cli_says_what_related_notes_lean_on_after_a_reindex_and_in_status(tmp_path):

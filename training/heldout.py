@@ -120,26 +120,50 @@ def fuse(score_matrices: list[np.ndarray], weights: list[float] | None = None, k
 WEIGHT_FOLDS = 5
 
 
-def weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData) -> dict[float, np.ndarray]:
-    """Each link's rank with the model fused at each of `engine.fusion_weight.WEIGHTS`."""
-    return {weight: link_ranks(fuse([model_scores, lexical_scores], fusion_weight.list_weights(weight)), data)
+Ranks = dict[fusion_weight.Weighting, np.ndarray]
+
+
+def weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData) -> Ranks:
+    """Each link's rank with the model fused at each of `engine.fusion_weight.WEIGHTS` (folders left out),
+    over every note of the collection."""
+    return {fusion_weight.Weighting(weight, 0.0): link_ranks(fuse([model_scores, lexical_scores], fusion_weight.list_weights(weight)), data)
             for weight in fusion_weight.WEIGHTS}
 
 
-def chosen_weight(ranks: dict[float, np.ndarray], choosing: np.ndarray, sources: int) -> float:
-    """The weight that the links in the mask `choosing`, of `sources` linking notes, choose (`engine.fusion_weight`)."""
+def folder_weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
+                          weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS) -> Ranks:
+    """Each link's rank at each of `weightings` (the model's weight and the nearest-folder list's; the engine's
+    by default), ranked as the engine ranks related notes: its own functions over each ranking's first
+    `fusion_weight.POOL` notes. A target outside the fused candidates ranks last."""
+    folders = note_folders(data)
+    every_folder = dict(enumerate(folders))
+    sources = data.sources
+    fused_rows = {weighting: np.full((len(sources), len(data.notes)), -np.inf) for weighting in weightings}
+    for row, source in enumerate(sources):
+        model = [int(i) for i in np.argsort(-model_scores[row], kind="stable")[:fusion_weight.POOL + 1] if i != source]
+        matched = np.flatnonzero(np.isfinite(lexical_scores[row]))
+        order = matched[np.argsort(-lexical_scores[row][matched], kind="stable")]
+        words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
+        for weighting, scores in fused_rows.items():
+            for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source]):
+                scores[row, note] = score
+    return {weighting: link_ranks(scores, data) for weighting, scores in fused_rows.items()}
+
+
+def chosen_weight(ranks: Ranks, choosing: np.ndarray, sources: int) -> fusion_weight.Weighting:
+    """The weighting that the links in the mask `choosing`, of `sources` linking notes, choose (`engine.fusion_weight`)."""
     if sources < fusion_weight.MIN_SOURCES:
-        return fusion_weight.DEFAULT_WEIGHT
-    return fusion_weight.choose_weight({weight: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weight, r in ranks.items()})
+        return fusion_weight.DEFAULT
+    return fusion_weight.choose_weighting({weighting: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weighting, r in ranks.items()})
 
 
-def weight_from_links(ranks: dict[float, np.ndarray], data: CollectionData, judged: dict[float, np.ndarray] | None = None,
-                      folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[float]]:
-    """The model fused with the lexical match at the weight the vault's own links choose (`engine.fusion_weight`),
-    without a link choosing its own weight: the link sources are split into `folds`, and each fold's links
-    are ranked at the weight that its other folds' links choose from `ranks` (`weighted_ranks`). Returns each
-    link's rank in `judged` (default: `ranks`; another view of the same links), in `data.links` order, and the
-    weight each fold used."""
+def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
+                      folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[fusion_weight.Weighting]]:
+    """The collection ranked at the weighting its own links choose (`engine.fusion_weight`), without a link
+    choosing its own weighting: the link sources are split into `folds`, and each fold's links are ranked at
+    the weighting that its other folds' links choose from `ranks` (`weighted_ranks`, `folder_weighted_ranks`).
+    Returns each link's rank in `judged` (default: `ranks`; another view of the same links), in `data.links`
+    order, and the weighting each fold used."""
     judged = ranks if judged is None else judged
     order = list(data.sources)
     random.Random(seed).shuffle(order)

@@ -33,6 +33,13 @@ class Notes(LexicalRows):
         rows = self.db.execute(f"select {NOTE_ROW} from notes where id in ({marks(ids)})", ids)
         return {row[0]: note_row(row) for row in rows}
 
+    def folders_of(self, ids: list[int]) -> dict[int, str]:
+        """{note id: its folder} for these notes (`engine.folder_ranking`)."""
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        return dict(self.db.execute(f"select id, folder from notes where id in ({marks(ids)})", ids))
+
     def keywords(self, ids: list[int]) -> dict[int, list[str]]:
         """The key terms of these notes (engine/keywords.py), to say why two notes are related."""
         if not ids:
