@@ -209,6 +209,9 @@ class VaultIndex:
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
         self.fuse_lexical = True
+        # Related notes fuse in the notes nearest the note's folder where the vault's links chose a folder
+        # weight (engine/folder_ranking.py); False leaves the folders out (bench/scale.py times both).
+        self.fuse_folders = True
         self._calibrating: _Calibrating | None = None  # a calibration that stepped aside, taken up by the next run
 
     def _open_store(self) -> Store:
@@ -467,7 +470,8 @@ class VaultIndex:
         words = [i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude]
         # A question is no note: the weighting chosen from the vault's links between notes is not its.
         weighting = fusion_weight.DEFAULT if question else self._weighting()
-        folders = self.store.folders_of([*model, *words]) if folder is not None and weighting.folder else None
+        folders_take_part = folder is not None and weighting.folder and self.fuse_folders
+        folders = self.store.folders_of([*model, *words]) if folders_take_part else None
         ranked = fusion_weight.fused(model, words, weighting, folders, folder)
         return [(i, round(relevance, 4)) for i, relevance in ranked[:wanted]]
 
@@ -556,7 +560,7 @@ class VaultIndex:
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             keywords = self.store.keywords([row.id, *rows])
             source_tags = {t.casefold() for t in row.tags}
-            folders_take_part = bool(self._weighting().folder)
+            folders_take_part = bool(self._weighting().folder) and self.fuse_folders
             results = []
             for note_id, score in hits:
                 other = rows.get(note_id)

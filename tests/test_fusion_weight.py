@@ -120,6 +120,10 @@ def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp
         # The aside shares no word with the other two: they are there for the folder, and say so.
         assert {(r.path, r.reason) for r in index.related(f"{folder}/Aside.md", k=2)} == {
             (f"{folder}/Review.md", "same folder"), (f"{folder}/Outcome.md", "same folder")}
+    index.fuse_folders = False  # as the scale benchmark times it: the ranking without the folders' list
+    unfiled = index.related(f"{folder}/Aside.md", k=2)
+    assert {r.path for r in unfiled} != {f"{folder}/Review.md", f"{folder}/Outcome.md"}  # the other asides' words lead
+    assert all(r.reason != "same folder" for r in unfiled)
 
 
 def test_a_vault_with_few_links_keeps_equal_weight_and_says_why(garden, open_index):
