@@ -379,8 +379,10 @@ def heldout_section(results: dict) -> list[str]:
            "(text included), then for each resolved link A → B every other note is ranked for A. The macro-mean weighs each "
            f"collection equally. `+ BM25` / `+ lexical` are reciprocal-rank fusion (k = {RRF_K}, the engine's) of the method's ranking "
            "with BM25's or with the engine's lexical match; `+ lexical, weighted by links` weighs the method's ranking as the "
-           "collection's own links choose (`engine.fusion_weight`, five-fold: no link chooses its own weight), which is what "
-           "the app's related panel shows.", "",
+           "collection's own links choose (`engine.fusion_weight`, five-fold: no link chooses its own weight); "
+           "`+ lexical + folders, weighted by links` adds the fused candidates nearest the note's folder first as a third "
+           "list, its weight chosen with the method's (`engine.folder_ranking`), ranked by the engine's own functions over "
+           "each ranking's first 100 notes: what the app's related panel shows.", "",
            "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
     out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
     out += [""] + hashtag_protocol_method(results) + ["## Appendix: every run on the validation collections", "",
