@@ -292,23 +292,20 @@ def main() -> None:
         record(f"{name} + lexical", fused_lexical)
         record(f"{name} + lexical, weighted by links", weighted, {"weights": weights, "vault_weights": vault_weight})
         record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder" per fold
-        if args.links_only:
-            if model is not None:
-                model.close()
-            continue
-        record_hashtags(f"{name}: neighbours' tags", neighbours)
-        head = model.tag_head if model is not None else None
-        untagged = None if head is None else {
-            d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
-        record_protocols(f"{name} + lexical, weighted by links", cosine, untagged, head, vault_weight)
-        if model is not None and args.generate_tags:
-            generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
-            record_hashtags(f"{name}: generated", generated)
-            # What the engine's suggest_tags does: the neighbours' tags, then the model's topics while fewer than 3.
-            record_hashtags(f"{name}: neighbours' tags, then generated", {d.name: {
-                i: (generated[d.name][i][0] if len(neighbours[d.name][i][1]) < 3 else None,
-                    (neighbours[d.name][i][1] + [t for t in generated[d.name][i][1] if t not in neighbours[d.name][i][1]])[:3])
-                for i in samples[d.name]} for d in collections})
+        if not args.links_only:
+            record_hashtags(f"{name}: neighbours' tags", neighbours)
+            head = model.tag_head if model is not None else None
+            untagged = None if head is None else {
+                d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
+            record_protocols(f"{name} + lexical, weighted by links", cosine, untagged, head, vault_weight)
+            if model is not None and args.generate_tags:
+                generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
+                record_hashtags(f"{name}: generated", generated)
+                # What the engine's suggest_tags does: the neighbours' tags, then the model's topics while fewer than 3.
+                record_hashtags(f"{name}: neighbours' tags, then generated", {d.name: {
+                    i: (generated[d.name][i][0] if len(neighbours[d.name][i][1]) < 3 else None,
+                        (neighbours[d.name][i][1] + [t for t in generated[d.name][i][1] if t not in neighbours[d.name][i][1]])[:3])
+                    for i in samples[d.name]} for d in collections})
         if model is not None:
             model.close()
     if ranking is not None:

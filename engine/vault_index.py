@@ -448,10 +448,12 @@ class VaultIndex:
         return [note_id for note_id, _ in ranked]
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None,
-                question: bool = False, folder: str | None = None) -> list[tuple[int, float]]:
+                question: bool = False, weighting: fusion_weight.Weighting | None = None,
+                folder: str | None = None) -> list[tuple[int, float]]:
         """(note id, relevance) best first: the model's nearest notes fused with the lexical matches by
-        reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off), and
-        with `folder` (the note's) those nearest it first at the vault's folder weight (`engine.fusion_weight`).
+        reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off) at
+        `weighting` (default: the vault's), and with `folder` (the note's) those nearest it first at its
+        folder weight (`engine.fusion_weight`).
 
         Relevance is the one score the engine shows: the fused score over the best one possible, the
         score of a note ranked first by every ranking fused, so 1.0 is "first for the model and for the
@@ -469,9 +471,8 @@ class VaultIndex:
             return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked([model])[:wanted]]
         words = [i for i in self._lexical_ranking(query_terms, pool + 1, question) if i != exclude]
         # A question is no note: the weighting chosen from the vault's links between notes is not its.
-        weighting = fusion_weight.DEFAULT if question else self._weighting()
-        folders_take_part = folder is not None and weighting.folder and self.fuse_folders
-        folders = self.store.folders_of([*model, *words]) if folders_take_part else None
+        weighting = fusion_weight.DEFAULT if question else weighting or self._weighting()
+        folders = self.store.folders_of([*model, *words]) if folder is not None and weighting.folder else None
         ranked = fusion_weight.fused(model, words, weighting, folders, folder)
         return [(i, round(relevance, 4)) for i, relevance in ranked[:wanted]]
 
@@ -551,7 +552,10 @@ class VaultIndex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
-            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id, folder=row.folder)
+            weighting = self._weighting()
+            filed = bool(weighting.folder) and self.fuse_folders  # the folders take part in this vault's ranking
+            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id,
+                                weighting=weighting, folder=row.folder if filed else None)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
@@ -560,7 +564,6 @@ class VaultIndex:
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             keywords = self.store.keywords([row.id, *rows])
             source_tags = {t.casefold() for t in row.tags}
-            folders_take_part = bool(self._weighting().folder) and self.fuse_folders
             results = []
             for note_id, score in hits:
                 other = rows.get(note_id)
@@ -574,7 +577,7 @@ class VaultIndex:
                         score=score,
                         linked=note_id in linked,
                         reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id],
-                                       same_folder=folders_take_part and other.folder == row.folder),
+                                       same_folder=filed and other.folder == row.folder),
                     )
                 )
             return results
