@@ -22,8 +22,10 @@ Every link is removed from every note before anything is embedded (`training.hel
 - `<method> + BM25`, `<method> + lexical`: reciprocal-rank fusion of that method's ranking with the other's;
 - `<method> + lexical, weighted by links`: the method's weight in that fusion chosen from the collection's own
   links (`engine.fusion_weight`), each fifth of them ranked at the weight the other four fifths chose;
-- `<method> + lexical + folders, weighted by links`: as the app ranks related notes, the candidates nearest the
-  note's folder fused in too (`engine.folder_ranking`), the model's and the folders' weights chosen alike.
+- `<method> + lexical + folders, weighted by links`: the candidates nearest the note's folder fused in too
+  (`engine.folder_ranking`), the model's and the folders' weights chosen alike;
+- `<method> + lexical + folders + named, weighted by links`: as the app ranks related notes, the notes whose
+  titles the note's text names fused in too (`engine.mentions`), their weight chosen with the others.
 
 Embeddings are cached per model file and collection under `.cache/heldout/` (a model file that changes
 gets new ones), so adding a method or a fusion re-embeds nothing. Results merge into
@@ -158,7 +160,7 @@ def main() -> None:
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
-                                         chosen_weight, folder_weighted_ranks, weight_from_links, weighted_ranks)
+                                         chosen_weight, engine_ranks, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -267,7 +269,7 @@ def main() -> None:
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
         alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
-        by_folders, folder_weights = {}, {}
+        by_folders, folder_weights, by_engine, engine_weights = {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
@@ -279,8 +281,11 @@ def main() -> None:
             fold_ranks, chosen = weight_from_links(ranks, data)
             weighted[data.name], weights[data.name] = link_metrics(fold_ranks), [weighting.model for weighting in chosen]
             vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
-            fold_ranks, chosen = weight_from_links(folder_weighted_ranks(scores, lexical[data.name], data), data)
+            every_ranks = engine_ranks(scores, lexical[data.name], data)
+            fold_ranks, chosen = weight_from_links({w: r for w, r in every_ranks.items() if not w.mention}, data)
             by_folders[data.name], folder_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
+            fold_ranks, chosen = weight_from_links(every_ranks, data)
+            by_engine[data.name], engine_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
             if not args.links_only:
                 neighbours[data.name] = neighbour_answers(cosine[data.name], data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
@@ -291,7 +296,8 @@ def main() -> None:
         record(f"{name} + BM25", fused)
         record(f"{name} + lexical", fused_lexical)
         record(f"{name} + lexical, weighted by links", weighted, {"weights": weights, "vault_weights": vault_weight})
-        record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder" per fold
+        record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder/mention" per fold
+        record(f"{name} + lexical + folders + named, weighted by links", by_engine, {"weights": engine_weights})
         if not args.links_only:
             record_hashtags(f"{name}: neighbours' tags", neighbours)
             head = model.tag_head if model is not None else None

@@ -96,12 +96,15 @@ HELDOUT_LABELS = {
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
-                 "default + lexical, weighted by links", "default + lexical + folders, weighted by links")
-# The ranking the app's related panel shows, and its stand-ins in runs from before the folders or the vault's own weight.
-APP_RANKINGS = ("default + lexical + folders, weighted by links", "default + lexical, weighted by links", "default + lexical")
-# The ranking the hashtags' related notes follow: the app's without the folders, which the tags weigh apart
-# (`engine.neighbour_tags`).
-TAG_RANKINGS = APP_RANKINGS[1:]
+                 "default + lexical, weighted by links", "default + lexical + folders, weighted by links",
+                 "default + lexical + folders + named, weighted by links")
+# The ranking the app's related panel shows, and its stand-ins in runs from before the named notes, the folders or
+# the vault's own weight.
+APP_RANKINGS = ("default + lexical + folders + named, weighted by links", "default + lexical + folders, weighted by links",
+                "default + lexical, weighted by links", "default + lexical")
+# The ranking the hashtags' related notes follow: the app's without the folders and the named notes (the tags weigh
+# the folder apart, `engine.neighbour_tags`).
+TAG_RANKINGS = APP_RANKINGS[2:]
 
 
 def legend(methods: list[str]) -> list[str]:
@@ -115,8 +118,10 @@ def legend(methods: list[str]) -> list[str]:
                   f"{RRF_K}, the engine's) of X's ranking with BM25's or with the engine's lexical match. `X + lexical, weighted by "
                   "links`: the same with X's ranking counting as much as the collection's own links choose "
                   "(`engine.fusion_weight`), each fifth of the links ranked at the weight the other four fifths chose. "
-                  "`X + lexical + folders, weighted by links`: as the app ranks related notes, the fused candidates nearest the "
-                  "note's folder first added as a third list (`engine.folder_ranking`), X's weight and the folders' chosen alike.", ""]
+                  "`X + lexical + folders, weighted by links`: the fused candidates nearest the "
+                  "note's folder first added as a third list (`engine.folder_ranking`), X's weight and the folders' chosen alike. "
+                  "`X + lexical + folders + named, weighted by links`: as the app ranks related notes, the notes whose titles the "
+                  "note's text names added as a fourth list (`engine.mentions`), its weight chosen with the others.", ""]
 
 
 def heldout_chart(results: dict, path: Path) -> None:
@@ -145,11 +150,15 @@ def heldout_chart(results: dict, path: Path) -> None:
 
 # The summary's rows: what ships, against MiniLM and the lexical match, alone and fused.
 SUMMARY_METHODS = (("NoteLLM default alone", "default"),
-                   ("default + lexical + folders, weighted by the vault's links (what the app shows)",
+                   ("default + lexical + folders + named notes, weighted by the vault's links (what the app shows)",
+                    "default + lexical + folders + named, weighted by links"),
+                   ("default + lexical + folders, weighted by the vault's links (named notes left out)",
                     "default + lexical + folders, weighted by links"),
-                   ("default + lexical, weighted by the vault's links (folders left out)", "default + lexical, weighted by links"),
+                   ("default + lexical, weighted by the vault's links (folders and named notes left out)", "default + lexical, weighted by links"),
                    ("default + lexical at equal weight", "default + lexical"),
-                   ("MiniLM alone", "MiniLM"), ("MiniLM + lexical + folders, weighted by links", "MiniLM + lexical + folders, weighted by links"),
+                   ("MiniLM alone", "MiniLM"),
+                   ("MiniLM + lexical + folders + named, weighted by links", "MiniLM + lexical + folders + named, weighted by links"),
+                   ("MiniLM + lexical + folders, weighted by links", "MiniLM + lexical + folders, weighted by links"),
                    ("MiniLM + lexical, weighted by links", "MiniLM + lexical, weighted by links"),
                    ("MiniLM + lexical at equal weight", "MiniLM + lexical"), ("engine lexical (BM25) alone", "lexical"))
 # The related notes whose tags vote in the summary: the app's ranking, else the best measured stand-in.
@@ -249,10 +258,11 @@ def issue_targets(results: dict) -> list[str]:
            f"{verdict(macro['default'] >= floor)} |",
            f"| what the app shows (`{app}`) ≥ `{minilm_fused}` + 0.03 | {macro[app]:.3f} against {macro[minilm_fused] + 0.03:.3f} | "
            f"{verdict(macro[app] >= macro[minilm_fused] + 0.03)} |"]
-    minilm_folders = "MiniLM + lexical + folders, weighted by links"
-    if "folders" in app and minilm_folders in methods:  # the folders lift any model: the bar with them on both sides
-        bar = methods[minilm_folders]["macro"]["R@10"] + 0.03
-        out.append(f"| the same with the folders on MiniLM's side too: ≥ `{minilm_folders}` + 0.03 | {macro[app]:.3f} against "
+    minilm_same = app.replace("default", "MiniLM", 1)
+    if "folders" in app and minilm_same in methods:  # the folders and titles lift any model: the bar with them on both sides
+        bar = methods[minilm_same]["macro"]["R@10"] + 0.03
+        both = "the folders and the named notes" if "named" in app else "the folders"
+        out.append(f"| the same with {both} on MiniLM's side too: ≥ `{minilm_same}` + 0.03 | {macro[app]:.3f} against "
                    f"{bar:.3f} | {verdict(macro[app] >= bar)} |")
     for collection, language in languages.items():
         if language == "en" or collection not in r10["default"]:
@@ -381,8 +391,9 @@ def heldout_section(results: dict) -> list[str]:
            "with BM25's or with the engine's lexical match; `+ lexical, weighted by links` weighs the method's ranking as the "
            "collection's own links choose (`engine.fusion_weight`, five-fold: no link chooses its own weight); "
            "`+ lexical + folders, weighted by links` adds the fused candidates nearest the note's folder first as a third "
-           "list, its weight chosen with the method's (`engine.folder_ranking`), ranked by the engine's own functions over "
-           "each ranking's first 100 notes: what the app's related panel shows.", "",
+           "list, its weight chosen with the method's (`engine.folder_ranking`); `+ lexical + folders + named, weighted by links` "
+           "adds the notes whose titles the note's text names (with its links cut) as a fourth (`engine.mentions`): what the "
+           "app's related panel shows. Both are ranked by the engine's own functions over each ranking's first 100 notes.", "",
            "| collection | language | notes | queries (links) |", "|---|---|---|---|"]
     out += [f"| {c} | {languages.get(c, '')} | {split['notes'][c]} | {split['queries'][c]} |" for c in collections]
     out += [""] + hashtag_protocol_method(results) + ["## Appendix: every run on the validation collections", "",

@@ -10,7 +10,8 @@ run one after another (two llama.cpp processes on the same cores slow each other
   the baseline of the cold-index ratio;
 - `reindex`: a cold `VaultIndex.reindex()` of the whole vault (scan, parse, embed, SQLite, USearch);
 - `noop`: the same reindex again with nothing changed;
-- `related`: `related()` latency over the real vectors, and again with the folders left out (`fuse_folders`);
+- `related`: `related()` latency over the real vectors, and again with the folders and the named notes left out
+  (`fuse_folders`, `fuse_mentions`: the model and the shared words alone);
 - `tags`: `suggest_tags()` latency (nothing cached) over the real vectors, and the model's tag head alone;
 - `lexical`: the lexical half of `related()` alone (BM25 in memory), on the listed notes;
 - `bare`: llama-cpp-python's own `Llama.embed`, one prompt per call, over an evenly spaced sample of the
@@ -121,8 +122,8 @@ def part_related(vault: Path, args) -> dict:
     with VaultIndex.open(vault, content_tokens=args.tokens, threads=args.threads) as index:
         paths = [row.path for row in index.notes() if row.indexed]  # a skipped file (an empty note) has no vector
         latencies = query_latencies(index, paths)
-        index.fuse_folders = False
-        return {"vectors": len(paths), "latencies": latencies, "without_folders": query_latencies(index, paths),
+        index.fuse_folders = index.fuse_mentions = False
+        return {"vectors": len(paths), "latencies": latencies, "pair_only": query_latencies(index, paths),
                 "ranking": index.status().ranking}
 
 
@@ -432,9 +433,9 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
         row("no-change reindex", ("noop", "reindex"), lambda noop, cold: f"| no-change reindex of {cold['notes']:,} notes | {noop['seconds']:.1f} s | | |"),
         row("`related` at the real vectors", ("related",),
             lambda related: f"| `related` at {related['vectors']:,} real vectors, k=10 | {latency(related['latencies'])} | "
-                            + (f"the folders left out: {latency(related['without_folders'])} | "
-                               f"**{percentile(related['latencies'], 0.95) / percentile(related['without_folders'], 0.95):.2f}× at p95** |"
-                               if "without_folders" in related else "| |")),
+                            + (f"the folders and named notes left out: {latency(related['pair_only'])} | "
+                               f"**{percentile(related['latencies'], 0.95) / percentile(related['pair_only'], 0.95):.2f}× at p95** |"
+                               if "pair_only" in related else "| |")),
         row("hashtags for the note on screen", ("tags",), hashtags),
         row("the lexical half of `related`", ("lexical",), lexical_half),
         row("`related` at synthetic vectors", ("synthetic",), lambda synthetic: (

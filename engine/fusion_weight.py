@@ -1,15 +1,18 @@
-"""How much a vault's related notes lean on the model, the words they share and their folders, chosen from its own links.
+"""How much a vault's related notes lean on the model, the words they share, their folders and the notes they name,
+chosen from its own links.
 
 Related notes fuse the model's ranking with the lexical match by reciprocal rank (`lexical.fuse_ranked`),
 the model's list counting `Weighting.model` times. Equal weight is best on most collections, but not everywhere:
 on the Russian validation collection the lexical match alone finds 0.591 of the links and the fused
 ranking 0.513. A vault filed by subject adds a third list: the fused candidates nearest the note's folder
-first (`engine.folder_ranking`), counting `Weighting.folder` times. A vault's existing links say which way
+first (`engine.folder_ranking`), counting `Weighting.folder` times, and a vault whose notes name each other by
+title a fourth: the notes whose titles the note's text holds (`engine.mentions`), counting `Weighting.mention`
+times. A vault's existing links say which way
 it leans. For up to `MAX_SOURCES` notes that link to other notes, the note with its link words cut
 (`markdown.strip_links`: a link names its target) is embedded again and ranked every way, and each
 weighting of `WEIGHTINGS` is scored by how many of its linked notes it puts among the first `RECALL_AT`.
 The best is the vault's (`choose_weighting` breaks ties); a vault with fewer than `MIN_SOURCES` linking
-notes keeps `DEFAULT`: equal weight, folders left out.
+notes keeps `DEFAULT`: equal weight, folders and named notes left out.
 
 Cutting the link words from both sides matters. Scored by five-fold cross-validation over the validation
 collections' link sources, each fold ranked with the weight its other four folds chose (the default
@@ -17,8 +20,9 @@ model; macro R@10 0.424 at weight 1 everywhere): 0.431 like this, 0.429 with the
 0.425 with them cut from the lexical query only, which leans the choice toward the model
 (`experiments/calibration_views.py`, docs/experiments.md). The folder weight, chosen the same way, lifts
 it to 0.480 (docs/benchmarks.md, 2026-12-04): ITMO-Study-Notes 0.211 → 0.579; it stays 0 on the vaults
-filed in one folder or whose links cross their folders. The folder weights offered were screened on
-training collections (`experiments/folder_weights.py`).
+filed in one folder or whose links cross their folders. The notes a note names lift it to 0.514 (docs/benchmarks.md,
+2026-12-04: sleeptoken 0.381 → 0.535, davidgasquez 0.249 → 0.340). The folder and mention weights offered were
+screened on training collections (`experiments/folder_weights.py`, `experiments/mention_weights.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .lexical import RRF_K, fuse_ranked
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # the model's; 0: the lexical match alone
 FOLDER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # the nearest-folder list's; 0: folders take no part
+MENTION_WEIGHTS = (0.0, 1.0)  # the named notes' list's; 0: it takes no part (0.5 and 2 offered too gained nothing on training collections)
 DEFAULT_WEIGHT = 1.0
 MIN_SOURCES = 20  # fewer linking notes than this say too little to move away from the default
 MAX_SOURCES = 200  # a sample this large is stable, and cheap: one embedding, one vector search and one lexical query each
@@ -42,23 +47,25 @@ META_KEY = "fusion_weight"  # where the index keeps its `Calibration` (JSON)
 
 
 class Weighting(NamedTuple):
-    """The model's weight against the shared words, and the nearest-folder list's."""
+    """The model's weight against the shared words, the nearest-folder list's and the named notes' list's."""
 
     model: float = DEFAULT_WEIGHT
     folder: float = 0.0
+    mention: float = 0.0
 
     def key(self) -> str:
-        """As the index keeps it in JSON: "model/folder"."""
-        return f"{self.model:g}/{self.folder:g}"
+        """As the index keeps it in JSON: "model/folder/mention"."""
+        return f"{self.model:g}/{self.folder:g}/{self.mention:g}"
 
     @classmethod
     def from_key(cls, key: str) -> "Weighting":
-        model, folder = key.split("/")
-        return cls(float(model), float(folder))
+        """Raises ValueError on any other form, such as "model/folder" kept before named notes took part."""
+        model, folder, mention = key.split("/")
+        return cls(float(model), float(folder), float(mention))
 
 
 DEFAULT = Weighting()
-WEIGHTINGS = tuple(Weighting(model, folder) for model in WEIGHTS for folder in FOLDER_WEIGHTS)
+WEIGHTINGS = tuple(Weighting(model, folder, mention) for model in WEIGHTS for folder in FOLDER_WEIGHTS for mention in MENTION_WEIGHTS)
 
 
 @dataclass
@@ -83,7 +90,8 @@ class Calibration:
     @classmethod
     def from_dict(cls, values: Mapping) -> "Calibration":
         """Raises KeyError, ValueError or TypeError on anything else, such as a choice kept before folders
-        took part (a "weight" and no "weighting"): the index then makes it again."""
+        took part (a "weight" and no "weighting") or before named notes did ("model/folder" keys): the index
+        then makes it again."""
         found = {Weighting.from_key(key): int(count) for key, count in values.get("found", {}).items()}
         return cls(Weighting.from_key(values["weighting"]), int(values["sources"]), int(values["links"]), found,
                    str(values.get("embedder", "")), int(values.get("link_count", 0)))
@@ -93,10 +101,12 @@ class Calibration:
         if self.sources < MIN_SOURCES:
             return (f"model and shared words at equal weight ({self.sources} notes link to others; "
                     f"{MIN_SOURCES} are needed to choose from the vault's own links)")
-        model, folder = self.weighting
+        model, folder, mention = self.weighting
         leaning = "shared words alone" if model == 0 else f"model weight {model:g} against shared words"
         if folder:
             leaning += f", nearest folders first at weight {folder:g}"
+        if mention:
+            leaning += f", the notes it names at weight {mention:g}"
         return f"{leaning}, chosen from {self.links} links of {self.sources} notes"
 
     def current(self, embedder: str | None, link_count: int) -> bool:
@@ -112,42 +122,47 @@ def list_weights(weight: float) -> list[float]:
 
 
 def fused(model: list[int], words: list[int], weighting: Weighting = DEFAULT, folders: Mapping[int, str] | None = None,
-          folder: str | None = None) -> list[tuple[int, float]]:
+          folder: str | None = None, named: list[int] | None = None) -> list[tuple[int, float]]:
     """The model's and the words' rankings fused at `weighting`: (id, relevance), best first, where relevance is
     the fused score over the best possible one, that of a note first in every list fused. With `folder` (the
     note's) and `folders` (each candidate's), a folder weight adds the fused candidates nearest the note's
     folder first (`folder_ranking.nearest_first`) as a third list, unless that list is the fused order itself
-    (every candidate as near, as in a vault of one folder): it would say nothing new."""
+    (every candidate as near, as in a vault of one folder): it would say nothing new. A mention weight adds
+    `named`, the notes the note names (`mentions.TitleIndex.named_in`), if it names any."""
     weights = list_weights(weighting.model)
-    ranked = fuse_ranked([model, words], weights=weights)
+    lists = [model, words]
+    ranked = fuse_ranked(lists, weights=weights)
     if weighting.folder and folder is not None and folders is not None:
         fused_order = [item for item, _ in ranked]
         nearest = nearest_first(fused_order, folders, folder)
         if nearest != fused_order:
-            weights = [*weights, weighting.folder]
-            ranked = fuse_ranked([model, words, nearest], weights=weights)
+            lists, weights = [*lists, nearest], [*weights, weighting.folder]
+    if weighting.mention and named:
+        lists, weights = [*lists, named], [*weights, weighting.mention]
+    if len(lists) > 2:
+        ranked = fuse_ranked(lists, weights=weights)
     best = sum(weights) / (RRF_K + 1)
     return [(item, score / best) for item, score in ranked]
 
 
 def weighted_ranking(model: list[int], words: list[int], weighting: Weighting, folders: Mapping[int, str] | None = None,
-                     folder: str | None = None, limit: int = RECALL_AT) -> list[int]:
+                     folder: str | None = None, named: list[int] | None = None, limit: int = RECALL_AT) -> list[int]:
     """The first `limit` ids of `fused`."""
-    return [item for item, _ in fused(model, words, weighting, folders, folder)[:limit]]
+    return [item for item, _ in fused(model, words, weighting, folders, folder, named)[:limit]]
 
 
 def found_per_weighting(model: list[int], words: list[int], targets: Iterable[int], folders: Mapping[int, str] | None = None,
-                        folder: str | None = None) -> dict[Weighting, int]:
+                        folder: str | None = None, named: list[int] | None = None) -> dict[Weighting, int]:
     """For one linking note: per weighting, how many of its link targets are among the first `RECALL_AT`."""
     targets = set(targets)
-    return {weighting: len(targets.intersection(weighted_ranking(model, words, weighting, folders, folder)))
+    return {weighting: len(targets.intersection(weighted_ranking(model, words, weighting, folders, folder, named)))
             for weighting in WEIGHTINGS}
 
 
 def choose_weighting(found: Mapping[Weighting, float]) -> Weighting:
     """The weighting of `found` (the links each weighting tried found) that found the most. A tie keeps
-    `DEFAULT` if it is among the tied, else the one with the least folder weight, then equal model weight,
+    `DEFAULT` if it is among the tied, else the one with the least mention weight, then the least folder weight, then equal model weight,
     else the lowest: the links cannot tell them apart there, and the words are the ranking a reader can
     check. (Over three splits into folds, macro R@10 0.430 against 0.427 when a tie went to the model weight
     nearest the default; MiniLM 0.450 against 0.449.)"""
-    return max((*found, DEFAULT), key=lambda w: (found.get(w, 0), w == DEFAULT, -w.folder, w.model == DEFAULT_WEIGHT, -w.model))
+    return max((*found, DEFAULT), key=lambda w: (found.get(w, 0), -w.mention, w == DEFAULT, -w.folder, w.model == DEFAULT_WEIGHT, -w.model))

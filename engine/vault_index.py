@@ -212,6 +212,8 @@ class VaultIndex:
         # Related notes fuse in the notes nearest the note's folder where the vault's links chose a folder
         # weight (engine/folder_ranking.py); False leaves the folders out (bench/scale.py times both).
         self.fuse_folders = True
+        # Likewise the notes a note names by title where the links chose a mention weight (engine/mentions.py).
+        self.fuse_mentions = True
         self._calibrating: _Calibrating | None = None  # a calibration that stepped aside, taken up by the next run
 
     def _open_store(self) -> Store:
@@ -449,11 +451,11 @@ class VaultIndex:
 
     def _ranked(self, vector, query_terms: list[str], wanted: int, exclude: int | None = None,
                 question: bool = False, weighting: fusion_weight.Weighting | None = None,
-                folder: str | None = None) -> list[tuple[int, float]]:
+                folder: str | None = None, named: list[int] | None = None) -> list[tuple[int, float]]:
         """(note id, relevance) best first: the model's nearest notes fused with the lexical matches by
         reciprocal rank (`lexical.fuse_ranked`; the model's ranking alone when `fuse_lexical` is off) at
-        `weighting` (default: the vault's), and with `folder` (the note's) those nearest it first at its
-        folder weight (`engine.fusion_weight`).
+        `weighting` (default: the vault's), with `folder` (the note's) those nearest it first at its
+        folder weight, and `named`, the notes it names, at its mention weight (`engine.fusion_weight`).
 
         Relevance is the one score the engine shows: the fused score over the best one possible, the
         score of a note ranked first by every ranking fused, so 1.0 is "first for the model and for the
@@ -473,7 +475,7 @@ class VaultIndex:
         # A question is no note: the weighting chosen from the vault's links between notes is not its.
         weighting = fusion_weight.DEFAULT if question else weighting or self._weighting()
         folders = self.store.folders_of([*model, *words]) if folder is not None and weighting.folder else None
-        ranked = fusion_weight.fused(model, words, weighting, folders, folder)
+        ranked = fusion_weight.fused(model, words, weighting, folders, folder, named)
         return [(i, round(relevance, 4)) for i, relevance in ranked[:wanted]]
 
     # --- the model's weight in related notes (engine/fusion_weight.py) --------------------------
@@ -526,9 +528,11 @@ class VaultIndex:
             embedded = self.model.embed_notes(list(notes.values()), self.content_tokens)
             for (note_id, (title, text)), vector in zip(notes.items(), embedded):
                 model = [i for i, _ in vectors.search(vector, fusion_weight.POOL + 1) if i != note_id]
-                words = [i for i in self._lexical_ranking(lexical.document(title, text).split(), fusion_weight.POOL + 1) if i != note_id]
+                note_terms = lexical.document(title, text).split()
+                words = [i for i in self._lexical_ranking(note_terms, fusion_weight.POOL + 1) if i != note_id]
                 folders = self.store.folders_of([*model, *words])
-                found = fusion_weight.found_per_weighting(model, words, work.targets[note_id], folders, rows[note_id].folder)
+                named = self.store.title_index().named_in(note_terms, exclude=note_id)
+                found = fusion_weight.found_per_weighting(model, words, work.targets[note_id], folders, rows[note_id].folder, named)
                 for weighting, count in found.items():
                     work.found[weighting] += count
                 work.sources_used += 1
@@ -545,17 +549,23 @@ class VaultIndex:
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
         """The `k` notes most related to this one: the model's similarity fused with shared words (see
-        `fuse_lexical`) and, where the vault's links follow its folders, with nearness in the folder tree
-        (`engine.folder_ranking`); linked notes are marked, or left out with `hide_linked`. `score` is the relevance
-        (`_ranked`), and `min_score` leaves out notes below it."""
+        `fuse_lexical`) and, where the vault's links follow them, with nearness in the folder tree
+        (`engine.folder_ranking`) and with the notes whose titles this one's text holds (`engine.mentions`);
+        linked notes are marked, or left out with `hide_linked`. `score` is the relevance (`_ranked`), and
+        `min_score` leaves out notes below it."""
         with self._mutex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
             weighting = self._weighting()
             filed = bool(weighting.folder) and self.fuse_folders  # the folders take part in this vault's ranking
-            hits = self._ranked(self.store.embedding_of(row.id), self._query_terms(row), wanted, exclude=row.id,
-                                weighting=weighting, folder=row.folder if filed else None)
+            note_terms = self._query_terms(row)
+            # The notes it names but does not link: its row holds its links' words, which name every linked
+            # note, and the weight was chosen with the links cut (`_calibrate_fusion`).
+            named = ([i for i in self.store.title_index().named_in(note_terms, exclude=row.id) if i not in linked]
+                     if weighting.mention and self.fuse_mentions and self.fuse_lexical else [])
+            hits = self._ranked(self.store.embedding_of(row.id), note_terms, wanted, exclude=row.id,
+                                weighting=weighting, folder=row.folder if filed else None, named=named)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
@@ -564,6 +574,7 @@ class VaultIndex:
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
             keywords = self.store.keywords([row.id, *rows])
             source_tags = {t.casefold() for t in row.tags}
+            named_set = set(named)
             results = []
             for note_id, score in hits:
                 other = rows.get(note_id)
@@ -577,7 +588,7 @@ class VaultIndex:
                         score=score,
                         linked=note_id in linked,
                         reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id],
-                                       same_folder=filed and other.folder == row.folder),
+                                       same_folder=filed and other.folder == row.folder, named=note_id in named_set),
                     )
                 )
             return results
@@ -841,9 +852,11 @@ def _search_reason(query_words: list[str], note_terms: str) -> str:
 
 
 def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str],
-            same_folder: bool = False) -> str:
-    """Why a related note is there, in a few words: the tags, else the key terms the two share; else, where the
-    vault's folders take part in the ranking, their common folder."""
+            same_folder: bool = False, named: bool = False) -> str:
+    """Why a related note is there, in a few words: the note names it by its title; the tags, else the key
+    terms the two share; else, where the vault's folders take part in the ranking, their common folder."""
+    if named:
+        return "named in this note"
     shared_tags = [t for t in other_tags if t.casefold() in source_tags]
     if shared_tags:
         return "shared tags: " + ", ".join(f"#{t}" for t in shared_tags[:3])

@@ -6,7 +6,7 @@ Related notes add a list of the fused candidates nearest the note's folder first
 a weight that the vault's own links choose among `engine.fusion_weight.FOLDER_WEIGHTS`. Which weights to
 offer is a choice to make away from the validation collections that judge it: here, on the training
 collections of at most 600 notes with at least 100 links and more than one folder, each ranked as
-`bench/heldout.py` ranks the app's related notes (`training.heldout.folder_weighted_ranks`, five-fold so that
+`bench/heldout.py` ranks its related notes with the folders (`training.heldout.engine_ranks`, five-fold so that
 no link chooses its own weighting), with each grid of folder weights offered. The model trained on these
 collections' links, so its own share of the numbers is in-vault; what the grids change is how far the
 folders may pull, which no training saw. Vectors are cached under .cache/heldout like the benchmark's.
@@ -34,7 +34,7 @@ def main() -> None:
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import cosine_scores, folder_weighted_ranks, note_folders, read_collection, weight_from_links
+    from notellm.training.heldout import cosine_scores, engine_ranks, note_folders, read_collection, weight_from_links
 
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
     split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
@@ -54,7 +54,7 @@ def main() -> None:
             continue
         vectors = bench.cached_vectors("default-train", key, data, embed)[0]
         cosine, lexical = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
-        ranks = folder_weighted_ranks(cosine, lexical, data, offered_weightings)
+        ranks = engine_ranks(cosine, lexical, data, offered_weightings)
         for grid, weights in GRIDS.items():
             offered = {weighting: r for weighting, r in ranks.items() if weighting.folder in weights}
             scores[grid].append(float(np.mean(weight_from_links(offered, data)[0] <= fusion_weight.RECALL_AT)))

@@ -1,4 +1,5 @@
-"""The model's and the folders' weights in related notes, chosen from the vault's own links (engine/fusion_weight.py)."""
+"""The weights of the model, the folders and the notes a note names in related notes, chosen from the vault's own
+links (engine/fusion_weight.py, engine/mentions.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from conftest import ENGINE, write_notes
 from notellm.engine import fusion_weight
 from notellm.engine.folder_ranking import folder_distance, nearest_first
 from notellm.engine.fusion_weight import DEFAULT, Weighting, choose_weighting, found_per_weighting, weighted_ranking
-from notellm.engine.lexical import fuse_ranked
+from notellm.engine.lexical import document, fuse_ranked
+from notellm.engine.mentions import TitleIndex, title_terms
 
 FILLER = ("Notes from the weekly review. The plan for the week was written down on Monday and checked on Friday. "
           "Most of the tasks were done in the morning, some were moved to the next week, and a few were dropped. ") * 2
@@ -40,8 +42,11 @@ def test_the_vaults_weighting_is_the_one_that_found_most_links_and_a_tie_keeps_t
     assert choose_weighting({Weighting(0.0, 0.0): 9, Weighting(0.5, 0.0): 9, DEFAULT: 9, Weighting(1.0, 2.0): 9}) == DEFAULT
     assert choose_weighting({Weighting(0.25, 0.0): 8, Weighting(0.5, 0.0): 8, DEFAULT: 7}) == Weighting(0.25, 0.0)
     assert choose_weighting({Weighting(0.5, 1.0): 8, Weighting(1.0, 2.0): 8, DEFAULT: 7}) == Weighting(0.5, 1.0)
-    assert choose_weighting({}) == DEFAULT == Weighting(fusion_weight.DEFAULT_WEIGHT, 0.0)
-    assert Weighting.from_key(Weighting(0.25, 2.0).key()) == Weighting(0.25, 2.0)
+    assert choose_weighting({Weighting(1.0, 0.0, 1.0): 8, Weighting(0.5, 2.0): 8, DEFAULT: 7}) == Weighting(0.5, 2.0)
+    assert choose_weighting({}) == DEFAULT == Weighting(fusion_weight.DEFAULT_WEIGHT, 0.0, 0.0)
+    assert Weighting.from_key(Weighting(0.25, 2.0, 1.0).key()) == Weighting(0.25, 2.0, 1.0)
+    with pytest.raises(ValueError):
+        Weighting.from_key("0.25/2")  # as kept before named notes took part
 
 
 def test_at_weight_zero_the_shared_words_rank_and_the_model_only_orders_what_they_leave_out():
@@ -75,6 +80,27 @@ def test_a_folder_weight_brings_the_notes_of_the_notes_folder_up_and_none_leaves
     assert set(found) == set(fusion_weight.WEIGHTINGS) and found[Weighting(1.0, 2.0)] == 2
 
 
+def test_a_note_names_a_title_as_a_run_of_whole_terms_longest_title_first():
+    titles = TitleIndex([(1, "Graph View"), (2, "Java"), (3, "View"), (4, "AI"), (5, "线性代数"), (6, "Graph view and links")])
+    named = lambda text, **options: titles.named_in(document("A note", text).split(), **options)  # noqa: E731
+    assert named("The graph view shows links; see the View menu.") == [1, 3]  # the longer title first
+    assert named("JavaScript is not it, and AI is too short to tell.") == []  # whole words; a title of two letters names nothing
+    assert named("View it, then the graph view and links of Java.") == [6, 1, 3, 2]  # longest first, then the first named
+    assert named("复习线性代数的笔记") == [5]  # CJK by character pairs, no spaces needed
+    assert named("The graph view.", exclude=1) == [3]
+    assert title_terms("C#") is None and title_terms("Graph View") == ("graph", "view")
+
+
+def test_a_mention_weight_brings_the_named_notes_up_and_none_leaves_the_ranking_as_it_was():
+    model, words = [1, 2, 3, 4], [2, 1, 4, 3]
+    assert weighted_ranking(model, words, Weighting(1.0, 0.0, 1.0), named=[4])[0] == 4
+    assert weighted_ranking(model, words, DEFAULT, named=[4]) == weighted_ranking(model, words, DEFAULT)
+    assert weighted_ranking(model, words, Weighting(1.0, 0.0, 1.0), named=[]) == weighted_ranking(model, words, DEFAULT)
+    assert 9 in weighted_ranking(model, words, Weighting(1.0, 0.0, 1.0), named=[9])  # named, in neither list: it joins them
+    found = found_per_weighting(model, words, {4}, named=[4])
+    assert found[Weighting(1.0, 0.0, 1.0)] == 1 and set(found) == set(fusion_weight.WEIGHTINGS)
+
+
 def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp_path, open_index):
     vault = paired_vault(tmp_path / "pairs", fusion_weight.MIN_SOURCES + 2)
     index = open_index(vault)
@@ -82,8 +108,9 @@ def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp
     chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
     assert chosen["sources"] == chosen["links"] == fusion_weight.MIN_SOURCES + 2
     assert chosen["found"][chosen["weighting"]] == max(chosen["found"].values())
-    assert chosen["found"]["0/0"] == chosen["links"]  # the coined word finds every partner
-    assert chosen["weighting"].endswith("/0")  # one folder for all: folders tell nothing, and a tie leaves them out
+    assert chosen["found"]["0/0/0"] == chosen["links"]  # the coined word finds every partner
+    # One folder for all: folders tell nothing; no title is named; a tie leaves both out.
+    assert Weighting.from_key(chosen["weighting"])[1:] == (0.0, 0.0)
     assert summary.ranking == index.status().ranking
     assert f"chosen from {chosen['links']} links of {chosen['sources']} notes" in summary.ranking
     assert [r.path for r in index.related("Review 3.md", k=1)] == ["Outcome 3.md"]
@@ -113,7 +140,7 @@ def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp
     chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
     weighting = Weighting.from_key(chosen["weighting"])
     assert weighting.folder > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == pairs
-    assert max(count for key, count in chosen["found"].items() if key.endswith("/0")) < pairs // 2  # without folders: chance
+    assert max(count for key, count in chosen["found"].items() if not Weighting.from_key(key).folder) < pairs // 2  # without folders: chance
     assert f"nearest folders first at weight {weighting.folder:g}" in summary.ranking
     for folder in coined_words(4 * pairs)[0:20:4]:
         assert {r.path for r in index.related(f"{folder}/Outcome.md", k=2)} == {f"{folder}/Review.md", f"{folder}/Aside.md"}
@@ -124,6 +151,44 @@ def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp
     unfiled = index.related(f"{folder}/Aside.md", k=2)
     assert {r.path for r in unfiled} != {f"{folder}/Review.md", f"{folder}/Outcome.md"}  # the other asides' words lead
     assert all(r.reason != "same folder" for r in unfiled)
+
+
+COLOURS = ("amber", "azure", "coral", "ivory", "olive", "slate", "tawny", "umber")
+ANIMALS = ("badger", "heron", "lynx", "marten", "otter", "plover", "stoat", "wren")
+
+
+def named_vault(root, sources: int):
+    """Notes titled by a colour and an animal, every pairing; `sources` journal notes, each naming one of them in
+    a sentence that also holds three other colours and three other animals, and linking it. The words tie the
+    named note with 15 others; only the title, named as a phrase, tells which one the journal means. One more
+    journal note names a title without linking it."""
+    notes = {f"{colour.title()} {animal}.md": f"# {colour.title()} {animal}\n\n{FILLER}\n" for colour in COLOURS for animal in ANIMALS}
+    for number, word in enumerate(coined_words(sources + 1)):
+        colour, animal = COLOURS[number % 8], ANIMALS[(number * 3) % 8]
+        others = [COLOURS[(number + step) % 8] for step in (1, 3, 5)], [ANIMALS[(number * 3 + step) % 8] for step in (2, 4, 6)]
+        sentence = (f"By the {others[0][0]} barn, the {others[0][1]} gate and the {others[0][2]} fence we saw "
+                    f"the {colour} {animal}; a {others[1][0]}, a {others[1][1]} and a {others[1][2]} ran off.")
+        link = f" [[{colour.title()} {animal}]]" if number < sources else ""
+        notes[f"Journal {word}.md"] = f"# Journal {word}\n\n{FILLER}\n{sentence}{link}\n"
+    return write_notes(root, notes)
+
+
+def test_a_vault_whose_links_follow_the_titles_its_notes_name_ranks_the_named_note_first(tmp_path, open_index):
+    sources = fusion_weight.MIN_SOURCES + 2
+    vault = named_vault(tmp_path / "named", sources)
+    index = open_index(vault)
+    summary = index.reindex()
+    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
+    weighting = Weighting.from_key(chosen["weighting"])
+    assert weighting.mention > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == sources
+    assert max(count for key, count in chosen["found"].items() if not Weighting.from_key(key).mention) < sources
+    assert f"the notes it names at weight {weighting.mention:g}" in summary.ranking
+    unlinked = f"Journal {coined_words(sources + 1)[-1]}.md"
+    first = index.related(unlinked, k=3)[0]
+    assert (first.path, first.reason, first.linked) == (f"{COLOURS[sources % 8].title()} {ANIMALS[(sources * 3) % 8]}.md",
+                                                       "named in this note", False)
+    index.fuse_mentions = False  # as the scale benchmark times it: the ranking without the named notes' list
+    assert all(r.reason != "named in this note" for r in index.related(unlinked, k=3))
 
 
 def test_a_vault_with_few_links_keeps_equal_weight_and_says_why(garden, open_index):
@@ -147,7 +212,9 @@ def test_a_run_that_steps_aside_while_choosing_goes_on_with_it_without_embedding
 
 @pytest.mark.parametrize("kept", ['{"weight": "heavy"}',
                                   # as an index kept it before folders took part: chosen again, with them
-                                  '{"weight": 0.5, "sources": 20, "links": 20, "found": {"0.5": 20}, "embedder": "", "link_count": 20}'])
+                                  '{"weight": 0.5, "sources": 20, "links": 20, "found": {"0.5": 20}, "embedder": "", "link_count": 20}',
+                                  # before named notes took part: chosen again, with them
+                                  '{"weighting": "0.5/1", "sources": 20, "links": 20, "found": {"0.5/1": 20}, "embedder": "", "link_count": 20}'])
 def test_an_unreadable_or_older_choice_in_the_index_is_made_again(tmp_path, open_index, kept):
     vault = paired_vault(tmp_path / "pairs", fusion_weight.MIN_SOURCES)
     index = open_index(vault)

@@ -29,6 +29,7 @@ from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics,
 from notellm.engine.lexical import RRF_K, document
 from notellm.engine.lexical import terms as lexical_terms
 from notellm.engine.markdown import FRONTMATTER, INLINE_TAG, parse_note, strip_links
+from notellm.engine.mentions import TitleIndex
 from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, MIN_VOTES, NEIGHBOURS, folder_votes, neighbour_tags, tag_votes
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.tag_head import TagHead
@@ -130,13 +131,21 @@ def weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: C
             for weight in fusion_weight.WEIGHTS}
 
 
-def folder_weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
-                          weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS) -> Ranks:
-    """Each link's rank at each of `weightings` (the model's weight and the nearest-folder list's; the engine's
-    by default), ranked as the engine ranks related notes: its own functions over each ranking's first
-    `fusion_weight.POOL` notes. A target outside the fused candidates ranks last."""
+def named_notes(data: CollectionData) -> list[list[int]]:
+    """Per note, the notes whose titles its text names (`engine.mentions`), found in its lexical row as the engine
+    finds them; the text has no link markup, so these are the notes it names without linking."""
+    titles = TitleIndex(enumerate(note["title"] for note in data.notes))
+    return [titles.named_in(document(note["title"], note["text"]).split(), exclude=i) for i, note in enumerate(data.notes)]
+
+
+def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
+                 weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS) -> Ranks:
+    """Each link's rank at each of `weightings` (the model's weight, the nearest-folder list's and the named
+    notes'; the engine's by default), ranked as the engine ranks related notes: its own functions over each
+    ranking's first `fusion_weight.POOL` notes. A target outside the fused candidates ranks last."""
     folders = note_folders(data)
     every_folder = dict(enumerate(folders))
+    named = named_notes(data) if any(weighting.mention for weighting in weightings) else None
     sources = data.sources
     fused_rows = {weighting: np.full((len(sources), len(data.notes)), -np.inf) for weighting in weightings}
     for row, source in enumerate(sources):
@@ -145,7 +154,7 @@ def folder_weighted_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, 
         order = matched[np.argsort(-lexical_scores[row][matched], kind="stable")]
         words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
         for weighting, scores in fused_rows.items():
-            for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source]):
+            for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source], named and named[source]):
                 scores[row, note] = score
     return {weighting: link_ranks(scores, data) for weighting, scores in fused_rows.items()}
 
@@ -161,7 +170,7 @@ def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None =
                       folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[fusion_weight.Weighting]]:
     """The collection ranked at the weighting its own links choose (`engine.fusion_weight`), without a link
     choosing its own weighting: the link sources are split into `folds`, and each fold's links are ranked at
-    the weighting that its other folds' links choose from `ranks` (`weighted_ranks`, `folder_weighted_ranks`).
+    the weighting that its other folds' links choose from `ranks` (`weighted_ranks`, `engine_ranks`).
     Returns each link's rank in `judged` (default: `ranks`; another view of the same links), in `data.links`
     order, and the weighting each fold used."""
     judged = ranks if judged is None else judged
