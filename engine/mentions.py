@@ -28,21 +28,27 @@ def title_terms(title: str) -> tuple[str, ...] | None:
 
 
 class TitleIndex:
-    """The vault's titles by their first term, to find those a note's terms hold in one pass over them."""
+    """The vault's titles by their first term, to find those a note's terms hold without a pass in Python over them."""
 
     def __init__(self, titles: Iterable[tuple[int, str]]) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, int]]] = defaultdict(list)
         for note_id, title in titles:
             phrase = title_terms(title)
             if phrase is not None:
-                self._by_first[phrase[0]].append((phrase, note_id))
+                self._by_first[phrase[0]].append((phrase, f" {' '.join(phrase)} ", note_id))
+        self._firsts = set(self._by_first)
 
     def named_in(self, note_terms: list[str], exclude: int | None = None, limit: int = MAX_NAMED) -> list[int]:
         """The notes whose title `note_terms` (a lexical row's, `lexical.document(...).split()`) hold: the
         longest title first (a longer title names its note more surely), then the first named first."""
+        held = set(note_terms)
+        row = f" {' '.join(note_terms)} "  # each title's terms are searched for in it as a string, between spaces
         found: dict[int, tuple[int, int]] = {}
-        for position, term in enumerate(note_terms):
-            for phrase, note_id in self._by_first.get(term, ()):
-                if note_id != exclude and note_id not in found and tuple(note_terms[position:position + len(phrase)]) == phrase:
+        for first in held.intersection(self._firsts):  # two sets: it walks the smaller
+            for phrase, needle, note_id in self._by_first[first]:
+                if note_id == exclude or note_id in found or not held.issuperset(phrase):
+                    continue
+                position = row.find(needle)
+                if position >= 0:
                     found[note_id] = (-len(phrase), position)
         return sorted(found, key=found.__getitem__)[:limit]

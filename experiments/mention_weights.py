@@ -1,6 +1,7 @@
 """Which weights the notes a note names may take in related notes, screened on training collections.
 
     .venv/bin/python experiments/mention_weights.py [MODEL.gguf]
+    .venv/bin/python experiments/mention_weights.py --both-ways   # also the notes that name the note
 
 Related notes may fuse in the notes whose titles the note's text names (`engine.mentions`) at a weight that the
 vault's own links choose among `engine.fusion_weight.MENTION_WEIGHTS`, together with the model's and the
@@ -9,7 +10,8 @@ on the training collections of at most 600 notes with at least 100 links, each r
 ranks the app's related notes (`training.heldout.engine_ranks`, five-fold so that no link chooses its own
 weighting), with each grid of mention weights offered. The model trained on these collections' links, so its
 own share of the numbers is in-vault; what the grids change is how far the named notes may pull, which no
-training saw. Vectors are cached under .cache/heldout like the benchmark's.
+training saw. Vectors are cached under .cache/heldout like the benchmark's. `--both-ways` screens the other
+direction too: after the notes the note names, the notes whose text names its title.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def main() -> None:
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import cosine_scores, engine_ranks, named_notes, read_collection, weight_from_links
 
-    model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
+    arguments = [argument for argument in sys.argv[1:] if argument != "--both-ways"]
+    both_ways = "--both-ways" in sys.argv[1:]
+    model_path = Path(arguments[0]) if arguments else REPO / "assets" / "models" / "notellm-default.gguf"
     split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
     chosen = [c for c in split.train if c.notes <= MAX_NOTES and c.edges >= MIN_LINKS]
     model = NoteModel(model_path, threads=2)
@@ -54,9 +58,15 @@ def main() -> None:
             continue
         vectors = bench.cached_vectors("default-train", key, data, embed)[0]
         cosine, lexical = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
-        ranks = engine_ranks(cosine, lexical, data, offered_weightings)
         named = named_notes(data)
         share = np.mean([target in named[source] for source, target in data.links])
+        if both_ways:
+            naming: list[list[int]] = [[] for _ in data.notes]
+            for source, targets in enumerate(named):
+                for target in targets:
+                    naming[target].append(source)
+            named = [targets + [n for n in naming[note] if n not in targets] for note, targets in enumerate(named)]
+        ranks = engine_ranks(cosine, lexical, data, offered_weightings, named)
         for grid, weights in GRIDS.items():
             offered = {weighting: r for weighting, r in ranks.items() if weighting.mention in weights}
             scores[grid].append(float(np.mean(weight_from_links(offered, data)[0] <= fusion_weight.RECALL_AT)))

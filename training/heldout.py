@@ -139,13 +139,16 @@ def named_notes(data: CollectionData) -> list[list[int]]:
 
 
 def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
-                 weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS) -> Ranks:
+                 weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS,
+                 named: list[list[int]] | None = None) -> Ranks:
     """Each link's rank at each of `weightings` (the model's weight, the nearest-folder list's and the named
     notes'; the engine's by default), ranked as the engine ranks related notes: its own functions over each
-    ranking's first `fusion_weight.POOL` notes. A target outside the fused candidates ranks last."""
+    ranking's first `fusion_weight.POOL` notes. A target outside the fused candidates ranks last. `named`
+    replaces `named_notes(data)`, to screen another rule."""
     folders = note_folders(data)
     every_folder = dict(enumerate(folders))
-    named = named_notes(data) if any(weighting.mention for weighting in weightings) else None
+    if named is None and any(weighting.mention for weighting in weightings):
+        named = named_notes(data)
     sources = data.sources
     fused_rows = {weighting: np.full((len(sources), len(data.notes)), -np.inf) for weighting in weightings}
     for row, source in enumerate(sources):
