@@ -487,10 +487,11 @@ class VaultIndex:
             return None
 
     def _weighting(self) -> fusion_weight.Weighting:
-        """The vault's weights of the model and its folders against shared words, if chosen for the model the vectors are of."""
+        """The vault's weights of the model, its folders and the notes a note names against shared words, if chosen
+        for the model the vectors are of; else `fusion_weight.UNCHOSEN`."""
         kept = self._calibration()
         if kept is None or kept.embedder != self.store.embedder():
-            return fusion_weight.DEFAULT
+            return fusion_weight.UNCHOSEN
         return kept.weighting
 
     def _calibrate_fusion(self, should_stop: Callable[[], bool] | None = None, progress: Progress | None = None) -> bool:
@@ -539,7 +540,7 @@ class VaultIndex:
                 work.links += len(work.targets[note_id])
             if progress is not None:
                 progress(work.done, len(work.sources))
-        chosen = fusion_weight.choose_weighting(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT
+        chosen = fusion_weight.choose_weighting(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.UNCHOSEN
         calibration = fusion_weight.Calibration(chosen, work.sources_used if work.sources else len(targets), work.links, work.found,
                                                 embedder or "", link_count)
         self.store.set_meta(fusion_weight.META_KEY, json.dumps(calibration.as_dict()))
@@ -767,7 +768,7 @@ class VaultIndex:
             return "model alone"
         kept = self._calibration()
         if kept is None or kept.embedder != self.store.embedder():
-            return "model and shared words at equal weight (chosen from the vault's links at the next reindex)"
+            return f"{fusion_weight.leaning(fusion_weight.UNCHOSEN)} (chosen from the vault's links at the next reindex)"
         return kept.describe()
 
 

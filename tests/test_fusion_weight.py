@@ -191,11 +191,20 @@ def test_a_vault_whose_links_follow_the_titles_its_notes_name_ranks_the_named_no
     assert all(r.reason != "named in this note" for r in index.related(unlinked, k=3))
 
 
-def test_a_vault_with_few_links_keeps_equal_weight_and_says_why(garden, open_index):
+def test_a_vault_with_few_links_gets_the_fixed_weighting_names_its_titles_and_says_why(garden, open_index):
+    write_notes(garden, {"Baking/Focaccia.md": "# Focaccia\n\nSpread the pizza dough in an oiled tin and bake it hot.\n"})
     index = open_index(garden)
     assert "chosen from the vault's links at the next reindex" in index.status().ranking
     index.reindex()
-    assert index.status().ranking.startswith("model and shared words at equal weight (2 notes link to others;")
+    assert fusion_weight.UNCHOSEN.folder and fusion_weight.UNCHOSEN.mention
+    assert index.status().ranking == (f"{fusion_weight.leaning(fusion_weight.UNCHOSEN)} (2 notes link to others; "
+                                      f"{fusion_weight.MIN_SOURCES} are needed to choose from the vault's own links)")
+    assert index.status().ranking.startswith("model and shared words at equal weight, nearest folders first at weight 0.5, "
+                                             "the notes it names at weight 1 (2 notes link")
+    first = index.related("Baking/Focaccia.md", k=3)[0]
+    assert (first.path, first.reason) == ("Baking/Pizza dough.md", "named in this note")
+    index.fuse_mentions = False
+    assert index.related("Baking/Focaccia.md", k=3)[0].reason != "named in this note"
 
 
 def test_a_run_that_steps_aside_while_choosing_goes_on_with_it_without_embedding_again(tmp_path, open_index):

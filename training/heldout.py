@@ -164,8 +164,8 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
 
 def chosen_weight(ranks: Ranks, choosing: np.ndarray, sources: int) -> fusion_weight.Weighting:
     """The weighting that the links in the mask `choosing`, of `sources` linking notes, choose (`engine.fusion_weight`)."""
-    if sources < fusion_weight.MIN_SOURCES:
-        return fusion_weight.DEFAULT
+    if sources < fusion_weight.MIN_SOURCES:  # the engine's fallback, or equal weight where `ranks` leave the folders out
+        return fusion_weight.UNCHOSEN if fusion_weight.UNCHOSEN in ranks else fusion_weight.DEFAULT
     return fusion_weight.choose_weighting({weighting: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weighting, r in ranks.items()})
 
 
