@@ -38,7 +38,7 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # the model's; 0: the lexical match 
 FOLDER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # the nearest-folder list's; 0: folders take no part
 MENTION_WEIGHTS = (0.0, 1.0)  # the named notes' list's; 0: it takes no part (0.5 and 2 offered too gained nothing on training collections)
 DEFAULT_WEIGHT = 1.0
-MIN_SOURCES = 20  # fewer linking notes than this say too little to move away from the default
+MIN_SOURCES = 20  # fewer linking notes than this say too little to choose by: the vault gets `UNCHOSEN`
 MAX_SOURCES = 200  # a sample this large is stable, and cheap: one embedding, one vector search and one lexical query each
 BATCH = 8  # linking notes embedded at a time, between two chances to step aside
 RECALL_AT = 10  # the related notes a panel shows
@@ -175,8 +175,8 @@ def found_per_weighting(model: list[int], words: list[int], targets: Iterable[in
 
 def choose_weighting(found: Mapping[Weighting, float]) -> Weighting:
     """The weighting of `found` (the links each weighting tried found) that found the most. A tie keeps
-    `DEFAULT` if it is among the tied, else the one with the least mention weight, then the least folder weight, then equal model weight,
-    else the lowest: the links cannot tell them apart there, and the words are the ranking a reader can
-    check. (Over three splits into folds, macro R@10 0.430 against 0.427 when a tie went to the model weight
+    `DEFAULT` if it is among the tied, else the one with the least mention weight, then the least folder
+    weight, then equal model weight, else the lowest: the links cannot tell them apart there, and the words
+    are the ranking a reader can check. (Over three splits into folds, macro R@10 0.430 against 0.427 when a tie went to the model weight
     nearest the default; MiniLM 0.450 against 0.449.)"""
     return max((*found, DEFAULT), key=lambda w: (found.get(w, 0), -w.mention, w == DEFAULT, -w.folder, w.model == DEFAULT_WEIGHT, -w.model))

@@ -550,9 +550,9 @@ class VaultIndex:
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
         """The `k` notes most related to this one: the model's similarity fused with shared words (see
-        `fuse_lexical`) and, where the vault's links follow them, with nearness in the folder tree
-        (`engine.folder_ranking`) and with the notes whose titles this one's text holds (`engine.mentions`);
-        linked notes are marked, or left out with `hide_linked`. `score` is the relevance (`_ranked`), and
+        `fuse_lexical`), with nearness in the folder tree (`engine.folder_ranking`) and with the notes whose
+        titles this one's text holds (`engine.mentions`), each at the vault's weight (`_weighting`); linked
+        notes are marked, or left out with `hide_linked`. `score` is the relevance (`_ranked`), and
         `min_score` leaves out notes below it."""
         with self._mutex:
             row = self.note(path)
