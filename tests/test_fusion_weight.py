@@ -120,6 +120,13 @@ def test_a_vault_whose_links_follow_its_words_gets_a_weight_chosen_from_them(tmp
     assert index.reindex().ranking != ""  # a fifth more links: chosen again
 
 
+def reindex_and_choice(index):
+    """Index the vault: the summary, and what its links chose, as the index keeps it (JSON) and as a Weighting."""
+    summary = index.reindex()
+    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
+    return summary, chosen, Weighting.from_key(chosen["weighting"])
+
+
 def filed_vault(root, pairs: int):
     """`pairs` folders, each holding a note that links to its partner and an aside; no two notes share a word
     but the ones every review, outcome or aside has, so only the folder tells which partner is whose."""
@@ -136,9 +143,7 @@ def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp
     pairs = fusion_weight.MIN_SOURCES + 2
     vault = filed_vault(tmp_path / "filed", pairs)
     index = open_index(vault)
-    summary = index.reindex()
-    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
-    weighting = Weighting.from_key(chosen["weighting"])
+    summary, chosen, weighting = reindex_and_choice(index)
     assert weighting.folder > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == pairs
     assert max(count for key, count in chosen["found"].items() if not Weighting.from_key(key).folder) < pairs // 2  # without folders: chance
     assert f"nearest folders first at weight {weighting.folder:g}" in summary.ranking
@@ -177,9 +182,7 @@ def test_a_vault_whose_links_follow_the_titles_its_notes_name_ranks_the_named_no
     sources = fusion_weight.MIN_SOURCES + 2
     vault = named_vault(tmp_path / "named", sources)
     index = open_index(vault)
-    summary = index.reindex()
-    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
-    weighting = Weighting.from_key(chosen["weighting"])
+    summary, chosen, weighting = reindex_and_choice(index)
     assert weighting.mention > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == sources
     assert max(count for key, count in chosen["found"].items() if not Weighting.from_key(key).mention) < sources
     assert f"the notes it names at weight {weighting.mention:g}" in summary.ranking
