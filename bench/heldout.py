@@ -67,6 +67,23 @@ def validation_collections(corpus: Path | None = None, seed: int = 0):
     return rule, split, [read_collection(extract(corpus, c, REPO / ".cache" / "corpus"), c.name) for c in split.validation]
 
 
+def small_training_collections(max_notes: int, min_links: int, corpus: Path | None = None, seed: int = 0) -> list:
+    """The training collections of the same split (manifest entries) with at most `max_notes` notes and at least
+    `min_links` links: where the experiments screen a ranking rule away from the validation collections."""
+    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, read_manifest, split_collections
+
+    split = split_collections(read_manifest(corpus or DEFAULT_CORPUS), SplitRule(seed=seed))
+    return [c for c in split.train if c.notes <= max_notes and c.edges >= min_links]
+
+
+def note_embedder(path: Path, content_tokens: int, threads: int = 2):
+    """(cache key, embed) for a model file through the engine's `NoteModel`, as `cached_vectors` takes them."""
+    from notellm.engine.model import NoteModel
+
+    model = NoteModel(path, threads=threads)
+    return model_key(path, content_tokens), lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], content_tokens)
+
+
 def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple[np.ndarray, float]:
     """(vectors, seconds per note) for one collection, computed once per model file."""
     path = CACHE / f"{method}-{key}" / f"{data.name}.npz"

@@ -30,18 +30,14 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its vector cache and model key
 
     from notellm.engine import fusion_weight
-    from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import cosine_scores, engine_ranks, note_folders, read_collection, weight_from_links
 
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
-    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
-    chosen = [c for c in split.train if c.notes <= MAX_NOTES and c.edges >= MIN_LINKS]
-    model = NoteModel(model_path, threads=2)
-    key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
-    embed = lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], DEFAULT_CONTENT_TOKENS)  # noqa: E731
+    chosen = bench.small_training_collections(MAX_NOTES, MIN_LINKS)
+    key, embed = bench.note_embedder(model_path, DEFAULT_CONTENT_TOKENS)
     scores: dict[str, list[float]] = {grid: [] for grid in GRIDS}
     every_folder_weight = sorted({weight for weights in GRIDS.values() for weight in weights})
     offered_weightings = tuple(fusion_weight.Weighting(m, f) for m in fusion_weight.WEIGHTS for f in every_folder_weight)
@@ -60,7 +56,6 @@ def main() -> None:
             scores[grid].append(float(np.mean(weight_from_links(offered, data)[0] <= fusion_weight.RECALL_AT)))
         print(f"| {collection.name.split('__')[0]} | {len(data.notes)} | {len(folders)} | "
               + " | ".join(f"{scores[grid][-1]:.3f}" for grid in GRIDS) + " |", flush=True)
-    model.close()
     print(f"| **macro ({len(scores['none'])})** | | | " + " | ".join(f"**{np.mean(v):.3f}**" for v in scores.values()) + " |")
 
 

@@ -28,30 +28,27 @@ def main() -> None:
     import heldout as bench  # bench/heldout.py: its collections, vector cache and model key
 
     from notellm.engine.fusion_weight import DEFAULT, UNCHOSEN, Weighting
-    from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
+    from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import cosine_scores, engine_ranks, read_collection
 
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
-    model = NoteModel(model_path, threads=2)
-    key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
-    embed = lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], DEFAULT_CONTENT_TOKENS)  # noqa: E731
+    key, embed = bench.note_embedder(model_path, DEFAULT_CONTENT_TOKENS)
     fixed = (DEFAULT, Weighting(1.0, 0.5, 0.0), Weighting(1.0, 0.0, 1.0), Weighting(1.0, 0.0, 0.5), UNCHOSEN, Weighting(1.0, 1.0, 1.0))
-    split = split_collections(read_manifest(DEFAULT_CORPUS), SplitRule(seed=0))
-    training = [c for c in split.train if c.notes <= MAX_NOTES and c.edges >= MIN_LINKS]
-    for kind, collections, method in (("training", training, "default-train"), ("validation", split.validation, "default")):
+    training = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
+                for c in bench.small_training_collections(MAX_NOTES, MIN_LINKS)]
+    validation = bench.validation_collections()[2]
+    for kind, collections, method in (("training", training, "default-train"), ("validation", validation, "default")):
         scores: dict[Weighting, list[float]] = {weighting: [] for weighting in fixed}
         print(f"\n{kind} collections\n\n| collection | " + " | ".join(w.key() for w in fixed) + " |")
         print("|---|" + "---|" * len(fixed))
-        for collection in collections:
-            data = read_collection(extract(DEFAULT_CORPUS, collection, REPO / ".cache" / "corpus"), collection.name)
+        for data in collections:
             vectors = bench.cached_vectors(method, key, data, embed)[0]
             ranks = engine_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data, fixed)
             for weighting in fixed:
                 scores[weighting].append(float(np.mean(ranks[weighting] <= 10)))
-            print(f"| {collection.name} | " + " | ".join(f"{scores[w][-1]:.3f}" for w in fixed) + " |", flush=True)
+            print(f"| {data.name} | " + " | ".join(f"{scores[w][-1]:.3f}" for w in fixed) + " |", flush=True)
         print(f"| **macro ({len(collections)})** | " + " | ".join(f"**{np.mean(scores[w]):.3f}**" for w in fixed) + " |")
         for weighting in fixed[1:]:
             gains = np.array(scores[weighting]) - np.array(scores[DEFAULT])

@@ -157,7 +157,8 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
         order = matched[np.argsort(-lexical_scores[row][matched], kind="stable")]
         words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
         for weighting, scores in fused_rows.items():
-            for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source], named and named[source]):
+            note_named = named[source] if named is not None else None
+            for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source], note_named):
                 scores[row, note] = score
     return {weighting: link_ranks(scores, data) for weighting, scores in fused_rows.items()}
 
