@@ -7,8 +7,9 @@
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
 Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
-on the collections with at least 100 tagged notes, for the lexical match alone and for every method + lexical;
-with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.
+on the collections with at least 100 tagged notes, the related notes whose tags vote ranked by the lexical match
+alone and, for every method, as the app's related panel ranks them (`... + lexical + folders + named, weighted by
+links`, the weighting chosen from all of the collection's links); with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.
 
 The validation collections are drawn from `../shared/corpus` by `training.corpus.split_collections`
 (seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
@@ -248,15 +249,15 @@ def main() -> None:
         written = {name: answers for name, (answers, _) in written.items()}
     ranking = CachedRanking(args.writer, args.threads) if args.writer is not None else None
 
-    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weights: dict | None = None) -> None:
+    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weightings: dict | None = None) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
-        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut; `weights`, the model's weight
-        in each collection's fusion, chosen from all of its links as the engine chooses it."""
+        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut; `weightings`, each
+        collection's weighting of the related panel, chosen from all of its links as the engine chooses it."""
         out = {}
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
             per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
-                                    weight=(weights or {}).get(d.name, fusion_weight.DEFAULT_WEIGHT),
+                                    weighting=(weightings or {}).get(d.name, fusion_weight.DEFAULT),
                                     written=(written or {}).get(d.name),
                                     rank_words=ranking.of(d) if ranking is not None else None) for d in tagged}
             out[key] = {}
@@ -286,7 +287,7 @@ def main() -> None:
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
         alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
-        by_folders, folder_weights, by_engine, engine_weights = {}, {}, {}, {}
+        by_folders, folder_weights, by_engine, engine_weights, vault_weighting = {}, {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
@@ -299,6 +300,7 @@ def main() -> None:
             weighted[data.name], weights[data.name] = link_metrics(fold_ranks), [weighting.model for weighting in chosen]
             vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
             every_ranks = engine_ranks(scores, lexical[data.name], data)
+            vault_weighting[data.name] = chosen_weight(every_ranks, np.ones(len(data.links), bool), len(data.sources))
             fold_ranks, chosen = weight_from_links({w: r for w, r in every_ranks.items() if not w.mention}, data)
             by_folders[data.name], folder_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
             fold_ranks, chosen = weight_from_links(every_ranks, data)
@@ -314,13 +316,14 @@ def main() -> None:
         record(f"{name} + lexical", fused_lexical)
         record(f"{name} + lexical, weighted by links", weighted, {"weights": weights, "vault_weights": vault_weight})
         record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder/mention" per fold
-        record(f"{name} + lexical + folders + named, weighted by links", by_engine, {"weights": engine_weights})
+        record(f"{name} + lexical + folders + named, weighted by links", by_engine,
+               {"weights": engine_weights, "vault_weightings": {c: w.key() for c, w in vault_weighting.items()}})
         if not args.links_only:
             record_hashtags(f"{name}: neighbours' tags", neighbours)
             head = model.tag_head if model is not None else None
             untagged = None if head is None else {
                 d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
-            record_protocols(f"{name} + lexical, weighted by links", cosine, untagged, head, vault_weight)
+            record_protocols(f"{name} + lexical + folders + named, weighted by links", cosine, untagged, head, vault_weighting)
             if model is not None and args.generate_tags:
                 generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
                 record_hashtags(f"{name}: generated", generated)

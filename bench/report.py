@@ -102,9 +102,9 @@ CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + 
 # the vault's own weight.
 APP_RANKINGS = ("default + lexical + folders + named, weighted by links", "default + lexical + folders, weighted by links",
                 "default + lexical, weighted by links", "default + lexical")
-# The ranking the hashtags' related notes follow: the app's without the folders and the named notes (the tags weigh
-# the folder apart, `engine.neighbour_tags`).
-TAG_RANKINGS = APP_RANKINGS[2:]
+# The ranking the hashtags' related notes follow: the app's (`VaultIndex.suggest_tags` reads the panel's related notes),
+# and in runs from before 2026-12-04 the pair's.
+TAG_RANKINGS = (APP_RANKINGS[0], *APP_RANKINGS[2:])
 
 
 def legend(methods: list[str]) -> list[str]:
@@ -301,9 +301,10 @@ def hashtag_protocol_method(results: dict) -> list[str]:
     return ["## Method: the two hashtag protocols", "",
             "On every validation collection with at least 100 tagged notes (`training.heldout.tagged_vaults`), tags compared "
             "by `engine.hashtags.tag_key` (casefolded; `-`, `_`, `/` and spaces equal). A hidden note loses its tags and the "
-            "inline `#tags` of its text; its related notes are ranked as the app ranks them (the engine's lexical match over "
-            "the text without those tags, fused with the run's cosine; the vectors are the link evaluation's, made before "
-            "the tags were cut). Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
+            "inline `#tags` of its text; its related notes are ranked as the app's related panel ranks them (the engine's lexical "
+            "match over the text without those tags fused with the run's cosine, the notes nearest its folder and the notes "
+            "it names, at the weighting the collection's links choose; `training.heldout.panel_neighbours`; the vectors are "
+            "the link evaluation's, made before the tags were cut). `neighbour votes` reads the same related notes. Each suggester gives up to three tags (`training.heldout.SUGGESTERS`): `engine` is "
             "`engine.tag_suggestions.suggest_hashtags`, what `VaultIndex.suggest_tags` answers; `neighbour votes` the "
             "baseline the model issue set (`training.heldout.neighbour_votes`: the 10 closest notes' tags by their votes, the best "
             "further tag as fallback; the engine also weighs the votes further away, the tags the note names, and the tags "

@@ -18,6 +18,9 @@ the hidden notes' own tags stay hidden, so a linked hidden note votes for nothin
 
 With `--train`, the same on the tagged training collections of at most 800 notes, related notes by the lexical
 match alone (no model: it trained on them), to choose the constants away from the validation collections.
+With `--panel`, related notes as the app's panel ranks them and as `VaultIndex.suggest_tags` reads them (the
+default's vectors with the lexical match, the folders and the named notes, at the weighting the collection's
+links choose); with `--train` too, the model's share of those neighbours is in-vault.
 
 Related notes: the default's vectors (cached by `bench/heldout.py`, made here if missing) fused with the lexical
 match at the weight the collection's links choose, as the benchmark's protocol (a) does. Pooled P@3.
@@ -41,17 +44,21 @@ def main() -> None:
     parser.add_argument("--train", action="store_true",
                         help="the tagged training collections of at most --max-notes notes instead, related notes by the lexical match alone")
     parser.add_argument("--max-notes", type=int, default=800)
+    parser.add_argument("--panel", action="store_true",
+                        help="related notes as the panel ranks them (the default's vectors, with the folders and the named notes), "
+                             "on the training collections too")
     args = parser.parse_args()
 
     import heldout as bench  # bench/heldout.py: its caches
     import numpy as np
+    from notellm.engine import fusion_weight
     from notellm.engine.hashtags import tag_key
     from notellm.engine.model import NoteModel
     from notellm.engine.neighbour_tags import (FALLBACK_NEIGHBOURS, FAR_SHARE, NAMED_FACTOR, NEIGHBOURS, VOTE_FLOOR, folder_votes,
                                                neighbour_tags, tag_shares, tag_votes)
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, chosen_weight, cosine_scores, neighbour_votes,
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, chosen_weight, cosine_scores, engine_ranks, neighbour_votes,
                                          note_folders, popular_tags, tag_setting, tagged_sample, tagged_vaults, weighted_ranks)
 
     if args.train:
@@ -73,20 +80,21 @@ def main() -> None:
 
     notes = []  # (collection, gold keys, {rule: answer}, {tag key: features}, spellings, engine count, links?, at the top?)
     for data in tagged_vaults(collections):
-        if args.train:  # the model trained on these: its neighbours would be in-vault ones
-            cosine, weight = None, 1.0
+        if args.train and not args.panel:  # the model trained on these: its neighbours would be in-vault ones
+            cosine, weighting = None, fusion_weight.DEFAULT
         else:
-            vectors = bench.cached_vectors("default", key, data, embed)[0]
+            vectors = bench.cached_vectors("default-train" if args.train else "default", key, data, embed)[0]
             cosine = cosine_scores(vectors, list(range(len(data.notes))))
-            ranks = weighted_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data)
-            weight = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
+            link_scores = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
+            ranks = (engine_ranks if args.panel else weighted_ranks)(*link_scores, data)
+            weighting = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
         folders = note_folders(data)
         members = defaultdict(list)
         for i, folder in enumerate(folders):
             members[folder].append(i)
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-            setting = tag_setting(data, cosine, set(sample), weight=weight)
+            setting = tag_setting(data, cosine, set(sample), weighting=weighting)
             spelling = {tag_key(t): t for tags in setting.visible for t in tags}
             for i in sample:
                 related = list(setting.nearest[i])
@@ -112,7 +120,7 @@ def main() -> None:
                             for k in set(far) | set(share) | set(folder)}
                 notes.append((data.name, {tag_key(t) for t in data.notes[i]["tags"]}, answers, features, spelling,
                               engine_count, bool(mine), not folder_votes(folders[i])))
-            print(f"{data.name} seed {seed}: weight {weight}, {sum(bool(setting.linked[i]) for i in sample)}/{len(sample)} hidden notes link",
+            print(f"{data.name} seed {seed}: weighting {weighting.key()}, {sum(bool(setting.linked[i]) for i in sample)}/{len(sample)} hidden notes link",
                   file=sys.stderr, flush=True)
     if model is not None:
         model.close()

@@ -4,8 +4,8 @@
 
 Reads what `bench/heldout.py` cached (the default's vectors, the writer's answers for every note of the tagged
 validation collections) and the collections' fusion weights from docs/benchmarks/heldout.json, so run the bench
-with the same writer first. Related notes are ranked as the app ranks them (`default + lexical, weighted by
-links`). Each rule is a suggester of `training.heldout`'s protocols:
+with the same writer first. Related notes are ranked as the app ranked them when this was measured (the pair,
+`default + lexical, weighted by links`; the app's hashtags now read the panel's related notes). Each rule is a suggester of `training.heldout`'s protocols:
 
 - `engine`: what `engine.tag_suggestions.suggest_hashtags` does now without the writer;
 - `writer first, N`: the writer's tags leading as a model's own written tags do (`WRITTEN_TAGS` = N; 0: no writer),
@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def main() -> None:
     import heldout as bench  # bench/heldout.py: its caches
-    from notellm.engine import tag_suggestions
+    from notellm.engine import fusion_weight, tag_suggestions
     from notellm.engine.hashtags import tag_key
     from notellm.engine.model import NoteModel
     from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
@@ -74,7 +74,7 @@ def main() -> None:
         vectors, _ = bench.cached_vectors("default", key, data, embed)
         cosine = cosine_scores(vectors, list(range(len(data.notes))))
         for name, protocol in (("hidden", hidden_tags_protocol), ("untagged", untagged_protocol)):
-            for rule, result in protocol(data, cosine, rules, weight=weights[data.name], written=written[data.name]).items():
+            for rule, result in protocol(data, cosine, rules, weighting=fusion_weight.Weighting(weights[data.name]), written=written[data.name]).items():
                 rows[name].setdefault(rule, []).append(result)
     model.close()
     print("| rule | (a) P@3 | (b) coverage | (b) P@3 | (b) top share |\n|---|---|---|---|---|")

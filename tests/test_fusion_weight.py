@@ -162,12 +162,13 @@ COLOURS = ("amber", "azure", "coral", "ivory", "olive", "slate", "tawny", "umber
 ANIMALS = ("badger", "heron", "lynx", "marten", "otter", "plover", "stoat", "wren")
 
 
-def named_vault(root, sources: int):
+def named_vault(root, sources: int, tagged: bool = False):
     """Notes titled by a colour and an animal, every pairing; `sources` journal notes, each naming one of them in
     a sentence that also holds three other colours and three other animals, and linking it. The words tie the
     named note with 15 others; only the title, named as a phrase, tells which one the journal means. One more
-    journal note names a title without linking it."""
-    notes = {f"{colour.title()} {animal}.md": f"# {colour.title()} {animal}\n\n{FILLER}\n" for colour in COLOURS for animal in ANIMALS}
+    journal note names a title without linking it. `tagged`: each colour-and-animal note carries its own tag."""
+    notes = {f"{colour.title()} {animal}.md": (f"---\ntags: [{colour}-{animal}]\n---\n" if tagged else "")
+             + f"# {colour.title()} {animal}\n\n{FILLER}\n" for colour in COLOURS for animal in ANIMALS}
     for number, word in enumerate(coined_words(sources + 1)):
         colour, animal = COLOURS[number % 8], ANIMALS[(number * 3) % 8]
         others = [COLOURS[(number + step) % 8] for step in (1, 3, 5)], [ANIMALS[(number * 3 + step) % 8] for step in (2, 4, 6)]
@@ -192,6 +193,18 @@ def test_a_vault_whose_links_follow_the_titles_its_notes_name_ranks_the_named_no
                                                        "named in this note", False)
     index.fuse_mentions = False  # as the scale benchmark times it: the ranking without the named notes' list
     assert all(r.reason != "named in this note" for r in index.related(unlinked, k=3))
+
+
+def test_hashtags_come_from_the_related_notes_the_panel_shows_the_note_it_names_first(tmp_path, open_index):
+    sources = fusion_weight.MIN_SOURCES + 2
+    index = open_index(named_vault(tmp_path / "named", sources, tagged=True))
+    assert reindex_and_choice(index)[2].mention > 0
+    unlinked = f"Journal {coined_words(sources + 1)[-1]}.md"
+    colour, animal = COLOURS[sources % 8], ANIMALS[(sources * 3) % 8]
+    assert index.related(unlinked, k=1)[0].path == f"{colour.title()} {animal}.md"
+    assert index.suggest_tags(unlinked) == [f"{colour}-{animal}"]  # the one closest neighbour's vote is enough
+    index.fuse_mentions = False  # the pair alone: the named note is one of 16 that share its words
+    assert f"{colour}-{animal}" not in index.suggest_tags(unlinked, refresh=True)
 
 
 def test_a_vault_with_few_links_gets_the_fixed_weighting_names_its_titles_and_says_why(garden, open_index):

@@ -290,7 +290,7 @@ class TagSetting:
     terms: list[list[str]]
     title_terms: list[set[str]]
     index: TermIndex  # note ids are positions in data.notes
-    nearest: np.ndarray
+    nearest: list[list[int]]  # each note's related notes, closest first
     linked: list[set[int]]  # the notes each note links to or is linked from
     folder_mates: list[list[int]]  # the other notes of each note's folder, where its folder votes (`folder_votes`)
     folder_name_tags: list[str | None]  # each note's folder name as a tag, where it may be one (`engine.folder_tags`)
@@ -320,33 +320,34 @@ class TagSetting:
 
 
 def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
-                tag_head: TagHead | None = None, weight: float = fusion_weight.DEFAULT_WEIGHT,
+                tag_head: TagHead | None = None, weighting: fusion_weight.Weighting = fusion_weight.DEFAULT,
                 written: list[str] | None = None, rank_words: Callable[[int, list[str]], list[str]] | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
-    Each note's neighbours are ranked as related notes rank them: the engine's lexical match over that
-    text, fused with `cosine` (one row per note, every note against every note) when a model is judged.
-    Those vectors are the link evaluation's, made before the tags were cut; `embeddings`, the ones the
-    model's `tag_head` reads, are of the text with every inline #tag cut (`untagged_view`). `weight` is the
-    model's in that fusion, the vault's own (`engine.fusion_weight`). `written` is the hashtag writer's answer
-    for each note, also of its text with every inline #tag cut; `rank_words(note, words)` its order of a note's
-    candidate words (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use."""
+    Each note's neighbours are ranked as the related panel ranks them (`panel_neighbours`) at `weighting`, the
+    vault's own (`engine.fusion_weight`), from `cosine` (one row per note, every note against every note) when a
+    model is judged, else by the engine's lexical match over that text alone. Those vectors are the link
+    evaluation's, made before the tags were cut; `embeddings`, the ones the model's `tag_head` reads, are of the
+    text with every inline #tag cut (`untagged_view`). `written` is the hashtag writer's answer for each note,
+    also of its text with every inline #tag cut; `rank_words(note, words)` its order of a note's candidate words
+    (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
     index = TermIndex.of(enumerate(rows))
-    scores = np.zeros((len(rows), len(rows)))
-    for note_id, row in enumerate(rows):
-        for other, score in index.related(row.split(), len(rows)):
-            scores[note_id, other] = score
-    if cosine is not None:
-        scores = fuse([cosine, scores], fusion_weight.list_weights(weight))
-    np.fill_diagonal(scores, -np.inf)
-    nearest = np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]
     linked = [set() for _ in data.notes]
     for source, target in data.links:
         linked[source].add(target)
         linked[target].add(source)
     folders = note_folders(data)
+    if cosine is None:
+        scores = np.zeros((len(rows), len(rows)))
+        for note_id, row in enumerate(rows):
+            for other, score in index.related(row.split(), len(rows)):
+                scores[note_id, other] = score
+        np.fill_diagonal(scores, -np.inf)
+        nearest = [list(order) for order in np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]]
+    else:
+        nearest = panel_neighbours(data, cosine, [row.split() for row in rows], index, weighting, linked, folders)
     members = defaultdict(list)
     for i, folder in enumerate(folders):
         members[folder].append(i)
@@ -355,6 +356,23 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
     names = [folder_tag(folder, by_name, len(folders)) for folder in folders]
     return TagSetting(data, visible, [row.split() for row in rows], [set(lexical_terms(note["title"])) for note in data.notes],
                       index, nearest, linked, mates, names, embeddings, tag_head, written, rank_words)
+
+
+def panel_neighbours(data: CollectionData, cosine: np.ndarray, note_terms: list[list[str]], index: TermIndex,
+                     weighting: fusion_weight.Weighting, linked: list[set[int]], folders: list[str]) -> list[list[int]]:
+    """Each note's `FALLBACK_NEIGHBOURS` related notes as `VaultIndex.suggest_tags` reads them: the panel's ranking
+    (`engine.fusion_weight.fused`) of the model's and the lexical match's first `fusion_weight.POOL` notes at
+    `weighting`, with the notes nearest its folder and the notes it names but does not link."""
+    titles = TitleIndex(enumerate(note["title"] for note in data.notes))
+    every_folder = dict(enumerate(folders))
+    nearest = []
+    for i, terms in enumerate(note_terms):
+        model = [int(j) for j in np.argsort(-cosine[i], kind="stable")[:fusion_weight.POOL + 1] if j != i]
+        words = [j for j, _ in index.related(terms, fusion_weight.POOL + 1) if j != i]
+        named = [j for j in titles.named_in(terms, exclude=i) if j not in linked[i]] if weighting.mention else None
+        ranked = fusion_weight.fused(model, words, weighting, every_folder, folders[i], named)
+        nearest.append([j for j, _ in ranked[:FALLBACK_NEIGHBOURS]])
+    return nearest
 
 
 def note_folders(data: CollectionData) -> list[str]:
@@ -438,24 +456,24 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
 
 def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                          embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                         weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None,
+                         weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
                          rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`)."""
     sample = tagged_sample(data, HIDDEN_TAG_NOTES)
-    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weight, written, rank_words)
+    setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weighting, written, rank_words)
     return {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}) for name, suggest in suggesters.items()
             if judged_here(name, setting)}
 
 
 def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
                       embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
-                      weight: float = fusion_weight.DEFAULT_WEIGHT, written: list[str] | None = None,
+                      weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
                       rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weight, written, rank_words)
+    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weighting, written, rank_words)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():
