@@ -6,7 +6,7 @@
     .venv/bin/python bench/heldout.py --methods minilm,default --links-only   # related notes only; hashtags kept
     .venv/bin/python bench/heldout.py --report-only        # rewrite docs/benchmarks.md from the saved JSON
 
-Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden; an untagged vault)
+Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden, five samples; an untagged vault)
 on the collections with at least 100 tagged notes, the related notes whose tags vote ranked by the lexical match
 alone and, for every method, as the app's related panel ranks them (`... + lexical + folders + named, weighted by
 links`, the weighting chosen from all of the collection's links); with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.

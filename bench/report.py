@@ -213,7 +213,7 @@ def summary_section(results: dict) -> list[str]:
             parts = [f"{language} {pooled_untagged([rows[c] for c in cs])[key]:{form}}" for language, cs in by_language.items()]
             return f"{protocols['untagged'][suggester]['pooled'][key]:{form}} ({', '.join(parts)})"
 
-        out += ["", "| hashtags | (a) 50 notes' tags hidden: P@3 | (b) untagged: notes with a tag | (b) P@3 | (b) most proposed tag: share of notes |",
+        out += ["", "| hashtags | (a) 50 notes' tags hidden, 5 samples: P@3 | (b) untagged: notes with a tag | (b) P@3 | (b) most proposed tag: share of notes |",
                 "|---|---|---|---|---|",
                 f"| engine (related notes by `{neighbours}`) | {hidden_cell('engine')} | {untagged_cell('coverage', '.0%')} | "
                 f"{untagged_cell('precision@3', '.3f')} | {untagged_cell('top_share', '.1%')} |",
@@ -319,7 +319,8 @@ def hashtag_protocol_method(results: dict) -> list[str]:
                "the hashtag writer (`engine.writer`, an opt-in) was not judged in this run (`--writer GGUF` judges it; its "
                "last figures are in [experiments.md](experiments.md)); ")
             + "`popular tags` the vault's three most common visible tags for every note.", "",
-            "- **(a) tagged vault**: 50 tagged notes (seeded sample) hidden; precision@3 over the answers that named a tag "
+            "- **(a) tagged vault**: 50 tagged notes (a seeded sample) hidden, five such samples one at a time, pooled "
+            "(`training.heldout.HIDDEN_TAG_SAMPLES`; 250 notes a collection); precision@3 over the answers that named a tag "
             "(target: ≥ max(neighbour votes, popular tags) + 0.05).",
             "- **(b) untagged vault**: every note hidden; notes with ≥ 1 suggestion (target ≥ 90%), precision@3 over the "
             "notes that really carry tags (target ≥ 0.15), the most proposed tag's share of notes against the share that "
@@ -333,14 +334,16 @@ def hashtag_protocol_appendix(results: dict) -> list[str]:
         return []
     collections = list(next(iter(protocols.values()))["hidden"]["engine"]["collections"])
     out = ["### Hashtag protocols, every neighbour ranking and suggester", "",
-           "(a) tagged vault, 50 notes' tags hidden:", "",
+           "(a) tagged vault, 50 notes' tags hidden, five seeded samples pooled (rows marked *one sample* are runs from "
+           "before 2026-12-05, which hid the first sample only):", "",
            "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in collections)
            + " | **P@3** | recall@3 | empty |", "|---" * (len(collections) + 5) + "|"]
     for neighbours, row in protocols.items():
         for suggester, result in row["hidden"].items():
             cells = " | ".join(f"{r['precision@3']:.3f}" for r in result["collections"].values())
             p = result["pooled"]
-            out.append(f"| `{neighbours}` | {suggester} | {cells} | **{p['precision@3']:.3f}** | {p['recall@3']:.3f} | {p['empty']:.1%} |")
+            one = "" if all("samples" in r for r in result["collections"].values()) else " (*one sample*)"
+            out.append(f"| `{neighbours}`{one} | {suggester} | {cells} | **{p['precision@3']:.3f}** | {p['recall@3']:.3f} | {p['empty']:.1%} |")
     out += ["", "(b) untagged vault, every tag hidden (per collection: coverage / P@3 / most proposed tag, its share of notes, "
             "the share that really carries it):", "",
             "| related notes by | suggester | " + " | ".join(c.split("__")[0] for c in collections)

@@ -1,7 +1,7 @@
 """Which related notes a tagged vault's hashtags should read: the pair (the model and the shared words), or the
 related panel's ranking (with the nearest-folder list and the notes the note names), on the tagged protocol (a).
 
-    .venv/bin/python experiments/tag_neighbours.py
+    .venv/bin/python experiments/tag_neighbours.py [--seeds 5] [--validation-only]
 
 `VaultIndex.suggest_tags` votes with the tags of the note's related notes. They were ranked by the model and the
 shared words alone at the vault's chosen model weight (the pair); they are now the related panel's, with the
@@ -15,6 +15,7 @@ trained on the training collections' links, so their figures are in-vault.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ MAX_NOTES = 800
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=1, help="seeded samples of 50 hidden notes per collection, pooled")
+    parser.add_argument("--validation-only", action="store_true")
+    args = parser.parse_args()
     import heldout as bench
 
     from notellm.engine import fusion_weight
@@ -43,7 +48,7 @@ def main() -> None:
     suggesters = {name: SUGGESTERS[name] for name in ("neighbour votes", "engine")}
     variants = ("the pair (before)", "the pair + named", "the panel's (shipped)")
 
-    def judged(data, method: str) -> dict[str, dict[str, dict]]:
+    def judged(data, method: str) -> tuple[dict[str, dict[str, list[dict]]], fusion_weight.Weighting, fusion_weight.Weighting]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
         cosine = cosine_scores(vectors, list(range(len(data.notes))))
         all_links = np.ones(len(data.links), bool)
@@ -53,18 +58,19 @@ def main() -> None:
             full = chosen_weight(engine_ranks(link_cosine, link_lexical, data), all_links, len(data.sources))
         else:
             pair, full = fusion_weight.DEFAULT, fusion_weight.UNCHOSEN
-        sample = tagged_sample(data, HIDDEN_TAG_NOTES)
         weightings = {variants[0]: fusion_weight.Weighting(pair.model, 0.0, 0.0),
                       variants[1]: fusion_weight.Weighting(full.model, 0.0, full.mention),
                       variants[2]: full}
-        out = {}
-        for variant, weighting in weightings.items():
-            setting = tag_setting(data, cosine, set(sample), weighting=weighting)
-            out[variant] = {name: hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample})
-                            for name, suggest in suggesters.items()}
+        out = {variant: {name: [] for name in suggesters} for variant in variants}
+        for seed in range(args.seeds):
+            sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
+            for variant, weighting in weightings.items():
+                setting = tag_setting(data, cosine, set(sample), weighting=weighting)
+                for name, suggest in suggesters.items():
+                    out[variant][name].append(hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}))
         return out, pair, full
 
-    for label, collections, method in (("training", training, "default-train"), ("validation", None, "default")):
+    for label, collections, method in (("training", training, "default-train"), ("validation", None, "default"))[args.validation_only:]:
         datas = tagged_vaults(validation if collections is None else
                               [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name) for c in collections])
         rows = {variant: {name: [] for name in suggesters} for variant in variants}
@@ -75,9 +81,9 @@ def main() -> None:
             out, pair, full = judged(data, method)
             for variant in variants:
                 for name in suggesters:
-                    rows[variant][name].append(out[variant][name])
+                    rows[variant][name] += out[variant][name]
             print(f"| {data.name} | {pair.key()}; {full.key()} | " + " | ".join(
-                f"{out[v][n]['precision@3']:.3f}" for v in variants for n in suggesters) + " |", flush=True)
+                f"{pooled_hashtags(out[v][n])['precision@3']:.3f}" for v in variants for n in suggesters) + " |", flush=True)
         print(f"| **pooled** | | " + " | ".join(
             f"**{pooled_hashtags(rows[v][n])['precision@3']:.3f}**" for v in variants for n in suggesters) + " |", flush=True)
 

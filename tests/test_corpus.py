@@ -15,7 +15,8 @@ import pytest
 from notellm.engine.markdown import strip_links
 from notellm.training.corpus import Collection, CorpusError, SplitRule, extract, read_manifest, split_collections
 from notellm.training.evaluate import BM25Ranker
-from notellm.training.heldout import fuse, link_metrics, link_ranks, macro_mean, read_collection
+from notellm.training.heldout import (HIDDEN_TAG_NOTES, HIDDEN_TAG_SAMPLES, SUGGESTERS, CollectionData, fuse,
+                                     hidden_tags_protocol, link_metrics, link_ranks, macro_mean, read_collection)
 
 NOTES = {
     "Sourdough.md": "# Sourdough\n\nFeed the starter with flour and water daily. See [[Bread]].\n",
@@ -140,3 +141,21 @@ def test_judging_a_collection_with_a_known_answer(corpus, tmp_path):
     assert link_metrics(link_ranks(fuse([perfect, bm25]), data))["R@1"] >= link_metrics(link_ranks(bm25, data))["R@1"]
     assert macro_mean([{"R@1": 1.0, "R@5": 1, "R@10": 1, "R@20": 1, "R@100": 1, "MRR": 1.0},
                        {"R@1": 0.0, "R@5": 0, "R@10": 0, "R@20": 1, "R@100": 1, "MRR": 0.5}])["MRR"] == 0.75
+
+
+def test_the_tagged_protocol_hides_several_samples_one_at_a_time_and_pools_them():
+    # Two topics of 60 notes, each note tagged with its topic and holding two of its topic's rare words, each word
+    # in 6 notes (few enough to be asked for, `lexical.query_terms`): its 10 closest notes are of its topic, so
+    # their votes name its tag, unless the hidden ones among them leave too few votes and the fallback guesses.
+    def words(topic: str, i: int) -> str:
+        return f"{topic[:3]}a{chr(97 + i // 6)} {topic[:3]}b{chr(97 + i % 10)}"
+
+    notes = [{"id": f"garden/{topic} {i}.md", "title": topic.title(), "tags": [topic], "text": words(topic, i)}
+             for topic in ("baking", "algebra") for i in range(60)]
+    data = CollectionData("garden", notes, [])
+    judged = hidden_tags_protocol(data, None, {name: SUGGESTERS[name] for name in ("popular tags", "neighbour votes")})
+    votes, popular = judged["neighbour votes"], judged["popular tags"]
+    assert votes["samples"] == popular["samples"] == HIDDEN_TAG_SAMPLES > 1
+    assert votes["notes"] == HIDDEN_TAG_SAMPLES * HIDDEN_TAG_NOTES
+    assert popular["precision@3"] == 0.5  # both tags for every note: one is right
+    assert votes["precision@3"] > 0.9
