@@ -178,7 +178,7 @@ def main() -> None:
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
-                                         chosen_weight, engine_ranks, weight_from_links, weighted_ranks)
+                                         engine_ranks, vault_choice, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -298,9 +298,9 @@ def main() -> None:
             ranks = weighted_ranks(scores, lexical[data.name], data)
             fold_ranks, chosen = weight_from_links(ranks, data)
             weighted[data.name], weights[data.name] = link_metrics(fold_ranks), [weighting.model for weighting in chosen]
-            vault_weight[data.name] = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources)).model
+            vault_weight[data.name] = vault_choice(ranks, data).model
             every_ranks = engine_ranks(scores, lexical[data.name], data)
-            vault_weighting[data.name] = chosen_weight(every_ranks, np.ones(len(data.links), bool), len(data.sources))
+            vault_weighting[data.name] = vault_choice(every_ranks, data)
             fold_ranks, chosen = weight_from_links({w: r for w, r in every_ranks.items() if not w.mention}, data)
             by_folders[data.name], folder_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
             fold_ranks, chosen = weight_from_links(every_ranks, data)

@@ -558,7 +558,7 @@ class VaultIndex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
-            hits, named, filed = self._panel_ranking(row, self._query_terms(row), wanted, linked)
+            hits, named, filed = self._panel_ranking(row, self.store.embedding_of(row.id), self._query_terms(row), wanted, linked)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
@@ -586,7 +586,8 @@ class VaultIndex:
                 )
             return results
 
-    def _panel_ranking(self, row, note_terms: list[str], wanted: int, linked: set[int]) -> tuple[list[tuple[int, float]], list[int], bool]:
+    def _panel_ranking(self, row, embedding, note_terms: list[str], wanted: int,
+                       linked: set[int]) -> tuple[list[tuple[int, float]], list[int], bool]:
         """(hits, named, filed): the note's related notes as the panel ranks them (`_ranked` at the vault's weighting,
         with its folder when the folders take part, `filed`, and `named`, the notes it names but does not link)."""
         weighting = self._weighting()
@@ -595,7 +596,7 @@ class VaultIndex:
         # note, and the weight was chosen with the links cut (`_calibrate_fusion`).
         named = ([i for i in self.store.title_index().named_in(note_terms, exclude=row.id) if i not in linked]
                  if weighting.mention and self.fuse_mentions and self.fuse_lexical else [])
-        hits = self._ranked(self.store.embedding_of(row.id), note_terms, wanted, exclude=row.id,
+        hits = self._ranked(embedding, note_terms, wanted, exclude=row.id,
                             weighting=weighting, folder=row.folder if filed else None, named=named)
         return hits, named, filed
 
@@ -646,7 +647,7 @@ class VaultIndex:
             linked_ids = self.store.linked_ids(row.id)
             # The related notes the panel shows vote: with the folders and the named notes, their tags are the note's
             # more often than the pair's (docs/experiments.md, 2026-12-04).
-            neighbours = self._panel_ranking(row, note_terms, FALLBACK_NEIGHBOURS, linked_ids)[0]
+            neighbours = self._panel_ranking(row, embedding, note_terms, FALLBACK_NEIGHBOURS, linked_ids)[0]
             rows = self.store.notes_by_ids([note_id for note_id, _ in neighbours])
             voters = [note_id for note_id, _ in neighbours[:VOTE_NEIGHBOURS]]
             bodies = self.store.lexical_bodies(voters)

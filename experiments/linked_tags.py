@@ -58,8 +58,9 @@ def main() -> None:
                                                neighbour_tags, tag_shares, tag_votes)
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, chosen_weight, cosine_scores, engine_ranks, neighbour_votes,
-                                         note_folders, popular_tags, tag_setting, tagged_sample, tagged_vaults, weighted_ranks)
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, engine_ranks, neighbour_votes,
+                                         note_folders, popular_tags, tag_setting, tagged_sample, tagged_vaults, vault_choice,
+                                         weighted_ranks)
 
     if args.train:
         from notellm.training.corpus import DEFAULT_CORPUS, extract
@@ -87,7 +88,7 @@ def main() -> None:
             cosine = cosine_scores(vectors, list(range(len(data.notes))))
             link_scores = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
             ranks = (engine_ranks if args.panel else weighted_ranks)(*link_scores, data)
-            weighting = chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
+            weighting = vault_choice(ranks, data)
         folders = note_folders(data)
         members = defaultdict(list)
         for i, folder in enumerate(folders):

@@ -19,8 +19,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 MAX_NOTES = 800
@@ -37,9 +35,9 @@ def main() -> None:
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import (HIDDEN_TAG_NOTES, SUGGESTERS, chosen_weight, cosine_scores,
+    from notellm.training.heldout import (HIDDEN_TAG_NOTES, SUGGESTERS, cosine_scores,
                                          engine_ranks, hashtag_metrics, pooled_hashtags, read_collection, tag_setting,
-                                         tagged_sample, tagged_vaults, weighted_ranks)
+                                         tagged_sample, tagged_vaults, vault_choice, weighted_ranks)
 
     model_path = REPO / "assets" / "models" / "notellm-default.gguf"
     key, embed = bench.note_embedder(model_path, DEFAULT_CONTENT_TOKENS)
@@ -51,11 +49,10 @@ def main() -> None:
     def judged(data, method: str) -> tuple[dict[str, dict[str, list[dict]]], fusion_weight.Weighting, fusion_weight.Weighting]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
         cosine = cosine_scores(vectors, list(range(len(data.notes))))
-        all_links = np.ones(len(data.links), bool)
-        if len(data.links) and len(data.sources) >= fusion_weight.MIN_SOURCES:
+        if len(data.sources) >= fusion_weight.MIN_SOURCES:
             link_cosine, link_lexical = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
-            pair = chosen_weight(weighted_ranks(link_cosine, link_lexical, data), all_links, len(data.sources))
-            full = chosen_weight(engine_ranks(link_cosine, link_lexical, data), all_links, len(data.sources))
+            pair = vault_choice(weighted_ranks(link_cosine, link_lexical, data), data)
+            full = vault_choice(engine_ranks(link_cosine, link_lexical, data), data)
         else:
             pair, full = fusion_weight.DEFAULT, fusion_weight.UNCHOSEN
         weightings = {variants[0]: fusion_weight.Weighting(pair.model, 0.0, 0.0),

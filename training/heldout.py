@@ -152,7 +152,7 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
     sources = data.sources
     fused_rows = {weighting: np.full((len(sources), len(data.notes)), -np.inf) for weighting in weightings}
     for row, source in enumerate(sources):
-        model = [int(i) for i in np.argsort(-model_scores[row], kind="stable")[:fusion_weight.POOL + 1] if i != source]
+        model = model_pool(model_scores[row], source)
         matched = np.flatnonzero(np.isfinite(lexical_scores[row]))
         order = matched[np.argsort(-lexical_scores[row][matched], kind="stable")]
         words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
@@ -163,11 +163,22 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
     return {weighting: link_ranks(scores, data) for weighting, scores in fused_rows.items()}
 
 
+def model_pool(scores: np.ndarray, note: int) -> list[int]:
+    """The model's first `fusion_weight.POOL` notes for `note` (its row of scores), itself left out: what the
+    engine fuses (`VaultIndex._ranked`)."""
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:fusion_weight.POOL + 1] if i != note]
+
+
 def chosen_weight(ranks: Ranks, choosing: np.ndarray, sources: int) -> fusion_weight.Weighting:
     """The weighting that the links in the mask `choosing`, of `sources` linking notes, choose (`engine.fusion_weight`)."""
     if sources < fusion_weight.MIN_SOURCES:  # the engine's fallback, or equal weight where `ranks` leave the folders out
         return fusion_weight.UNCHOSEN if fusion_weight.UNCHOSEN in ranks else fusion_weight.DEFAULT
     return fusion_weight.choose_weighting({weighting: int(np.sum(r[choosing] <= fusion_weight.RECALL_AT)) for weighting, r in ranks.items()})
+
+
+def vault_choice(ranks: Ranks, data: CollectionData) -> fusion_weight.Weighting:
+    """The weighting all of the collection's links choose from `ranks`, as the engine chooses a vault's."""
+    return chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
 
 
 def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
@@ -367,14 +378,13 @@ def panel_neighbours(data: CollectionData, cosine: np.ndarray, note_terms: list[
     """Each note's `FALLBACK_NEIGHBOURS` related notes as `VaultIndex.suggest_tags` reads them: the panel's ranking
     (`engine.fusion_weight.fused`) of the model's and the lexical match's first `fusion_weight.POOL` notes at
     `weighting`, with the notes nearest its folder and the notes it names but does not link."""
-    titles = TitleIndex(enumerate(note["title"] for note in data.notes))
+    titles = TitleIndex(enumerate(note["title"] for note in data.notes)) if weighting.mention else None
     every_folder = dict(enumerate(folders))
     nearest = []
     for i, terms in enumerate(note_terms):
-        model = [int(j) for j in np.argsort(-cosine[i], kind="stable")[:fusion_weight.POOL + 1] if j != i]
         words = [j for j, _ in index.related(terms, fusion_weight.POOL + 1) if j != i]
-        named = [j for j in titles.named_in(terms, exclude=i) if j not in linked[i]] if weighting.mention else None
-        ranked = fusion_weight.fused(model, words, weighting, every_folder, folders[i], named)
+        named = [j for j in titles.named_in(terms, exclude=i) if j not in linked[i]] if titles else None
+        ranked = fusion_weight.fused(model_pool(cosine[i], i), words, weighting, every_folder, folders[i], named)
         nearest.append([j for j, _ in ranked[:FALLBACK_NEIGHBOURS]])
     return nearest
 
