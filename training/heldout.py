@@ -395,10 +395,11 @@ def note_folders(data: CollectionData) -> list[str]:
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:
-    """The baseline: the vault's most common visible tags, the same for every note."""
+    """The baseline: the vault's most common visible tags, the same for every note (a tie by the tag's key: a
+    set's order changes from one process to the next)."""
     keys = Counter(tag_key(tag) for tags in setting.visible for tag in set(tags))
     spelling = {tag_key(tag): tag for tags in setting.visible for tag in tags}
-    return [spelling[key] for key, _ in keys.most_common(HASHTAG_COUNT)]
+    return [spelling[key] for key in sorted(keys, key=lambda key: (-keys[key], key))[:HASHTAG_COUNT]]
 
 
 def neighbour_votes(setting: TagSetting, index: int) -> list[str]:
