@@ -57,6 +57,13 @@ def test_links_and_folders_choose_but_do_not_add_tags():
     assert neighbour_tags([["travel"]], folder_tag_lists=[["recipe"]] * 5) == ["recipe"]
 
 
+def test_a_voted_tag_far_weaker_than_the_best_is_left_out():
+    lists = [["travel", "recipe"], ["travel"]]
+    # travel: 1 + 1/2, recipe: 1, both reach the votes' count; then the other notes of its folder all carry #travel
+    assert neighbour_tags(lists) == ["travel", "recipe"]
+    assert neighbour_tags(lists, folder_tag_lists=[["travel"]] * 4) == ["travel"]  # recipe scores under half of travel
+
+
 def test_only_a_folder_below_the_vaults_top_votes():
     assert folder_votes("kitchen") and folder_votes("projects/2026")
     assert not folder_votes("")

@@ -405,7 +405,8 @@ def popular_tags(setting: TagSetting, index: int) -> list[str]:
 def neighbour_votes(setting: TagSetting, index: int) -> list[str]:
     """Protocol (a)'s baseline, as the model issue set it: the tags the 10 closest related notes vote for (1 / rank,
     at least `MIN_VOTES`), best voted first, else the single best-voted tag of the 50 closest. The engine's rule
-    (`engine.neighbour_tags`) has since weighed the further votes and the note's own words too."""
+    (`engine.neighbour_tags`) has since weighed the further votes and the note's own words too, and leaves out a weak
+    second or third tag."""
     lists = [setting.visible[j] for j in setting.nearest[index]]
     own = {tag_key(tag) for tag in setting.visible[index]}
     spellings = defaultdict(Counter)
