@@ -7,8 +7,8 @@ norm 0.70), which can crowd out what tells notes apart. Over the vectors `bench/
 and MiniLM, each validation collection's links are ranked by the cosine of the unit vectors as they are; less the
 collection's own mean vector (what an engine could keep per vault); less the mean over the training collections'
 vectors (a constant that could ship with the model); with the collection's first 1 or 3 principal directions taken
-out as well; and whitened (the centred vectors over their first 128 principal directions, each scaled to unit
-variance). Macro Recall@10 and each collection's.
+out as well; and whitened (the centred vectors over their first 128 principal directions, all of the default's
+128 dimensions and a third of MiniLM's 384, each scaled to unit variance). Macro Recall@10 and each collection's.
 """
 
 from __future__ import annotations
