@@ -103,9 +103,8 @@ def neighbour_tags(neighbour_tag_lists: Sequence[list[str]], own_tags: Iterable[
     """Up to `limit` tags from the tag lists of a note's related notes (closest first), best first; `note_terms`
     are the note's own words (`engine.lexical`), `linked_tag_lists` the tag lists of the notes it links to or
     that link to it, `folder_tag_lists` those of the other notes in its folder (none where `folder_votes` says
-    no). How many tags: as the related notes' votes give (`vote_count`), less those scoring under `KEEP_SHARE` of the
-    best. Without `fallback`, no tag is proposed
-    unless one reaches `min_votes`."""
+    no). How many tags: as the related notes' votes give (`vote_count`), less those scoring under `KEEP_SHARE` of
+    the best. Without `fallback`, no tag is proposed unless one reaches `min_votes`."""
     own = {tag_key(tag) for tag in own_tags}
     count = vote_count(neighbour_tag_lists, own, limit, min_votes)
     if not count and not fallback:
