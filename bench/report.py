@@ -82,6 +82,8 @@ HELDOUT_LABELS = {
     "cpu-hn": "`cpu-hn`: as `cpu-causal` with one BM25-mined hard negative per pair (`--hard-negatives 1`), stopped at step 125 of a 200-step schedule",
     "cpu-control": "`cpu-control`: as `cpu-causal`, trained again on 2026-12-04 (the control of `cpu-kw12`)",
     "cpu-kw12": "`cpu-kw12`: as `cpu-control`, each note's 12 most frequent content words on a line before its text (`--keyword-line 12`)",
+    "cpu-lexteach": "`cpu-lexteach`: as `cpu-control`, with the engine's lexical match as a similarity-distillation teacher "
+                    "(`experiments/lexical_teacher.py`, weight 1, temperature 0.05)",
     # the default's recipe from a fresh LoRA or the whole model, three or two processes sharing one H200 for a fixed
     # time, so the step counts differ (2026-12-04, docs/experiments.md)
     "gpu3-c64": "`gpu3-c64`: `gpu-c64`'s recipe again, 938 steps (the control)",
