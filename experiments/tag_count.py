@@ -1,16 +1,17 @@
 """How many hashtags a tagged vault's note should get, on the tagged protocol (a).
 
-    .venv/bin/python experiments/tag_count.py [--seeds 3] [--validation-only]
+    .venv/bin/python experiments/tag_count.py [--seeds 3] [--first-seed 0] [--validation-only]
 
 `engine.neighbour_tags` chooses its tags by one score (the related notes' votes, the linked notes' and the folder's
 shares, `tag_scores`) but counts them by another: as many as reach one vote among the 10 closest related notes
 (`vote_count`). Protocol (a)'s precision@3 is the share of the proposed tags that are the note's own, so a wrong
 second or third tag costs as much as a wrong first one; recall@3 is what a shorter answer gives up. Count rules:
 
-- the engine's (the votes' count), and always 1, 2 or 3 tags for scale;
+- the engine's before (the votes' count), and always 1, 2 or 3 tags for scale;
 - the tags whose score reaches a share r of the best tag's score (at least one, at most three);
 - the tags whose score reaches t (at least one);
-- the votes' count, cut to the tags reaching r × the best (the engine's rule since, at r = `KEEP_SHARE`).
+- the votes' count, cut to the tags reaching r × the best (the engine's rule since, at r = `KEEP_SHARE`);
+- and, for the target's bar, protocol (a)'s baseline (`training.heldout.neighbour_votes`).
 
 The measure to choose by: right - wrong tags a note (a tag is worth proposing when it is
 more often right than wrong), on the training collections.
@@ -18,7 +19,8 @@ more often right than wrong), on the training collections.
 Related notes as the app's panel ranks them (`training.heldout.tag_setting`), the weighting chosen from all of the
 collection's links, seeded samples of 50 hidden notes pooled. On the tagged training collections of at most 800
 notes (where to decide; the model trained on their links, so their related notes are in-vault) and the four tagged
-validation collections (what to report).
+validation collections (what to report). With `--lexical`, related notes by the lexical match alone, which no model
+trained on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, str(REPO / "bench"))
 MAX_NOTES = 800
 SHARES = (0.3, 0.4, 0.5, 0.6, 0.7)
 THRESHOLDS = (0.5, 1.0, 1.5, 2.0, 3.0)
+VOTES = "neighbour votes (protocol (a)'s baseline: its own count, no cut)"
 ENGINE = "the engine now (`neighbour_tags`: the votes' count, cut at `KEEP_SHARE` x best)"
 
 
@@ -53,6 +56,7 @@ def count_rules() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3, help="seeded samples of 50 hidden notes per collection, pooled")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first sample's seed (the benchmark's are 0-4)")
     parser.add_argument("--validation-only", action="store_true")
     parser.add_argument("--lexical", action="store_true",
                         help="related notes by the lexical match alone (no model, so the training collections are not in-vault)")
@@ -66,14 +70,15 @@ def main() -> None:
     from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
     from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, engine_ranks, hashtag_metrics,
-                                         pooled_hashtags, read_collection, tag_setting, tagged_sample, tagged_vaults,
-                                         vault_choice)
+                                         neighbour_votes, pooled_hashtags, read_collection, tag_setting, tagged_sample,
+                                         tagged_vaults, vault_choice)
 
     key, embed = bench.note_embedder(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     _, split, validation = bench.validation_collections()
     training = [c for c in split.train if c.notes <= MAX_NOTES]
     rules = count_rules()
     rules[ENGINE] = None  # `engine.neighbour_tags` itself
+    rules[VOTES] = None  # protocol (a)'s baseline
 
     def answers(setting, index: int) -> dict[str, list[str]]:
         note = setting.note_terms(index)
@@ -86,6 +91,7 @@ def main() -> None:
         out = {rule: tags[:count([score[k] for k in best], votes)] if best else [] for rule, count in rules.items() if count}
         out[ENGINE] = neighbour_tags(lists, note.own_tags, HASHTAG_COUNT, note_terms=note.terms,
                                      linked_tag_lists=note.linked_tag_lists, folder_tag_lists=note.folder_tag_lists)
+        out[VOTES] = neighbour_votes(setting, index)
         return out
 
     def judged(data, method: str) -> tuple[dict[str, list[dict]], dict[str, list[int]]]:
@@ -100,7 +106,7 @@ def main() -> None:
             weighting = fusion_weight.UNCHOSEN
         out = {rule: [] for rule in rules}
         counts = {rule: [0, 0, 0] for rule in rules}  # notes, tags proposed, tags right
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
             setting = tag_setting(data, cosine, set(sample), weighting=weighting)
             by_note = {i: answers(setting, i) for i in sample}
