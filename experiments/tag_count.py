@@ -68,10 +68,9 @@ def main() -> None:
     from notellm.engine.neighbour_tags import neighbour_tags, spelled, tag_scores, vote_count
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, extract
-    from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, engine_ranks, hashtag_metrics,
-                                         neighbour_votes, pooled_hashtags, read_collection, tag_setting, tagged_sample,
-                                         tagged_vaults, vault_choice)
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, hashtag_metrics, neighbour_votes,
+                                         panel_weighting, pooled_hashtags, read_collection, tag_setting, tagged_sample,
+                                         tagged_vaults)
 
     key, embed = bench.note_embedder(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     _, split, validation = bench.validation_collections()
@@ -97,13 +96,7 @@ def main() -> None:
     def judged(data, method: str) -> tuple[dict[str, list[dict]], dict[str, list[int]]]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
         cosine = None if args.lexical else cosine_scores(vectors, list(range(len(data.notes))))
-        if args.lexical:
-            weighting = fusion_weight.DEFAULT
-        elif len(data.sources) >= fusion_weight.MIN_SOURCES:
-            link_cosine, link_lexical = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
-            weighting = vault_choice(engine_ranks(link_cosine, link_lexical, data), data)
-        else:
-            weighting = fusion_weight.UNCHOSEN
+        weighting = fusion_weight.DEFAULT if args.lexical else panel_weighting(vectors, data)
         out = {rule: [] for rule in rules}
         counts = {rule: [0, 0, 0] for rule in rules}  # notes, tags proposed, tags right
         for seed in range(args.first_seed, args.first_seed + args.seeds):

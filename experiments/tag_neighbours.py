@@ -35,9 +35,9 @@ def main() -> None:
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import (HIDDEN_TAG_NOTES, SUGGESTERS, cosine_scores,
-                                         engine_ranks, hashtag_metrics, pooled_hashtags, read_collection, tag_setting,
-                                         tagged_sample, tagged_vaults, vault_choice, weighted_ranks)
+    from notellm.training.heldout import (HIDDEN_TAG_NOTES, SUGGESTERS, cosine_scores, hashtag_metrics, panel_weighting,
+                                         pooled_hashtags, read_collection, tag_setting, tagged_sample, tagged_vaults,
+                                         vault_choice, weighted_ranks)
 
     model_path = REPO / "assets" / "models" / "notellm-default.gguf"
     key, embed = bench.note_embedder(model_path, DEFAULT_CONTENT_TOKENS)
@@ -49,12 +49,9 @@ def main() -> None:
     def judged(data, method: str) -> tuple[dict[str, dict[str, list[dict]]], fusion_weight.Weighting, fusion_weight.Weighting]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
         cosine = cosine_scores(vectors, list(range(len(data.notes))))
-        if len(data.sources) >= fusion_weight.MIN_SOURCES:
-            link_cosine, link_lexical = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
-            pair = vault_choice(weighted_ranks(link_cosine, link_lexical, data), data)
-            full = vault_choice(engine_ranks(link_cosine, link_lexical, data), data)
-        else:
-            pair, full = fusion_weight.DEFAULT, fusion_weight.UNCHOSEN
+        full = panel_weighting(vectors, data)
+        pair = (vault_choice(weighted_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data), data)
+                if len(data.sources) >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT)
         weightings = {variants[0]: fusion_weight.Weighting(pair.model, 0.0, 0.0),
                       variants[1]: fusion_weight.Weighting(full.model, 0.0, full.mention),
                       variants[2]: full}

@@ -39,7 +39,7 @@ from notellm.engine.vault import folder_of
 from notellm.engine.vocabulary_tags import VOTE_NEIGHBOURS, vocabulary_tags
 
 from .data import link_edges, read_vault
-from .evaluate import RECALL_AT
+from .evaluate import RECALL_AT, LexicalRanker
 
 METRICS = tuple(f"R@{k}" for k in RECALL_AT) + ("MRR",)
 HASHTAG_COUNT = 3
@@ -179,6 +179,15 @@ def chosen_weight(ranks: Ranks, choosing: np.ndarray, sources: int) -> fusion_we
 def vault_choice(ranks: Ranks, data: CollectionData) -> fusion_weight.Weighting:
     """The weighting all of the collection's links choose from `ranks`, as the engine chooses a vault's."""
     return chosen_weight(ranks, np.ones(len(data.links), bool), len(data.sources))
+
+
+def panel_weighting(vectors: np.ndarray, data: CollectionData) -> fusion_weight.Weighting:
+    """The related panel's weighting that all of the collection's links choose, from a model's vectors of its notes,
+    as the engine chooses a vault's (`vault_choice` over `engine_ranks`; `UNCHOSEN` where too few notes link)."""
+    if len(data.sources) < fusion_weight.MIN_SOURCES:
+        return fusion_weight.UNCHOSEN
+    lexical = LexicalRanker().scores(data.notes, data.sources)
+    return vault_choice(engine_ranks(cosine_scores(vectors, data.sources), lexical, data), data)
 
 
 def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
