@@ -1,6 +1,6 @@
 """How the engine's lexical match weighs a note's words: BM25 variants, scored on links with no model in the path.
 
-    .venv/bin/python experiments/query_weighting.py [--max-notes 800] [--min-links 100]
+    .venv/bin/python experiments/query_weighting.py [--app] [--max-notes 800] [--min-links 100]
 
 The engine's lexical match (`engine.term_index`) is FTS5's BM25 over a note's first `MAX_QUERY_TERMS` distinct
 terms, each term counting once however often the note says it. On the Chinese validation collection it finds
@@ -150,9 +150,9 @@ def main() -> None:
                 assert abs(engine - results[ENGINE][data.name]) < 0.01, (data.name, engine)
             print(f"{label} {data.name} ({language[data.name]}): "
                   + ", ".join(f"{results[name][data.name]:.3f}" for name in VARIANTS), flush=True)
-        languages = sorted({language[name] for name in results[next(iter(VARIANTS))]})
-        print(f"\n{label} ({len(results[next(iter(VARIANTS))])} collections), macro R@10: all | "
-              + " | ".join(f"{lang} ({sum(language[c] == lang for c in results[next(iter(VARIANTS))])})" for lang in languages))
+        languages = sorted({language[name] for name in results[ENGINE]})
+        print(f"\n{label} ({len(results[ENGINE])} collections), macro R@10: all | "
+              + " | ".join(f"{lang} ({sum(language[c] == lang for c in results[ENGINE])})" for lang in languages))
         for name in VARIANTS:
             by_language = [np.mean([v for c, v in results[name].items() if language[c] == lang]) for lang in languages]
             print(f"  {name}: {np.mean(list(results[name].values())):.3f} | " + " | ".join(f"{v:.3f}" for v in by_language))
