@@ -150,6 +150,9 @@ def main() -> None:
                 assert abs(engine - results[ENGINE][data.name]) < 0.01, (data.name, engine)
             print(f"{label} {data.name} ({language[data.name]}): "
                   + ", ".join(f"{results[name][data.name]:.3f}" for name in VARIANTS), flush=True)
+        if not results:
+            print(f"no {label} collections with links")
+            continue
         languages = sorted({language[name] for name in results[ENGINE]})
         print(f"\n{label} ({len(results[ENGINE])} collections), macro R@10: all | "
               + " | ".join(f"{lang} ({sum(language[c] == lang for c in results[ENGINE])})" for lang in languages))
