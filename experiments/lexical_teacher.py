@@ -64,7 +64,7 @@ def check() -> None:
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.evaluate import LexicalRanker
-    from notellm.training.heldout import cosine_scores, engine_ranks, fuse, link_metrics, link_ranks, weight_from_links
+    from notellm.training.heldout import app_ranks, cosine_scores, fuse, link_metrics, link_ranks
 
     key = bench.model_key(Path(__file__).resolve().parents[1] / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     _, _, validation = bench.validation_collections()
@@ -76,7 +76,7 @@ def check() -> None:
         row = {}
         for name, words in (("the engine's lexical match", bm25), ("word vectors", cosine), ("both fused", fuse([bm25, cosine]))):
             row[f"{name} alone"] = link_metrics(link_ranks(words, data))["R@10"]
-            row[f"{name} in the app's ranking"] = float(np.mean(weight_from_links(engine_ranks(model, words, data), data)[0] <= 10))
+            row[f"{name} in the app's ranking"] = float(np.mean(app_ranks(model, words, data) <= 10))
         rows.append(row)
         print(data.name + ": " + ", ".join(f"{name} {value:.3f}" for name, value in row.items()), flush=True)
     print("macro R@10: " + ", ".join(f"{name} {np.mean([row[name] for row in rows]):.3f}" for name in rows[0]))

@@ -117,7 +117,7 @@ def main() -> None:
     from notellm.training.corpus import DEFAULT_CORPUS, extract
     from notellm.training.evaluate import LexicalRanker, minilm_ranker
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.heldout import cosine_scores, engine_ranks, link_metrics, link_ranks, read_collection, weight_from_links
+    from notellm.training.heldout import app_ranks, cosine_scores, link_metrics, link_ranks, read_collection
 
     key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     models = {"default": f"default-{key}", "MiniLM": "minilm-minilm"}
@@ -144,7 +144,7 @@ def main() -> None:
                 words = lexical_scores(data.notes, data.sources, rule)
                 results[name][data.name] = link_metrics(link_ranks(words, data))["R@10"]
                 for model, cosine in cosines.items():
-                    app[model][name][data.name] = float(np.mean(weight_from_links(engine_ranks(cosine, words, data), data)[0] <= 10))
+                    app[model][name][data.name] = float(np.mean(app_ranks(cosine, words, data) <= 10))
             if label == "validation":  # ENGINE must be the engine's own rule
                 engine = link_metrics(link_ranks(LexicalRanker().scores(data.notes, data.sources), data))["R@10"]
                 assert abs(engine - results[ENGINE][data.name]) < 0.01, (data.name, engine)

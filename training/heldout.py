@@ -190,6 +190,12 @@ def panel_weighting(vectors: np.ndarray, data: CollectionData) -> fusion_weight.
     return vault_choice(engine_ranks(cosine_scores(vectors, data.sources), lexical, data), data)
 
 
+def app_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData) -> np.ndarray:
+    """Each link's rank as the app's related panel ranks it (`engine_ranks`: the model, the words, the folders and
+    the named notes), at the weighting the collection's other links choose (`weight_from_links`)."""
+    return weight_from_links(engine_ranks(model_scores, lexical_scores, data), data)[0]
+
+
 def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
                       folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[fusion_weight.Weighting]]:
     """The collection ranked at the weighting its own links choose (`engine.fusion_weight`), without a link
