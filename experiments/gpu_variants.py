@@ -53,6 +53,8 @@ VARIANTS = {
     # capacity: the whole model moves instead of a LoRA, causal and bidirectional
     "fc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True),
     "fbc64": dict(collection_batches=True, batch_pairs=64, lr=3e-5, full=True, bidirectional=True),
+    # c64 with each step's language drawn first (languages other than English get 78% of the steps, not 35%)
+    "lc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, language_balance=0.3),
     # c64 with the note's 12 most frequent content words before its text: reads --keyword-tokens, not the pack's
     "kc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, keyword_line=12),
 }

@@ -112,6 +112,27 @@ def test_hard_negatives_are_lexically_close_notes_of_the_collection_linked_to_ne
     assert HardNegatives(notes, pairs, skip_top=1).for_pairs(pairs[:1], 2) == ["v/focaccia"]
 
 
+def test_collection_batches_draw_vaults_by_square_root_or_languages_first():
+    from notellm.training.train import collection_pairs_for_step, vault_weights
+
+    def pairs(vault, n):
+        return [{"a": f"{vault}/{i}", "b": f"{vault}/{i + 1}"} for i in range(n)]
+
+    by_vault = {"en-small": pairs("en-small", 100), "en-large": pairs("en-large", 400), "zh": pairs("zh", 25)}
+    languages = {"en-small": "en", "en-large": "en", "zh": "zh"}
+    assert vault_weights(by_vault) == {"en-small": 10.0, "en-large": 20.0, "zh": 5.0}
+    balanced = vault_weights(by_vault, languages, language_balance=0.5)
+    # English's 500 pairs weigh sqrt(500) against Chinese's sqrt(25), shared between its vaults as before
+    assert balanced["zh"] == pytest.approx(5.0)
+    assert balanced["en-small"] + balanced["en-large"] == pytest.approx(500 ** 0.5)
+    assert balanced["en-large"] == pytest.approx(2 * balanced["en-small"])
+    # a step's pairs all come from one vault, and the draw follows the weights
+    steps = [collection_pairs_for_step(by_vault, step, 4, 0, 1, seed=0, weights=balanced) for step in range(2000)]
+    assert all(len({p["a"].split("/")[0] for p in chosen}) == 1 for chosen in steps)
+    chinese = sum(chosen[0]["a"].startswith("zh/") for chosen in steps) / len(steps)
+    assert chinese == pytest.approx(5.0 / (5.0 + 500 ** 0.5), abs=0.03)
+
+
 def test_generation_loss_counts_answer_tokens_only_and_combines_as_the_paper():
     logits = torch.randn(4, 10)
     labels = torch.tensor([IGNORE, 3, IGNORE, 7])

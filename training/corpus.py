@@ -179,5 +179,6 @@ def prepare_training_data(corpus: Path, out: Path, cache: Path, rule: SplitRule 
             progress(number, len(split.train), collection.name)
     manifest = prepare(roots + [Path(v) for v in extra_vaults], out, PrepareConfig(holdout=0.0))
     manifest["split"] = {"rule": rule.__dict__, "validation": [c.name for c in split.validation]}
+    manifest["languages"] = {c.name: c.main_language for c in split.train}  # for `train --language-balance`
     (Path(out) / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest

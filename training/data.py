@@ -295,6 +295,11 @@ class Dataset:
         return cls(notes, [p for part in parts for p in part.pairs], [p for part in parts for p in part.heldout],
                    {"parts": [part.manifest for part in parts]})
 
+    def languages(self) -> dict[str, str]:
+        """Each vault's main language, where `prepare-corpus` recorded it (in every part of a `load_many`)."""
+        manifests = self.manifest.get("parts", [self.manifest])
+        return {vault: language for manifest in manifests for vault, language in manifest.get("languages", {}).items()}
+
     @classmethod
     def load(cls, folder: Path) -> "Dataset":
         folder = Path(folder)

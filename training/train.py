@@ -180,17 +180,36 @@ def pairs_for_step(pairs: list[dict], step: int, per_process: int, process: int,
     return [pairs[epoch_order(seed, index // n, n)[index % n]] for index in range(start, start + per_process)]
 
 
+def vault_weights(by_vault: dict[str, list[dict]], languages: dict[str, str] | None = None,
+                  language_balance: float = 0.0) -> dict[str, float]:
+    """How often `--collection-batches` draws each vault: in proportion to the square root of its pair count, so
+    the largest collection does not drown the rest. With a `language_balance` T > 0, a language is drawn first, in
+    proportion to its pair count to the power T, then one of its vaults as before (a vault of no recorded
+    language counts as one of its own)."""
+    if language_balance <= 0:
+        return {name: math.sqrt(len(pairs)) for name, pairs in by_vault.items()}
+    languages = languages or {}
+    groups: dict[str, list[str]] = {}
+    for name in by_vault:
+        groups.setdefault(languages.get(name, f"?{name}"), []).append(name)
+    weights = {}
+    for names in groups.values():
+        share = sum(len(by_vault[name]) for name in names) ** language_balance
+        roots = {name: math.sqrt(len(by_vault[name])) for name in names}
+        weights.update({name: share * root / sum(roots.values()) for name, root in roots.items()})
+    return weights
+
+
 def collection_pairs_for_step(by_vault: dict[str, list[dict]], step: int, per_process: int, process: int, processes: int,
-                              seed: int) -> list[dict]:
-    """All of a step's pairs from one vault (drawn with probability proportional to the square root of its
-    pair count, so the largest collection does not drown the rest); a pure function of the step.
+                              seed: int, weights: dict[str, float] | None = None) -> list[dict]:
+    """All of a step's pairs from one vault, drawn as `vault_weights` says; a pure function of the step.
 
     Pairs that share a note with an already chosen pair come last: a note twice in one batch would be its
     own in-batch negative."""
     names = sorted(by_vault)
-    weights = [math.sqrt(len(by_vault[name])) for name in names]
+    weights = weights or vault_weights(by_vault)
     rng = random.Random(f"{seed}:vault:{step}")
-    pairs = by_vault[rng.choices(names, weights)[0]]
+    pairs = by_vault[rng.choices(names, [weights[name] for name in names])[0]]
     wanted = per_process * processes
     order = rng.sample(pairs, len(pairs))
     chosen, rest, seen = [], [], set()
@@ -301,6 +320,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     pairs, by_vault = pairs_by_vault(dataset)
     if not pairs:
         raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
+    if config.language_balance and not (config.collection_batches and dataset.languages()):
+        raise TrainError("--language-balance needs --collection-batches and data from `notellm-train prepare-corpus` "
+                         "(which records each collection's language)")
+    weights = vault_weights(by_vault, dataset.languages(), config.language_balance)
     examples = example_cache(config, dataset.notes)
     eos_id = examples.eos_id
     if torch.cuda.is_available():
@@ -351,7 +374,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         started = time.perf_counter()
         if config.collection_batches:
             chosen = collection_pairs_for_step(by_vault, step, config.batch_pairs, accelerator.process_index,
-                                               accelerator.num_processes, config.seed)
+                                               accelerator.num_processes, config.seed, weights)
         else:
             chosen = pairs_for_step(pairs, step, config.batch_pairs, accelerator.process_index, accelerator.num_processes, config.seed)
         rng = random.Random(f"{config.seed}:gen:{step}:{accelerator.process_index}")

@@ -43,6 +43,10 @@ class TrainConfig:
     dim: int = option(128, "Size of the note embedding (the projection head's output).")
     layers: int = option(0, "Keep only the base's first N layers (0: all); cheaper to train and run.")
     collection_batches: bool = option(False, "Draw each step's pairs from one vault (harder in-batch negatives).")
+    language_balance: float = option(0.0, "With --collection-batches: draw each step's language with probability proportional "
+                                     "to its pair count to this power (0.3: languages other than English get most steps), "
+                                     "then one of its collections as without it; 0: collections alone. Reads the languages "
+                                     "`prepare-corpus` records.")
     bidirectional: bool = option(False, "Let every token of the note prompt see the whole note (no causal mask, as "
                                  "LLM2Vec); the export tells llama.cpp to run so. GCL only: needs --alpha 0.")
     hard_negatives: int = option(0, "Per pair, N notes of its collection that the lexical match ranks high for its first "
