@@ -84,6 +84,9 @@ HELDOUT_LABELS = {
     "cpu-kw12": "`cpu-kw12`: as `cpu-control`, each note's 12 most frequent content words on a line before its text (`--keyword-line 12`)",
     "cpu-lexteach": "`cpu-lexteach`: as `cpu-control`, with the engine's lexical match as a similarity-distillation teacher "
                     "(`experiments/lexical_teacher.py`, weight 1, temperature 0.05)",
+    "cpu-langbal": "`cpu-langbal`: as `cpu-control`, each step's language drawn first, in proportion to its pairs to the "
+                   "power 0.3 (`--language-balance 0.3`: 78% of the steps outside English instead of 35%)",
+    "cpu-zhonly": "`cpu-zhonly`: as `cpu-control`, on the 7 Chinese training collections only (5,531 pairs; 4,800 drawn)",
     # the default's recipe from a fresh LoRA or the whole model, three or two processes sharing one H200 for a fixed
     # time, so the step counts differ (2026-12-04, docs/experiments.md)
     "gpu3-c64": "`gpu3-c64`: `gpu-c64`'s recipe again, 938 steps (the control)",
