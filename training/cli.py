@@ -179,7 +179,8 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 @click.option("--ids", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Embed only these notes (one id a line).")
 @click.option("--drawn-by-steps", default=0, help="Embed only the notes the first N steps of a --collection-batches run draw.")
 @click.option("--batch-pairs", default=16, show_default=True, help="That run's pairs a step (with --drawn-by-steps).")
-def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs) -> None:
+@click.option("--language-balance", default=0.0, show_default=True, help="That run's --language-balance (with --drawn-by-steps).")
+def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs, language_balance) -> None:
     """Write all-MiniLM-L6-v2's vectors of DATA's notes: the file `train --teacher` reads."""
     import torch
 
@@ -188,7 +189,7 @@ def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by
     torch.set_num_threads(threads)
     wanted = set(ids.read_text(encoding="utf-8").splitlines()) if ids else None
     if drawn_by_steps:
-        drawn = drawn_notes(data, drawn_by_steps, batch_pairs, seed)
+        drawn = drawn_notes(data, drawn_by_steps, batch_pairs, seed, language_balance)
         wanted = drawn if wanted is None else wanted & drawn
     try:
         embedded = embed_teacher(data, out, max_word_pieces, save_every, seed, wanted,

@@ -26,13 +26,16 @@ def save_teacher(path: Path, ids: list[str], vectors: list[np.ndarray]) -> None:
     os.replace(temporary, path)
 
 
-def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int) -> set[str]:
+def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int, language_balance: float = 0.0) -> set[str]:
     """The notes that the first `steps` steps of a one-collection-a-step run on `data` draw (train.py's own rule)."""
     from .data import Dataset
-    from .train import collection_pairs_for_step, pairs_by_vault
+    from .train import collection_pairs_for_step, pairs_by_vault, vault_weights
 
-    _, by_vault = pairs_by_vault(Dataset.load_many([data]))
-    return {note for step in range(steps) for pair in collection_pairs_for_step(by_vault, step, batch_pairs, 0, 1, seed)
+    dataset = Dataset.load_many([data])
+    _, by_vault = pairs_by_vault(dataset)
+    weights = vault_weights(by_vault, dataset.languages(), language_balance)
+    return {note for step in range(steps)
+            for pair in collection_pairs_for_step(by_vault, step, batch_pairs, 0, 1, seed, weights)
             for note in (pair["a"], pair["b"])}
 
 
