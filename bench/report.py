@@ -86,6 +86,7 @@ HELDOUT_LABELS = {
                     "(`experiments/lexical_teacher.py`, weight 1, temperature 0.05)",
     "cpu-langbal": "`cpu-langbal`: as `cpu-control`, each step's language drawn first, in proportion to its pairs to the "
                    "power 0.3 (`--language-balance 0.3`: 78% of the steps outside English instead of 35%)",
+    "cpu-control-s1": "`cpu-control-s1`: as `cpu-control`, seed 1 (other collections and pairs drawn): the spread between two screens",
     "cpu-zhonly": "`cpu-zhonly`: as `cpu-control`, on the 7 Chinese training collections only (5,531 pairs; 4,800 drawn)",
     # the default's recipe from a fresh LoRA or the whole model, three or two processes sharing one H200 for a fixed
     # time, so the step counts differ (2026-12-04, docs/experiments.md)
