@@ -30,6 +30,7 @@ from scipy import sparse
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
+
 @dataclass(frozen=True)
 class Rule:
     """How a query note's terms meet a row's: BM25's saturated, length-normalised tf (`k1`, `b`), or `cosine`: the

@@ -320,10 +320,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     pairs, by_vault = pairs_by_vault(dataset)
     if not pairs:
         raise TrainError(f"{config.data} has no training pairs (notes need links, co-occurrence or --same-tag-pairs)")
-    if config.language_balance and not (config.collection_batches and dataset.languages()):
+    languages = dataset.languages()
+    if config.language_balance and not (config.collection_batches and languages):
         raise TrainError("--language-balance needs --collection-batches and data from `notellm-train prepare-corpus` "
                          "(which records each collection's language)")
-    weights = vault_weights(by_vault, dataset.languages(), config.language_balance)
+    weights = vault_weights(by_vault, languages, config.language_balance)
     examples = example_cache(config, dataset.notes)
     eos_id = examples.eos_id
     if torch.cuda.is_available():
