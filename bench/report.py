@@ -99,6 +99,12 @@ HELDOUT_LABELS = {
     "screen-smol": "`screen-smol`: SmolLM2-135M cut to 6 blocks, a fresh LoRA r16 and head, 150 steps × 16 pairs of one collection each "
                    "on the CPU (1 thread), GCL only, 96 content tokens: the control of `screen-gemma`",
     "screen-gemma": "`screen-gemma`: as `screen-smol` on Gemma-3-270M cut to 6 blocks (`--base`, the PyPI Q4_K_M)",
+    "blocks-first6": "`blocks-first6`: `screen-smol` trained again on 2026-12-05 from a base written by "
+                     "`experiments/block_choice.py 0,1,2,3,4,5` (the control of `blocks-*`)",
+    "blocks-stride2": "`blocks-stride2`: as `blocks-first6` on the base's blocks 0, 2, 4, 6, 8 and 10 "
+                      "(every other block, reaching twice as deep at the same cost)",
+    "blocks-first8": "`blocks-first8`: as `screen-smol` with the first 8 blocks (`--layers 8`, 4/3 of the cost a note)",
+    "blocks-first12": "`blocks-first12`: as `screen-smol` with the first 12 blocks (`--layers 12`, twice the cost a note)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
