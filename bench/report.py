@@ -103,6 +103,8 @@ HELDOUT_LABELS = {
                      "`experiments/block_choice.py 0,1,2,3,4,5` (the control of `blocks-*`)",
     "blocks-stride2": "`blocks-stride2`: as `blocks-first6` on the base's blocks 0, 2, 4, 6, 8 and 10 "
                       "(every other block, reaching twice as deep at the same cost)",
+    "grown8": "`grown8`: the default with SmolLM2's blocks 6 and 7 put back on top (`experiments/grow_blocks.py`), "
+              "continued as `cpu-control` for 200 steps (4/3 of the cost a note)",
     "blocks-first8": "`blocks-first8`: as `screen-smol` with the first 8 blocks (`--layers 8`, 4/3 of the cost a note)",
     "blocks-first12": "`blocks-first12`: as `screen-smol` with the first 12 blocks (`--layers 12`, twice the cost a note)",
 }
