@@ -28,17 +28,22 @@ def renamed(name: str, new_index: dict[int, int]) -> str | None:
     return ".".join([parts[0], str(new_index[index]), *parts[2:]])
 
 
+def block_count(reader: gguf.GGUFReader) -> tuple[str, int]:
+    """The key of a GGUF's block count (it names the architecture) and the count."""
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    key = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
+    return key, int(reader.fields[key].contents())
+
+
 def choose_blocks(base: Path, blocks: list[int], out: Path) -> Path:
     reader = gguf.GGUFReader(str(base))
-    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-    block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
-    total = int(reader.fields[block_count].contents())
+    key, total = block_count(reader)
     if sorted(set(blocks)) != blocks or blocks[-1] >= total:
         raise SystemExit(f"blocks must be increasing and below {total}: {blocks}")
     new_index = {old: new for new, old in enumerate(blocks)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(out), arch)
-    copy_metadata(reader, writer, skip={block_count})
+    writer = gguf.GGUFWriter(str(out), reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
+    copy_metadata(reader, writer, skip={key})
     writer.add_block_count(len(blocks))
     for tensor in reader.tensors:
         name = renamed(tensor.name, new_index)

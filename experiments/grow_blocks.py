@@ -14,26 +14,22 @@ from pathlib import Path
 
 import gguf
 
+from block_choice import block_count  # experiments/ is on the path when a script of it runs
 from notellm.engine.config import smollm2_base_model
-from notellm.training.delta import block_index, copy_field, write_out
-
-
-def block_count(reader: gguf.GGUFReader) -> tuple[str, int]:
-    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-    key = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
-    return key, int(reader.fields[key].contents())
+from notellm.training.delta import block_index, copy_field, copy_metadata, write_out
 
 
 def grow(model: Path, blocks: int, base: Path, out: Path) -> Path:
     trained, below = gguf.GGUFReader(str(model)), gguf.GGUFReader(str(base))
     key, have = block_count(trained)
-    if not have < blocks <= block_count(below)[1]:
-        raise SystemExit(f"{model.name} has {have} blocks; the base has {block_count(below)[1]}; asked for {blocks}")
+    available = block_count(below)[1]
+    if not have < blocks <= available:
+        raise SystemExit(f"{model.name} has {have} blocks; the base has {available}; asked for {blocks}")
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out), trained.fields[gguf.Keys.General.ARCHITECTURE].contents())
-    skip = {key, gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE}
-    for field in trained.fields.values():  # NoteLLM's keys (the projection head) stay, unlike delta.copy_metadata
-        if not (field.name.startswith("GGUF.") or field.name in skip):
+    copy_metadata(trained, writer, skip={key})
+    for field in trained.fields.values():  # NoteLLM's keys (the projection head) too, which copy_metadata leaves out
+        if field.name.startswith("notellm."):
             copy_field(field, writer)
     writer.add_block_count(blocks)
     for tensor in trained.tensors:
