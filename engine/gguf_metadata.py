@@ -28,6 +28,8 @@ CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
 # N > 0 for a model trained with the note's N most frequent content words on a line before its text
 # (`engine.prompt.with_keyword_line`): the engine must prompt it so (absent: 0, the text as it is).
 KEYWORD_LINE_KEY = "notellm.keyword_line"
+# Which final hidden states make the embedding (`engine.pooling`; absent: "last", the compression token).
+POOLING_KEY = "notellm.pooling"
 # The tag head (`engine.tag_head`): its tags, and their directions row-major (one row of the embedding's
 # width per tag). Absent: the model names no tags of its own.
 TAG_HEAD_TAGS_KEY = "notellm.tag_head.tags"
@@ -41,23 +43,27 @@ class ModelTraits:
     writes_topics: bool = True  # trained for CSFT: it writes hashtags
     causal_attention: bool = True  # False: bidirectional over the note prompt
     keyword_line: int = 0  # N > 0: its prompts start the note's text with its N keywords
+    pooling: str = "last"  # one of engine.pooling.POOLINGS
 
     @classmethod
     def from_metadata(cls, values: dict) -> "ModelTraits":
-        """From a model file's metadata values by key (a boolean key absent: true; the keyword line: 0)."""
+        """From a model file's metadata values by key (a boolean key absent: true; the keyword line: 0; the
+        pooling: "last")."""
         return cls(bool(values.get(WRITES_TOPICS_KEY, True)), bool(values.get(CAUSAL_ATTENTION_KEY, True)),
-                   int(values.get(KEYWORD_LINE_KEY, 0)))
+                   int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, "last")))
 
     def as_metadata(self) -> dict[str, bool | int]:
-        """The metadata values by key that `from_metadata` reads back; no keyword line writes no key, so a model
-        without one reads as every model before the key existed."""
-        values: dict[str, bool | int] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
+        """The metadata values by key that `from_metadata` reads back; no keyword line and the last token's pooling
+        write no key, so such a model reads as every model before those keys existed."""
+        values: dict[str, bool | int | str] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
         if self.keyword_line:
             values[KEYWORD_LINE_KEY] = self.keyword_line
+        if self.pooling != "last":
+            values[POOLING_KEY] = self.pooling
         return values
 
 
-TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY, KEYWORD_LINE_KEY)
+TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY, KEYWORD_LINE_KEY, POOLING_KEY)
 
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars

@@ -18,7 +18,9 @@ The head's states then depend on the note that follows, so nothing is shared and
 
 The context runs with embedding mode off and only each prompt's last token marked for output: llama.cpp
 then returns that token's logits and skips the output layer for every other token, which embedding mode
-would run on all of them. `engine.logit_readout` maps those logits back to the embedding.
+would run on all of them. `engine.logit_readout` maps those logits back to the embedding. A model that
+pools several states (`engine.pooling`) has each of the note's own tokens marked instead; the readout is
+linear, so the weighted mean of their logits reads back as the weighted mean of their states.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .prompt import common_prefix_length
+from .pooling import note_tokens_start, pooling_weights
 
 WRITTEN_FOR = "0.3.36"
 
@@ -35,7 +37,7 @@ WRITTEN_FOR = "0.3.36"
 class BatchEmbedder:
     """Embeds up to `sequences` token lists per decode, each in its own KV stream, reusing a cached head."""
 
-    def __init__(self, llama, sequences: int, sequence_tokens: int, causal_attention: bool = True):
+    def __init__(self, llama, sequences: int, sequence_tokens: int, causal_attention: bool = True, pooling: str = "last"):
         import llama_cpp
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
@@ -53,10 +55,12 @@ class BatchEmbedder:
         shared_cache_context.close()
         self._ctx = llama._ctx.ctx
         self.causal_attention = causal_attention
+        self.pooling = pooling
         llama_cpp.llama_set_causal_attn(self._ctx, causal_attention)
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
-        self._head: list[int] = []
+        self._prompt_head: list[int] = []  # what every prompt starts with: a prompt's own tokens follow it
+        self._head: list[int] = []  # the part of it whose cache is reused (none for a bidirectional model)
 
     def close(self) -> None:
         self._batch.close()
@@ -66,12 +70,14 @@ class BatchEmbedder:
         import llama_cpp
 
         llama_cpp.llama_memory_clear(self._memory, True)
+        self._prompt_head = list(ids)
         self._head = list(ids) if self.causal_attention else []
         if self._head:
-            self._decode([(self.head_sequence, self._head, 0)], outputs=False)
+            self._decode([(self.head_sequence, self._head, 0, len(self._head))], outputs=False)
 
     def embed(self, prompts: list[list[int]], readout: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """`readout` of each prompt's last-token logits (`engine.logit_readout`), one row per prompt."""
+        """`readout` of each prompt's pooled logits (its last token's, or its own tokens' weighted mean;
+        `engine.pooling`), one row per prompt."""
         import llama_cpp
 
         rows = []
@@ -80,35 +86,42 @@ class BatchEmbedder:
             pieces = []
             for sequence, ids in enumerate(chunk):
                 # Never reuse the whole prompt: its last token must be decoded for its embedding.
-                reused = min(common_prefix_length(self._head, ids), len(ids) - 1)
+                reused = note_tokens_start(self._head, ids)
+                pooled_from = len(ids) - 1 if self.pooling == "last" else note_tokens_start(self._prompt_head, ids)
                 llama_cpp.llama_memory_seq_rm(self._memory, sequence, -1, -1)
                 if reused:
                     # Across streams llama.cpp copies whole streams (the copy runs at the next decode).
                     llama_cpp.llama_memory_seq_cp(self._memory, self.head_sequence, sequence, -1, -1)
                     llama_cpp.llama_memory_seq_rm(self._memory, sequence, reused, -1)
-                pieces.append((sequence, ids[reused:], reused))
-            outputs = self._decode(pieces, outputs=True)
-            logits = np.stack([np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, position), shape=(self.vocabulary,))
-                               for position in outputs])
-            rows.append(readout(logits))
+                pieces.append((sequence, ids[reused:], reused, pooled_from - reused))
+            pooled = []
+            for positions in self._decode(pieces, outputs=True):
+                logits = np.stack([np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, position), shape=(self.vocabulary,))
+                                   for position in positions])
+                pooled.append(pooling_weights(self.pooling, len(positions)) @ logits)
+            rows.append(readout(np.stack(pooled)))
         return np.concatenate(rows).astype(np.float32, copy=False)
 
-    def _decode(self, pieces: list[tuple[int, list[int], int]], outputs: bool) -> list[int]:
-        """One llama_decode of (sequence id, token ids, position of the first id) pieces; with `outputs`, each
-        piece's last token is marked for output. Returns each piece's last position in the batch."""
+    def _decode(self, pieces: list[tuple[int, list[int], int, int]], outputs: bool) -> list[list[int]]:
+        """One llama_decode of (sequence id, token ids, position of the first id, first id marked) pieces; with
+        `outputs`, each piece's ids from the marked one on are marked for output. Returns each piece's marked
+        positions in the batch."""
         import llama_cpp
 
         batch = self._batch.batch
         count, marked = 0, []
-        for sequence, ids, first_position in pieces:
+        for sequence, ids, first_position, marked_from in pieces:
+            positions = []
             for offset, token in enumerate(ids):
                 batch.token[count] = token
                 batch.pos[count] = first_position + offset
                 batch.n_seq_id[count] = 1
                 batch.seq_id[count][0] = sequence
-                batch.logits[count] = outputs and offset == len(ids) - 1
+                batch.logits[count] = outputs and offset >= marked_from
+                if outputs and offset >= marked_from:
+                    positions.append(count)
                 count += 1
-            marked.append(count - 1)
+            marked.append(positions)
         batch.n_tokens = count
         code = llama_cpp.llama_decode(self._ctx, batch)
         batch.n_tokens = 0

@@ -30,6 +30,7 @@ from .gguf_metadata import (
 )
 from .llama_batch_embedder import BatchEmbedder
 from .logit_readout import LogitReadout
+from .pooling import POOLINGS
 from .prompt import (
     DEFAULT_CONTENT_TOKENS,
     PROMPT_HEAD,
@@ -102,8 +103,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class NoteModel:
-    """Loads a GGUF once for embeddings (each prompt's last token, `engine.logit_readout`); a second context
-    generates hashtags on demand."""
+    """Loads a GGUF once for embeddings (each prompt's last token or its pooled own tokens, `engine.logit_readout`);
+    a second context generates hashtags on demand."""
 
     def __init__(self, path: Path, threads: int | None = None, content_tokens: int = DEFAULT_CONTENT_TOKENS):
         import llama_cpp
@@ -121,6 +122,9 @@ class NoteModel:
                 "use a matching release or retrain"
             )
         traits = header.traits
+        if traits.pooling not in POOLINGS:
+            raise ModelError(f"{self.path.name} pools its embedding by {traits.pooling!r}, which this NoteLLM does not know; "
+                             "use a matching release")
         try:
             cpu_kernels.load()  # a build with one library per instruction set has none until then
             self.llama = llama_cpp.Llama(
@@ -130,7 +134,8 @@ class NoteModel:
                 n_threads_batch=self.threads,
                 verbose=False,
             )
-            self.embedder = BatchEmbedder(self.llama, SEQUENCES_PER_DECODE, self.sequence_tokens, traits.causal_attention)
+            self.embedder = BatchEmbedder(self.llama, SEQUENCES_PER_DECODE, self.sequence_tokens, traits.causal_attention,
+                                          traits.pooling)
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
         self.hidden_size = self.llama.n_embd()
@@ -161,7 +166,8 @@ class NoteModel:
         return ids
 
     def embed_notes(self, notes: list[tuple[str, str]], content_tokens: int) -> np.ndarray:
-        """Embed (title, text) pairs: hidden state at the prompt's last token, projected, L2-normalised."""
+        """Embed (title, text) pairs: the hidden state at the prompt's last token (or the model's pooling of its own
+        tokens' states, `engine.pooling`), projected, L2-normalised."""
         return self.embed_token_ids([self.prompt_ids(title, text, content_tokens) for title, text in notes])
 
     def embed_token_ids(self, prompts: list[list[int]]) -> np.ndarray:

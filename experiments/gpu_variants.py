@@ -57,6 +57,8 @@ VARIANTS = {
     "lc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, language_balance=0.3),
     # c64 with the note's 12 most frequent content words before its text: reads --keyword-tokens, not the pack's
     "kc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, keyword_line=12),
+    # c64 with the embedding the mean of the note's own tokens' states (a pack packed since --pooling existed)
+    "pc64": dict(collection_batches=True, batch_pairs=64, lr=3e-4, pooling="mean"),
 }
 
 

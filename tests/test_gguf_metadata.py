@@ -42,7 +42,7 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("traits", [
-    {}, {"writes_topics": False, "causal_attention": False}, {"keyword_line": 12},
+    {}, {"writes_topics": False, "causal_attention": False}, {"keyword_line": 12}, {"pooling": "weighted_mean"},
 ])
 def test_a_models_traits_read_back_as_training_wrote_them(tmp_path, traits):
     gguf = pytest.importorskip("gguf")
@@ -62,3 +62,23 @@ def test_a_models_traits_read_back_as_training_wrote_them(tmp_path, traits):
     assert model_traits(path) == ModelTraits(**traits)
     # a model without a keyword line carries no key for it, as every model made before the key existed
     assert (KEYWORD_LINE_KEY in read_metadata(path, {KEYWORD_LINE_KEY})) == ("keyword_line" in traits)
+
+
+def test_a_model_pooled_in_a_way_this_engine_does_not_know_is_refused_in_one_line(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    from notellm.engine.errors import ModelError
+    from notellm.engine.gguf_metadata import POOLING_KEY
+    from notellm.engine.model import NoteModel
+
+    path = tmp_path / "future.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_uint32("notellm.prompt_version", 1)
+    writer.add_string(POOLING_KEY, "attention")
+    writer.add_tensor("token_embd.weight", np.zeros((3, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    with pytest.raises(ModelError, match="future.gguf pools its embedding by 'attention', which this NoteLLM does not know"):
+        NoteModel(path)

@@ -47,6 +47,20 @@ def test_every_prompt_starts_with_the_head_the_engine_caches():
     assert common_prefix_length([], [1]) == 0
 
 
+def test_a_pooled_embedding_weighs_the_notes_own_tokens_after_the_shared_head():
+    from notellm.engine.pooling import note_tokens_start, pooling_weights
+
+    head = [1, 7, 7, 9]
+    assert note_tokens_start(head, [1, 7, 7, 9, 4, 5]) == 4  # the note's own tokens: 4, 5
+    assert note_tokens_start(head, [1, 7, 8, 9]) == 2  # BPE merged the head's end into the title
+    assert note_tokens_start(head, head) == 3  # the last token is always the note's own
+    assert pooling_weights("last", 3).tolist() == [0, 0, 1]
+    assert pooling_weights("mean", 4).tolist() == [0.25] * 4
+    assert pooling_weights("weighted_mean", 3) == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        pooling_weights("max", 3)
+
+
 @pytest.fixture(scope="module")
 def shipped(shipped_model):
     model = NoteModel(shipped_model, threads=2, content_tokens=48)

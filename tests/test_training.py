@@ -273,7 +273,7 @@ def pytorch_embeddings(pytorch_model, notes) -> np.ndarray:
 
     model, tokenizer, eos = pytorch_model
     with torch.no_grad():
-        batch = collate([build_example(tokenizer, eos, title, text, CONTENT_TOKENS) for title, text in notes], eos)
+        batch = collate([build_example(tokenizer, eos, title, text, CONTENT_TOKENS) for title, text in notes], eos, model.pooling)
         return model.embed(batch).numpy()
 
 
@@ -656,6 +656,48 @@ def test_a_bidirectional_model_with_a_keyword_line_runs_in_llama_cpp_as_it_train
     result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(rebuilt),
                                  "--alpha", "0", *common])
     assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
+
+
+@pytest.mark.slow
+def test_a_model_pooled_over_the_notes_tokens_runs_in_llama_cpp_as_it_trained(run, sample_notes, tmp_path):
+    """`--pooling weighted_mean`: the embedding is the position-weighted mean of the note's own tokens' states
+    (engine/pooling.py), in PyTorch and, through the model file's `notellm.pooling`, in llama.cpp, where the
+    shared prompt head is still decoded once. It differs from the same weights read at the last token; a
+    model continued from it must keep its pooling."""
+    from notellm.engine.model import NoteModel, model_traits
+    from notellm.training.train import load_run, load_tokenizer
+
+    runner = CliRunner()
+    pairs = len((run["data"] / "train_pairs.jsonl").read_text().splitlines())
+    common = ["--steps", "2", "--batch-pairs", str(pairs), "--layers", "2", "--content-tokens", str(CONTENT_TOKENS),
+              "--lora-rank", "8", "--lr", "2e-3", "--warmup-steps", "1", "--threads", "2", "--alpha", "0", "--quiet"]
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--pooling", "max", *common])
+    assert result.exit_code != 0 and "--pooling max: one of last, mean, weighted_mean" in result.output
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "run"), "--pooling", "weighted_mean", *common])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "pooled.gguf"), "--quant", "f16"])
+    assert result.exit_code == 0, result.output
+    assert model_traits(tmp_path / "pooled.gguf").pooling == "weighted_mean"
+
+    model, config, _ = load_run(tmp_path / "run")
+    tokenizer, eos = load_tokenizer(config.resolved_tokenizer())
+    reference = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    model.pooling = "last"
+    last_token = pytorch_embeddings((model, tokenizer, eos), sample_notes)
+    engine = NoteModel(tmp_path / "pooled.gguf", threads=2)
+    try:
+        exported = engine.embed_notes(sample_notes, CONTENT_TOKENS)
+        assert engine.embed_notes(sample_notes[:1], CONTENT_TOKENS) == pytest.approx(exported[:1], abs=1e-5)  # alone as in a batch
+    finally:
+        engine.close()
+    parity = (exported * reference).sum(axis=1)
+    print("cosine llama.cpp vs PyTorch", parity, "last token vs pooled", (last_token * reference).sum(axis=1))
+    assert parity.min() >= 0.999
+    assert (1 - (last_token * reference).sum(axis=1)).min() > 5 * max((1 - parity).max(), 1e-7)
+
+    result = runner.invoke(cli, ["train", str(run["data"]), "-o", str(tmp_path / "personal"), "--base", str(tmp_path / "pooled.gguf"),
+                                 *common])
+    assert result.exit_code != 0 and "pools its embedding by weighted_mean: add --pooling weighted_mean" in result.output
 
 
 @pytest.mark.slow

@@ -166,6 +166,8 @@ def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None,
     for key, value in traits.as_metadata().items():
         if isinstance(value, bool):
             writer.add_bool(key, value)
+        elif isinstance(value, str):
+            writer.add_string(key, value)
         else:
             writer.add_uint32(key, value)
     if projection is not None:

@@ -75,7 +75,7 @@ def torch_ranker(model, examples, name: str, batch: int = 32) -> EmbeddingRanker
     @torch.no_grad()
     def embed(notes: list[dict]) -> np.ndarray:
         examples.notes.update({n["id"]: n for n in notes})
-        tensors = collate([examples.get(n["id"], False) for n in notes], examples.eos_id)
+        tensors = collate([examples.get(n["id"], False) for n in notes], examples.eos_id, model.pooling)
         return model.embed({k: v.to(device) for k, v in tensors.items()}).float().cpu().numpy()
 
     return EmbeddingRanker(name, embed, batch)

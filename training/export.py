@@ -101,7 +101,8 @@ def export(
     base_header = read_model_header(base) if base.is_file() else None
     # Writes hashtags only if trained for CSFT here and, for a NoteLLM base (personalize), if the base did.
     writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (base_header is None or base_header.traits.writes_topics)
-    traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional, keyword_line=config.keyword_line)
+    traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional, keyword_line=config.keyword_line,
+                         pooling=config.pooling)
     # A NoteLLM base's tag head goes on with the model trained from it (personalize): that training moves the
     # embedding little, and a head is built from the corpus only (`notellm-train tag-head`).
     tag_head = base_header.tag_head if base_header else None

@@ -5,7 +5,8 @@ One sequence per note serves both losses (NoteLLM, section 3.4). Its tokens are 
     [prompt ids, ending at `"` of `The compression word is:"`] + [generation ids]
 
 The embedding is the final hidden state (after the final norm) at the prompt's last token, projected to d
-and L2-normalised — what `engine.model.NoteModel` computes with llama.cpp. For the generation task the
+and L2-normalised — what `engine.model.NoteModel` computes with llama.cpp. A model trained with another
+pooling (`engine.pooling`) averages the states of the note's own tokens instead, with the engine's weights. For the generation task the
 engine tokenizes `prompt + cue` as one string, and BPE merges the prompt's closing `"` with the cue's
 opening `"` (`:""`). To learn from exactly those ids in the same pass, the generation ids continue from
 the longest common prefix of the two tokenizations: they get the positions the engine gives them, and a
@@ -24,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from notellm.engine.prompt import PromptTokenizer, category_answer, category_cue, common_prefix_length, topics_answer, topics_cue
+from notellm.engine.pooling import note_tokens_start, pooling_weights
+from notellm.engine.prompt import PROMPT_HEAD, PromptTokenizer, category_answer, category_cue, common_prefix_length, topics_answer, topics_cue
 
 from .losses import AnswerGenerationLoss, SimilarityDistillationLoss, SymmetricInfoNCELoss, combine
 from .losses.generation import IGNORE
@@ -37,6 +39,7 @@ class Example:
     prompt_len: int  # ids[:prompt_len] is the embedding prompt
     shared: int = 0  # generation ids continue after ids[:shared] (the common prefix)
     label_from: int = 0  # ids[label_from:] are answer tokens (0: no generation part)
+    own_from: int = -1  # ids[own_from:prompt_len] are the note's own tokens (engine.pooling); -1: not known
 
 
 def build_example(
@@ -51,8 +54,9 @@ def build_example(
     """Token ids of one note: the compression prompt, and the CSFT continuation when a target is given."""
     prompt = tokenizer.note_prompt(title, text, content_tokens)
     ids = tokenizer.tokenize(prompt)
+    own_from = note_tokens_start(tokenizer.tokenize(PROMPT_HEAD), ids)
     if not target_kind or not targets:
-        return Example(ids, len(ids) - 1, len(ids))
+        return Example(ids, len(ids) - 1, len(ids), own_from=own_from)
     if target_kind == "topics":
         cue, answer = topics_cue(len(targets)), topics_answer(targets)
     else:
@@ -62,22 +66,26 @@ def build_example(
     answer_ids = full[len(with_cue):] if full[: len(with_cue)] == with_cue else tokenizer.tokenize_plain(answer)
     shared = common_prefix_length(ids, with_cue)
     generation = with_cue[shared:] + answer_ids + [eos_id]
-    return Example(ids + generation, len(ids) - 1, len(ids), shared, len(ids) + len(with_cue) - shared)
+    return Example(ids + generation, len(ids) - 1, len(ids), shared, len(ids) + len(with_cue) - shared, own_from)
 
 
-def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded batch with position ids and a boolean 4-D mask (True = may attend)."""
+def collate(examples: list[Example], pad_id: int, pooling: str = "last") -> dict[str, torch.Tensor]:
+    """Right-padded batch with position ids, a boolean 4-D mask (True = may attend) and each row's pooling
+    weights over its tokens."""
     length = max(len(e.ids) for e in examples)
     n = len(examples)
     input_ids = torch.full((n, length), pad_id, dtype=torch.long)
     positions = torch.zeros((n, length), dtype=torch.long)
     mask = torch.zeros((n, 1, length, length), dtype=torch.bool)
+    pool_weights = torch.zeros((n, length))
     causal = torch.tril(torch.ones(length, length, dtype=torch.bool))
     label_rows, label_cols, label_ids = [], [], []
     for row, example in enumerate(examples):
         size = len(example.ids)
         input_ids[row, :size] = torch.tensor(example.ids)
         p = example.prompt_len
+        own_from = example.emb_index if pooling == "last" else example.own_from
+        pool_weights[row, own_from:p] = torch.from_numpy(pooling_weights(pooling, p - own_from))
         positions[row, :p] = torch.arange(p)
         positions[row, p:size] = torch.arange(example.shared, example.shared + size - p)
         mask[row, 0, :size, :size] = causal[:size, :size]
@@ -94,7 +102,7 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         "input_ids": input_ids,
         "position_ids": positions,
         "attention_mask": mask,
-        "emb_index": torch.tensor([e.emb_index for e in examples], dtype=torch.long),
+        "pool_weights": pool_weights,
         "prompt_len": torch.tensor([e.prompt_len for e in examples], dtype=torch.long),
         "label_rows": torch.tensor(label_rows, dtype=torch.long),
         "label_cols": torch.tensor(label_cols, dtype=torch.long),
@@ -122,10 +130,12 @@ class NoteLLM(nn.Module):
     """Causal LM + projection head + the two losses, so that one module is what DDP/Accelerate wraps."""
 
     def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0,
-                 distill_weight: float = 0.0, distill_temperature: float = 0.05, bidirectional: bool = False):
+                 distill_weight: float = 0.0, distill_temperature: float = 0.05, bidirectional: bool = False,
+                 pooling: str = "last"):
         super().__init__()
         self.lm = lm
         self.bidirectional = bidirectional
+        self.pooling = pooling  # how `collate` must weigh the states this model's batches pool
         hidden = lm.config.hidden_size
         self.projection = nn.Linear(hidden, dim, bias=False)
         self.contrastive = SymmetricInfoNCELoss(init_log_scale)
@@ -147,19 +157,20 @@ class NoteLLM(nn.Module):
         output = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"])
         return output.last_hidden_state
 
-    def pool(self, hidden: torch.Tensor, emb_index: torch.Tensor) -> torch.Tensor:
-        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), emb_index]
+    def pool(self, hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The projected, L2-normalised weighted sum of each row's states (`collate`'s pooling weights)."""
+        pooled = torch.einsum("nl,nlh->nh", weights.to(hidden.dtype), hidden)
         return F.normalize(self.projection(pooled), dim=-1)
 
     def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.pool(self.hidden_states(batch), batch["emb_index"])
+        return self.pool(self.hidden_states(batch), batch["pool_weights"])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Rows [0, B) and [B, 2B) are the two sides of B related pairs (B = `pairs` in the batch, else half
         the rows); rows from 2B on are hard negatives. With `teacher` (rows, d') and `has_teacher` (rows,) in
         the batch, the distillation term is added with `distill_weight`."""
         hidden = self.hidden_states(batch)
-        embeddings = self.pool(hidden, batch["emb_index"])
+        embeddings = self.pool(hidden, batch["pool_weights"])
         half = int(batch["pairs"]) if "pairs" in batch else embeddings.shape[0] // 2
         negatives = embeddings[2 * half:] if embeddings.shape[0] > 2 * half else None
         l_cl = self.contrastive(embeddings[:half], embeddings[half:2 * half], negatives)

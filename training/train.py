@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from notellm.engine.model import model_traits, read_notellm_metadata
+from notellm.engine.model import model_traits, read_model_header, read_notellm_metadata
+from notellm.engine.pooling import POOLINGS
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
 
@@ -71,9 +72,21 @@ def check_attention(config: TrainConfig) -> None:
         raise TrainError(f"{base.name} runs with bidirectional attention: add --bidirectional --alpha 0")
 
 
+def check_pooling(config: TrainConfig) -> None:
+    """A known pooling; a NoteLLM base that pools otherwise than at the last token keeps its pooling unless
+    another is chosen (personalize passes the base's own), so a forgotten option cannot switch it back."""
+    if config.pooling not in POOLINGS:
+        raise TrainError(f"--pooling {config.pooling}: one of {', '.join(POOLINGS)}")
+    base = config.resolved_base()
+    header = read_model_header(base) if base.is_file() else None
+    if header is not None and header.traits.pooling != "last" and config.pooling == "last":
+        raise TrainError(f"{base.name} pools its embedding by {header.traits.pooling}: add --pooling {header.traits.pooling}")
+
+
 def build_model(config: TrainConfig) -> NoteLLM:
     """Base LM (cut to `layers`, + LoRA unless full) + the base's own head if it has one, else a fresh one; seeded."""
     check_attention(config)
+    check_pooling(config)
     lm = load_causal_lm(config.resolved_base(), config.grad_checkpointing)
     if config.layers:
         keep_first_layers(lm, config.layers)
@@ -92,7 +105,7 @@ def build_model(config: TrainConfig) -> NoteLLM:
         )
     torch.manual_seed(config.seed)
     model = NoteLLM(lm, config.dim, config.alpha, config.init_log_scale, config.distill_weight, config.distill_temperature,
-                    config.bidirectional)
+                    config.bidirectional, config.pooling)
     head = base_head(config.resolved_base(), config.dim)
     if head is not None:
         with torch.no_grad():
@@ -264,7 +277,7 @@ class ExampleCache:
             self.get(note_id, False)
             if generation:
                 self.get(note_id, True)
-        rows = {f"{note_id}\t{int(gen)}": [e.ids, e.emb_index, e.prompt_len, e.shared, e.label_from]
+        rows = {f"{note_id}\t{int(gen)}": [e.ids, e.emb_index, e.prompt_len, e.shared, e.label_from, e.own_from]
                 for (note_id, gen), e in self.cache.items()}
         payload = {"content_tokens": self.content_tokens, "keyword_line": self.keyword_line, "eos_id": self.eos_id,
                    "prompt_version": PROMPT_VERSION, "examples": rows}
@@ -283,16 +296,19 @@ class ExampleCache:
                 f"this run wants {content_tokens} with {keyword_line} (v{PROMPT_VERSION})"
             )
         cache = cls(notes, None, payload["eos_id"], content_tokens, keyword_line)
-        for key, (ids, emb_index, prompt_len, shared, label_from) in payload["examples"].items():
+        for key, row in payload["examples"].items():
             note_id, gen = key.rsplit("\t", 1)
-            cache.cache[(note_id, gen == "1")] = Example(ids, emb_index, prompt_len, shared, label_from)
+            cache.cache[(note_id, gen == "1")] = Example(*row)  # a file from before pooling has no `own_from`
         return cache
 
 
 def example_cache(config: TrainConfig, notes: dict[str, dict]) -> ExampleCache:
     """The run's token ids: from its token file if it has one, else from llama.cpp's tokenizer."""
     if config.tokens:
-        return ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line)
+        cache = ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line)
+        if config.pooling != "last" and any(example.own_from < 0 for example in cache.cache.values()):
+            raise TrainError(f"{config.tokens} predates --pooling: run `notellm-train tokenize` again")
+        return cache
     tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)
     return ExampleCache(notes, tokenizer, eos_id, config.content_tokens)
 
@@ -382,7 +398,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         ids = [p["a"] for p in chosen] + [p["b"] for p in chosen]
         if miner is not None:
             ids += miner.for_pairs(chosen, config.hard_negatives)
-        batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id)
+        batch = collate([examples.get(i, rng.random() < config.gen_fraction) for i in ids], eos_id, config.pooling)
         batch["pairs"] = torch.tensor(len(chosen))
         if teacher is not None:
             batch.update(teacher.batch(ids))

@@ -49,6 +49,8 @@ class TrainConfig:
                                      "`prepare-corpus` records.")
     bidirectional: bool = option(False, "Let every token of the note prompt see the whole note (no causal mask, as "
                                  "LLM2Vec); the export tells llama.cpp to run so. GCL only: needs --alpha 0.")
+    pooling: str = option("last", "Which final hidden states make the embedding: last (the compression token, as the paper), "
+                          "mean or weighted_mean of the note's own tokens (engine/pooling.py); the export tells the engine.")
     hard_negatives: int = option(0, "Per pair, N notes of its collection that the lexical match ranks high for its first "
                                  "note but that are linked to neither side: extra negatives (training/hard_negatives.py).")
     full: bool = option(False, f"Full fine-tune of every block instead of LoRA; the token embeddings stay as they are "
