@@ -107,6 +107,10 @@ HELDOUT_LABELS = {
               "continued as `cpu-control` for 200 steps (4/3 of the cost a note)",
     "blocks-first8": "`blocks-first8`: as `screen-smol` with the first 8 blocks (`--layers 8`, 4/3 of the cost a note)",
     "blocks-first12": "`blocks-first12`: as `screen-smol` with the first 12 blocks (`--layers 12`, twice the cost a note)",
+    "pool-mean": "`pool-mean`: as `screen-smol`, the embedding the mean of the note's own tokens' states (`--pooling mean`) "
+                 "instead of the compression token's",
+    "pool-mean-cont": "`pool-mean-cont`: the default continued as `cpu-control-s1` with `--pooling mean` (300 steps × 16 pairs, seed 1)",
+    "pool-wmean": "`pool-wmean`: as `pool-mean`, the states weighed by their position (`--pooling weighted_mean`, SGPT)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",

@@ -6,9 +6,9 @@ One sequence per note serves both losses (NoteLLM, section 3.4). Its tokens are 
 
 The embedding is the final hidden state (after the final norm) at the prompt's last token, projected to d
 and L2-normalised — what `engine.model.NoteModel` computes with llama.cpp. A model trained with another
-pooling (`engine.pooling`) averages the states of the note's own tokens instead, with the engine's weights. For the generation task the
-engine tokenizes `prompt + cue` as one string, and BPE merges the prompt's closing `"` with the cue's
-opening `"` (`:""`). To learn from exactly those ids in the same pass, the generation ids continue from
+pooling (`engine.pooling`) averages the states of the note's own tokens instead, with the engine's weights.
+For the generation task the engine tokenizes `prompt + cue` as one string, and BPE merges the prompt's
+closing `"` with the cue's opening `"` (`:""`). To learn from exactly those ids in the same pass, the generation ids continue from
 the longest common prefix of the two tokenizations: they get the positions the engine gives them, and a
 4-D attention mask hides the prompt tokens past that prefix from them.
 
