@@ -52,7 +52,7 @@ class ModelTraits:
         return cls(bool(values.get(WRITES_TOPICS_KEY, True)), bool(values.get(CAUSAL_ATTENTION_KEY, True)),
                    int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, "last")))
 
-    def as_metadata(self) -> dict[str, bool | int]:
+    def as_metadata(self) -> dict[str, bool | int | str]:
         """The metadata values by key that `from_metadata` reads back; no keyword line and the last token's pooling
         write no key, so such a model reads as every model before those keys existed."""
         values: dict[str, bool | int | str] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
