@@ -110,6 +110,8 @@ HELDOUT_LABELS = {
     "pool-mean": "`pool-mean`: as `screen-smol`, the embedding the mean of the note's own tokens' states (`--pooling mean`) "
                  "instead of the compression token's",
     "pool-mean-cont": "`pool-mean-cont`: the default continued as `cpu-control-s1` with `--pooling mean` (300 steps × 16 pairs, seed 1)",
+    "pool-tail": "`pool-tail`: as `pool-mean`, the mean of the prompt's last 8 states only (the compression cue's tokens "
+                 "and the note's last; a one-off pooling, not kept)",
     "pool-wmean": "`pool-wmean`: as `pool-mean`, the states weighed by their position (`--pooling weighted_mean`, SGPT)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
