@@ -658,6 +658,19 @@ def test_a_bidirectional_model_with_a_keyword_line_runs_in_llama_cpp_as_it_train
     assert result.exit_code != 0 and "runs with bidirectional attention: add --bidirectional" in result.output
 
 
+def test_a_continued_model_keeps_its_bases_tag_head_unless_its_pooling_changed():
+    from notellm.engine.gguf_metadata import ModelTraits
+    from notellm.engine.model import ModelHeader
+    from notellm.engine.tag_head import TagHead
+    from notellm.training.export import inherited_tag_head
+
+    head = TagHead(("recipe", "travel"), np.eye(2, dtype=np.float32))
+    base = ModelHeader("llama", np.eye(2, dtype=np.float32), 1, ModelTraits(), head)
+    assert inherited_tag_head(base, "last") is head
+    assert inherited_tag_head(base, "mean") is None  # its directions are the last token's embeddings
+    assert inherited_tag_head(None, "last") is None
+
+
 @pytest.mark.slow
 def test_a_model_pooled_over_the_notes_tokens_runs_in_llama_cpp_as_it_trained(run, sample_notes, tmp_path):
     """`--pooling weighted_mean`: the embedding is the position-weighted mean of the note's own tokens' states

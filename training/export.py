@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from notellm.engine.gguf_metadata import ModelTraits
-from notellm.engine.model import read_model_header
+from notellm.engine.model import ModelHeader, read_model_header
+from notellm.engine.tag_head import TagHead
 
 from .delta import QUANT_TYPES, DeltaError, gguf_permutation, gguf_tensor, head_counts, quantize, write_delta, write_model_gguf
 from .train import load_run
@@ -57,6 +58,15 @@ def lora_factors(lm) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
 
 def quant_path(out: Path, quant: str, several: bool) -> Path:
     return out.with_name(f"{out.stem}.{quant}{out.suffix}") if several else out
+
+
+def inherited_tag_head(base_header: ModelHeader | None, pooling: str) -> TagHead | None:
+    """A NoteLLM base's tag head goes on with the model trained from it (personalize): that training moves the
+    embedding little, and a head is built from the corpus only (`notellm-train tag-head`). Not across a change of
+    pooling: the head's directions are means of the base's own pooled embeddings, and the new model's lie elsewhere."""
+    if base_header is None or base_header.traits.pooling != pooling:
+        return None
+    return base_header.tag_head
 
 
 def export(
@@ -103,9 +113,7 @@ def export(
     writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (base_header is None or base_header.traits.writes_topics)
     traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional, keyword_line=config.keyword_line,
                          pooling=config.pooling)
-    # A NoteLLM base's tag head goes on with the model trained from it (personalize): that training moves the
-    # embedding little, and a head is built from the corpus only (`notellm-train tag-head`).
-    tag_head = base_header.tag_head if base_header else None
+    tag_head = inherited_tag_head(base_header, config.pooling)
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
                      layers=config.layers, traits=traits, tag_head=tag_head, reader=reader)
     del reader
