@@ -16,6 +16,8 @@ from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
+from .pooling import LAST_TOKEN
+
 # The keys a NoteLLM model adds to a GGUF's metadata: training writes them, the engine reads them.
 PROJECTION_KEY = "notellm.projection"
 PROJECTION_ROWS_KEY = "notellm.projection_rows"
@@ -28,7 +30,7 @@ CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
 # N > 0 for a model trained with the note's N most frequent content words on a line before its text
 # (`engine.prompt.with_keyword_line`): the engine must prompt it so (absent: 0, the text as it is).
 KEYWORD_LINE_KEY = "notellm.keyword_line"
-# Which final hidden states make the embedding (`engine.pooling`; absent: "last", the compression token).
+# Which final hidden states make the embedding (`engine.pooling`; absent: `pooling.LAST_TOKEN`, the compression token).
 POOLING_KEY = "notellm.pooling"
 # The tag head (`engine.tag_head`): its tags, and their directions row-major (one row of the embedding's
 # width per tag). Absent: the model names no tags of its own.
@@ -43,14 +45,14 @@ class ModelTraits:
     writes_topics: bool = True  # trained for CSFT: it writes hashtags
     causal_attention: bool = True  # False: bidirectional over the note prompt
     keyword_line: int = 0  # N > 0: its prompts start the note's text with its N keywords
-    pooling: str = "last"  # one of engine.pooling.POOLINGS
+    pooling: str = LAST_TOKEN  # one of engine.pooling.POOLINGS
 
     @classmethod
     def from_metadata(cls, values: dict) -> "ModelTraits":
         """From a model file's metadata values by key (a boolean key absent: true; the keyword line: 0; the
-        pooling: "last")."""
+        pooling: the last token's)."""
         return cls(bool(values.get(WRITES_TOPICS_KEY, True)), bool(values.get(CAUSAL_ATTENTION_KEY, True)),
-                   int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, "last")))
+                   int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, LAST_TOKEN)))
 
     def as_metadata(self) -> dict[str, bool | int | str]:
         """The metadata values by key that `from_metadata` reads back; no keyword line and the last token's pooling
@@ -58,7 +60,7 @@ class ModelTraits:
         values: dict[str, bool | int | str] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
         if self.keyword_line:
             values[KEYWORD_LINE_KEY] = self.keyword_line
-        if self.pooling != "last":
+        if self.pooling != LAST_TOKEN:
             values[POOLING_KEY] = self.pooling
         return values
 

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .pooling import note_tokens_start, pooling_weights
+from .pooling import LAST_TOKEN, note_tokens_start, pooling_weights
 
 WRITTEN_FOR = "0.3.36"
 
@@ -37,7 +37,7 @@ WRITTEN_FOR = "0.3.36"
 class BatchEmbedder:
     """Embeds up to `sequences` token lists per decode, each in its own KV stream, reusing a cached head."""
 
-    def __init__(self, llama, sequences: int, sequence_tokens: int, causal_attention: bool = True, pooling: str = "last"):
+    def __init__(self, llama, sequences: int, sequence_tokens: int, causal_attention: bool = True, pooling: str = LAST_TOKEN):
         import llama_cpp
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
@@ -60,7 +60,12 @@ class BatchEmbedder:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
         self._prompt_head: list[int] = []  # what every prompt starts with: a prompt's own tokens follow it
-        self._head: list[int] = []  # the part of it whose cache is reused (none for a bidirectional model)
+
+    @property
+    def _cached_head(self) -> list[int]:
+        """The part of the prompt head whose cache every prompt reuses: none for a bidirectional model, whose
+        head states depend on the note after it."""
+        return self._prompt_head if self.causal_attention else []
 
     def close(self) -> None:
         self._batch.close()
@@ -71,9 +76,8 @@ class BatchEmbedder:
 
         llama_cpp.llama_memory_clear(self._memory, True)
         self._prompt_head = list(ids)
-        self._head = list(ids) if self.causal_attention else []
-        if self._head:
-            self._decode([(self.head_sequence, self._head, 0, len(self._head))], outputs=False)
+        if self._cached_head:
+            self._decode([(self.head_sequence, self._cached_head, 0, len(self._cached_head))], outputs=False)
 
     def embed(self, prompts: list[list[int]], readout: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """`readout` of each prompt's pooled logits (its last token's, or its own tokens' weighted mean;
@@ -86,8 +90,8 @@ class BatchEmbedder:
             pieces = []
             for sequence, ids in enumerate(chunk):
                 # Never reuse the whole prompt: its last token must be decoded for its embedding.
-                reused = note_tokens_start(self._head, ids)
-                pooled_from = len(ids) - 1 if self.pooling == "last" else note_tokens_start(self._prompt_head, ids)
+                reused = note_tokens_start(self._cached_head, ids)
+                pooled_from = len(ids) - 1 if self.pooling == LAST_TOKEN else note_tokens_start(self._prompt_head, ids)
                 llama_cpp.llama_memory_seq_rm(self._memory, sequence, -1, -1)
                 if reused:
                     # Across streams llama.cpp copies whole streams (the copy runs at the next decode).

@@ -14,7 +14,8 @@ import numpy as np
 
 from .prompt import common_prefix_length
 
-POOLINGS = ("last", "mean", "weighted_mean")
+LAST_TOKEN = "last"  # the paper's pooling, and every model's unless its file says otherwise
+POOLINGS = (LAST_TOKEN, "mean", "weighted_mean")
 
 
 def note_tokens_start(head: list[int], ids: list[int]) -> int:
@@ -25,7 +26,7 @@ def note_tokens_start(head: list[int], ids: list[int]) -> int:
 
 def pooling_weights(pooling: str, count: int) -> np.ndarray:
     """The weight of each of a prompt's `count` own tokens in its embedding, in order; they sum to 1."""
-    if pooling == "last":
+    if pooling == LAST_TOKEN:
         weights = np.zeros(count)
         weights[-1] = 1.0
     elif pooling == "mean":

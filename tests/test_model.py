@@ -71,7 +71,7 @@ def shipped(shipped_model):
 def test_reusing_the_cached_head_gives_the_vectors_of_the_full_prompt(shipped):
     assert len(NOTES) > SEQUENCES_PER_DECODE
     prompts = [shipped.prompt_ids(title, text, 48) for title, text in NOTES]
-    head = shipped.embedder._head
+    head = shipped.embedder._cached_head
     assert len(head) > 20 and all(prompt[: len(head) - 1] == head[:-1] for prompt in prompts)
 
     with_head = shipped.embed_token_ids(prompts)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from notellm.engine.pooling import note_tokens_start, pooling_weights
+from notellm.engine.pooling import LAST_TOKEN, note_tokens_start, pooling_weights
 from notellm.engine.prompt import PROMPT_HEAD, PromptTokenizer, category_answer, category_cue, common_prefix_length, topics_answer, topics_cue
 
 from .losses import AnswerGenerationLoss, SimilarityDistillationLoss, SymmetricInfoNCELoss, combine
@@ -69,7 +69,7 @@ def build_example(
     return Example(ids + generation, len(ids) - 1, len(ids), shared, len(ids) + len(with_cue) - shared, own_from)
 
 
-def collate(examples: list[Example], pad_id: int, pooling: str = "last") -> dict[str, torch.Tensor]:
+def collate(examples: list[Example], pad_id: int, pooling: str = LAST_TOKEN) -> dict[str, torch.Tensor]:
     """Right-padded batch with position ids, a boolean 4-D mask (True = may attend) and each row's pooling
     weights over its tokens."""
     length = max(len(e.ids) for e in examples)
@@ -84,7 +84,7 @@ def collate(examples: list[Example], pad_id: int, pooling: str = "last") -> dict
         size = len(example.ids)
         input_ids[row, :size] = torch.tensor(example.ids)
         p = example.prompt_len
-        own_from = example.emb_index if pooling == "last" else example.own_from
+        own_from = example.emb_index if pooling == LAST_TOKEN else example.own_from
         pool_weights[row, own_from:p] = torch.from_numpy(pooling_weights(pooling, p - own_from))
         positions[row, :p] = torch.arange(p)
         positions[row, p:size] = torch.arange(example.shared, example.shared + size - p)
@@ -131,7 +131,7 @@ class NoteLLM(nn.Module):
 
     def __init__(self, lm: nn.Module, dim: int = 128, alpha: float = 0.01, init_log_scale: float = 3.0,
                  distill_weight: float = 0.0, distill_temperature: float = 0.05, bidirectional: bool = False,
-                 pooling: str = "last"):
+                 pooling: str = LAST_TOKEN):
         super().__init__()
         self.lm = lm
         self.bidirectional = bidirectional

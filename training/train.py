@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from notellm.engine.model import model_traits, read_model_header, read_notellm_metadata
-from notellm.engine.pooling import POOLINGS
+from notellm.engine.pooling import LAST_TOKEN, POOLINGS
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
 
@@ -79,7 +79,7 @@ def check_pooling(config: TrainConfig) -> None:
         raise TrainError(f"--pooling {config.pooling}: one of {', '.join(POOLINGS)}")
     base = config.resolved_base()
     header = read_model_header(base) if base.is_file() else None
-    if header is not None and header.traits.pooling != "last" and config.pooling == "last":
+    if header is not None and header.traits.pooling != LAST_TOKEN and config.pooling == LAST_TOKEN:
         raise TrainError(f"{base.name} pools its embedding by {header.traits.pooling}: add --pooling {header.traits.pooling}")
 
 
@@ -306,7 +306,7 @@ def example_cache(config: TrainConfig, notes: dict[str, dict]) -> ExampleCache:
     """The run's token ids: from its token file if it has one, else from llama.cpp's tokenizer."""
     if config.tokens:
         cache = ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line)
-        if config.pooling != "last" and any(example.own_from < 0 for example in cache.cache.values()):
+        if config.pooling != LAST_TOKEN and any(example.own_from < 0 for example in cache.cache.values()):
             raise TrainError(f"{config.tokens} predates --pooling: run `notellm-train tokenize` again")
         return cache
     tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)

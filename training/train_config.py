@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from notellm.engine.config import smollm2_base_model
+from notellm.engine.pooling import LAST_TOKEN
 from notellm.engine.prompt import PROMPT_VERSION
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -49,7 +50,7 @@ class TrainConfig:
                                      "`prepare-corpus` records.")
     bidirectional: bool = option(False, "Let every token of the note prompt see the whole note (no causal mask, as "
                                  "LLM2Vec); the export tells llama.cpp to run so. GCL only: needs --alpha 0.")
-    pooling: str = option("last", "Which final hidden states make the embedding: last (the compression token, as the paper), "
+    pooling: str = option(LAST_TOKEN, "Which final hidden states make the embedding: last (the compression token, as the paper), "
                           "mean or weighted_mean of the note's own tokens (engine/pooling.py); the export tells the engine.")
     hard_negatives: int = option(0, "Per pair, N notes of its collection that the lexical match ranks high for its first "
                                  "note but that are linked to neither side: extra negatives (training/hard_negatives.py).")
