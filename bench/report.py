@@ -113,6 +113,9 @@ HELDOUT_LABELS = {
     "pool-tail": "`pool-tail`: as `pool-mean`, the mean of the prompt's last 8 states only (the compression cue's tokens "
                  "and the note's last; a one-off pooling, not kept)",
     "pool-wmean": "`pool-wmean`: as `pool-mean`, the states weighed by their position (`--pooling weighted_mean`, SGPT)",
+    "crop-control": "`crop-control`: `screen-smol` trained again on 2026-12-05 beside `crop-rest`, its control",
+    "crop-rest": "`crop-rest`: as `screen-smol`, with 20,502 more pairs: each training note whose text runs on past its "
+                 "first 600 characters, with that rest of it, untitled (`experiments/crop_pairs.py`, Contriever-style crops)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
