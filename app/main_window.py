@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter, QStackedWidget
 
 from notellm.engine import ReindexSummary, VaultNotFoundError
+from notellm.engine.sample_vault import bundled_sample_vault, sample_vault_copy
 
 from . import theme
 from .error_box import ErrorBox
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.history = History()
         self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
+        self._sample_source: Path | None = None  # the installation's sample vault, once the file worker found it
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
         self.setMinimumSize(820, 520)
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.welcome.openFolder.connect(self.choose_vault)
         self.welcome.openRecent.connect(self.open_vault)
+        self.welcome.trySample.connect(self.try_sample_vault)
         self.note_list = NoteListPane()
         self.note_list.noteChosen.connect(self.show_note)
         self.note_view = NoteView(self.note_list.model, self.files)
@@ -135,6 +138,9 @@ class MainWindow(QMainWindow):
             self.note_view.noteAvailable.connect(note_action.setEnabled)
         self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
         self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
+        self.sample_action = action("Open &Sample Vault", self.try_sample_vault, tip="Your own copy of Foam's documentation, to see what NoteLLM does")
+        self.sample_action.setVisible(False)
+        self.files.submit(bundled_sample_vault, self._sample_found)
 
     # tests/test_personalize.py reaches these parts by the names they had before the window was split up
     related_panel = property(lambda self: self.side_panel.related)
@@ -188,6 +194,18 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of Markdown notes", start)
         if folder:
             self.open_vault(folder)
+
+    def _sample_found(self, source: Path | None) -> None:
+        self._sample_source = source
+        self.welcome.offer_sample(source is not None)
+        self.sample_action.setVisible(source is not None)
+
+    def try_sample_vault(self) -> None:
+        """Open the user's copy of the sample vault (`engine.sample_vault`), copied on first use by the file worker."""
+        source = self._sample_source
+        if source is not None:
+            self.files.submit(lambda: sample_vault_copy(source), lambda copy: self.open_vault(str(copy)),
+                              lambda error: self.errors.show(error, "copy the sample vault"))
 
     def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None,
                    rebuild: bool = False) -> None:

@@ -48,6 +48,7 @@ def install_menus(window: MainWindow) -> RecentVaultsMenu:
     file.addAction(window.open_action)
     recent = RecentVaultsMenu("Open &Recent", file)
     file.addMenu(recent)
+    file.addAction(window.sample_action)
     for action in (None, window.settings_action, None, window.quit_action):
         file.addSeparator() if action is None else file.addAction(action)
     go = bar.addMenu("&Go")

@@ -1,4 +1,5 @@
-"""The page a first run shows: what NoteLLM does, a button to open a folder, and the recent vaults."""
+"""The page a first run shows: what NoteLLM does, a button to open a folder, one to try the sample vault (when
+the installation carries it), and the recent vaults."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
 class WelcomePage(QWidget):
     openFolder = Signal()
     openRecent = Signal(str)
+    trySample = Signal()  # open (a copy of) the installation's sample vault
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -29,6 +31,10 @@ class WelcomePage(QWidget):
         self.open_button.setObjectName("primary")
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self.openFolder)
+        self.sample_button = QPushButton("Try the sample vault")
+        self.sample_button.setToolTip("Opens your own copy of Foam's documentation, to see what NoteLLM does")
+        self.sample_button.hide()  # until offer_sample says the installation has one
+        self.sample_button.clicked.connect(self.trySample)
         self.recent_title = QLabel("Recent vaults")
         self.recent_title.setObjectName("subTitle")
         self.recent = QListWidget()
@@ -43,6 +49,7 @@ class WelcomePage(QWidget):
         inner.addWidget(text)
         row = QHBoxLayout()
         row.addWidget(self.open_button)
+        row.addWidget(self.sample_button)
         row.addStretch(1)
         inner.addLayout(row)
         inner.addSpacing(8)
@@ -63,6 +70,10 @@ class WelcomePage(QWidget):
             self.recent.setProperty("opening", True)  # a click may also be an activation: open once
             QTimer.singleShot(500, lambda: self.recent.setProperty("opening", False))
             self.openRecent.emit(vault)
+
+    def offer_sample(self, available: bool) -> None:
+        """Show the sample vault's button when the installation carries one."""
+        self.sample_button.setVisible(available)
 
     def set_recent(self, vaults: list[str]) -> None:
         self.recent.clear()

@@ -259,7 +259,24 @@ def test_first_run_shows_welcome_and_recent_vaults(qtbot, open_window, qsettings
     window2 = open_window()
     assert window2.pages.currentWidget() is window2.welcome
     assert AppSettings(qsettings).recent_vaults() == []
+    qtbot.waitUntil(window2.welcome.sample_button.isVisible, timeout=10_000)  # the file worker found the sample vault
     assert window2.welcome.grab().save(str(docs_out / "screenshots" / "welcome-light.png"))
+
+
+def test_a_newcomer_tries_the_sample_vault_and_gets_a_copy_of_their_own(qtbot, open_window, private_notellm_home):
+    window = open_window()
+    button = window.welcome.sample_button
+    qtbot.waitUntil(button.isVisible, timeout=10_000)
+    assert window.sample_action.isVisible()  # File › Open Sample Vault, for later
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session is not None and window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
+
+    copy = private_notellm_home / "sample-vault"
+    assert window.session.vault == copy.resolve()
+    notes = sorted(str(path.relative_to(SAMPLE_VAULT)) for path in SAMPLE_VAULT.rglob("*.md"))
+    assert sorted(str(path.relative_to(copy)) for path in copy.rglob("*.md")) == notes
+    assert window.note_list.model.indexed_count() == len(notes)
+    assert window.settings.recent_vaults() == [str(copy.resolve())]  # next time it is a recent vault like any other
 
 
 def test_missing_vault_and_model_show_readable_errors(qtbot, open_window, qsettings, tmp_path, vault):

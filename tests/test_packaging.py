@@ -70,3 +70,4 @@ def test_bundle_leaves_out_training_libraries(bundle):
     assert not {"torch", "transformers", "peft", "accelerate"} & names
     assert any(p.name.startswith("libllama") for p in (bundle / "_internal").rglob("libllama*"))
     assert (bundle / "_internal" / "models").is_dir()
+    assert (bundle / "_internal" / "sample-vault" / "index.md").is_file()  # the welcome page's sample vault

@@ -1,0 +1,48 @@
+"""The sample vault a newcomer can try before pointing NoteLLM at their own notes.
+
+It is Foam's documentation (86 notes, MIT; `assets/sample-vault/LICENSE`), carried by the installer beside the
+model. The app opens a copy in the user's data dir, never the installed folder: accepting a hashtag writes to
+the note, and that write belongs in the user's own files, not in the program's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import REPO_ROOT, data_dir, make_private_dir
+
+SAMPLE_VAULT_NAME = "sample-vault"  # the folder's name in the repository, the bundle and the data dir
+PARTIAL_PREFIX = f".{SAMPLE_VAULT_NAME}-"  # a copy being made
+
+
+def bundled_sample_vault() -> Path | None:
+    """The sample vault this installation carries: beside a PyInstaller bundle's program, or in the
+    repository of a source install; None when it carries none."""
+    candidates = []
+    if getattr(sys, "frozen", False):
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / SAMPLE_VAULT_NAME)
+    candidates.append(REPO_ROOT / "assets" / SAMPLE_VAULT_NAME)
+    return next((folder for folder in candidates if folder.is_dir()), None)
+
+
+def sample_vault_copy(source: Path, home: Path | None = None) -> Path:
+    """The user's copy of `source` in `home` (the data dir), made on first use and kept as the user left it
+    afterwards. The copy is made under a temporary name and renamed into place, so a copy cut short (a full
+    disk, a kill) is never taken for the vault; the next call removes it and starts again. Raises OSError."""
+    target = (home or data_dir()) / SAMPLE_VAULT_NAME
+    if target.is_dir():
+        return target
+    make_private_dir(target.parent)
+    for left_by_a_kill in target.parent.glob(f"{PARTIAL_PREFIX}*"):
+        shutil.rmtree(left_by_a_kill, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=target.parent))
+    try:
+        shutil.copytree(source, partial / SAMPLE_VAULT_NAME, symlinks=True)
+        os.replace(partial / SAMPLE_VAULT_NAME, target)  # an empty or missing target: replaced in one step
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
