@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
         self._sample_source: Path | None = None  # the installation's sample vault, once the file worker found it
+        self._copying_sample = False  # a second click while the copy is made must not start another
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
         self.setMinimumSize(820, 520)
@@ -203,9 +204,19 @@ class MainWindow(QMainWindow):
     def try_sample_vault(self) -> None:
         """Open the user's copy of the sample vault (`engine.sample_vault`), copied on first use by the file worker."""
         source = self._sample_source
-        if source is not None:
-            self.files.submit(lambda: sample_vault_copy(source), lambda copy: self.open_vault(str(copy)),
-                              lambda error: self.errors.show(error, "copy the sample vault"))
+        if source is None or self._copying_sample:
+            return
+        self._copying_sample = True
+
+        def copied(copy: Path) -> None:
+            self._copying_sample = False
+            self.open_vault(str(copy))
+
+        def failed(error: Exception) -> None:
+            self._copying_sample = False
+            self.errors.show(error, "copy the sample vault")
+
+        self.files.submit(lambda: sample_vault_copy(source), copied, failed)
 
     def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None,
                    rebuild: bool = False) -> None:

@@ -131,7 +131,7 @@ def _lower_priority() -> None:
 
 
 class FileWorker(Worker):
-    """Reads note files for the preview; never touches the engine."""
+    """Plain file work: note files read for the preview, the sample vault copied; never touches the engine."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(2, "notellm-files", parent)

@@ -269,6 +269,7 @@ def test_a_newcomer_tries_the_sample_vault_and_gets_a_copy_of_their_own(qtbot, o
     qtbot.waitUntil(button.isVisible, timeout=10_000)
     assert window.sample_action.isVisible()  # File › Open Sample Vault, for later
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    window.sample_action.trigger()  # a second request while the copy is made starts no second copy
     qtbot.waitUntil(lambda: window.session is not None and window.session.run.state == "done", timeout=INDEX_TIMEOUT_MS)
 
     copy = private_notellm_home / "sample-vault"
@@ -277,6 +278,7 @@ def test_a_newcomer_tries_the_sample_vault_and_gets_a_copy_of_their_own(qtbot, o
     assert sorted(str(path.relative_to(copy)) for path in copy.rglob("*.md")) == notes
     assert window.note_list.model.indexed_count() == len(notes)
     assert window.settings.recent_vaults() == [str(copy.resolve())]  # next time it is a recent vault like any other
+    assert window.errors.box is None  # the second request neither failed nor raced the first copy
 
 
 def test_missing_vault_and_model_show_readable_errors(qtbot, open_window, qsettings, tmp_path, vault):
