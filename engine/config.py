@@ -54,14 +54,23 @@ def smollm2_base_model() -> Path | None:
     return path if path.exists() else None
 
 
+def bundle_dir() -> Path | None:
+    """Where a PyInstaller bundle keeps what it carries beside the program (the model, the sample vault); None
+    when not running from one."""
+    if not getattr(sys, "frozen", False):
+        return None
+    return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+
+
 def default_model_candidates() -> list[Path]:
     """Where the default model is looked for, first match wins."""
     candidates = []
     if os.environ.get(MODEL_ENV):
         candidates.append(Path(os.environ[MODEL_ENV]).expanduser())
     candidates.append(data_dir() / "models" / DEFAULT_MODEL_NAME)
-    if getattr(sys, "frozen", False):  # a PyInstaller bundle carries its model beside the program
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models" / DEFAULT_MODEL_NAME)
+    bundle = bundle_dir()
+    if bundle is not None:  # a PyInstaller bundle carries its model beside the program
+        candidates.append(bundle / "models" / DEFAULT_MODEL_NAME)
     candidates.append(REPO_ROOT / "assets" / "models" / DEFAULT_MODEL_NAME)
     base = smollm2_base_model()
     if base:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from .config import REPO_ROOT, data_dir, make_private_dir
+from .config import REPO_ROOT, bundle_dir, data_dir, make_private_dir
 
 SAMPLE_VAULT_NAME = "sample-vault"  # the folder's name in the repository, the bundle and the data dir
 PARTIAL_PREFIX = f".{SAMPLE_VAULT_NAME}-"  # a copy being made
@@ -22,10 +21,8 @@ PARTIAL_PREFIX = f".{SAMPLE_VAULT_NAME}-"  # a copy being made
 def bundled_sample_vault() -> Path | None:
     """The sample vault this installation carries: beside a PyInstaller bundle's program, or in the
     repository of a source install; None when it carries none."""
-    candidates = []
-    if getattr(sys, "frozen", False):
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / SAMPLE_VAULT_NAME)
-    candidates.append(REPO_ROOT / "assets" / SAMPLE_VAULT_NAME)
+    bundle = bundle_dir()
+    candidates = ([bundle / SAMPLE_VAULT_NAME] if bundle is not None else []) + [REPO_ROOT / "assets" / SAMPLE_VAULT_NAME]
     return next((folder for folder in candidates if folder.is_dir()), None)
 
 

@@ -17,6 +17,7 @@ import json
 import shutil
 from pathlib import Path
 
+from notellm.engine.training_report import MANIFEST_FILE
 from notellm.training.data import Dataset, write_jsonl
 
 REST_SUFFIX = "#rest"
@@ -51,7 +52,7 @@ def main() -> None:
     write_jsonl(args.out / "train_pairs.jsonl", [*data.pairs, *crops])
     shutil.copy(args.source / "heldout_pairs.jsonl", args.out / "heldout_pairs.jsonl")
     manifest = {**data.manifest, "crop_pairs": len(crops), "crop_skip_chars": args.skip_chars}
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(f"{len(crops)} crop pairs beside {len(data.pairs)} link pairs; wrote {args.out}")
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import SAMPLE_VAULT
 from notellm.engine.sample_vault import PARTIAL_PREFIX, SAMPLE_VAULT_NAME, bundled_sample_vault, sample_vault_copy
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -15,7 +14,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 def test_the_sample_vault_is_copied_once_and_then_kept_as_the_user_left_it(tmp_path):
     source = bundled_sample_vault()
-    assert source == REPO / "assets" / SAMPLE_VAULT_NAME  # a source install carries the repository's
+    assert source == SAMPLE_VAULT  # a source install carries the repository's
     original = files_of(source)
     home = tmp_path / "home"
 
