@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter, QStackedWidget
 
 from notellm.engine import ReindexSummary, VaultNotFoundError
-from notellm.engine.sample_vault import bundled_sample_vault, sample_vault_copy
+from notellm.engine.sample_vault import bundled_sample_vault, users_sample_vault
 
 from . import theme
 from .error_box import ErrorBox
@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         self.history = History()
         self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
-        self._sample_source: Path | None = None  # the installation's sample vault, once the file worker found it
+        self._offers_sample = False  # the installation carries a sample vault (the file worker looks)
         self._copying_sample = False  # a second click while the copy is made must not start another
         self.setWindowTitle("NoteLLM")
         self.resize(1280, 800)
@@ -197,14 +197,13 @@ class MainWindow(QMainWindow):
             self.open_vault(folder)
 
     def _sample_found(self, source: Path | None) -> None:
-        self._sample_source = source
-        self.welcome.offer_sample(source is not None)
-        self.sample_action.setVisible(source is not None)
+        self._offers_sample = source is not None
+        self.welcome.offer_sample(self._offers_sample)
+        self.sample_action.setVisible(self._offers_sample)
 
     def try_sample_vault(self) -> None:
         """Open the user's copy of the sample vault (`engine.sample_vault`), copied on first use by the file worker."""
-        source = self._sample_source
-        if source is None or self._copying_sample:
+        if not self._offers_sample or self._copying_sample:
             return
         self._copying_sample = True
 
@@ -216,7 +215,7 @@ class MainWindow(QMainWindow):
             self._copying_sample = False
             self.errors.show(error, "copy the sample vault")
 
-        self.files.submit(lambda: sample_vault_copy(source), copied, failed)
+        self.files.submit(users_sample_vault, copied, failed)
 
     def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None,
                    rebuild: bool = False) -> None:

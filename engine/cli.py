@@ -164,6 +164,8 @@ def cli():
       notellm-engine tags ~/vault "Linear algebra.md" --apply math
       notellm-engine search ~/vault "how do I keep a sourdough starter alive"
       notellm-engine watch ~/vault
+
+    No notes at hand? `notellm-engine sample-vault` prints the path of your own copy of the sample vault.
     """
 
 
@@ -454,6 +456,28 @@ def personalize(vault, steps, threads, then_reindex, as_json):
         lines.append(f"kept the current model {shown(result.model)}: the personal one was not better")
     lines.append(f"training log and reports: {shown(result.work_dir)}")
     emit(result.as_dict(), as_json, "\n".join(lines))
+
+
+@cli.command("sample-vault")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
+@friendly_errors
+def sample_vault(as_json):
+    """Print the path of your own copy of the sample vault, copying it on first use.
+
+    The sample vault is Foam's documentation (86 Markdown notes, MIT licence), carried by the installer
+    so you can see what NoteLLM does before pointing it at your own notes. The copy lives in your user
+    data folder and is yours: tags you apply are written there, never to the installed files, and a
+    later call keeps it as you left it.
+
+    \b
+    Example:
+      notellm-engine reindex "$(notellm-engine sample-vault)"
+      notellm-engine related "$(notellm-engine sample-vault)" "user/features/wikilinks.md"
+    """
+    from .sample_vault import users_sample_vault
+
+    copy = users_sample_vault()
+    emit({"path": str(copy)}, as_json, shown(copy))
 
 
 def main() -> None:

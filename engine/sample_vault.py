@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 from .config import REPO_ROOT, bundle_dir, data_dir, make_private_dir
+from .errors import DiskError, DiskFullError, VaultNotFoundError
+from .storage_errors import disk_full_error, storage_error
 
 SAMPLE_VAULT_NAME = "sample-vault"  # the folder's name in the repository, the bundle and the data dir
 PARTIAL_PREFIX = f".{SAMPLE_VAULT_NAME}-"  # a copy being made
@@ -38,8 +40,37 @@ def sample_vault_copy(source: Path, home: Path | None = None) -> Path:
         shutil.rmtree(left_by_a_kill, ignore_errors=True)
     partial = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=target.parent))
     try:
-        shutil.copytree(source, partial / SAMPLE_VAULT_NAME, symlinks=True)
+        _copy_folder(source, partial / SAMPLE_VAULT_NAME)
         os.replace(partial / SAMPLE_VAULT_NAME, target)  # an empty or missing target: replaced in one step
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _copy_folder(source: Path, target: Path) -> None:
+    """`source`'s folders and files (the sample vault holds nothing else) copied to `target`. Unlike
+    `shutil.copytree`, the first failure is raised as it is, with the errno that says a full disk, instead of
+    all of them gathered into one `shutil.Error` that has lost it."""
+    for folder, _, files in os.walk(source):
+        into = target / Path(folder).relative_to(source)
+        into.mkdir()
+        for name in files:
+            shutil.copy2(Path(folder, name), into / name)
+
+
+def users_sample_vault(home: Path | None = None) -> Path:
+    """`sample_vault_copy` of this installation's sample vault, for a caller that shows one line: raises
+    VaultNotFoundError when the installation carries none, DiskFullError or DiskError when the copy fails."""
+    source = bundled_sample_vault()
+    if source is None:
+        raise VaultNotFoundError("this installation carries no sample vault: open a folder of your own notes instead")
+    home = home or data_dir()
+    try:
+        return sample_vault_copy(source, home)
+    except OSError as error:
+        if isinstance(storage_error(error, home), DiskFullError):  # named by the copy's disk, not by the file copied
+            raise disk_full_error(home) from error
+        raise DiskError(
+            f"could not copy the sample vault into {home} ({error.strerror or error}): check that you may write "
+            "there, then run the command again"
+        ) from error

@@ -148,20 +148,27 @@ def test_a_full_disk_says_so_and_neither_command_nor_rebuild_harms_the_index(sma
 
 
 def test_a_sample_vault_copy_that_fills_the_disk_leaves_nothing_behind_and_succeeds_once_given_room(small_disk):
-    """The welcome page's "Try the sample vault" on a full disk: an error the app shows, no half copy that a
-    later try would open as the vault, and a whole copy once there is room."""
+    """The welcome page's "Try the sample vault", and `notellm-engine sample-vault`, on a full disk: one line
+    (the app shows the OSError), no half copy that a later try would open as the vault, and a whole copy once
+    there is room."""
     from notellm.engine.sample_vault import SAMPLE_VAULT_NAME, bundled_sample_vault, sample_vault_copy
 
     source = bundled_sample_vault()
     home = small_disk.path / "home"
+    on_the_small_disk = {**os.environ, "NOTELLM_HOME": str(home)}
     small_disk.resize("256k")  # the sample vault is about 550 KB
     with pytest.raises(OSError):
         sample_vault_copy(source, home)
     assert list(home.iterdir()) == []
+    failed = run_engine("sample-vault", env=on_the_small_disk)
+    assert one_line_error(failed) == f"disk full: free space on {small_disk.path} and run the command again"
+    assert list(home.iterdir()) == []
 
     small_disk.resize("32m")
-    copy = sample_vault_copy(source, home)
-    assert copy == home / SAMPLE_VAULT_NAME
+    copied = run_engine("sample-vault", env=on_the_small_disk)
+    assert copied.returncode == 0, copied.stderr[-800:]
+    copy = home / SAMPLE_VAULT_NAME
+    assert copied.stdout == f"{copy}\n"
     assert sorted(p.relative_to(copy) for p in copy.rglob("*")) == sorted(p.relative_to(source) for p in source.rglob("*"))
     assert [p.name for p in home.iterdir()] == [SAMPLE_VAULT_NAME]
 

@@ -52,6 +52,14 @@ def test_engine_cli_indexes_and_answers(bundle, clean_env, tmp_path):
     assert kernels in cpu_kernels.X86_VARIANT_NEEDS and cpu_kernels.usable(kernels, cpu_kernels.os_enabled_features())
 
 
+def test_engine_cli_gives_a_newcomer_their_copy_of_the_bundled_sample_vault(bundle, clean_env):
+    made = run(bundle, "notellm-engine", "sample-vault", env=clean_env)
+    assert made.returncode == 0, made.stderr
+    copy = Path(clean_env["NOTELLM_HOME"]) / "sample-vault"  # the copy the welcome page's button opens too
+    assert made.stdout == f"{copy}\n"
+    assert sorted(p.relative_to(copy) for p in copy.rglob("*")) == sorted(p.relative_to(SAMPLE_VAULT) for p in SAMPLE_VAULT.rglob("*"))
+
+
 def test_bundle_carries_llama_cpp_kernels_for_every_x86_cpu(bundle):
     libraries = {p.name for p in (bundle / "_internal" / "llama_cpp" / "lib").glob("libggml-cpu-*.so")}
     dispatching = platform.system() == "Linux" and platform.machine() == "x86_64"  # build.sh's choice
