@@ -116,6 +116,11 @@ HELDOUT_LABELS = {
     "crop-control": "`crop-control`: `screen-smol` trained again on 2026-12-05 beside `crop-rest`, its control",
     "crop-rest": "`crop-rest`: as `screen-smol`, with 20,502 more pairs: each training note whose text runs on past its "
                  "first 600 characters, with that rest of it, untitled (`experiments/crop_pairs.py`, Contriever-style crops)",
+    "label-tag": "`label-tag`: as `screen-smol`, with 16,141 more pairs: each training note and one note of its vault "
+                 "sharing a tag that at most 10% of the vault's notes carry (`experiments/label_pairs.py --by tag`); "
+                 "its control is `crop-control`",
+    "label-folder": "`label-folder`: as `label-tag`, with 20,599 pairs of notes in one folder (not the vault's top) that "
+                    "holds at most 10% of the vault's notes (`experiments/label_pairs.py --by folder`)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
