@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.preview_action = action("&Preview", lambda: self.note_view.preview.setFocus(), "Ctrl+2")
         self.related_action = action("&Related Notes", lambda: self.side_panel.related.list.setFocus(), "Ctrl+3")
         self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back)
-        self.forward_action = action("&Forward", self.go_forward, QKeySequence.StandardKey.Forward)
+        self.forward_action = action("F&orward", self.go_forward, QKeySequence.StandardKey.Forward)
         self.editor_action = action("Open in &Editor", self.note_view.open_in_editor, "Ctrl+E")
         self.reveal_action = action("&Reveal in Folder", self.note_view.reveal_in_folder, "Ctrl+Shift+R")
         for note_action in (self.editor_action, self.reveal_action):
@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
             self.note_view.noteAvailable.connect(note_action.setEnabled)
         self.refresh_action = action("Re&fresh Note", self.refresh_current, QKeySequence.StandardKey.Refresh)
         self.reindex_action = action("&Update Index Now", self.reindex, "Ctrl+Shift+I")
-        self.sample_action = action("Open &Sample Vault", self.try_sample_vault, tip="Your own copy of Foam's documentation, to see what NoteLLM does")
+        self.sample_action = action("Open Sa&mple Vault", self.try_sample_vault, tip="Your own copy of Foam's documentation, to see what NoteLLM does")
         self.sample_action.setVisible(False)
         self.files.submit(bundled_sample_vault, self._sample_found)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -187,3 +188,22 @@ def open_window(qtbot, qsettings):
     for window in windows:
         window.close()
         assert window.training.wait(QT_WAIT_MS) and window.worker.wait(QT_WAIT_MS), "a worker did not finish"
+
+
+@pytest.fixture
+def x_display():
+    """A private X server (Xvfb) on a display it picks itself (-displayfd): free whatever else runs."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed: scripts/system_packages.sh installs it (apt: xvfb)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        display = reader.readline().strip()
+    if not display:
+        server.kill()
+        pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode(errors='replace')[-500:]}")
+    yield f":{display}"
+    server.terminate()
+    server.wait(10)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtWidgets import QMenu
 
 from notellm.app.notes_model import PathRole
 from notellm.app.preview import NotePreview, to_markdown
@@ -279,6 +280,15 @@ def test_a_newcomer_tries_the_sample_vault_and_gets_a_copy_of_their_own(qtbot, o
     assert window.note_list.model.indexed_count() == len(notes)
     assert window.settings.recent_vaults() == [str(copy.resolve())]  # next time it is a recent vault like any other
     assert window.errors.box is None  # the second request neither failed nor raced the first copy
+
+
+def test_each_menu_item_has_a_key_of_its_own_after_alt(qtbot, open_window):
+    """Two items of one menu marked with the same letter make that letter only move between them: Alt+F, S
+    would not open anything."""
+    window = open_window()
+    for menu in window.menuBar().findChildren(QMenu):
+        letters = [text[text.index("&") + 1].casefold() for text in (action.text() for action in menu.actions()) if "&" in text]
+        assert len(letters) == len(set(letters)), (menu.title(), letters)
 
 
 def test_missing_vault_and_model_show_readable_errors(qtbot, open_window, qsettings, tmp_path, vault):

@@ -162,25 +162,6 @@ def tour(vault: Path, out: Path) -> dict:
 
 
 # --- the test: an Xvfb, the child on it, and what it saw --------------------------------------------
-@pytest.fixture
-def x_display():
-    """A private X server (Xvfb) on a display it picks itself (-displayfd): free whatever else runs."""
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed: scripts/system_packages.sh installs it (apt: xvfb)")
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        display = reader.readline().strip()
-    if not display:
-        server.kill()
-        pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode(errors='replace')[-500:]}")
-    yield f":{display}"
-    server.terminate()
-    server.wait(10)
-
-
 def test_the_app_in_a_real_x_server(tmp_path, x_display, shipped_model, docs_out):
     from notellm.engine import VaultIndex
 
