@@ -149,8 +149,8 @@ def test_a_full_disk_says_so_and_neither_command_nor_rebuild_harms_the_index(sma
 
 def test_a_sample_vault_copy_that_fills_the_disk_leaves_nothing_behind_and_succeeds_once_given_room(small_disk):
     """The welcome page's "Try the sample vault", and `notellm-engine sample-vault`, on a full disk: one line
-    (the app shows the OSError), no half copy that a later try would open as the vault, and a whole copy once
-    there is room."""
+    (`users_sample_vault`'s, in the window or the terminal), no half copy that a later try would open as the
+    vault, and a whole copy once there is room."""
     from notellm.engine.sample_vault import SAMPLE_VAULT_NAME, bundled_sample_vault, sample_vault_copy
 
     source = bundled_sample_vault()

@@ -70,4 +70,3 @@ def test_a_data_folder_it_may_not_write_is_one_line_and_no_copy(tmp_path):
     assert result.stderr == (f"Error: could not copy the sample vault into {home} (Permission denied): check that you may "
                              "write there, then run the command again\n")
     assert list(locked.iterdir()) == []
-    locked.chmod(0o755)  # so that pytest can clear tmp_path

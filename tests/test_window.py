@@ -161,7 +161,7 @@ def tour(vault: Path, out: Path) -> dict:
     return state
 
 
-# --- the test: an Xvfb, the child on it, and what it saw --------------------------------------------
+# --- the test: the child on an Xvfb (conftest's x_display), and what it saw -----------------------------
 def test_the_app_in_a_real_x_server(tmp_path, x_display, shipped_model, docs_out):
     from notellm.engine import VaultIndex
 
