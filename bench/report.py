@@ -121,6 +121,8 @@ HELDOUT_LABELS = {
                  "its control is `crop-control`",
     "label-folder": "`label-folder`: as `label-tag`, with 20,599 pairs of notes in one folder (not the vault's top) that "
                     "holds at most 10% of the vault's notes (`experiments/label_pairs.py --by folder`)",
+    "label-control-s1": "`label-control-s1`: `crop-control` with training seed 1, the control of `label-folder-s1`",
+    "label-folder-s1": "`label-folder-s1`: `label-folder` with training seed 1 (the same pairs)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
