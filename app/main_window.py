@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter, QStackedWidget
 
 from notellm.engine import ReindexSummary, VaultNotFoundError
-from notellm.engine.sample_vault import bundled_sample_vault, users_sample_vault
+from notellm.engine.sample_vault import SAMPLE_START_NOTE, bundled_sample_vault, users_sample_vault
 
 from . import theme
 from .error_box import ErrorBox
@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.history = History()
         self._retry: Callable[[], None] | None = None  # what an error's Retry button does
         self._pending_note: str | None = None  # to show once the vault being opened is open
+        self._first_note: str | None = None  # to show then if the vault has no last note to reopen
         self._offers_sample = False  # the installation carries a sample vault (the file worker looks)
         self._copying_sample = False  # a second click while the copy is made must not start another
         self.setWindowTitle("NoteLLM")
@@ -209,7 +210,7 @@ class MainWindow(QMainWindow):
 
         def copied(copy: Path) -> None:
             self._copying_sample = False
-            self.open_vault(str(copy))
+            self.open_vault(str(copy), first_note=SAMPLE_START_NOTE)
 
         def failed(error: Exception) -> None:
             self._copying_sample = False
@@ -218,8 +219,9 @@ class MainWindow(QMainWindow):
         self.files.submit(users_sample_vault, copied, failed)
 
     def open_vault(self, vault: str, options: IndexOptions | None = None, note: str | None = None,
-                   rebuild: bool = False) -> None:
-        """Open a vault (closing the current one); `note` is shown once it is open; `rebuild` starts its index afresh."""
+                   rebuild: bool = False, first_note: str | None = None) -> None:
+        """Open a vault (closing the current one); `note` is shown once it is open, else the note last shown in it,
+        else `first_note`; `rebuild` starts its index afresh."""
         if self.session is not None:
             self.save_window_state()
             self.session.close()
@@ -235,6 +237,7 @@ class MainWindow(QMainWindow):
         session.watchFailed.connect(lambda message: self.statusBar().showMessage(message, 8000))
         self.session = session
         self._pending_note = note
+        self._first_note = first_note
         self.current_path = None
         self.history.clear()
         self._update_nav_actions()
@@ -250,8 +253,8 @@ class MainWindow(QMainWindow):
         self.settings.remember_vault(vault)
         self._show_recent()
         self._retry = self.reindex
-        last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}")
-        self._pending_note = None
+        last = self._pending_note or self.settings.value(f"notes/{self._vault_key()}") or self._first_note
+        self._pending_note = self._first_note = None
         if last and self.current_path is None:
             self._look_on_disk(str(last), self._show_first_note)
 

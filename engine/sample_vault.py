@@ -18,6 +18,7 @@ from .storage_errors import disk_full_error, storage_error
 
 SAMPLE_VAULT_NAME = "sample-vault"  # the folder's name in the repository, the bundle and the data dir
 PARTIAL_PREFIX = f".{SAMPLE_VAULT_NAME}-"  # a copy being made
+SAMPLE_START_NOTE = "index.md"  # Foam's home page ("What is Foam?"): where the app starts a newcomer
 
 
 def bundled_sample_vault() -> Path | None:

@@ -18,6 +18,7 @@ from notellm.app.notes_model import PathRole
 from notellm.app.preview import NotePreview, to_markdown
 from notellm.app.settings import AppSettings
 from notellm.engine import VaultIndex
+from notellm.engine.sample_vault import SAMPLE_START_NOTE
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "assets" / "sample-vault"  # Foam's own documentation, MIT
@@ -280,6 +281,14 @@ def test_a_newcomer_tries_the_sample_vault_and_gets_a_copy_of_their_own(qtbot, o
     assert window.note_list.model.indexed_count() == len(notes)
     assert window.settings.recent_vaults() == [str(copy.resolve())]  # next time it is a recent vault like any other
     assert window.errors.box is None  # the second request neither failed nor raced the first copy
+
+    # the newcomer lands on the vault's home page, its related notes and hashtags already there, not on an empty view
+    qtbot.waitUntil(lambda: window.current_path == SAMPLE_START_NOTE, timeout=10_000)  # the file worker looks first
+    qtbot.waitUntil(lambda: window.side_panel.related.list.count() > 0, timeout=30_000)
+    window.show_note("user/features/wikilinks.md")
+    window.close()
+    again = open_window()  # the next run reopens the note last shown, like any vault
+    qtbot.waitUntil(lambda: again.current_path == "user/features/wikilinks.md", timeout=INDEX_TIMEOUT_MS)
 
 
 def test_each_menu_item_has_a_key_of_its_own_after_alt(qtbot, open_window):
