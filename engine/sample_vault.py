@@ -29,11 +29,11 @@ def bundled_sample_vault() -> Path | None:
     return next((folder for folder in candidates if folder.is_dir()), None)
 
 
-def sample_vault_copy(source: Path, home: Path | None = None) -> Path:
+def sample_vault_copy(source: Path, home: Path) -> Path:
     """The user's copy of `source` in `home` (the data dir), made on first use and kept as the user left it
     afterwards. The copy is made under a temporary name and renamed into place, so a copy cut short (a full
     disk, a kill) is never taken for the vault; the next call removes it and starts again. Raises OSError."""
-    target = (home or data_dir()) / SAMPLE_VAULT_NAME
+    target = home / SAMPLE_VAULT_NAME
     if target.is_dir():
         return target
     make_private_dir(target.parent)

@@ -43,8 +43,9 @@ def _fields_of(cls, values: dict, source: str) -> dict:
     return {**_pick(required, values, source), **optional}
 
 
-def _write_json(path: Path, values: dict) -> None:
-    Path(path).write_text(json.dumps(values, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_manifest(folder: Path, values: dict) -> None:
+    """A data folder's manifest: a `DataManifest`'s fields, and whatever an experiment adds beside them."""
+    (Path(folder) / MANIFEST_FILE).write_text(json.dumps(values, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -63,9 +64,6 @@ class DataManifest:
     notes: int
     train_pairs: int
     heldout_pairs: int
-
-    def write(self, folder: Path) -> None:
-        _write_json(Path(folder) / MANIFEST_FILE, asdict(self))
 
     @classmethod
     def read(cls, folder: Path) -> "DataManifest":

@@ -13,12 +13,9 @@ data folder, so nothing here reaches the evaluation.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 
-from notellm.engine.training_report import MANIFEST_FILE
-from notellm.training.data import Dataset, write_jsonl
+from notellm.training.data import Dataset
 
 REST_SUFFIX = "#rest"
 
@@ -47,12 +44,8 @@ def main() -> None:
         rests.append({**note, "id": note["id"] + REST_SUFFIX, "path": note["path"] + REST_SUFFIX, "title": "", "text": rest,
                       "target_kind": None, "targets": []})
         crops.append({"a": note["id"], "b": note["id"] + REST_SUFFIX, "kind": "crop", "weight": 1.0})
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(args.out / "notes.jsonl", [*data.notes.values(), *rests])
-    write_jsonl(args.out / "train_pairs.jsonl", [*data.pairs, *crops])
-    shutil.copy(args.source / "heldout_pairs.jsonl", args.out / "heldout_pairs.jsonl")
     manifest = {**data.manifest, "crop_pairs": len(crops), "crop_skip_chars": args.skip_chars}
-    (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    Dataset({**data.notes, **{rest["id"]: rest for rest in rests}}, [*data.pairs, *crops], data.heldout, manifest).save(args.out)
     print(f"{len(crops)} crop pairs beside {len(data.pairs)} link pairs; wrote {args.out}")
 
 

@@ -15,14 +15,11 @@ here reaches the evaluation.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import shutil
 from collections import defaultdict
-from pathlib import PurePosixPath, Path
+from pathlib import Path, PurePosixPath
 
-from notellm.engine.training_report import MANIFEST_FILE
-from notellm.training.data import Dataset, write_jsonl
+from notellm.training.data import Dataset
 
 
 def labels_of(note: dict, by: str) -> list[str]:
@@ -71,12 +68,8 @@ def main() -> None:
         for a, b in label_pairs(list(data.notes.values()), args.by, args.max_share, random.Random(args.seed))
         if (a, b) not in linked
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(args.source / "notes.jsonl", args.out / "notes.jsonl")
-    write_jsonl(args.out / "train_pairs.jsonl", [*data.pairs, *added])
-    shutil.copy(args.source / "heldout_pairs.jsonl", args.out / "heldout_pairs.jsonl")
     manifest = {**data.manifest, "label_pairs": {"by": args.by, "pairs": len(added), "max_share": args.max_share}}
-    (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    Dataset(data.notes, [*data.pairs, *added], data.heldout, manifest).save(args.out)
     print(f"{len(added)} {args.by} pairs beside {len(data.pairs)} link pairs; wrote {args.out}")
 
 

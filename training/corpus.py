@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from notellm.engine.config import REPO_ROOT
+from notellm.engine.training_report import write_manifest
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 MANIFEST = "manifest.jsonl"
@@ -180,5 +181,5 @@ def prepare_training_data(corpus: Path, out: Path, cache: Path, rule: SplitRule 
     manifest = prepare(roots + [Path(v) for v in extra_vaults], out, PrepareConfig(holdout=0.0))
     manifest["split"] = {"rule": rule.__dict__, "validation": [c.name for c in split.validation]}
     manifest["languages"] = {c.name: c.main_language for c in split.train}  # for `train --language-balance`
-    (Path(out) / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
     return manifest

@@ -30,7 +30,7 @@ from notellm.engine.errors import IndexCorruptError
 from notellm.engine.hashtags import tag_key
 from notellm.engine.markdown import parse_note
 from notellm.engine.store import Store
-from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary
+from notellm.engine.training_report import MANIFEST_FILE, DataManifest, VaultSummary, write_manifest
 from notellm.engine.vault import LinkResolver, Note, folder_of, read_notes
 
 from .tag_head import head_tag
@@ -264,13 +264,10 @@ def prepare(vaults: list[Path], out: Path, config: PrepareConfig | None = None) 
         )
     if config.max_pairs and len(all_pairs) > config.max_pairs:
         all_pairs = random.Random(config.seed).sample(all_pairs, config.max_pairs)
-    write_jsonl(out / "notes.jsonl", (asdict(r) for r in all_notes))
-    write_jsonl(out / "train_pairs.jsonl", all_pairs)
-    write_jsonl(out / "heldout_pairs.jsonl", all_held)
-    manifest = DataManifest(config=asdict(config), vaults=per_vault, notes=len(all_notes),
-                            train_pairs=len(all_pairs), heldout_pairs=len(all_held))
-    manifest.write(out)
-    return asdict(manifest)
+    manifest = asdict(DataManifest(config=asdict(config), vaults=per_vault, notes=len(all_notes),
+                                   train_pairs=len(all_pairs), heldout_pairs=len(all_held)))
+    Dataset({r.id: asdict(r) for r in all_notes}, all_pairs, all_held, manifest).save(out)
+    return manifest
 
 
 @dataclass
@@ -309,6 +306,15 @@ class Dataset:
         manifest_path = folder / MANIFEST_FILE
         manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
         return cls(notes, read_jsonl(folder / "train_pairs.jsonl"), read_jsonl(folder / "heldout_pairs.jsonl"), manifest)
+
+    def save(self, folder: Path) -> None:
+        """Write the folder `load` reads (created if missing)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_jsonl(folder / "notes.jsonl", self.notes.values())
+        write_jsonl(folder / "train_pairs.jsonl", self.pairs)
+        write_jsonl(folder / "heldout_pairs.jsonl", self.heldout)
+        write_manifest(folder, self.manifest)
 
 
 # A tag on more than this share of a vault's notes labels the vault (`public`, `lang/en`, `state/tidy`), not the
@@ -374,12 +380,7 @@ def writer_data(source: Path, out: Path, seed: int = 0) -> dict:
                                         csft={"topics": len(kept)})
     if not pairs:
         raise DataError(f"{source} has no two notes with note-specific tags in one vault: nothing for the writer to learn")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "notes.jsonl", notes)
-    write_jsonl(out / "train_pairs.jsonl", pairs)
-    write_jsonl(out / "heldout_pairs.jsonl", [])
-    manifest = DataManifest(config={"writer_of": str(source), "seed": seed}, vaults=per_vault, notes=len(notes),
-                            train_pairs=len(pairs), heldout_pairs=0)
-    manifest.write(out)
-    return asdict(manifest)
+    manifest = asdict(DataManifest(config={"writer_of": str(source), "seed": seed}, vaults=per_vault, notes=len(notes),
+                                   train_pairs=len(pairs), heldout_pairs=0))
+    Dataset({note["id"]: note for note in notes}, pairs, [], manifest).save(out)
+    return manifest
