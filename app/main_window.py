@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         self._update_nav_actions()
         for part in (self.note_list, self.note_view, self.side_panel, self.index_status, self.personalize_status):
             part.set_session(session)
-        self._retry = lambda: self.open_vault(vault)
+        self._retry = lambda: self.open_vault(vault, options, note, rebuild, first_note)  # the same request again
         self.vault_label.setText(Path(vault).name)
         self.setWindowTitle(f"{Path(vault).name} — NoteLLM")
         self.pages.setCurrentWidget(self.splitter)

@@ -341,6 +341,22 @@ def test_locked_index_is_a_message_with_retry(qtbot, open_window, vault):
     window.session.cancel()
 
 
+def test_retry_repeats_the_request_that_failed_so_the_sample_vault_still_opens_at_its_home_page(
+        qtbot, open_window, qsettings, tmp_path, shipped_model):
+    window = open_window()
+    qsettings.setValue("index/model", str(tmp_path / "missing.gguf"))
+    qtbot.waitUntil(window.welcome.sample_button.isVisible, timeout=10_000)
+    qtbot.mouseClick(window.welcome.sample_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.errors.box is not None and window.errors.box.isVisible(), timeout=30_000)
+    assert window.errors.box.windowTitle() == "The model could not be loaded"
+    assert window.pages.currentWidget() is window.welcome
+
+    qsettings.setValue("index/model", str(shipped_model))  # the reader mends the setting, then retries
+    next(b for b in window.errors.box.buttons() if b.text() == "Retry").click()
+    qtbot.waitUntil(lambda: window.current_path == SAMPLE_START_NOTE, timeout=30_000)
+    window.session.cancel()
+
+
 def test_preview_refuses_remote_images_and_renders_wikilinks(qtbot, tmp_path):
     preview = NotePreview()
     qtbot.addWidget(preview)
