@@ -123,6 +123,8 @@ HELDOUT_LABELS = {
                     "holds at most 10% of the vault's notes (`experiments/label_pairs.py --by folder`)",
     "label-control-s1": "`label-control-s1`: `crop-control` with training seed 1, the control of `label-folder-s1`",
     "label-folder-s1": "`label-folder-s1`: `label-folder` with training seed 1 (the same pairs)",
+    "gemma-lr6e-4": "`gemma-lr6e-4`: `screen-gemma` at three times the LoRA's learning rate (`--lr 6e-4`)",
+    "gemma-full": "`gemma-full`: `screen-gemma` with its 6 blocks fine-tuned whole instead of a LoRA (`--full`, lr 2e-5)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .hashtags import tag_key
+from .lexical import terms as lexical_terms
 from .neighbour_tags import neighbour_tags
 from .term_index import TermIndex
 from .vocabulary_tags import in_band, vocabulary_tags, weight_in_note, within_share
@@ -23,6 +24,9 @@ WELL_TAGGED_SHARE = 0.3
 # the note's own words fill the rest. One: on the untagged protocol the model's second and third tags were
 # right less often than the note's words, and a second one flooded a collection (docs/experiments.md).
 MODEL_TAGS = 1
+# That tag is the first of the model's best three that the vault writes (`named_in_vault`): on the untagged protocol the
+# first of three scored precision@3 0.038, the model's first alone, when the vault writes it, 0.034 (docs/experiments.md).
+MODEL_TAG_DEPTH = 3
 # In such a vault, at most this many of the tags a model that writes (`engine.model.NoteModel.generate_topics`)
 # wrote lead, before the tag head's.
 WRITTEN_TAGS = 3
@@ -30,6 +34,15 @@ WRITTEN_TAGS = 3
 # the answer takes the first of them in its order: on the untagged protocol, 12 judged words after the tag head's tag
 # scored P@3 0.039 against 0.032 for the words' own order (docs/experiments.md, 2026-12-03).
 JUDGED_WORDS = 12
+
+
+def named_in_vault(index: TermIndex, tag: str) -> bool:
+    """Whether some note of the vault holds each word of the tag (`engine.lexical` terms: #digital-garden needs
+    "digital" and "garden"). The tag head knows the training corpus's tags; one that no note of this vault ever
+    writes is another vault's topic (#unicloud, #iac beside the sample vault's publishing notes): on the untagged
+    protocol, leaving those out lifted precision@3 from 0.032 to 0.038 (docs/experiments.md, 2026-12-06). A tag the
+    vault writes only in another form (#baking beside "bake") is left out too."""
+    return all(index.counts.get(term, 0) > 0 for term in lexical_terms(tag))
 
 
 @dataclass
@@ -74,7 +87,7 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     tags = tags[:WRITTEN_TAGS]
     if len(tags) < limit:
         taken = own | {tag_key(tag) for tag in tags}
-        tags += [tag for tag in model_tags() if tag_key(tag) not in taken
+        tags += [tag for tag in list(model_tags())[:MODEL_TAG_DEPTH] if tag_key(tag) not in taken and named_in_vault(index, tag)
                  and (not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None)][:MODEL_TAGS]
     folder = note.folder_name_tag
     if folder and tag_key(folder) not in own | {tag_key(tag) for tag in tags} and within_share(index, folder, note.note_id):

@@ -21,7 +21,7 @@ def test_a_folder_name_goes_only_where_its_folders_hold_a_tenth_of_the_vault_at_
 
 
 def test_an_untagged_notes_folder_name_comes_after_the_models_tag_and_before_its_words():
-    rows = {0: "sourdough starter flour water", 1: "sourdough loaf crust", 2: "flour mill", 3: "water kefir"}
+    rows = {0: "sourdough starter flour water", 1: "sourdough loaf crust", 2: "flour mill", 3: "water kefir fermentation"}
     index = TermIndex.of(rows.items())
     note = NoteTerms(0, rows[0].split(), {"sourdough"}, [set(rows[1].split())], folder_name_tag="baking")
     tags = suggest_hashtags([[]], note, index, 0.0, 3, model_tags=lambda: ["fermentation"])

@@ -98,12 +98,12 @@ def test_tag_head_command_teaches_a_model_the_tags_of_a_prepared_folder(tmp_path
 
     untagged = write_notes(tmp_path / "untagged", {
         "cluster.md": "# Our cluster\n\nThe Kubernetes deployments and pods of the team, applied with kubectl.\n",
-        "bread.md": "# Weekend bread\n\nA sourdough loaf: feed the starter, mix flour and water, proof overnight, bake hot.\n",
+        "bread.md": "# Weekend baking\n\nA sourdough loaf: feed the starter, mix flour and water, proof overnight, bake hot.\n",
         "other.md": "# Reading list\n\nBooks to read this winter.\n"})
     index = open_index(untagged, model=model)
     index.reindex()
     assert index.suggest_tags("cluster.md")[0] == "kubernetes"
-    assert index.suggest_tags("bread.md")[0] == "baking"
+    assert index.suggest_tags("bread.md")[0] == "baking"  # a tag of the model's goes only where the vault writes it
 
 
 def test_a_damaged_tag_head_is_refused_in_one_line(tmp_path):

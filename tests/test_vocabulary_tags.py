@@ -51,6 +51,16 @@ def test_own_and_dismissed_tags_are_never_proposed_in_any_spelling():
     assert "starter" not in vocabulary_tags(index, 0, rows[0].split(), {"sourdough"}, [], exclude=["#Starter"])
 
 
+def test_the_models_tag_must_be_written_somewhere_in_the_vault():
+    # The tag head knows the training corpus's tags; #unicloud, written by no note here, is another vault's topic.
+    rows = [document("Publish to Netlify", "netlify deploy build site"), document("Deploy", "netlify deploy site"),
+            document("Static sites", "hugo site generator"), document("Tea", "green leaves")]
+    index = TermIndex.of(enumerate(rows))
+    note = NoteTerms(0, rows[0].split(), {"publish", "netlify"}, [set(rows[1].split())])
+    assert suggest_hashtags([[]], note, index, 0.0, 3, model_tags=lambda: ["unicloud", "static-site", "netlify"])[0] == "static-site"
+    assert suggest_hashtags([[]], note, index, 0.0, 3, model_tags=lambda: ["unicloud"])[0] != "unicloud"
+
+
 def test_an_untagged_vault_gets_note_specific_hashtags_from_the_shipped_model(tmp_path, shipped_model, open_index):
     vault = untagged_copy(SAMPLE_VAULT, tmp_path / "untagged")
     index = open_index(vault, model=shipped_model)
@@ -63,10 +73,12 @@ def test_an_untagged_vault_gets_note_specific_hashtags_from_the_shipped_model(tm
     per_tag = Counter(tag for tags in suggested.values() for tag in tags)
     assert max(per_tag.values()) <= 0.10 * len(notes)
     head = set(read_model_header(shipped_model).tag_head.tags)
+    vault_words = {term for path in notes for term in terms((vault / path).read_text(encoding="utf-8"))}
     for path, tags in suggested.items():  # the model's tag leads, then the note's folder's name and own words
         words = set(terms((vault / path).read_text(encoding="utf-8")))
         folder = {folder_name(path.rsplit("/", 1)[0])} if "/" in path else set()
-        assert set(tags[1:]) <= words | folder and tags[0] in head | words, (path, tags)
+        assert set(tags[1:]) <= words | folder and tags[0] in head | words | folder, (path, tags)
+        assert set(terms(tags[0])) <= vault_words, (path, tags)  # a tag of the model's that the vault writes
     assert sum(tags[0] in head for tags in suggested.values()) >= 0.5 * len(notes)
 
 
