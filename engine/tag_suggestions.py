@@ -87,7 +87,7 @@ def suggest_hashtags(neighbour_tag_lists: Sequence[list[str]], note: NoteTerms, 
     tags = tags[:WRITTEN_TAGS]
     if len(tags) < limit:
         taken = own | {tag_key(tag) for tag in tags}
-        tags += [tag for tag in list(model_tags())[:MODEL_TAG_DEPTH] if tag_key(tag) not in taken and named_in_vault(index, tag)
+        tags += [tag for tag in model_tags()[:MODEL_TAG_DEPTH] if tag_key(tag) not in taken and named_in_vault(index, tag)
                  and (not in_band(index, tag) or weight_in_note(index, tag, note.note_id) is not None)][:MODEL_TAGS]
     folder = note.folder_name_tag
     if folder and tag_key(folder) not in own | {tag_key(tag) for tag in tags} and within_share(index, folder, note.note_id):
