@@ -50,6 +50,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks" / "heldout.json"
 CACHE = REPO / ".cache" / "heldout"
+ENCODER_RESULTS = {"minilm": "MiniLM", "e5": "multilingual-e5-small"}  # `training.evaluate.ENCODERS`, as heldout.json names them
 
 
 def model_key(path: Path, content_tokens: int) -> str:
@@ -175,7 +176,7 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS
-    from notellm.training.evaluate import BM25Ranker, LexicalRanker, e5_ranker, minilm_ranker
+    from notellm.training.evaluate import BM25Ranker, LexicalRanker, encoder_ranker
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
@@ -207,7 +208,7 @@ def main() -> None:
     ggufs.update(dict(item.split("=", 1) for item in args.gguf))
     methods = [m for m in args.methods.split(",") if m] + [item.split("=", 1)[0] for item in args.gguf]
     for method in methods:
-        if method not in ("bm25", "minilm", "e5") and (method not in ggufs or not Path(ggufs[method]).exists()):
+        if method not in ("bm25", *ENCODER_RESULTS) and (method not in ggufs or not Path(ggufs[method]).exists()):
             parser.error(f"no model file for {method!r}")
 
     print(f"validation: {', '.join(c.name for c in split.validation)}", flush=True)
@@ -279,15 +280,9 @@ def main() -> None:
     for method in methods:
         if method == "bm25":
             continue
-        if method == "minilm":
-            import torch
-
-            torch.set_num_threads(args.threads)
-            ranker = minilm_ranker()
-            name, key, embed, model = "MiniLM", "minilm", ranker.embed, None
-        elif method == "e5":
-            ranker = e5_ranker(threads=args.threads)
-            name, key, embed, model = "multilingual-e5-small", "e5", ranker.embed, None
+        if method in ENCODER_RESULTS:
+            ranker = encoder_ranker(method, threads=args.threads)
+            name, key, embed, model = ENCODER_RESULTS[method], method, ranker.embed, None
         else:
             path = Path(ggufs[method])
             model = NoteModel(path, threads=args.threads)

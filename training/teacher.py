@@ -40,22 +40,12 @@ def drawn_notes(data: Path, steps: int, batch_pairs: int, seed: int, language_ba
             for note in (pair["a"], pair["b"])}
 
 
-TEACHERS = ("minilm", "e5")
-
-
-def teacher_ranker(name: str, max_word_pieces: int, threads: int):
-    """The teacher `name` (one of `TEACHERS`) as an `evaluate.EmbeddingRanker`, reading at most `max_word_pieces`."""
-    from .evaluate import e5_ranker, minilm_ranker
-
-    if name == "e5":
-        return e5_ranker(max_tokens=max_word_pieces, threads=threads)
-    return minilm_ranker(max_word_pieces=max_word_pieces)
-
-
 def embed_teacher(data: Path, out: Path, max_word_pieces: int = 128, save_every: int = 4096, seed: int = 0,
                   wanted: set[str] | None = None, progress: Callable[[int, int], None] | None = None,
                   teacher: str = "minilm", threads: int = 2) -> int:
-    """Embed DATA's notes (only `wanted` ones, if given) that OUT lacks with `teacher`, saving as it goes; returns how many."""
+    """Embed DATA's notes (only `wanted` ones, if given) that OUT lacks with `teacher` (one of `evaluate.ENCODERS`),
+    saving as it goes; returns how many."""
+    from .evaluate import encoder_ranker
 
     with open(data / "notes.jsonl", encoding="utf-8") as handle:
         notes = [json.loads(line) for line in handle]
@@ -67,7 +57,7 @@ def embed_teacher(data: Path, out: Path, max_word_pieces: int = 128, save_every:
             ids, vectors = [str(i) for i in saved["ids"]], [saved["vectors"].astype(np.float32)]
     done = set(ids)
     notes = [n for n in notes if n["id"] not in done and (wanted is None or n["id"] in wanted)]
-    ranker = teacher_ranker(teacher, max_word_pieces, threads)
+    ranker = encoder_ranker(teacher, max_word_pieces, threads)
     out.parent.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(notes), save_every):
         chunk = notes[start:start + save_every]
