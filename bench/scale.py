@@ -293,7 +293,7 @@ def part_synthetic(vault: Path, args) -> dict:
                     vectors = rng.standard_normal((min(5000, args.vectors - start), dimensions)).astype(np.float32)
                     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
                     store.db.conn.executemany(  # a benchmark's shortcut: rows without files behind them
-                        "insert into notes(path, title, folder, tags, keywords, embedding, embedded_with) values (?, ?, '', '[]', '[]', ?, ?)",
+                        "insert into notes(path, title, folder, tags, embedding, embedded_with) values (?, ?, '', '[]', ?, ?)",
                         [(f"n{start + i}.md", f"Note {start + i}", encode_vector(v), index.embedder_id) for i, v in enumerate(vectors)],
                     )
                 ids = [note_id for (note_id,) in store.db.execute("select id from notes order by id")]

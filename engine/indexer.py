@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import lexical
-from .keywords import keywords
 from .markdown import Link
 from .store import KnownFile, NoteContent, Store
 from .vault import (
@@ -151,7 +150,6 @@ def note_content(note: Note) -> NoteContent:
         aliases=parsed.aliases,
         category=parsed.category,
         links=[(link.target, link.kind) for link in parsed.links],
-        keywords=keywords(parsed.title, parsed.text),
         warning=parsed.frontmatter_error,
     )
 

@@ -1,4 +1,4 @@
-"""Key terms of a note, used to say in a few words why two notes are related."""
+"""A note's most frequent content words (the keyword line a model may be trained to read), and what a content word is."""
 
 from __future__ import annotations
 

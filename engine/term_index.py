@@ -198,9 +198,31 @@ class TermIndex:
         term_slots, term_counts = (np.asarray(a, dtype=np.int32) for a in self._postings[term])
         live = np.frombuffer(self._live, dtype=np.uint8)[term_slots].astype(bool)
         slots, occurrences = term_slots[live], term_counts[live]
-        length = np.frombuffer(self._length, dtype=np.int32)[slots]
-        weight = occurrences * (K1 + 1) / (occurrences + K1 * (1 - B + B * length / (self._total_terms / self.rows)))
+        weight = self._row_weight(occurrences, np.frombuffer(self._length, dtype=np.int32)[slots])
         return np.frombuffer(self._note_of, dtype=np.int64)[slots], weight
+
+    def shared(self, terms: list[str], note_ids: list[int]) -> dict[int, dict[str, float]]:
+        """{note id: {term: weight}} of these notes, for each of `terms` its row holds, the weight as `holders`
+        gives it: what the notes share with a query, read from the postings of those terms alone."""
+        slots = {self._slot_of[note_id]: note_id for note_id in note_ids if note_id in self._slot_of}
+        found: dict[int, dict[str, float]] = {note_id: {} for note_id in slots.values()}
+        if not slots:
+            return found
+        wanted = np.zeros(len(self._note_of), dtype=bool)
+        wanted[list(slots)] = True
+        for term in terms:
+            if self.counts.get(term, 0) <= 0:
+                continue
+            term_slots, term_counts = (np.asarray(a, dtype=np.int32) for a in self._postings[term])
+            hit = np.flatnonzero(wanted[term_slots])
+            weights = self._row_weight(term_counts[hit], np.frombuffer(self._length, dtype=np.int32)[term_slots[hit]])
+            for slot, weight in zip(term_slots[hit].tolist(), weights.tolist()):
+                found[slots[slot]][term] = weight
+        return found
+
+    def _row_weight(self, occurrences: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """BM25's per-row part of a term's score: its occurrences saturated, normalised by the row's length."""
+        return occurrences * (K1 + 1) / (occurrences + K1 * (1 - B + B * length / (self._total_terms / self.rows)))
 
     def _compact(self) -> None:
         """Renumber the live slots from 0 and drop every posting of a dead one."""

@@ -16,13 +16,16 @@ statement, `vectors.py` keeps the USearch file in step with SQLite.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import math
 import os
 import random
 import shutil
 import sqlite3
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,9 +60,17 @@ from .storage_errors import (
 )
 from .store import NoteRow, Store
 from .tag_suggestions import NoteTerms, suggest_hashtags
+from .term_index import K1, TermIndex
 from .vault import FileStat, LinkResolver, Note, Skipped, is_inside, read_note, scan
 from .vectors import VectorIndex
-from .vocabulary_tags import VOTE_NEIGHBOURS
+from .vocabulary_tags import VOTE_NEIGHBOURS, is_word_tag
+
+# A related note's reason looks for this many of the note's most telling words in the other note: enough that
+# two related notes nearly always share one, few enough that the postings it reads stay a fraction of `related`.
+SHARED_TERM_CANDIDATES = 32
+# ... chosen among the words of the note's first this many terms (its title first), so that a long note costs
+# no more than a short one: the reason's words are found where the note says what it is about.
+SHARED_TERM_WINDOW = 1024
 
 
 @dataclass
@@ -558,14 +569,15 @@ class VaultIndex:
             row = self.note(path)
             linked = self.store.linked_ids(row.id)
             wanted = k + (len(linked) if hide_linked else 0) + 16
-            hits, named, filed = self._panel_ranking(row, self.store.embedding_of(row.id), self._query_terms(row), wanted, linked)
+            note_terms = self._query_terms(row)
+            hits, named, filed = self._panel_ranking(row, self.store.embedding_of(row.id), note_terms, wanted, linked)
             if hide_linked:
                 hits = [(note_id, score) for note_id, score in hits if note_id not in linked]
             if min_score is not None:
                 hits = [(note_id, score) for note_id, score in hits if score >= min_score]
             hits = hits[:k]
             rows = self.store.notes_by_ids([note_id for note_id, _ in hits])
-            keywords = self.store.keywords([row.id, *rows])
+            shared = _shared_terms(note_terms, list(rows), self.store.term_index())
             source_tags = {t.casefold() for t in row.tags}
             named_set = set(named)
             results = []
@@ -580,7 +592,7 @@ class VaultIndex:
                         folder=other.folder,
                         score=score,
                         linked=note_id in linked,
-                        reason=_reason(source_tags, keywords[row.id], other.tags, keywords[note_id],
+                        reason=_reason(source_tags, other.tags, shared.get(note_id, []),
                                        same_folder=filed and other.folder == row.folder, named=note_id in named_set),
                     )
                 )
@@ -861,17 +873,36 @@ def _search_reason(query_words: list[str], note_terms: str) -> str:
     return "words: " + ", ".join(shared[:4]) if shared else "similar meaning"
 
 
-def _reason(source_tags: set[str], source_words: list[str], other_tags: list[str], other_words: list[str],
+def _shared_terms(note_terms: list[str], others: list[int], terms: TermIndex) -> dict[int, list[str]]:
+    """{other note: the words it shares with a note, those that tie the two most first}, of the note's
+    `SHARED_TERM_CANDIDATES` most telling words that read as a topic (`is_word_tag`) among its first
+    `SHARED_TERM_WINDOW` terms: weighed as BM25 weighs a
+    word on both sides, by its rarity in the vault and by how often each note uses it, saturated, so that a word
+    both dwell on leads, not one the whole vault uses ("foam" in Foam's documentation) nor one each happens to
+    use once. The other notes' side comes from the term index's postings: no note's row is read again."""
+    telling = {}
+    for term, count in Counter(note_terms[:SHARED_TERM_WINDOW]).items():
+        if (held := terms.counts.get(term, 0)) > 1:  # some other note holds it
+            telling[term] = math.log(1 + terms.rows / held) * _saturated(count)
+    best_first = sorted(telling, key=telling.__getitem__, reverse=True)
+    chosen = list(itertools.islice((term for term in best_first if is_word_tag(term)), SHARED_TERM_CANDIDATES))
+    return {note: sorted(words, key=lambda term: (-telling[term] * words[term], term))
+            for note, words in terms.shared(chosen, others).items()}
+
+
+def _saturated(uses: int) -> float:
+    return uses * (K1 + 1) / (uses + K1)
+
+
+def _reason(source_tags: set[str], other_tags: list[str], shared_words: list[str],
             same_folder: bool = False, named: bool = False) -> str:
-    """Why a related note is there, in a few words: the note names it by its title; the tags, else the key
-    terms the two share; else, where the vault's folders take part in the ranking, their common folder."""
+    """Why a related note is there, in a few words: the note names it by its title; the tags, else the words
+    the two share (`_shared_terms`); else, where the vault's folders take part in the ranking, their common folder."""
     if named:
         return "named in this note"
     shared_tags = [t for t in other_tags if t.casefold() in source_tags]
     if shared_tags:
         return "shared tags: " + ", ".join(f"#{t}" for t in shared_tags[:3])
-    words = set(other_words)
-    shared = [w for w in source_words if w in words]
-    if shared:
-        return "key terms: " + ", ".join(shared[:3])
+    if shared_words:
+        return "key terms: " + ", ".join(shared_words[:3])
     return "same folder" if same_folder else "similar content"

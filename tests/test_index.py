@@ -129,6 +129,42 @@ def test_a_question_keeps_its_common_words(tmp_path, open_index, shipped_model):
     assert "publish" in first.reason
 
 
+def test_a_related_notes_reason_names_the_words_both_dwell_on_not_the_vaults_common_ones(tmp_path, open_index, shipped_model):
+    """Every note of Foam's documentation says "foam" and "note": a reason that named them (as the two notes'
+    most frequent words did) told nothing. It names the words the two share that the vault uses least."""
+    import shutil
+
+    from conftest import SAMPLE_VAULT
+
+    index = open_index(shutil.copytree(SAMPLE_VAULT, tmp_path / "sample"), model=shipped_model)
+    index.reindex()
+    reasons = [r.reason for r in index.related("user/features/block-anchors.md", k=10)]
+    shared = [reason.removeprefix("key terms: ").split(", ") for reason in reasons if reason.startswith("key terms: ")]
+    assert {"block", "anchors"} <= {word for words in shared for word in words}, reasons
+    assert "foam" not in {word for words in shared for word in words}, reasons
+    assert not {words[0] for words in shared} & {"note", "notes"}, reasons  # a note may still dwell on the word "note"
+
+
+def test_an_index_that_kept_each_notes_frequent_words_drops_them_and_keeps_its_notes(garden, open_index):
+    """Migration 7: the `keywords` column that reasons once read goes; the notes, vectors and reasons stay."""
+    import sqlite3
+
+    index = open_index(garden)
+    index.reindex()
+    path = index.store.path
+    index.close()
+    with sqlite3.connect(path) as db:  # as an index written before migration 7 holds it
+        db.execute("delete from _migrations where name = '007_no_keywords'")
+        db.execute("alter table notes add column keywords text")
+        db.execute("update notes set keywords = '[\"stale\"]'")
+    db.close()
+    index = open_index(garden)
+    assert "keywords" not in {row[1] for row in index.store.db.execute("pragma table_info(notes)")}
+    assert index.reindex().embedded == 0
+    related = index.related("Linear algebra.md", k=3)
+    assert len(related) == 3 and not any("stale" in r.reason for r in related)
+
+
 def test_suggested_tags_are_stored_clean_and_dismissals_remembered(garden, open_index):
     index = open_index(garden)
     index.reindex()

@@ -75,12 +75,22 @@ def test_a_changed_row_replaces_the_old_one_and_dead_rows_are_dropped():
     assert (index.rows, index.counts["water"], index.counts["edit"]) == (1, 0, 1)
 
 
+def test_shared_reads_which_of_a_queries_terms_each_note_holds_from_the_postings_alone():
+    index = TermIndex.of([(1, "sourdough starter flour flour"), (2, "flour water"), (3, "starter motor")])
+    index.remove(2, "flour water")
+    index.add(2, "water yeast flour")  # a changed row: the dead one must not answer
+    shared = index.shared(["flour", "starter", "missing"], [2, 3, 99])
+    assert {note: sorted(words) for note, words in shared.items()} == {2: ["flour"], 3: ["starter"]}
+    holders, weights = index.holders("flour")
+    assert shared[2]["flour"] == dict(zip(holders.tolist(), weights.tolist()))[2]  # BM25's per-row part, as holders gives it
+
+
 def test_the_stores_term_index_follows_its_writes(tmp_path):
     from notellm.engine.store import NoteContent, Store
 
     store = Store(tmp_path / "index.db")
     content = NoteContent(title="A", folder="", mtime_ns=1, size=1, content_hash="h", text_hash="t", tags=[], aliases=[],
-                          category=None, links=[], keywords=[], warning=None)
+                          category=None, links=[], warning=None)
     with store.transaction():
         first, second = (store.list_note(path, content) for path in ("a.md", "b.md"))
         store.set_lexical(first, "flour water salt")
@@ -137,7 +147,7 @@ def test_a_store_opened_again_uses_its_saved_terms_until_any_process_changes_a_r
     from notellm.engine.store import LEXICAL_VERSION, NoteContent, Store
 
     content = NoteContent(title="A", folder="", mtime_ns=1, size=1, content_hash="h", text_hash="t", tags=[], aliases=[],
-                          category=None, links=[], keywords=[], warning=None)
+                          category=None, links=[], warning=None)
     with Store(tmp_path / "index.db") as store, store.transaction():
         note = store.list_note("a.md", content)
         store.set_lexical(note, "flour water salt")

@@ -40,13 +40,6 @@ class Notes(LexicalRows):
             return {}
         return dict(self.db.execute(f"select id, folder from notes where id in ({marks(ids)})", ids))
 
-    def keywords(self, ids: list[int]) -> dict[int, list[str]]:
-        """The key terms of these notes (engine/keywords.py), to say why two notes are related."""
-        if not ids:
-            return {}
-        rows = self.db.execute(f"select id, keywords from notes where id in ({marks(ids)})", ids)
-        return {note_id: json_list(keywords) for note_id, keywords in rows}
-
     def vault_tags(self) -> list[str]:
         counts: dict[str, int] = {}
         for (tags,) in self.db.execute("select tags from notes where tags is not null and tags != '[]'"):
@@ -139,7 +132,6 @@ class Notes(LexicalRows):
             "aliases": to_json(content.aliases),
             "category": content.category,
             "links": to_json([list(link) for link in content.links]),
-            "keywords": to_json(content.keywords),
             "warning": content.warning,
             "skip_reason": None,
             "indexed_at": time.time(),

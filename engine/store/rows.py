@@ -74,7 +74,6 @@ class NoteContent:
     aliases: list[str]
     category: str | None
     links: list[tuple[str, str]]  # (target, kind) as written, resolved by the indexer
-    keywords: list[str]
     warning: str | None
 
 

@@ -92,6 +92,12 @@ def _migration_6(db: sqlite_utils.Database) -> None:
                "embedding blob not null)")
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """Each note's most frequent words are no longer kept: a related note's reason reads the words the two
+    notes' lexical rows share, weighed by their rarity in the vault (engine/vault_index.py)."""
+    db.execute("alter table notes drop column keywords")
+
+
 EMBEDDER = "embedder"  # meta key: the embedder of the vectors readers use (engine/indexer.py's `embedder_id`)
 EMBEDDER_MODEL = "embedder_model"  # meta key: the model file that embedder loads, to name it
 
@@ -103,4 +109,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_lexical_plain", _migration_4),
     ("005_lexical_version", _migration_5),
     ("006_switch_vectors", _migration_6),
+    ("007_no_keywords", _migration_7),
 ]
