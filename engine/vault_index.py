@@ -876,10 +876,10 @@ def _search_reason(query_words: list[str], note_terms: str) -> str:
 def _shared_terms(note_terms: list[str], others: list[int], terms: TermIndex) -> dict[int, list[str]]:
     """{other note: the words it shares with a note, those that tie the two most first}, of the note's
     `SHARED_TERM_CANDIDATES` most telling words that read as a topic (`is_word_tag`) among its first
-    `SHARED_TERM_WINDOW` terms: weighed as BM25 weighs a
-    word on both sides, by its rarity in the vault and by how often each note uses it, saturated, so that a word
-    both dwell on leads, not one the whole vault uses ("foam" in Foam's documentation) nor one each happens to
-    use once. The other notes' side comes from the term index's postings: no note's row is read again."""
+    `SHARED_TERM_WINDOW` terms. Each is weighed as BM25 weighs a word, on both sides: by its rarity in the vault
+    and by how often each note uses it, saturated, so that a word both dwell on leads, not one the whole vault
+    uses ("foam" in Foam's documentation) nor one each happens to use once. The other notes' side comes from
+    the term index's postings (`TermIndex.shared`): no note's row is read again."""
     telling = {}
     for term, count in Counter(note_terms[:SHARED_TERM_WINDOW]).items():
         if (held := terms.counts.get(term, 0)) > 1:  # some other note holds it
