@@ -626,6 +626,26 @@ def test_a_base_cut_to_its_first_layers_loads_like_the_full_base_cut_in_pytorch(
 
 
 @pytest.mark.slow
+def test_each_load_of_a_base_is_a_model_of_its_own_though_the_file_is_read_once(tmp_path):
+    """`load_causal_lm` dequantizes a GGUF once per process: a caller that cuts or changes its model leaves the
+    next caller's as the file has it, and a file rewritten in place is read anew."""
+    from notellm.engine.config import smollm2_base_model
+    from notellm.training.delta import cut_gguf
+    from notellm.training.model import load_causal_lm
+    from notellm.training.train import keep_first_layers
+
+    base = cut_gguf(smollm2_base_model(), tmp_path / "cut.gguf", 2)
+    first = load_causal_lm(base)
+    with torch.no_grad():
+        first.model.embed_tokens.weight.zero_()
+    keep_first_layers(first, 1)
+    second = load_causal_lm(base)
+    assert len(second.model.layers) == 2 and bool(second.model.embed_tokens.weight.any())
+    cut_gguf(smollm2_base_model(), base, 1)  # the same path, another file
+    assert len(load_causal_lm(base).model.layers) == 1
+
+
+@pytest.mark.slow
 def test_a_bidirectional_model_with_a_keyword_line_runs_in_llama_cpp_as_it_trained(run, sample_notes, tmp_path):
     """A model's traits travel in its file. `--bidirectional`: every prompt token sees the whole note in PyTorch,
     and the export tells llama.cpp to run so (`notellm.causal_attention = false`, no shared prompt head).

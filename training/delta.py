@@ -10,6 +10,7 @@ GGUF; `permute_rows` redoes it. Gemma's norm weights are stored plus one (`NORM_
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -90,6 +91,26 @@ def gguf_tensor(name: str, n_head: int, n_head_kv: int, arch: str) -> Callable[[
     return permute
 
 
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """A file as a cache key: its resolved path, size and modification time, so that a rewritten file is a new key."""
+    path = Path(path)
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def read_base(base: Path) -> gguf.GGUFReader:
+    """A base GGUF, read once per process while the file stays as it was (treat it as read-only). Reading takes
+    seconds: the gguf package walks the vocabulary entry by entry, 5 s for SmolLM2's and 12 s for Gemma-3's on a
+    2-core CPU, and one process may read the same base several times (an export and a rebuild from its delta, the
+    install's two rebuilds, the test suite)."""
+    return _read_gguf(*file_identity(base))
+
+
+@functools.lru_cache(maxsize=1)
+def _read_gguf(path: str, size: int, mtime_ns: int) -> gguf.GGUFReader:
+    return gguf.GGUFReader(path)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -137,7 +158,7 @@ def cut_gguf(base: Path, out: Path, layers: int) -> Path:
     """A copy of `base` with only its first `layers` transformer blocks: the metadata says so and every kept
     tensor is copied byte for byte (still quantized), so it loads as `--layers N` of the full file would.
     Smaller to carry to a GPU machine (`pack.py`)."""
-    reader = gguf.GGUFReader(str(base))
+    reader = read_base(base)
     arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
     block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
     writer = gguf.GGUFWriter(str(out), arch)
@@ -212,10 +233,9 @@ def write_model_gguf(
 
     Tensors come in the base's order; 1-D tensors (norms) stay float32, matrices are float32 or float16.
     `layers` > 0 keeps only the first that many transformer blocks (a shallower, cheaper model).
-    `reader`: the base as the caller already read it. Reading takes seconds (the gguf package walks the
-    vocabulary entry by entry: 5 s for SmolLM2's, 20 s for Gemma-3's on a 2-core CPU), so it is read once.
+    `reader`: the base as the caller already read it (`read_base`).
     """
-    reader = reader if reader is not None else gguf.GGUFReader(str(base))
+    reader = reader if reader is not None else read_base(base)
     arch, blocks, _, _ = head_counts(reader)
     if layers > blocks:
         raise DeltaError(f"{Path(base).name} has {blocks} blocks; cannot keep {layers}")
@@ -348,7 +368,7 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
     lora, scale = parts.lora, parts.scale
     if check_base and parts.base_sha256 and file_sha256(base) != parts.base_sha256:
         raise DeltaError(f"{delta.name} was made for another base model than {base}")
-    reader = gguf.GGUFReader(str(base))
+    reader = read_base(base)
     by_name = {t.name: t for t in reader.tensors}
     unknown = set(lora) - set(by_name)
     if unknown:

@@ -21,7 +21,8 @@ from notellm.engine.gguf_metadata import ModelTraits
 from notellm.engine.model import ModelHeader, read_model_header
 from notellm.engine.tag_head import TagHead
 
-from .delta import QUANT_TYPES, DeltaError, gguf_permutation, gguf_tensor, head_counts, quantize, write_delta, write_model_gguf
+from .delta import (QUANT_TYPES, DeltaError, gguf_permutation, gguf_tensor, head_counts, quantize, read_base, write_delta,
+                    write_model_gguf)
 from .train import load_run
 
 
@@ -91,7 +92,7 @@ def export(
     if delta is not None and config.full:
         raise DeltaError("a full fine-tune changes whole blocks, not LoRA factors: it has no delta; ship the exported GGUF")
     base = config.resolved_tokenizer()  # the GGUF whose tokenizer and metadata the export reuses
-    reader = gguf.GGUFReader(str(base))
+    reader = read_base(base)
     arch, blocks, n_head, n_head_kv = head_counts(reader)
     projection = model.projection.weight.detach().float().cpu().numpy()
     result = ExportResult()
@@ -116,7 +117,6 @@ def export(
     tag_head = inherited_tag_head(base_header, config.pooling)
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
                      layers=config.layers, traits=traits, tag_head=tag_head, reader=reader)
-    del reader
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)

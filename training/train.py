@@ -27,7 +27,7 @@ from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRA
 
 from .data import Dataset
 from .hard_negatives import HardNegatives
-from .model import Example, NoteLLM, build_example, collate, load_causal_lm
+from .model import Example, NoteLLM, build_example, collate, forget_loaded_bases, load_causal_lm
 from .train_config import TrainConfig, TrainError
 
 
@@ -347,6 +347,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: ~8x faster on Ampere+, ample for LoRA training
 
     model = build_model(config)
+    forget_loaded_bases()
     if config.init_from and checkpoint is None:
         load_trained_weights(model, Path(config.init_from))
     teacher = TeacherVectors(Path(config.teacher)) if config.teacher else None
