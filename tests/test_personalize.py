@@ -73,8 +73,9 @@ def remember_settings(vault: Path, model_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_personalize_trains_compares_and_switches_only_when_the_personal_model_is_better(linked_vault, model_path, notellm_home):
-    remember_settings(linked_vault, model_path)
+def test_personalize_trains_compares_and_switches_only_when_the_personal_model_is_better(linked_vault, shipped_model, notellm_home):
+    """From the model a new vault gets, the shipped default: it carries a trained head and a tag head."""
+    remember_settings(linked_vault, shipped_model)
     seen = []
 
     result = personalize(linked_vault, steps=2, threads=2, on_progress=seen.append)
@@ -101,7 +102,7 @@ def test_personalize_trains_compares_and_switches_only_when_the_personal_model_i
             assert index.related("Garden/Compost.md", k=3)
         else:
             assert result.outcome == "kept" and personal_models == []
-            assert index.model_path == model_path == Path(result.model)
+            assert index.model_path == shipped_model == Path(result.model)
 
 
 def test_a_vault_without_links_says_what_personalizing_needs(tmp_path, model_path):
