@@ -101,8 +101,8 @@ def file_identity(path: Path) -> tuple[str, int, int]:
 def read_base(base: Path) -> gguf.GGUFReader:
     """A base GGUF, read once per process while the file stays as it was (treat it as read-only). Reading takes
     seconds: the gguf package walks the vocabulary entry by entry, 5 s for SmolLM2's and 12 s for Gemma-3's on a
-    2-core CPU, and one process may read the same base several times (an export and a rebuild from its delta, the
-    install's two rebuilds, the test suite)."""
+    2-core CPU, and one process may read the same base several times (an export, then a rebuild from its delta,
+    through the Python API or in the test suite)."""
     return _read_gguf(*file_identity(base))
 
 
