@@ -227,15 +227,13 @@ def write_model_gguf(
     layers: int = 0,
     traits: ModelTraits = ModelTraits(),
     tag_head: TagHead | None = None,
-    reader: gguf.GGUFReader | None = None,
 ) -> Path:
     """Write a GGUF with the base's metadata/tokenizer and the tensors `tensors(gguf_name)` returns.
 
     Tensors come in the base's order; 1-D tensors (norms) stay float32, matrices are float32 or float16.
     `layers` > 0 keeps only the first that many transformer blocks (a shallower, cheaper model).
-    `reader`: the base as the caller already read it (`read_base`).
     """
-    reader = reader if reader is not None else read_base(base)
+    reader = read_base(base)
     arch, blocks, _, _ = head_counts(reader)
     if layers > blocks:
         raise DeltaError(f"{Path(base).name} has {blocks} blocks; cannot keep {layers}")
@@ -384,7 +382,7 @@ def rebuild_from_delta(base: Path, delta: Path, out: Path, quant: str = "f16", c
     direct = quant in ("f16", "f32")
     target = out if direct else out.with_name(out.stem + ".f16.tmp.gguf")
     write_model_gguf(base, target, tensors, parts.projection, parts.prompt_version, dtype="f32" if quant == "f32" else "f16",
-                     layers=parts.layers, traits=parts.traits, tag_head=parts.tag_head, reader=reader)
+                     layers=parts.layers, traits=parts.traits, tag_head=parts.tag_head)
     if not direct:
         try:
             quantize(target, out, quant)

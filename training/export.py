@@ -116,7 +116,7 @@ def export(
                          pooling=config.pooling)
     tag_head = inherited_tag_head(base_header, config.pooling)
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
-                     layers=config.layers, traits=traits, tag_head=tag_head, reader=reader)
+                     layers=config.layers, traits=traits, tag_head=tag_head)
     several = len(quants) > 1
     for quant in quants:
         target = quant_path(out, quant, several)
