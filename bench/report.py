@@ -131,6 +131,11 @@ HELDOUT_LABELS = {
     "label-folder-s1": "`label-folder-s1`: `label-folder` with training seed 1 (the same pairs)",
     "gemma-lr6e-4": "`gemma-lr6e-4`: `screen-gemma` at three times the LoRA's learning rate (`--lr 6e-4`)",
     "gemma-full": "`gemma-full`: `screen-gemma` with its 6 blocks fine-tuned whole instead of a LoRA (`--full`, lr 2e-5)",
+    "linkless-s0": "`linkless-s0`: as `crop-control`, every training note with its links cut out, words included, as the "
+                   "evaluation reads it (`experiments/linkless_notes.py`; the same pairs)",
+    "linkless-s1": "`linkless-s1`: `linkless-s0` with training seed 1; its control is `label-control-s1`",
+    "linkless-cont-s1": "`linkless-cont-s1`: as `cpu-control-s1` (the default continued 300 steps × 16 pairs, seed 1), "
+                        "on the notes with their links cut (`experiments/linkless_notes.py`)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
