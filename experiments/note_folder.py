@@ -12,11 +12,12 @@ no training, given the folder too, written the way the note's own text would car
 - `folder line`: the folder's path (`engine.vault.folder_of`, " / " between its parts) as the content's first line;
 - `folder in the title`: "folder / title" as the title.
 
-A note at the vault's top reads as shipped. all-MiniLM-L6-v2 is given the folder line too (before its title + text), so
-that what the folder gives any reader of the note is told apart from what this model makes of it. Scored as `bench/heldout.py` scores a model on the validation
-collections (every link cut from every note; macro R@10 alone, fused with the lexical match weighted by the vault's
-links, and the app's ranking: with the folders and the named notes), beside the shipped prompt. Vectors are cached
-under .cache/heldout like the benchmark's.
+A note at the vault's top reads as shipped. all-MiniLM-L6-v2 is given the folder line too (before its title + text),
+so that what the folder gives any reader of the note is told apart from what this model makes of it. Scored as
+`bench/heldout.py` scores a model on the validation collections (every link cut from every note; macro R@10 alone,
+fused with the lexical match weighted by the vault's links, and the app's ranking: with the folders and the named
+notes), beside the shipped prompt, with a paired bootstrap interval of the app's ranking against the same reader
+without the folder. Vectors are cached under .cache/heldout like the benchmark's.
 """
 
 from __future__ import annotations
