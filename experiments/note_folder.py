@@ -12,8 +12,8 @@ no training, given the folder too, written the way the note's own text would car
 - `folder line`: the folder's path (`engine.vault.folder_of`, " / " between its parts) as the content's first line;
 - `folder in the title`: "folder / title" as the title.
 
-A note at the vault's top reads as shipped. all-MiniLM-L6-v2 is given the folder line too (before its title + text),
-so that what the folder gives any reader of the note is told apart from what this model makes of it. Scored as
+A note at the vault's top reads as shipped. all-MiniLM-L6-v2 is given the folder line too (between its title and the
+text), so that what the folder gives any reader of the note is told apart from what this model makes of it. Scored as
 `bench/heldout.py` scores a model on the validation collections (every link cut from every note; macro R@10 alone,
 fused with the lexical match weighted by the vault's links, and the app's ranking: with the folders and the named
 notes), beside the shipped prompt, with a paired bootstrap interval of the app's ranking against the same reader
@@ -65,9 +65,9 @@ def main() -> None:
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
     _, split, collections = bench.validation_collections()
     languages = {c.name: c.main_language for c in split.validation}
-    folders = {d.name: note_folders(d) for d in collections}
+    folder_of_note = {note["id"]: folder for d in collections for note, folder in zip(d.notes, note_folders(d))}
     for d in collections:
-        print(f"  {d.name}: {sum(map(bool, folders[d.name]))} of {len(d.notes)} notes in a folder", flush=True)
+        print(f"  {d.name}: {sum(bool(folder_of_note[n['id']]) for n in d.notes)} of {len(d.notes)} notes in a folder", flush=True)
     lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
     model = NoteModel(model_path, threads=2)
     key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
@@ -84,8 +84,6 @@ def main() -> None:
 
     variants = {"shipped": shipped, "folder line": folder_line, "folder in the title": folder_title,
                 "MiniLM": shipped, "MiniLM, folder line": folder_line}
-
-    folder_of_note = {note["id"]: folder for d in collections for note, folder in zip(d.notes, folders[d.name])}
 
     def vectors_of(label, data):
         prompt = variants[label]
