@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from notellm.engine import ReindexSummary, VaultIndex, describe_model
+from notellm.engine import NoteRow, ReindexSummary, VaultIndex, describe_model
 from notellm.engine.indexer import READER_BATCH_SECONDS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS, DEFAULT_TOPIC_COUNT
 from notellm.engine.personalize import DEFAULT_STEPS, PersonalizeProgress, PersonalizeResult, personalize
@@ -208,7 +208,7 @@ class VaultSession(QObject):
         self.stateChanged.emit(self.run.state)
         self._submit(self._reindex_job, self._reindex_done, self._reindex_failed, priority=EngineWorker.INDEX)
 
-    def _reindex_job(self, index: VaultIndex, carry_on: bool = False) -> ReindexSummary:
+    def _reindex_job(self, index: VaultIndex, carry_on: bool = False) -> tuple[ReindexSummary, list[NoteRow] | None]:
         # The model and the vault's terms first (no-ops once loaded): otherwise the first related notes asked
         # during a first index read every term listed so far (1.6 s at 10,000 notes on a busy machine), and a
         # broken model file is reported at once even when the index is current.
@@ -221,7 +221,7 @@ class VaultSession(QObject):
             # 10,000 notes a list costs the engine and the window a fraction of a second (0.07-0.3 s): not
             # every batch, and not while a request waits for the run to step aside (the run's end lists them).
             notes = None
-            due = done == total or time.monotonic() - listed_at >= NOTE_LIST_EVERY_SECONDS  # and the last
+            due = done < total and time.monotonic() - listed_at >= NOTE_LIST_EVERY_SECONDS
             if done and due and not self.worker.urgent_waiting():
                 notes, listed_at = index.notes(), time.monotonic()
             self._progressFromWorker.emit(done, total, notes)
@@ -232,8 +232,13 @@ class VaultSession(QObject):
             # asks only after each run did some work, so it always gets on).
             return self._stop.is_set() or self.worker.urgent_waiting()
 
-        return index.reindex(progress=progress, should_stop=should_stop, batch_seconds=lambda: READER_BATCH_SECONDS,
-                             carry_on=carry_on)
+        summary = index.reindex(progress=progress, should_stop=should_stop, batch_seconds=lambda: READER_BATCH_SECONDS,
+                                carry_on=carry_on)
+        # The run's end carries the note list, so that the window never shows a finished run over an older
+        # list (the last listing during the run is skipped while a request waits). A run that only stepped
+        # aside lists nothing: the request waiting for it comes first.
+        stepped_aside = summary.cancelled and not self._stop.is_set()
+        return summary, None if stepped_aside else index.notes()
 
     @Slot(int, int, object)
     def _on_progress(self, done: int, total: int, notes) -> None:
@@ -244,8 +249,9 @@ class VaultSession(QObject):
         if notes is not None:
             self.notesChanged.emit(notes)
 
-    def _reindex_done(self, summary: ReindexSummary) -> None:
-        if summary.cancelled and not self._stop.is_set():  # stepped aside for a request: carry on
+    def _reindex_done(self, result: tuple[ReindexSummary, list[NoteRow] | None]) -> None:
+        summary, notes = result
+        if notes is None:  # stepped aside for a request: carry on
             self.run.base += summary.embedded
             self.run.done = self.run.total = 0
             self._resume_when_quiet(time.monotonic())
@@ -255,9 +261,9 @@ class VaultSession(QObject):
             self.update_links()  # the notes it listed are linked now, not at the next run
         else:
             self.run.state = "done"
+        self.notesChanged.emit(notes)
         self.stateChanged.emit(self.run.state)
         self.indexFinished.emit(summary)
-        self.refresh_notes()
 
     def _resume_when_quiet(self, stepped_aside: float) -> None:
         """Resubmit the index run once the reader has been quiet for RESUME_AFTER_QUIET_SECONDS, and at the
