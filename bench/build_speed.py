@@ -26,7 +26,7 @@ def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this build"
     model_path = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "assets" / "models" / "notellm-default.gguf"
     vault = REPO / "assets" / "sample-vault"
-    notes = [(note.parsed.title, note.parsed.text) for note in read_notes(vault)][:NOTES]
+    notes = [note.prompt_fields for note in read_notes(vault)][:NOTES]
     model = NoteModel(model_path, threads=2)
     model.embed_notes(notes[:4], CONTENT_TOKENS)
     started = time.perf_counter()

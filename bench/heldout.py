@@ -82,9 +82,10 @@ def small_training_collections(max_notes: int, min_links: int, corpus: Path | No
 def note_embedder(path: Path, content_tokens: int, threads: int = 2):
     """(cache key, embed) for a model file through the engine's `NoteModel`, as `cached_vectors` takes them."""
     from notellm.engine.model import NoteModel
+    from notellm.training.evaluate import prompt_notes
 
     model = NoteModel(path, threads=threads)
-    return model_key(path, content_tokens), lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], content_tokens)
+    return model_key(path, content_tokens), lambda notes: model.embed_notes(prompt_notes(notes), content_tokens)
 
 
 def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple[np.ndarray, float]:
@@ -176,7 +177,7 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS
-    from notellm.training.evaluate import BM25Ranker, LexicalRanker, encoder_ranker
+    from notellm.training.evaluate import BM25Ranker, LexicalRanker, encoder_ranker, prompt_notes
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
@@ -287,7 +288,7 @@ def main() -> None:
             path = Path(ggufs[method])
             model = NoteModel(path, threads=args.threads)
             name, key = method, model_key(path, args.content_tokens)
-            embed = lambda notes, m=model: m.embed_notes([(n["title"], n["text"]) for n in notes], args.content_tokens)  # noqa: E731
+            embed = lambda notes, m=model: m.embed_notes(prompt_notes(notes), args.content_tokens)  # noqa: E731
         alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
         by_folders, folder_weights, by_engine, engine_weights, vault_weighting = {}, {}, {}, {}, {}
         for data in collections:

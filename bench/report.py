@@ -60,7 +60,8 @@ HELDOUT_LABELS = {
     "zero-shot + BM25": "SmolLM2-135M zero-shot + BM25 (fused)",
     "l6": "`l6`: 6 layers, 120 CPU steps × 16 pairs on the corpus (llama.cpp F16)",
     "l6b": "previous default (`l6b`: `l6` resumed to 180 CPU steps; llama.cpp F16)",
-    "default": "**NoteLLM default** (`gpu-c64` as shipped: rebuilt from its delta; llama.cpp F16)",
+    "default": "**NoteLLM default** (`gpu-c64` as shipped: rebuilt from its delta, reading each note's folder; llama.cpp F16)",
+    "default-no-folder": "the default without the folder line (as shipped until 2026-12-06; llama.cpp F16)",
     "gpu-c64": "`gpu-c64`: 6 layers, LoRA r64, 1,737 GPU steps × 64 pairs, one collection a step (direct export)",
     "gpu-c128": "`gpu-c128`: as `gpu-c64` with 128 pairs a step, 1,311 steps",
     "gpu-c64r16": "`gpu-c64r16`: as `gpu-c64` with LoRA r16 and lr 5e-4, 1,690 steps",
@@ -506,7 +507,7 @@ def measure_speed(model: Path, lengths: list[int], vault: Path, threads: int = 2
     from notellm.engine.model import NoteModel
     from notellm.engine.vault import read_notes
 
-    notes = [(note.parsed.title, note.parsed.text) for note in read_notes(vault)]
+    notes = [note.prompt_fields for note in read_notes(vault)]
     engine = NoteModel(model, threads=threads)
     try:
         engine.embed_notes(notes[:8], lengths[0])  # warm-up
@@ -522,9 +523,9 @@ def measure_speed(model: Path, lengths: list[int], vault: Path, threads: int = 2
 
     torch.set_num_threads(threads)
     minilm = minilm_ranker()
-    minilm.embed([{"title": t, "text": x} for t, x in notes[:8]])  # warm-up
+    minilm.embed([{"title": t, "text": x} for t, x, _ in notes[:8]])  # warm-up
     started = time.perf_counter()
-    minilm.embed([{"title": t, "text": x} for t, x in notes])
+    minilm.embed([{"title": t, "text": x} for t, x, _ in notes])
     minilm_rate = len(notes) / (time.perf_counter() - started)
     return {"model": model.name, "vault": vault.name, "notes": len(notes), "threads": threads, "notes_per_s": speed,
             "minilm_notes_per_s": minilm_rate}

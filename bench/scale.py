@@ -203,8 +203,9 @@ def part_bare(vault: Path, args) -> dict:
         model_path=str(model), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
         n_ctx=512, n_batch=512, n_ubatch=512, n_threads=args.threads, n_threads_batch=args.threads, verbose=False,
     )
-    tokenizer = llama_prompt_tokenizer(llama, model_traits(model).keyword_line)  # the engine's prompts
-    prompts = [tokenizer.note_prompt(note.parsed.title, note.parsed.text, args.tokens) for note in sample]
+    traits = model_traits(model)
+    tokenizer = llama_prompt_tokenizer(llama, traits.keyword_line, traits.folder_line)  # the engine's prompts
+    prompts = [tokenizer.note_prompt(note.parsed.title, note.parsed.text, args.tokens, note.folder) for note in sample]
     tokens = sum(len(tokenizer.tokenize(prompt)) for prompt in prompts)
     started = time.perf_counter()
     for prompt in prompts:
@@ -302,13 +303,13 @@ def part_synthetic(vault: Path, args) -> dict:
             return {"vectors": args.vectors, "latencies": query_latencies(index, [f"n{i}.md" for i in range(args.vectors)])}
 
 
-def sample_notes(vault: Path, count: int = 64) -> list[tuple[str, str]]:
-    """(title, text) of `count` notes spread over the vault, the same ones on every call."""
+def sample_notes(vault: Path, count: int = 64) -> list[tuple[str, str, str]]:
+    """(title, text, folder) of `count` notes spread over the vault, the same ones on every call."""
     notes = sorted(read_notes(vault), key=lambda note: note.path)[::97][:count]
-    return [(note.parsed.title, note.parsed.text) for note in notes]
+    return [note.prompt_fields for note in notes]
 
 
-def notes_per_second(model_path: Path, threads: int, notes: list[tuple[str, str]], tokens: int) -> float:
+def notes_per_second(model_path: Path, threads: int, notes: list[tuple[str, str, str]], tokens: int) -> float:
     from notellm.engine.model import NoteModel
 
     model = NoteModel(model_path, threads=threads, content_tokens=tokens)

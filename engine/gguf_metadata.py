@@ -30,6 +30,9 @@ CAUSAL_ATTENTION_KEY = "notellm.causal_attention"
 # N > 0 for a model trained with the note's N most frequent content words on a line before its text
 # (`engine.prompt.with_keyword_line`): the engine must prompt it so (absent: 0, the text as it is).
 KEYWORD_LINE_KEY = "notellm.keyword_line"
+# True for a model that reads the note's folder as the first line of its content (`engine.prompt.with_folder_line`):
+# the engine must prompt it so (absent: false, the folder unread).
+FOLDER_LINE_KEY = "notellm.folder_line"
 # Which final hidden states make the embedding (`engine.pooling`; absent: `pooling.LAST_TOKEN`, the compression token).
 POOLING_KEY = "notellm.pooling"
 # The tag head (`engine.tag_head`): its tags, and their directions row-major (one row of the embedding's
@@ -46,26 +49,30 @@ class ModelTraits:
     causal_attention: bool = True  # False: bidirectional over the note prompt
     keyword_line: int = 0  # N > 0: its prompts start the note's text with its N keywords
     pooling: str = LAST_TOKEN  # one of engine.pooling.POOLINGS
+    folder_line: bool = False  # its prompts start the note's content with the note's folder
 
     @classmethod
     def from_metadata(cls, values: dict) -> "ModelTraits":
-        """From a model file's metadata values by key (a boolean key absent: true; the keyword line: 0; the
-        pooling: the last token's)."""
+        """From a model file's metadata values by key (absent: writes topics, causal attention, no keyword line,
+        the last token's pooling, no folder line)."""
         return cls(bool(values.get(WRITES_TOPICS_KEY, True)), bool(values.get(CAUSAL_ATTENTION_KEY, True)),
-                   int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, LAST_TOKEN)))
+                   int(values.get(KEYWORD_LINE_KEY, 0)), str(values.get(POOLING_KEY, LAST_TOKEN)),
+                   bool(values.get(FOLDER_LINE_KEY, False)))
 
     def as_metadata(self) -> dict[str, bool | int | str]:
-        """The metadata values by key that `from_metadata` reads back; no keyword line and the last token's pooling
-        write no key, so such a model reads as every model before those keys existed."""
+        """The metadata values by key that `from_metadata` reads back; no keyword line, the last token's pooling and
+        no folder line write no key, so such a model reads as every model before those keys existed."""
         values: dict[str, bool | int | str] = {WRITES_TOPICS_KEY: self.writes_topics, CAUSAL_ATTENTION_KEY: self.causal_attention}
         if self.keyword_line:
             values[KEYWORD_LINE_KEY] = self.keyword_line
         if self.pooling != LAST_TOKEN:
             values[POOLING_KEY] = self.pooling
+        if self.folder_line:
+            values[FOLDER_LINE_KEY] = True
         return values
 
 
-TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY, KEYWORD_LINE_KEY, POOLING_KEY)
+TRAIT_KEYS = (WRITES_TOPICS_KEY, CAUSAL_ATTENTION_KEY, KEYWORD_LINE_KEY, POOLING_KEY, FOLDER_LINE_KEY)
 
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars

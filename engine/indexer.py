@@ -66,7 +66,7 @@ class Plan:
     removed: dict[str, int] = field(default_factory=dict)  # path -> id of notes whose file is gone
     pre_skipped: list[Skipped] = field(default_factory=list)  # found unusable without reading (a link outside...)
     known: dict[str, KnownFile] = field(default_factory=dict)  # the index's files when it was made
-    moved_from: dict[str, int] = field(default_factory=dict)  # text hash -> id of removed notes (rename matches)
+    moved_from: dict[str, tuple[int, str]] = field(default_factory=dict)  # text hash -> (id, folder) of removed notes
     unchanged: int = 0
 
 
@@ -165,10 +165,12 @@ class Indexer:
     once every note has its new vector, one transaction puts them all in place."""
 
     def __init__(self, vault: Path, exclude: tuple[str, ...], store: Store, vectors: VectorIndex,
-                 load_model: Callable[[], NoteModel], embedder_id: str, model_name: str, content_tokens: int):
+                 load_model: Callable[[], NoteModel], embedder_id: str, model_name: str, content_tokens: int,
+                 reads_folder: bool = False):
         self.vault, self.exclude, self.store, self.vectors = vault, exclude, store, vectors
         self.load_model, self.embedder_id, self.model_name = load_model, embedder_id, model_name
         self.content_tokens = content_tokens
+        self.reads_folder = reads_folder  # the model's folder-line trait: a note moved to another folder reads anew
         self._unfinished: Plan | None = None  # the rest of the last `reindex` that stepped aside
         self._switch_from: str | None = None  # during a run that switches the index's embedder: the old one
 
@@ -251,6 +253,14 @@ class Indexer:
             or (known.skip_reason or "").startswith(RETRY_REASONS)
         )
 
+    def _moved_from(self, removed_ids: list[int]) -> dict[str, tuple[int, str]]:
+        """text hash -> (id, folder) of these removed notes that have a vector of this embedder (the first of equal
+        texts): a new path with the same text is the same note moved."""
+        found: dict[str, tuple[int, str]] = {}
+        for digest, folder, note_id in self.store.rename_candidates(removed_ids, self.embedder_id):
+            found.setdefault(digest, (note_id, folder))
+        return found
+
     def _plan(self, files: dict[str, FileStat], removed: set[str], pre_skipped: list[Skipped],
               known: dict[str, KnownFile]) -> Plan:
         backfill = not self.store.lexical_complete()  # an index made before lexical matching reads every note once
@@ -263,7 +273,7 @@ class Indexer:
                 to_read.append(file)
         removed_ids = {path: known[path].id for path in removed}
         return Plan(to_read, waiting, removed_ids, pre_skipped, known,
-                    moved_from=self.store.rename_candidates(list(removed_ids.values()), self.embedder_id),
+                    moved_from=self._moved_from(list(removed_ids.values())),
                     unchanged=len(files) - len(to_read) - len(waiting))
 
     def _run(self, plan: Plan, progress: Progress | None, should_stop, links: bool = True,
@@ -346,12 +356,13 @@ class Indexer:
         return found
 
     def _list(self, files: list[FileStat], skips: list[Skipped], links_change: bool, known: dict[str, KnownFile],
-              moved_from: dict[str, int], summary: ReindexSummary) -> list[tuple[Note, NoteContent]]:
+              moved_from: dict[str, tuple[int, str]], summary: ReindexSummary) -> list[tuple[Note, NoteContent]]:
         """Read these files and write what they are now in one transaction: skipped, updated in place
         (text and embedder unchanged), renamed, or listed without a vector. Returns the notes to embed."""
         skips = list(skips)
         updates: list[tuple[int, str | None, Note, NoteContent]] = []
         to_embed: list[tuple[Note, NoteContent]] = []
+        refiled: list[tuple[Note, NoteContent]] = []  # moved to another folder, which the model reads
         for file in files:
             note = read_note(self.vault, file)
             if isinstance(note, Skipped):
@@ -363,8 +374,11 @@ class Indexer:
                 updates.append((reusable, None, note, content))
                 summary.unchanged += 1
             elif note.path not in known and content.text_hash in moved_from:
-                updates.append((moved_from.pop(content.text_hash), note.path, note, content))
+                note_id, folder = moved_from.pop(content.text_hash)
+                updates.append((note_id, note.path, note, content))
                 summary.renamed += 1
+                if self.reads_folder and folder != content.folder:  # the same note (its suggestions kept), read anew
+                    refiled.append((note, content))
             elif self._switch_from is not None and (
                     kept := self.store.reusable_id(note.path, content.text_hash, self._switch_from)) is not None:
                 # Same text: readers keep its vector of the index's embedder until the switch ends.
@@ -372,6 +386,7 @@ class Indexer:
                 to_embed.append((note, content))
             else:
                 to_embed.append((note, content))
+        to_embed += refiled
         if to_embed:
             self.load_model()  # or ModelError, with this chunk unwritten
 
@@ -383,6 +398,8 @@ class Indexer:
             for note_id, new_path, note, content in updates:
                 self.store.update_note(note_id, content, path=new_path)
                 self.store.set_lexical(note_id, lexical.document(note.parsed.title, note.parsed.text))
+            for note, content in refiled:  # waits for its new vector (a kill meanwhile leaves it to the next run)
+                self.store.list_note(note.path, content)
             updated = {note.path for _, _, note, _ in updates}
             for note, content in to_embed:
                 if note.path in updated:
@@ -458,7 +475,7 @@ class Indexer:
                     batch.append((note, content))
                 else:  # a sync embedded this text meanwhile
                     summary.unchanged += 1
-            vectors = model.embed_notes([(note.parsed.title, note.parsed.text) for note, _ in batch], self.content_tokens) if batch else []
+            vectors = model.embed_notes([note.prompt_fields for note, _ in batch], self.content_tokens) if batch else []
             seconds = time.monotonic() - started
             dropped = self._begin_skips(skips)
             switching = self._switch_from is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -142,7 +143,7 @@ class NoteModel:
         if self.projection is not None and self.projection.shape[1] != self.hidden_size:
             raise ModelError(f"{self.path.name}: projection expects {self.projection.shape[1]} inputs, model has {self.hidden_size}")
         self.dimensions = self.projection.shape[0] if self.projection is not None else self.hidden_size
-        self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama, traits.keyword_line)
+        self.tokenizer: PromptTokenizer = llama_prompt_tokenizer(self.llama, traits.keyword_line, traits.folder_line)
         self.embedder.set_head(self.tokenizer.tokenize(PROMPT_HEAD))
         self.writes_topics = traits.writes_topics
         self.tag_head = header.tag_head
@@ -159,16 +160,17 @@ class NoteModel:
         self._generator = None
 
     # --- embeddings -------------------------------------------------------------------------
-    def prompt_ids(self, title: str, text: str, content_tokens: int) -> list[int]:
-        ids = self.tokenizer.note_prompt_ids(title, text, content_tokens)
+    def prompt_ids(self, title: str, text: str, content_tokens: int, folder: str = "") -> list[int]:
+        ids = self.tokenizer.note_prompt_ids(title, text, content_tokens, folder)
         if len(ids) > self.sequence_tokens:  # too long for its cache: keep the ending, where the embedding is read
             ids = ids[: self.sequence_tokens - 1] + ids[-1:]
         return ids
 
-    def embed_notes(self, notes: list[tuple[str, str]], content_tokens: int) -> np.ndarray:
-        """Embed (title, text) pairs: the hidden state at the prompt's last token (or the model's pooling of its own
-        tokens' states, `engine.pooling`), projected, L2-normalised."""
-        return self.embed_token_ids([self.prompt_ids(title, text, content_tokens) for title, text in notes])
+    def embed_notes(self, notes: Sequence[tuple[str, str] | tuple[str, str, str]], content_tokens: int) -> np.ndarray:
+        """Embed (title, text) or (title, text, folder) notes (the folder as `engine.vault.folder_of` writes it, read
+        by a model with the folder-line trait): the hidden state at the prompt's last token (or the model's pooling
+        of its own tokens' states, `engine.pooling`), projected, L2-normalised."""
+        return self.embed_token_ids([self.prompt_ids(note[0], note[1], content_tokens, *note[2:]) for note in notes])
 
     def embed_token_ids(self, prompts: list[list[int]]) -> np.ndarray:
         """Up to SEQUENCES_PER_DECODE prompts per llama.cpp decode, the shared prompt head computed once."""
@@ -211,14 +213,15 @@ class NoteModel:
             )
         return self._generator
 
-    def generate_topics(self, title: str, text: str, count: int, content_tokens: int, should_stop=None) -> str:
+    def generate_topics(self, title: str, text: str, count: int, content_tokens: int, should_stop=None,
+                        folder: str = "") -> str:
         """Greedy continuation of the prompt after `The <count> topics are:` (CSFT's task).
 
         `should_stop()` is asked after every token; True ends generation early (returns what there is)."""
-        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + topics_cue(count), should_stop)
+        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens, folder) + topics_cue(count), should_stop)
 
-    def generate_category(self, title: str, text: str, content_tokens: int) -> str:
-        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens) + category_cue())
+    def generate_category(self, title: str, text: str, content_tokens: int, folder: str = "") -> str:
+        return self._continue(self.tokenizer.note_prompt(title, text, content_tokens, folder) + category_cue())
 
     def _continue(self, prompt: str, should_stop=None) -> str:
         return continue_prompt(self.generator, self.tokenizer, prompt, should_stop)

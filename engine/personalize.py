@@ -264,10 +264,11 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
         report(PersonalizeProgress("train", log.step, steps, log.loss))
         # A model that does not write learns the embedding only (its export could not write either), a
         # bidirectional one stays so (training.train.check_attention), and so does one prompted with a keyword line;
-        # the pooling is the base's (training.train.check_pooling).
+        # the pooling and the folder line are the base's (training.train.check_pooling).
         traits = model_traits(base_model)
         trait_options = (([] if traits.writes_topics else ["--alpha", "0"]) + ([] if traits.causal_attention else ["--bidirectional"])
                          + (["--keyword-line", str(traits.keyword_line)] if traits.keyword_line else [])
+                         + (["--folder-line"] if traits.folder_line else [])
                          + ["--pooling", traits.pooling])
         trainer.run("train", [
             data, "-o", run, "--base", base_model, "--tokenizer-gguf", base_model, "--steps", steps,

@@ -8,7 +8,9 @@ A note becomes
 and the final hidden state at the closing `"` is the note's embedding. For hashtags (CSFT) the
 same text continues with `". The <j> topics are:` and the model writes the topics; a note whose
 only label is its category continues with `". The category is:` instead. For a model trained with a
-keyword line (`ModelTraits.keyword_line`), the content starts with the note's most frequent words.
+keyword line (`ModelTraits.keyword_line`), the content starts with the note's most frequent words; for a model
+that reads folders (`ModelTraits.folder_line`), with the note's folder before those, as the paper's prompt
+gives a note's category.
 
 The engine embeds and generates with these strings; training builds its examples with them and
 tokenizes through `PromptTokenizer`, so the token ids it learns from are the ones llama.cpp sees.
@@ -82,6 +84,13 @@ def with_keyword_line(title: str, content: str, count: int) -> str:
     return f"{line}\n\n{content}" if line else content
 
 
+def with_folder_line(content: str, folder: str) -> str:
+    """The note's vault-relative folder (`engine.vault.folder_of`; '' at the vault's top, and for a search query),
+    " / " between its parts, on a line before its content: a Markdown note's nearest thing to the category that
+    NoteLLM's prompt reads."""
+    return f"{folder.replace('/', ' / ')}\n\n{content}" if folder else content
+
+
 @dataclass(frozen=True)
 class PromptTokenizer:
     """Tokenize and truncate prompt text with one model's tokenizer (llama.cpp's, from the GGUF)."""
@@ -90,6 +99,7 @@ class PromptTokenizer:
     tokenize_plain: Callable[[str], list[int]]  # no BOS: for measuring and cutting pieces
     detokenize: Callable[[list[int]], str]
     keyword_line: int = 0  # the model's trait (`ModelTraits.keyword_line`): its prompts start the text with its keywords
+    folder_line: bool = False  # the model's trait (`ModelTraits.folder_line`): its prompts start with the note's folder
 
     def truncate(self, text: str, max_tokens: int) -> str:
         ids = self.tokenize_plain(text)
@@ -97,17 +107,21 @@ class PromptTokenizer:
             return text
         return self.detokenize(ids[:max_tokens])
 
-    def note_prompt(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> str:
+    def note_prompt(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS, folder: str = "") -> str:
+        """The compression prompt of a note in `folder` (read only by a model with the folder-line trait)."""
         content = with_keyword_line(title, content, self.keyword_line)
+        if self.folder_line:
+            content = with_folder_line(content, folder)
         return compression_prompt(self.truncate(title, TITLE_TOKENS), self.truncate(content, content_tokens))
 
-    def note_prompt_ids(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS) -> list[int]:
-        return self.tokenize(self.note_prompt(title, content, content_tokens))
+    def note_prompt_ids(self, title: str, content: str, content_tokens: int = DEFAULT_CONTENT_TOKENS,
+                        folder: str = "") -> list[int]:
+        return self.tokenize(self.note_prompt(title, content, content_tokens, folder))
 
 
-def llama_prompt_tokenizer(llama, keyword_line: int = 0) -> PromptTokenizer:
-    """A PromptTokenizer over a loaded `llama_cpp.Llama` (a vocab-only one is enough), for a model with that
-    `keyword_line` trait."""
+def llama_prompt_tokenizer(llama, keyword_line: int = 0, folder_line: bool = False) -> PromptTokenizer:
+    """A PromptTokenizer over a loaded `llama_cpp.Llama` (a vocab-only one is enough), for a model with those
+    `keyword_line` and `folder_line` traits."""
 
     def detokenize(ids: list[int]) -> str:
         return llama.detokenize(ids).decode("utf-8", errors="ignore")
@@ -117,4 +131,5 @@ def llama_prompt_tokenizer(llama, keyword_line: int = 0) -> PromptTokenizer:
         tokenize_plain=lambda text: llama.tokenize(text.encode("utf-8"), add_bos=False, special=False),
         detokenize=detokenize,
         keyword_line=keyword_line,
+        folder_line=folder_line,
     )

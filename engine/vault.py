@@ -52,6 +52,11 @@ class Note:
     def folder(self) -> str:
         return folder_of(self.path)
 
+    @property
+    def prompt_fields(self) -> tuple[str, str, str]:
+        """(title, text, folder): the note as the model reads it (`engine.model.NoteModel.embed_notes`)."""
+        return self.parsed.title, self.parsed.text, self.folder
+
 
 @dataclass
 class Skipped:

@@ -44,6 +44,7 @@ from .errors import (
     VaultNotFoundError,
     WriteRefusedError,
 )
+from .gguf_metadata import FOLDER_LINE_KEY, GGUFFormatError, read_metadata
 from .indexer import Indexer, Progress, ReindexSummary, changed_on_disk, relative_path, vanished
 from .keywords import is_content_word
 from .markdown import strip_links
@@ -131,6 +132,15 @@ def describe_model(model: str | Path | None) -> ModelDescription:
         loaded.close()
 
 
+def reads_folders(model_path: Path) -> bool:
+    """Whether the model prompts a note with its folder (`engine.prompt.with_folder_line`). A file whose header
+    can't be read reads as not: loading it fails with its own error, and no vector is made."""
+    try:
+        return bool(read_metadata(model_path, {FOLDER_LINE_KEY}).get(FOLDER_LINE_KEY, False))
+    except (OSError, GGUFFormatError):
+        return False
+
+
 def same_model(embedder_a: str, embedder_b: str) -> bool:
     """Whether two embedders (`VaultIndex.embedder_id`) make comparable vectors: the same model file and
     prompt; the token budget may differ."""
@@ -207,7 +217,11 @@ class VaultIndex:
         self.settings = {"model": chosen_model, "exclude": list(self.exclude), "content_tokens": self.content_tokens}
         self._remembered = remembered
         self.threads = threads
-        self.embedder_id = f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}:t{self.content_tokens}"
+        reads_folder = reads_folders(self.model_path)
+        # How the vectors were made: the model file, the prompt (with the note's folder or not) and how much of each
+        # note it read.
+        self.embedder_id = (f"{model_fingerprint(self.model_path)}:p{PROMPT_VERSION}{':folder' if reads_folder else ''}"
+                            f":t{self.content_tokens}")
         self.lock = FileLock(index_dir / "writer.lock")
         self._model = None
         # The hashtag writer (`engine.writer`), loaded on the first hashtag it writes; None: $NOTELLM_WRITER names none.
@@ -215,7 +229,7 @@ class VaultIndex:
         self._hashtag_writer = None
         self.vectors = VectorIndex(index_dir / VECTORS_NAME, self.store)
         self._indexer = Indexer(vault, self.exclude, self.store, self.vectors, lambda: self.model, self.embedder_id,
-                                str(self.model_path), self.content_tokens)
+                                str(self.model_path), self.content_tokens, reads_folder)
         self._mutex = threading.RLock()
         # Related notes and search fuse the model's ranking with shared words (engine/lexical.py); False
         # ranks by the model's similarity alone.
@@ -534,11 +548,11 @@ class VaultIndex:
                 row = rows.get(note_id)
                 note = read_note(self.vault, FileStat(row.path, row.mtime_ns, row.size or 0)) if row else None
                 if isinstance(note, Note):  # else gone or unreadable meanwhile: the sample is a sample
-                    notes[note_id] = (note.parsed.title, strip_links(note.parsed.text))
+                    notes[note_id] = (note.parsed.title, strip_links(note.parsed.text), row.folder)
             if not notes:
                 continue
             embedded = self.model.embed_notes(list(notes.values()), self.content_tokens)
-            for (note_id, (title, text)), vector in zip(notes.items(), embedded):
+            for (note_id, (title, text, _)), vector in zip(notes.items(), embedded):
                 model = [i for i, _ in vectors.search(vector, fusion_weight.POOL + 1) if i != note_id]
                 note_terms = lexical.document(title, text).split()
                 words = [i for i in self._lexical_ranking(note_terms, fusion_weight.POOL + 1) if i != note_id]
@@ -679,12 +693,13 @@ class VaultIndex:
             def written_tags() -> list[str]:  # likewise: the model's own, when it writes
                 if not self.model.writes_topics:
                     return []
-                generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop)
+                generated = self.model.generate_topics(note.parsed.title, note.parsed.text, count, self.content_tokens, should_stop,
+                                                       row.folder)
                 return hashtags.parse_topics(generated, self.store.vault_tags(), exclude=own, limit=count)
 
             writer = self.hashtag_writer
             rank_words = None if writer is None else (
-                lambda words: writer.rank_tags(note.parsed.title, note.parsed.text, words, count, should_stop))
+                lambda words: writer.rank_tags(note.parsed.title, note.parsed.text, words, count, should_stop, row.folder))
             tags = suggest_hashtags([rows[i].tags for i, _ in neighbours if i in rows], terms, self.store.term_index(),
                                     self.store.tagged_share(), count, model_tags, written_tags, rank_words)
             if should_stop and should_stop():  # the caller moved on: an answer it cut short is not kept

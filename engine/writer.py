@@ -59,25 +59,26 @@ class HashtagWriter:
             )
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.path} ({error})") from error
-        self.tokenizer = llama_prompt_tokenizer(self.llama, header.traits.keyword_line)
+        self.tokenizer = llama_prompt_tokenizer(self.llama, header.traits.keyword_line, header.traits.folder_line)
 
-    def write_topics(self, title: str, text: str, count: int, should_stop: Callable[[], bool] | None = None) -> str:
-        """The writer's answer for one note: `#topic, #topic, …` as it wrote it (`engine.hashtags.parse_topics` reads it).
-        It reads the note without its inline #tags, as it was trained (`training.data.writer_data`)."""
-        return continue_prompt(self.llama, self.tokenizer, self._prompt(title, text, count), should_stop)
+    def write_topics(self, title: str, text: str, count: int, should_stop: Callable[[], bool] | None = None,
+                     folder: str = "") -> str:
+        """The writer's answer for one note in `folder`: `#topic, #topic, …` as it wrote it (`engine.hashtags.parse_topics`
+        reads it). It reads the note without its inline #tags, as it was trained (`training.data.writer_data`)."""
+        return continue_prompt(self.llama, self.tokenizer, self._prompt(title, text, count, folder), should_stop)
 
     def rank_tags(self, title: str, text: str, tags: Sequence[str], count: int,
-                  should_stop: Callable[[], bool] | None = None) -> list[str]:
+                  should_stop: Callable[[], bool] | None = None, folder: str = "") -> list[str]:
         """`tags` best first by `tag_scores`; ties keep their order. `should_stop()` is asked before each candidate;
         True ends it early, those not judged last."""
-        scores = self.tag_scores(title, text, tags, count, should_stop)
+        scores = self.tag_scores(title, text, tags, count, should_stop, folder)
         return sorted(scores, key=lambda tag: -scores[tag]) + [tag for tag in dict.fromkeys(tags) if tag not in scores]
 
     def tag_scores(self, title: str, text: str, tags: Sequence[str], count: int,
-                   should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+                   should_stop: Callable[[], bool] | None = None, folder: str = "") -> dict[str, float]:
         """{tag: the writer's log-probability of writing it as the first of the note's `count` topics}: ` #tag,`
         after the cue, which a tag of several tokens pays for in full."""
-        prompt = self._prompt(title, text, count)
+        prompt = self._prompt(title, text, count, folder)
         head = self.tokenizer.tokenize(prompt)
         self.llama.reset()
         self.llama.eval(head)
@@ -95,8 +96,8 @@ class HashtagWriter:
             scores[tag] = float(np.sum(logits[np.arange(len(answer)), answer] - log_norm))
         return scores
 
-    def _prompt(self, title: str, text: str, count: int) -> str:
-        return self.tokenizer.note_prompt(title, INLINE_TAG.sub("", text), self.content_tokens) + topics_cue(count)
+    def _prompt(self, title: str, text: str, count: int, folder: str) -> str:
+        return self.tokenizer.note_prompt(title, INLINE_TAG.sub("", text), self.content_tokens, folder) + topics_cue(count)
 
     def close(self) -> None:
         self.llama.close()

@@ -43,6 +43,7 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path):
 
 @pytest.mark.parametrize("traits", [
     {}, {"writes_topics": False, "causal_attention": False}, {"keyword_line": 12}, {"pooling": "weighted_mean"},
+    {"folder_line": True},
 ])
 def test_a_models_traits_read_back_as_training_wrote_them(tmp_path, traits):
     gguf = pytest.importorskip("gguf")
@@ -82,3 +83,29 @@ def test_a_model_pooled_in_a_way_this_engine_does_not_know_is_refused_in_one_lin
 
     with pytest.raises(ModelError, match="future.gguf pools its embedding by 'attention', which this NoteLLM does not know"):
         NoteModel(path)
+
+
+def test_folder_line_command_gives_a_delta_the_trait_and_keeps_the_rest(tmp_path, model_path):
+    """`notellm-train folder-line` is how the shipped default came to read folders without training."""
+    import shutil
+
+    pytest.importorskip("gguf")
+    from click.testing import CliRunner
+
+    from conftest import REPO
+    from notellm.training.cli import cli
+    from notellm.training.delta import read_delta
+
+    shipped = read_delta(REPO / "assets" / "models" / "notellm-default.delta.gguf")
+    assert shipped.traits.folder_line  # as it ships
+    delta = shutil.copyfile(REPO / "assets" / "models" / "notellm-default.delta.gguf", tmp_path / "copy.delta.gguf")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["folder-line", str(delta), "--off"])
+    assert result.exit_code == 0 and "does not read each note's folder" in result.output
+    off = read_delta(delta)
+    assert not off.traits.folder_line and off.tag_head.tags == shipped.tag_head.tags
+    assert np.array_equal(off.projection, shipped.projection) and off.lora.keys() == shipped.lora.keys()
+    assert runner.invoke(cli, ["folder-line", str(delta)]).exit_code == 0
+    assert read_delta(delta).traits == shipped.traits
+    refused = runner.invoke(cli, ["folder-line", str(model_path)])  # the PyPI base: no NoteLLM keys
+    assert refused.exit_code == 1 and "is not a NoteLLM model or delta" in refused.output

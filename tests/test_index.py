@@ -10,6 +10,7 @@ import pytest
 from conftest import write_notes
 from notellm.engine import IndexLockedError, NoteNotFoundError
 from notellm.engine.lock import FileLock
+from notellm.engine.vault import read_notes
 
 
 def test_reindex_embeds_every_note_then_nothing_when_unchanged(garden, open_index):
@@ -95,6 +96,52 @@ def test_rename_keeps_the_vector_without_embedding(garden, open_index):
     assert (summary.embedded, summary.renamed, summary.removed) == (0, 1, 0)
     moved = index.note("Eigen stuff.md")
     assert moved.id == row.id and np.array_equal(index.store.embedding_of(moved.id), vector)
+
+
+def test_a_note_moved_to_another_folder_is_read_again_with_its_folder(garden, open_index):
+    """The shipped model reads each note's folder (`ModelTraits.folder_line`), so a note filed elsewhere is another
+    prompt: it gets a new vector (the same note: its id and dismissed suggestions kept), where a rename in its folder
+    keeps the vector."""
+    index = open_index(garden)
+    assert index.model.tokenizer.folder_line
+    index.reindex()
+    row = index.note("Baking/Pizza dough.md")
+    vector = index.store.embedding_of(row.id)
+    (garden / "Baking" / "Pizza dough.md").rename(garden / "Baking" / "Pizza.md")
+    summary = index.reindex()
+    assert (summary.embedded, summary.renamed) == (0, 1)
+    (garden / "Recipes").mkdir()
+    (garden / "Baking" / "Pizza.md").rename(garden / "Recipes" / "Pizza.md")
+    summary = index.reindex()
+    assert (summary.embedded, summary.renamed, summary.removed) == (1, 1, 0)
+    assert index.note("Recipes/Pizza.md").id == row.id
+    moved = index.store.embedding_of(row.id)
+    assert not np.allclose(moved, vector)
+    note = next(note for note in read_notes(garden) if note.path == "Recipes/Pizza.md")
+    assert note.prompt_fields[2] == "Recipes"
+    assert np.allclose(moved, index.model.embed_notes([note.prompt_fields], 48)[0], atol=1e-5)  # read in its new folder
+
+
+def test_a_model_that_starts_reading_folders_embeds_the_vault_again(garden, open_index, shipped_model, tmp_path):
+    """A model file given the folder line (`notellm-train folder-line`) in place, as an upgrade of the default does,
+    makes other vectors: the index embeds every note once more instead of mixing the two."""
+    from dataclasses import replace
+    import shutil
+
+    from notellm.engine.model import model_traits
+    from notellm.training.delta import write_traits
+
+    model = shutil.copy(shipped_model, tmp_path / "model.gguf")
+    write_traits(model, replace(model_traits(model), folder_line=False))
+    index = open_index(garden, model=model)
+    assert index.reindex().embedded == 6 and not index.embedder_id.endswith(":folder:t48")
+    index.close()
+    write_traits(model, replace(model_traits(model), folder_line=True))
+    index = open_index(garden, model=model)
+    assert index.embedder_id.endswith(":folder:t48")
+    assert index.reindex().embedded == 6
+    assert index.reindex().embedded == 0
+    assert [r.path for r in index.related("Baking/Sourdough.md", k=2)]
 
 
 def test_tag_only_edit_does_not_reembed(garden, open_index):

@@ -40,6 +40,22 @@ def test_a_keyword_line_puts_the_whole_notes_words_inside_the_token_budget():
     assert with_keyword_line("Sourdough", text, 0) == text and with_keyword_line("", "a an the", 3) == "a an the"
 
 
+def test_a_model_that_reads_folders_gets_the_notes_folder_before_its_words():
+    """The paper's prompt reads a note's category; a Markdown note's is its folder (`ModelTraits.folder_line`). A model
+    without the trait never sees it, and a note at the vault's top (or a search query) has none to give."""
+    words = PromptTokenizer(tokenize=str.split, tokenize_plain=str.split, detokenize=" ".join)
+    text = "Feed the starter every day."
+    assert words.note_prompt("Sourdough", text, 20, folder="Kitchen/Bread") == words.note_prompt("Sourdough", text, 20)
+    reads = replace(words, folder_line=True)
+    assert '"content": "Kitchen / Bread\\n\\nFeed the starter' in reads.note_prompt("Sourdough", text, 20, folder="Kitchen/Bread")
+    assert reads.note_prompt("Sourdough", text, 20, folder="") == words.note_prompt("Sourdough", text, 20)
+    # the folder is read before the keyword line, and the keywords are the note's own words, not the folder's
+    both = replace(reads, keyword_line=2).note_prompt("Sourdough", text, 20, folder="Kitchen")
+    assert '"content": "Kitchen\\n\\nsourdough, feed\\n\\nFeed' in both
+    # a long note's text is cut, not its folder line
+    assert '"content": "Kitchen Feed the"' in reads.note_prompt("Sourdough", text, 3, folder="Kitchen")
+
+
 def test_every_prompt_starts_with_the_head_the_engine_caches():
     for title, text in NOTES:
         assert compression_prompt(title, text).startswith(PROMPT_HEAD)

@@ -51,15 +51,15 @@ def test_editor_style_save_through_temp_file_and_rename(watched):
     assert not any(".swp" in p for u in updates for p in u.embedded_paths)
 
 
-def test_moves_keep_vectors_and_deletes_are_forgotten(watched):
+def test_renames_keep_vectors_and_deletes_are_forgotten(watched):
     index, vault, updates = watched
     vector = index.store.embedding_of(index.note("Baking/Pizza dough.md").id)
-    (vault / "Baking" / "Pizza dough.md").rename(vault / "Pizza.md")
+    (vault / "Baking" / "Pizza dough.md").rename(vault / "Baking" / "Pizza.md")  # in its folder, which the model reads
     assert wait_for(lambda: any(u.renamed for u in updates))
-    assert np.array_equal(index.store.embedding_of(index.note("Pizza.md").id), vector)
-    (vault / "Pizza.md").unlink()
+    assert np.array_equal(index.store.embedding_of(index.note("Baking/Pizza.md").id), vector)
+    (vault / "Baking" / "Pizza.md").unlink()
     assert wait_for(lambda: any(u.removed for u in updates))
-    assert "Pizza.md" not in [row.path for row in index.notes()]
+    assert "Baking/Pizza.md" not in [row.path for row in index.notes()]
 
 
 def test_a_whole_folder_moved_away_is_removed(watched):

@@ -152,8 +152,8 @@ def train(context, data, out, resume, quiet, **options) -> None:
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Token file to write (.json.gz).")
 @click.option("--embedding-only", is_flag=True, help="Leave out the CSFT continuations: half the file, for --gen-fraction 0 runs.")
-@config_options("content_tokens", "keyword_line", "tokenizer_gguf")
-def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_gguf) -> None:
+@config_options("content_tokens", "keyword_line", "folder_line", "tokenizer_gguf")
+def tokenize(data, out, embedding_only, content_tokens, keyword_line, folder_line, tokenizer_gguf) -> None:
     """Tokenize DATA's notes (prompt, and prompt + CSFT answer) with llama.cpp into one file.
 
     `train --tokens FILE` then needs no llama.cpp: handy on a GPU machine where it is not installed.
@@ -162,7 +162,7 @@ def tokenize(data, out, embedding_only, content_tokens, keyword_line, tokenizer_
 
     try:
         config = TrainConfig(data=tuple(str(d) for d in data), tokenizer_gguf=tokenizer_gguf, content_tokens=content_tokens)
-        tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), keyword_line)
+        tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), keyword_line, folder_line)
         notes = Dataset.load_many([Path(d) for d in data]).notes
         ExampleCache(notes, tokenizer, eos_id, content_tokens).save(out, generation=not embedding_only)
     except (TrainError, DataError) as error:
@@ -242,7 +242,12 @@ def unpack(pack_dir) -> None:
         raise click.ClickException(f"{pack_dir} is not a whole pack: {error}") from error
     click.echo(settings.pop("data"))
     for name, value in settings.items():
-        click.echo(f"--{name.replace('_', '-')}={value}")
+        option = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):  # a flag: given when true
+            if value:
+                click.echo(option)
+        else:
+            click.echo(f"{option}={value}")
 
 
 @cli.command()
@@ -322,6 +327,35 @@ def tag_head(data, model, targets, min_notes, notes_per_tag, cache, content_toke
     for target in targets or (model,):
         write_tag_head(target, head)
         click.echo(f"{target}: a tag head of {len(head.tags)} tags from {len(notes)} tagged notes")
+
+
+@cli.command("folder-line")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--off", is_flag=True, help="Stop reading the folder instead.")
+def folder_line(model, off) -> None:
+    """Make MODEL (a model or a delta GGUF) read each note's folder as the first line of its content
+    (engine.prompt.with_folder_line), without training: the shipped model reads it zero-shot
+    (docs/experiments.md, 2026-12-06). Indexes made with it embed their notes again; refit its tag head after.
+
+    \b
+    notellm-train folder-line assets/models/notellm-default.delta.gguf
+    notellm-train rebuild assets/models/notellm-default.delta.gguf -o assets/models/notellm-default.gguf
+    """
+    from dataclasses import replace
+
+    from notellm.engine.errors import ModelError
+    from notellm.engine.model import read_model_header
+
+    from .delta import write_traits
+
+    try:
+        header = read_model_header(model)
+    except ModelError as error:
+        raise click.ClickException(str(error)) from error
+    if header.prompt_version is None:
+        raise click.ClickException(f"{model} is not a NoteLLM model or delta")
+    write_traits(model, replace(header.traits, folder_line=not off))
+    click.echo(f"{model}: {'does not read' if off else 'reads'} each note's folder")
 
 
 @cli.command()

@@ -184,13 +184,7 @@ def add_tag_head(writer: gguf.GGUFWriter, tag_head: TagHead) -> None:
 def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None, prompt_version: int,
                          traits: ModelTraits = ModelTraits(), tag_head: TagHead | None = None) -> None:
     writer.add_uint32(PROMPT_VERSION_KEY, int(prompt_version))
-    for key, value in traits.as_metadata().items():
-        if isinstance(value, bool):
-            writer.add_bool(key, value)
-        elif isinstance(value, str):
-            writer.add_string(key, value)
-        else:
-            writer.add_uint32(key, value)
+    add_traits(writer, traits)
     if projection is not None:
         writer.add_uint32(PROJECTION_ROWS_KEY, int(projection.shape[0]))
         add_float_array(writer, PROJECTION_KEY, projection)
@@ -198,17 +192,38 @@ def add_notellm_metadata(writer: gguf.GGUFWriter, projection: np.ndarray | None,
         add_tag_head(writer, tag_head)
 
 
+def add_traits(writer: gguf.GGUFWriter, traits: ModelTraits) -> None:
+    for key, value in traits.as_metadata().items():
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, str):
+            writer.add_string(key, value)
+        else:
+            writer.add_uint32(key, value)
+
+
 def write_tag_head(path: Path, tag_head: TagHead) -> Path:
     """Give the GGUF at `path` (a model or a delta) this tag head, replacing any it had; every other key and
     tensor is copied byte for byte, and the file is replaced atomically."""
+    return rewrite_metadata(path, (TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY), lambda writer: add_tag_head(writer, tag_head))
+
+
+def write_traits(path: Path, traits: ModelTraits) -> Path:
+    """Give the GGUF at `path` (a model or a delta) these traits, as `rewrite_metadata` does."""
+    return rewrite_metadata(path, TRAIT_KEYS, lambda writer: add_traits(writer, traits))
+
+
+def rewrite_metadata(path: Path, replaced: Iterable[str], add: Callable[[gguf.GGUFWriter], None]) -> Path:
+    """Replace the `replaced` keys of the GGUF at `path` by what `add` writes; every other key and tensor is copied
+    byte for byte, and the file is replaced atomically."""
     path = Path(path)
     reader = gguf.GGUFReader(str(path))
     tmp = path.with_name(path.name + ".part")
     writer = gguf.GGUFWriter(str(tmp), str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents()))
     for field in reader.fields.values():
-        if not (field.name.startswith("GGUF.") or field.name in (gguf.Keys.General.ARCHITECTURE, TAG_HEAD_TAGS_KEY, TAG_HEAD_VECTORS_KEY)):
+        if not (field.name.startswith("GGUF.") or field.name in (gguf.Keys.General.ARCHITECTURE, *replaced)):
             copy_field(field, writer)
-    add_tag_head(writer, tag_head)
+    add(writer)
     for tensor in reader.tensors:
         writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
     write_out(writer)

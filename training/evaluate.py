@@ -25,6 +25,7 @@ from notellm.engine.hashtags import parse_topics, tag_key
 from notellm.engine.lexical import WORD
 from notellm.engine.store import ScratchFTS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+from notellm.engine.vault import folder_of
 
 from .data import Dataset
 
@@ -53,11 +54,16 @@ class EmbeddingRanker:
         return vectors[queries] @ vectors.T
 
 
+def prompt_notes(notes: list[dict]) -> list[tuple[str, str, str]]:
+    """Note records as `engine.model.NoteModel.embed_notes` reads them: title, text and folder."""
+    return [(note["title"], note["text"], folder_of(note["path"])) for note in notes]
+
+
 def gguf_ranker(path: Path, content_tokens: int = DEFAULT_CONTENT_TOKENS, threads: int | None = None) -> EmbeddingRanker:
     from notellm.engine.model import NoteModel
 
     model = NoteModel(Path(path), threads=threads)
-    ranker = EmbeddingRanker(Path(path).name, lambda notes: model.embed_notes([(n["title"], n["text"]) for n in notes], content_tokens))
+    ranker = EmbeddingRanker(Path(path).name, lambda notes: model.embed_notes(prompt_notes(notes), content_tokens))
     ranker.model = model
     return ranker
 
@@ -245,7 +251,7 @@ def hashtag_generation(model, dataset: Dataset, limit: int = 50, seed: int = 0, 
     examples = []
     for note in notes:
         count = min(len(note["tags"]), 5)
-        generated = model.generate_topics(note["title"], note["text"], count, content_tokens)
+        generated = model.generate_topics(note["title"], note["text"], count, content_tokens, folder=folder_of(note["path"]))
         predicted = parse_topics(generated, vault_tags, limit=count)
         gold = {tag_key(t) for t in note["tags"]}
         hits = sum(1 for t in predicted if tag_key(t) in gold)
@@ -270,7 +276,7 @@ def category_generation(model, dataset: Dataset, limit: int = 50, seed: int = 0,
     notes = random.Random(seed).sample(notes, min(limit, len(notes)))
     correct = 0
     for note in notes:
-        generated = model.generate_category(note["title"], note["text"], content_tokens)
+        generated = model.generate_category(note["title"], note["text"], content_tokens, folder_of(note["path"]))
         correct += tag_key(generated) == tag_key(note["targets"][0])
     return {"notes": len(notes), "accuracy": correct / max(1, len(notes))}
 

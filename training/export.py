@@ -113,7 +113,7 @@ def export(
     # Writes hashtags only if trained for CSFT here and, for a NoteLLM base (personalize), if the base did.
     writes_topics = config.alpha > 0 and config.gen_fraction > 0 and (base_header is None or base_header.traits.writes_topics)
     traits = ModelTraits(writes_topics, causal_attention=not config.bidirectional, keyword_line=config.keyword_line,
-                         pooling=config.pooling)
+                         pooling=config.pooling, folder_line=config.folder_line)
     tag_head = inherited_tag_head(base_header, config.pooling)
     write_model_gguf(base, f32, tensors, projection, config.prompt_version, dtype="f32", name=f"NoteLLM {out.stem}",
                      layers=config.layers, traits=traits, tag_head=tag_head)

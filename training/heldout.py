@@ -70,7 +70,8 @@ def read_collection(root: Path, name: str | None = None) -> CollectionData:
     records = []
     for path in paths:
         parsed = parse_note(strip_links(sources[path]), PurePosixPath(path).stem)
-        records.append({"id": f"{name}/{path}", "title": parsed.title, "text": parsed.text, "tags": notes[path].parsed.tags})
+        records.append({"id": f"{name}/{path}", "path": path, "title": parsed.title, "text": parsed.text,
+                        "tags": notes[path].parsed.tags})
     vault_tags = sorted({tag for note in notes.values() for tag in note.parsed.tags}, key=str.casefold)
     return CollectionData(name, records, [(index[a], index[b]) for a, b in edges], vault_tags)
 
@@ -263,7 +264,7 @@ def generated_answers(model, data: CollectionData, sample: list[int],
     answers = {}
     for index in sample:
         note = data.notes[index]
-        generated = model.generate_topics(note["title"], note["text"], HASHTAG_COUNT, content_tokens)
+        generated = model.generate_topics(note["title"], note["text"], HASHTAG_COUNT, content_tokens, folder=folder_of(note["path"]))
         answers[index] = (generated, parse_topics(generated, data.vault_tags, exclude=[], limit=HASHTAG_COUNT))
     return answers
 
@@ -271,7 +272,7 @@ def generated_answers(model, data: CollectionData, sample: list[int],
 def written_answers(writer, data: CollectionData) -> list[str]:
     """The hashtag writer's answer (`engine.writer.HashtagWriter`, which reads a note without its inline #tags) for
     every note of the collection."""
-    return [writer.write_topics(note["title"], note["text"], HASHTAG_COUNT) for note in data.notes]
+    return [writer.write_topics(note["title"], note["text"], HASHTAG_COUNT, folder=folder_of(note["path"])) for note in data.notes]
 
 
 def neighbour_answers(scores: np.ndarray, data: CollectionData, sample: list[int]) -> dict[int, tuple[None, list[str]]]:
@@ -406,7 +407,7 @@ def panel_neighbours(data: CollectionData, cosine: np.ndarray, note_terms: list[
 
 def note_folders(data: CollectionData) -> list[str]:
     """Each note's vault-relative folder ('' at the top), as the engine keeps it (`engine.vault.folder_of`)."""
-    return [folder_of(note["id"].split("/", 1)[1]) for note in data.notes]  # ids are "collection/path"
+    return [folder_of(note["path"]) for note in data.notes]
 
 
 def popular_tags(setting: TagSetting, index: int) -> list[str]:

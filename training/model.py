@@ -53,9 +53,10 @@ def build_example(
     content_tokens: int,
     target_kind: str | None = None,
     targets: list[str] | None = None,
+    folder: str = "",
 ) -> Example:
-    """Token ids of one note: the compression prompt, and the CSFT continuation when a target is given."""
-    prompt = tokenizer.note_prompt(title, text, content_tokens)
+    """Token ids of one note in `folder`: the compression prompt, and the CSFT continuation when a target is given."""
+    prompt = tokenizer.note_prompt(title, text, content_tokens, folder)
     ids = tokenizer.tokenize(prompt)
     own_from = note_tokens_start(tokenizer.tokenize(PROMPT_HEAD), ids)
     if not target_kind or not targets:

@@ -88,7 +88,8 @@ def pack(data: Path, tokens: Path, layers: int, base: Path, out: Path,
     shutil.copyfile(tokens, out / "tokens.json.gz")
     with gzip.open(tokens, "rt", encoding="utf-8") as handle:
         held = json.load(handle)
-    prompt = {"content_tokens": held["content_tokens"], "keyword_line": held.get("keyword_line", 0)}
+    prompt = {"content_tokens": held["content_tokens"], "keyword_line": held.get("keyword_line", 0),
+              "folder_line": held.get("folder_line", False)}
     if teacher:
         pack_teacher(teacher, note_ids, teacher_dims, out / PACKED_TEACHER)
     (out / PACK_FILE).write_text(json.dumps({"layers": layers, **prompt}) + "\n", encoding="utf-8")
@@ -97,7 +98,8 @@ def pack(data: Path, tokens: Path, layers: int, base: Path, out: Path,
 
 def unpack(pack_dir: Path) -> dict:
     """Make a pack trainable in place: unzip its data, rebuild its teacher file. Returns the `train` settings
-    the pack implies (data, base, tokens, layers, content_tokens, keyword_line, and teacher when it carries one)."""
+    the pack implies (data, base, tokens, layers, content_tokens, keyword_line, folder_line, and teacher when it carries
+    one)."""
     for packed in sorted((pack_dir / "data").glob("*.gz")):
         with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
             shutil.copyfileobj(source, target)

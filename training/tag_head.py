@@ -25,6 +25,7 @@ import numpy as np
 from notellm.engine.hashtags import normalise_tag, tag_key
 from notellm.engine.markdown import INLINE_TAG
 from notellm.engine.tag_head import TagHead
+from notellm.engine.vault import folder_of
 
 HEAD_TAG_WORDS = 2
 
@@ -93,8 +94,8 @@ def head_from_vectors(notes: Sequence[dict], vectors: dict[int, np.ndarray], con
 
 def model_embedding(model, notes: Sequence[dict], content_tokens: int, cache: Path | None = None, batch: int = 32,
                     done: Callable[[int], None] = lambda count: None) -> Callable[[list[int]], np.ndarray]:
-    """`embed(positions)` for `build_tag_head` through a loaded `engine.model.NoteModel`: each note's title and
-    its text with the inline #tags cut, as an untagged vault shows it; `done(count)` after each batch.
+    """`embed(positions)` for `build_tag_head` through a loaded `engine.model.NoteModel`: each note's title, folder
+    and text with the inline #tags cut, as an untagged vault shows it; `done(count)` after each batch.
     With `cache` (.npz), vectors are saved there by note id after every `SAVE_EVERY` notes and read back on
     the next run with the same model file, so a stopped run resumes."""
 
@@ -104,7 +105,8 @@ def model_embedding(model, notes: Sequence[dict], content_tokens: int, cache: Pa
             chosen = [notes[p] for p in positions[start:start + batch]]
             missing = [note for note in chosen if note["id"] not in saved.vectors]
             if missing:
-                vectors = model.embed_notes([(note["title"], INLINE_TAG.sub("", note["text"])) for note in missing], content_tokens)
+                vectors = model.embed_notes([(note["title"], INLINE_TAG.sub("", note["text"]), folder_of(note["path"]))
+                                             for note in missing], content_tokens)
                 saved.vectors.update(zip((note["id"] for note in missing), vectors))
                 if cache and (start // batch) % (SAVE_EVERY // batch) == 0:
                     saved.save(cache)

@@ -24,6 +24,7 @@ from notellm.engine.model import model_traits, read_model_header, read_notellm_m
 from notellm.engine.pooling import LAST_TOKEN, POOLINGS
 from notellm.engine.prompt import PROMPT_VERSION, PromptTokenizer, llama_prompt_tokenizer
 from notellm.engine.training_report import CHECKPOINT_FILE, RUN_CONFIG_FILE, TRAINING_LOG_FILE, TrainingStep
+from notellm.engine.vault import folder_of
 
 from .data import Dataset
 from .hard_negatives import HardNegatives
@@ -31,13 +32,13 @@ from .model import Example, NoteLLM, build_example, collate, forget_loaded_bases
 from .train_config import TrainConfig, TrainError
 
 
-def load_tokenizer(path: Path, keyword_line: int = 0) -> tuple[PromptTokenizer, int]:
+def load_tokenizer(path: Path, keyword_line: int = 0, folder_line: bool = False) -> tuple[PromptTokenizer, int]:
     """The engine's PromptTokenizer over llama.cpp's vocabulary (ids equal what llama.cpp is fed) and EOS, for
-    prompts with `keyword_line` keywords (`TrainConfig.keyword_line`)."""
+    prompts with `keyword_line` keywords and the folder line or not (`TrainConfig.keyword_line`, `.folder_line`)."""
     import llama_cpp
 
     llama = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
-    return llama_prompt_tokenizer(llama, keyword_line), int(llama.token_eos())
+    return llama_prompt_tokenizer(llama, keyword_line, folder_line), int(llama.token_eos())
 
 
 def base_head(base: Path, dim: int) -> torch.Tensor | None:
@@ -74,13 +75,16 @@ def check_attention(config: TrainConfig) -> None:
 
 def check_pooling(config: TrainConfig) -> None:
     """A known pooling; a NoteLLM base that pools otherwise than at the last token keeps its pooling unless
-    another is chosen (personalize passes the base's own), so a forgotten option cannot switch it back."""
+    another is chosen (personalize passes the base's own), so a forgotten option cannot switch it back; and a base
+    that reads each note's folder keeps reading it."""
     if config.pooling not in POOLINGS:
         raise TrainError(f"--pooling {config.pooling}: one of {', '.join(POOLINGS)}")
     base = config.resolved_base()
     header = read_model_header(base) if base.is_file() else None
     if header is not None and header.traits.pooling != LAST_TOKEN and config.pooling == LAST_TOKEN:
         raise TrainError(f"{base.name} pools its embedding by {header.traits.pooling}: add --pooling {header.traits.pooling}")
+    if header is not None and header.traits.folder_line and not config.folder_line:
+        raise TrainError(f"{base.name} reads each note's folder: add --folder-line")
 
 
 def build_model(config: TrainConfig) -> NoteLLM:
@@ -251,10 +255,11 @@ class ExampleCache:
     """Token ids per note (and per note + CSFT continuation), built once — or read from a token file."""
 
     def __init__(self, notes: dict[str, dict], tokenizer: PromptTokenizer | None, eos_id: int, content_tokens: int,
-                 keyword_line: int = 0):
-        """`keyword_line` is the tokenizer's (a token file keeps it: no tokenizer then)."""
+                 keyword_line: int = 0, folder_line: bool = False):
+        """`keyword_line` and `folder_line` are the tokenizer's (a token file keeps them: no tokenizer then)."""
         self.notes, self.tokenizer, self.eos_id, self.content_tokens = notes, tokenizer, eos_id, content_tokens
         self.keyword_line = tokenizer.keyword_line if tokenizer else keyword_line
+        self.folder_line = tokenizer.folder_line if tokenizer else folder_line
         self.cache: dict[tuple[str, bool], Example] = {}
 
     def get(self, note_id: str, with_generation: bool) -> Example:
@@ -266,7 +271,8 @@ class ExampleCache:
                 raise TrainError(f"the token file has no entry for {note_id}; run `notellm-train tokenize` again")
             kind, targets = (note["target_kind"], note["targets"]) if with_generation else (None, None)
             self.cache[key] = build_example(
-                self.tokenizer, self.eos_id, note["title"], note["text"], self.content_tokens, kind, targets
+                self.tokenizer, self.eos_id, note["title"], note["text"], self.content_tokens, kind, targets,
+                folder_of(note["path"]),
             )
         return self.cache[key]
 
@@ -279,23 +285,23 @@ class ExampleCache:
                 self.get(note_id, True)
         rows = {f"{note_id}\t{int(gen)}": [e.ids, e.emb_index, e.prompt_len, e.shared, e.label_from, e.own_from]
                 for (note_id, gen), e in self.cache.items()}
-        payload = {"content_tokens": self.content_tokens, "keyword_line": self.keyword_line, "eos_id": self.eos_id,
-                   "prompt_version": PROMPT_VERSION, "examples": rows}
+        payload = {"content_tokens": self.content_tokens, "keyword_line": self.keyword_line, "folder_line": self.folder_line,
+                   "eos_id": self.eos_id, "prompt_version": PROMPT_VERSION, "examples": rows}
         with gzip.open(path, "wt", encoding="utf-8") as handle:
             json.dump(payload, handle)
         return Path(path)
 
     @classmethod
-    def load(cls, path: Path, notes: dict[str, dict], content_tokens: int, keyword_line: int = 0) -> "ExampleCache":
+    def load(cls, path: Path, notes: dict[str, dict], content_tokens: int, keyword_line: int = 0,
+             folder_line: bool = False) -> "ExampleCache":
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
-        held = (payload["content_tokens"], payload.get("keyword_line", 0), payload["prompt_version"])
-        if held != (content_tokens, keyword_line, PROMPT_VERSION):
-            raise TrainError(
-                f"{path} holds {held[0]}-token prompts with {held[1]} keywords (v{held[2]}); "
-                f"this run wants {content_tokens} with {keyword_line} (v{PROMPT_VERSION})"
-            )
-        cache = cls(notes, None, payload["eos_id"], content_tokens, keyword_line)
+        held = (payload["content_tokens"], payload.get("keyword_line", 0), payload.get("folder_line", False), payload["prompt_version"])
+        if held != (content_tokens, keyword_line, folder_line, PROMPT_VERSION):
+            def prompts(tokens, keywords, folders, version):
+                return f"{tokens}-token prompts with {keywords} keywords, {'with' if folders else 'without'} the folder (v{version})"
+            raise TrainError(f"{path} holds {prompts(*held)}; this run wants {prompts(content_tokens, keyword_line, folder_line, PROMPT_VERSION)}")
+        cache = cls(notes, None, payload["eos_id"], content_tokens, keyword_line, folder_line)
         for key, row in payload["examples"].items():
             note_id, gen = key.rsplit("\t", 1)
             cache.cache[(note_id, gen == "1")] = Example(*row)  # a file from before pooling has no `own_from`
@@ -305,11 +311,11 @@ class ExampleCache:
 def example_cache(config: TrainConfig, notes: dict[str, dict]) -> ExampleCache:
     """The run's token ids: from its token file if it has one, else from llama.cpp's tokenizer."""
     if config.tokens:
-        cache = ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line)
+        cache = ExampleCache.load(Path(config.tokens), notes, config.content_tokens, config.keyword_line, config.folder_line)
         if config.pooling != LAST_TOKEN and any(example.own_from < 0 for example in cache.cache.values()):
             raise TrainError(f"{config.tokens} predates --pooling: run `notellm-train tokenize` again")
         return cache
-    tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), config.keyword_line)
+    tokenizer, eos_id = load_tokenizer(config.resolved_tokenizer(), config.keyword_line, config.folder_line)
     return ExampleCache(notes, tokenizer, eos_id, config.content_tokens)
 
 

@@ -41,6 +41,8 @@ class TrainConfig:
     content_tokens: int = option(96, "Tokens of a note's text in its prompt.")
     keyword_line: int = option(0, "Write the note's N most frequent content words on a line before its text "
                                "(engine.prompt.with_keyword_line); 0: none.")
+    folder_line: bool = option(False, "Start each note's content with its folder (engine.prompt.with_folder_line), as the "
+                               "paper's prompt gives a note's category; the export tells the engine.")
     dim: int = option(128, "Size of the note embedding (the projection head's output).")
     layers: int = option(0, "Keep only the base's first N layers (0: all); cheaper to train and run.")
     collection_batches: bool = option(False, "Draw each step's pairs from one vault (harder in-batch negatives).")

@@ -74,18 +74,16 @@ class Notes(LexicalRows):
         ).fetchone()
         return row[0] if row else None
 
-    def rename_candidates(self, ids: list[int], embedded_with: str) -> dict[str, int]:
-        """text hash -> id, among these notes, of those embedded by this embedder (a new path with the
-        same text is the same note moved)."""
-        found: dict[str, int] = {}
+    def rename_candidates(self, ids: list[int], embedded_with: str) -> list[tuple[str, str, int]]:
+        """(text hash, folder, id), in id order, of those of these notes embedded by this embedder (a new path
+        with the same text is the same note moved)."""
+        found: list[tuple[str, str, int]] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            rows = self.db.execute(
-                f"select text_hash, id from notes where id in ({marks(chunk)}) and embedded_with = ? order by id",
+            found += self.db.execute(
+                f"select text_hash, folder, id from notes where id in ({marks(chunk)}) and embedded_with = ? order by id",
                 [*chunk, embedded_with],
-            )
-            for digest, note_id in rows:
-                found.setdefault(digest, note_id)
+            ).fetchall()
         return found
 
     def embedded_ids(self, paths: list[str]) -> list[int]:
