@@ -81,6 +81,19 @@ def shipped_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def folderless_model(shipped_model, tmp_path_factory) -> Path:
+    """The shipped model without its folder line (`ModelTraits.folder_line`): for a test of what the vault's folders
+    give the ranking apart from the model reading them."""
+    from dataclasses import replace
+
+    from notellm.engine.model import model_traits
+    from notellm.training.delta import write_traits
+
+    model = shutil.copyfile(shipped_model, tmp_path_factory.mktemp("folderless") / "folderless.gguf")
+    return write_traits(model, replace(model_traits(model), folder_line=False))
+
+
+@pytest.fixture(scope="session")
 def shipped_writer(tmp_path_factory) -> Path:
     """The hashtag writer as it ships, an opt-in delta, rebuilt as Q8_0."""
     return rebuilt_model("notellm-writer", "q8_0", tmp_path_factory)

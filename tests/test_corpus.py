@@ -150,8 +150,8 @@ def test_the_tagged_protocol_hides_several_samples_one_at_a_time_and_pools_them(
     def words(topic: str, i: int) -> str:
         return f"{topic[:3]}a{chr(97 + i // 6)} {topic[:3]}b{chr(97 + i % 10)}"
 
-    notes = [{"id": f"garden/{topic} {i}.md", "title": topic.title(), "tags": [topic], "text": words(topic, i)}
-             for topic in ("baking", "algebra") for i in range(60)]
+    notes = [{"id": f"garden/{topic} {i}.md", "path": f"{topic} {i}.md", "title": topic.title(), "tags": [topic],
+              "text": words(topic, i)} for topic in ("baking", "algebra") for i in range(60)]
     data = CollectionData("garden", notes, [])
     judged = hidden_tags_protocol(data, None, {name: SUGGESTERS[name] for name in ("popular tags", "neighbour votes")})
     votes, popular = judged["neighbour votes"], judged["popular tags"]

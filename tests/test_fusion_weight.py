@@ -139,10 +139,10 @@ def filed_vault(root, pairs: int):
     return write_notes(root, notes)
 
 
-def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp_path, open_index):
+def test_a_vault_whose_links_follow_its_folders_ranks_the_notes_folder_first(tmp_path, open_index, folderless_model):
     pairs = fusion_weight.MIN_SOURCES + 2
     vault = filed_vault(tmp_path / "filed", pairs)
-    index = open_index(vault)
+    index = open_index(vault, model=folderless_model)  # a model that reads the folders' names would find partners too
     summary, chosen, weighting = reindex_and_choice(index)
     assert weighting.folder > 0 and chosen["found"][chosen["weighting"]] == chosen["links"] == pairs
     assert max(count for key, count in chosen["found"].items() if not Weighting.from_key(key).folder) < pairs // 2  # without folders: chance

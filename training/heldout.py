@@ -50,7 +50,7 @@ class CollectionData:
     """One collection ready to judge: notes with their link markup removed, and the links as queries."""
 
     name: str
-    notes: list[dict]  # {"id", "title", "text", "tags"}; text has no link markup
+    notes: list[dict]  # {"id": "<collection>/<path>", "path", "title", "text", "tags"}; text has no link markup
     links: list[tuple[int, int]]  # directed (source, target) indices into notes
     vault_tags: list[str] = field(default_factory=list)
 
