@@ -84,11 +84,16 @@ def with_keyword_line(title: str, content: str, count: int) -> str:
     return f"{line}\n\n{content}" if line else content
 
 
+def readable_folder(folder: str) -> str:
+    """A vault-relative folder as the prompt writes it: " / " between its parts."""
+    return folder.replace("/", " / ")
+
+
 def with_folder_line(content: str, folder: str) -> str:
     """The note's vault-relative folder (`engine.vault.folder_of`; '' at the vault's top, and for a search query),
-    " / " between its parts, on a line before its content: a Markdown note's nearest thing to the category that
-    NoteLLM's prompt reads."""
-    return f"{folder.replace('/', ' / ')}\n\n{content}" if folder else content
+    as `readable_folder` writes it, on a line before its content: a Markdown note's nearest thing to the category
+    that NoteLLM's prompt reads."""
+    return f"{readable_folder(folder)}\n\n{content}" if folder else content
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-
-def readable_folder(folder: str) -> str:
-    return folder.replace("/", " / ")
-
-
-def with_folder_line(text: str, folder: str) -> str:
-    return f"{readable_folder(folder)}\n\n{text}" if folder else text
+from notellm.engine.prompt import readable_folder, with_folder_line  # noqa: E402  the engine's rule, probed here
 
 
 def write_data(source: Path, out: Path) -> None:
