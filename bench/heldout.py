@@ -102,6 +102,15 @@ def cached_vectors(method: str, key: str, data, embed, batch: int = 32) -> tuple
     return vectors, seconds
 
 
+def untagged_vectors(method: str, key: str, data, embed) -> np.ndarray:
+    """The method's vectors of one collection's notes with every inline #tag cut (`training.heldout.untagged_view`):
+    what the hashtag protocols rank a hidden note's related notes by, and a model's tag head reads. Cached as
+    `cached_vectors` caches, under `<method>-untagged`."""
+    from notellm.training.heldout import untagged_view
+
+    return cached_vectors(f"{method}-untagged", key, untagged_view(data), embed)[0]
+
+
 def cached_writing(path: Path, collections, threads: int) -> dict[str, tuple[list[str], float]]:
     """{collection: (the hashtag writer's answer for each note, seconds per note)}, written once per writer file."""
     from notellm.engine.writer import HashtagWriter
@@ -252,14 +261,15 @@ def main() -> None:
         written = {name: answers for name, (answers, _) in written.items()}
     ranking = CachedRanking(args.writer, args.threads) if args.writer is not None else None
 
-    def record_protocols(name: str, cosine: dict, embeddings: dict | None = None, tag_head=None, weightings: dict | None = None) -> None:
-        """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical); a model's
-        tag head reads `embeddings`, its vectors of the notes with their inline #tags cut; `weightings`, each
-        collection's weighting of the related panel, chosen from all of its links as the engine chooses it."""
+    def record_protocols(name: str, vectors: dict, embeddings: dict | None = None, tag_head=None, weightings: dict | None = None) -> None:
+        """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical) from `vectors`,
+        the hidden notes' from `embeddings`, the method's vectors of the notes with their inline #tags cut (which a
+        model's tag head reads too); `weightings`, each collection's weighting of the related panel, chosen from all
+        of its links as the engine chooses it."""
         out = {}
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
-            per = {d.name: protocol(d, cosine[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
+            per = {d.name: protocol(d, vectors[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
                                     weighting=(weightings or {}).get(d.name, fusion_weight.DEFAULT),
                                     written=(written or {}).get(d.name),
                                     rank_words=ranking.of(d) if ranking is not None else None) for d in tagged}
@@ -289,11 +299,11 @@ def main() -> None:
             model = NoteModel(path, threads=args.threads)
             name, key = method, model_key(path, args.content_tokens)
             embed = lambda notes, m=model: m.embed_notes(prompt_notes(notes), args.content_tokens)  # noqa: E731
-        alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, cosine = {}, {}, {}, {}, {}, {}, {}, {}, {}
+        alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, shown = {}, {}, {}, {}, {}, {}, {}, {}, {}
         by_folders, folder_weights, by_engine, engine_weights, vault_weighting = {}, {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
-            cosine[data.name] = cosine_scores(vectors, list(range(len(data.notes))))
+            shown[data.name] = vectors
             scores = cosine_scores(vectors, data.sources)
             alone[data.name] = link_metrics(link_ranks(scores, data))
             fused[data.name] = link_metrics(link_ranks(fuse([scores, bm25[data.name]]), data))
@@ -309,7 +319,7 @@ def main() -> None:
             fold_ranks, chosen = weight_from_links(every_ranks, data)
             by_engine[data.name], engine_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
             if not args.links_only:
-                neighbours[data.name] = neighbour_answers(cosine[data.name], data, samples[data.name])
+                neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
         extra = {"seconds_per_note": float(np.mean(list(seconds.values())))}
         if model is not None:
@@ -324,9 +334,8 @@ def main() -> None:
         if not args.links_only:
             record_hashtags(f"{name}: neighbours' tags", neighbours)
             head = model.tag_head if model is not None else None
-            untagged = None if head is None else {
-                d.name: cached_vectors(f"{method}-untagged", key, untagged_view(d), embed)[0] for d in tagged}
-            record_protocols(f"{name} + lexical + folders + named, weighted by links", cosine, untagged, head, vault_weighting)
+            untagged = {d.name: untagged_vectors(method, key, d, embed) for d in tagged}
+            record_protocols(f"{name} + lexical + folders + named, weighted by links", shown, untagged, head, vault_weighting)
             if model is not None and args.generate_tags:
                 generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
                 record_hashtags(f"{name}: generated", generated)

@@ -82,10 +82,10 @@ def main() -> None:
     notes = []  # (collection, gold keys, {rule: answer}, {tag key: features}, spellings, engine count, links?, at the top?)
     for data in tagged_vaults(collections):
         if args.train and not args.panel:  # the model trained on these: its neighbours would be in-vault ones
-            cosine, weighting = None, fusion_weight.DEFAULT
+            vectors, untagged, weighting = None, None, fusion_weight.DEFAULT
         else:
             vectors = bench.cached_vectors("default-train" if args.train else "default", key, data, embed)[0]
-            cosine = cosine_scores(vectors, list(range(len(data.notes))))
+            untagged = bench.untagged_vectors("default-train" if args.train else "default", key, data, embed)
             link_scores = cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources)
             ranks = (engine_ranks if args.panel else weighted_ranks)(*link_scores, data)
             weighting = vault_choice(ranks, data)
@@ -95,7 +95,7 @@ def main() -> None:
             members[folder].append(i)
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-            setting = tag_setting(data, cosine, set(sample), weighting=weighting)
+            setting = tag_setting(data, vectors, set(sample), untagged, weighting=weighting)
             spelling = {tag_key(t): t for tags in setting.visible for t in tags}
             for i in sample:
                 related = list(setting.nearest[i])

@@ -28,7 +28,7 @@ from notellm.engine.hashtags import tag_key
 from notellm.engine.tag_head import TagHead
 from notellm.training.corpus import DEFAULT_CORPUS, SplitRule, extract, read_manifest, split_collections
 from notellm.training.data import Dataset
-from notellm.training.heldout import cosine_scores, pooled_untagged, read_collection, tagged_vaults, untagged_protocol
+from notellm.training.heldout import pooled_untagged, read_collection, tagged_vaults, untagged_protocol
 from notellm.training.tag_head import TagHeadConfig, head_from_vectors, vault_tag_groups
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,9 +89,9 @@ def protocol_b(collections, cached: Path, head: TagHead, model_tags: int) -> dic
     untagged = cached.with_name(cached.name.replace("default-", "default-untagged-"))
     out = defaultdict(list)
     for data in collections:
-        cosine = cosine_scores(np.load(cached / f"{data.name}.npz")["vectors"], list(range(len(data.notes))))
+        vectors = np.load(cached / f"{data.name}.npz")["vectors"]
         embeddings = np.load(untagged / f"{data.name}.npz")["vectors"]
-        for name, row in untagged_protocol(data, cosine, embeddings=embeddings, tag_head=head).items():
+        for name, row in untagged_protocol(data, vectors, embeddings=embeddings, tag_head=head).items():
             out[name].append(row)
     return {name: pooled_untagged(rows) for name, rows in out.items() if name in ("tag head", "engine")}
 

@@ -68,7 +68,7 @@ def main() -> None:
     from notellm.engine.neighbour_tags import neighbour_tags, spelled, tag_scores, vote_count
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.corpus import DEFAULT_CORPUS, extract
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, hashtag_metrics, neighbour_votes,
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, hashtag_metrics, neighbour_votes,
                                          panel_weighting, pooled_hashtags, read_collection, tag_setting, tagged_sample,
                                          tagged_vaults)
 
@@ -95,13 +95,13 @@ def main() -> None:
 
     def judged(data, method: str) -> tuple[dict[str, list[dict]], dict[str, list[int]]]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
-        cosine = None if args.lexical else cosine_scores(vectors, list(range(len(data.notes))))
+        untagged = None if args.lexical else bench.untagged_vectors(method, key, data, embed)
         weighting = fusion_weight.DEFAULT if args.lexical else panel_weighting(vectors, data)
         out = {rule: [] for rule in rules}
         counts = {rule: [0, 0, 0] for rule in rules}  # notes, tags proposed, tags right
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-            setting = tag_setting(data, cosine, set(sample), weighting=weighting)
+            setting = tag_setting(data, None if args.lexical else vectors, set(sample), untagged, weighting=weighting)
             by_note = {i: answers(setting, i) for i in sample}
             for rule in rules:
                 out[rule].append(hashtag_metrics(data, {i: (None, by_note[i][rule]) for i in sample}))

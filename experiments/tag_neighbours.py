@@ -48,7 +48,7 @@ def main() -> None:
 
     def judged(data, method: str) -> tuple[dict[str, dict[str, list[dict]]], fusion_weight.Weighting, fusion_weight.Weighting]:
         vectors = bench.cached_vectors(method, key, data, embed)[0]
-        cosine = cosine_scores(vectors, list(range(len(data.notes))))
+        untagged = bench.untagged_vectors(method, key, data, embed)
         full = panel_weighting(vectors, data)
         pair = (vault_choice(weighted_ranks(cosine_scores(vectors, data.sources), LexicalRanker().scores(data.notes, data.sources), data), data)
                 if len(data.sources) >= fusion_weight.MIN_SOURCES else fusion_weight.DEFAULT)
@@ -59,7 +59,7 @@ def main() -> None:
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
             for variant, weighting in weightings.items():
-                setting = tag_setting(data, cosine, set(sample), weighting=weighting)
+                setting = tag_setting(data, vectors, set(sample), untagged, weighting=weighting)
                 for name, suggest in suggesters.items():
                     out[variant][name].append(hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}))
         return out, pair, full

@@ -37,7 +37,7 @@ def main() -> None:
     import numpy as np
     from notellm.engine.hashtags import tag_key
     from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, neighbour_tags, tag_votes
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, tag_setting,
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, neighbour_votes, tag_setting,
                                          tagged_sample, tagged_vaults)
 
     collections = bench.validation_collections()[2]
@@ -46,10 +46,10 @@ def main() -> None:
     notes = []  # (collection, gold keys, baseline tags, {key: (near, far, naive Bayes z, name in note, spelling)})
     for data in tagged_vaults(collections):
         vectors = bench.cached_vectors("default", default_key, data, None)[0]
-        cosine = cosine_scores(vectors, list(range(len(data.notes))))
+        untagged = bench.untagged_vectors("default", default_key, data, None)
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-            setting = tag_setting(data, cosine, set(sample))
+            setting = tag_setting(data, vectors, set(sample), untagged)
             bayes, keys, spelling, vocabulary = _naive_bayes(setting, tag_key, np)
             for i in sample:
                 neighbours = [setting.visible[j] for j in setting.nearest[i]]

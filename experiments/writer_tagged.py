@@ -40,7 +40,7 @@ def main() -> None:
     from notellm.engine.hashtags import tag_key
     from notellm.engine.neighbour_tags import FALLBACK_NEIGHBOURS, NEIGHBOURS, tag_votes
     from notellm.engine.writer import HashtagWriter
-    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, cosine_scores, neighbour_votes, tag_setting,
+    from notellm.training.heldout import (HASHTAG_COUNT, HIDDEN_TAG_NOTES, neighbour_votes, tag_setting,
                                          tagged_sample, tagged_vaults)
 
     writer_path = Path(args.writer)
@@ -54,11 +54,11 @@ def main() -> None:
     notes = []  # (collection, gold keys, baseline tags, {key: (near votes, far votes, writer score, spelling)})
     for data in tagged:
         vectors = bench.cached_vectors("default", default_key, data, None)[0]
-        cosine = cosine_scores(vectors, list(range(len(data.notes))))
+        untagged = bench.untagged_vectors("default", default_key, data, None)
         popular = [tag for tag, _ in Counter(tag for note in data.notes for tag in note["tags"]).most_common(HASHTAG_COUNT)]
         for seed in range(args.seeds):
             sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-            setting = tag_setting(data, cosine, set(sample))
+            setting = tag_setting(data, vectors, set(sample), untagged)
             path = folder / f"{data.name}-{seed}.json"
             cached = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             for i in sample:

@@ -16,7 +16,7 @@ from notellm.engine.markdown import strip_links
 from notellm.training.corpus import Collection, CorpusError, SplitRule, extract, read_manifest, split_collections
 from notellm.training.evaluate import BM25Ranker
 from notellm.training.heldout import (HIDDEN_TAG_NOTES, HIDDEN_TAG_SAMPLES, SUGGESTERS, CollectionData, fuse,
-                                     hidden_tags_protocol, link_metrics, link_ranks, macro_mean, read_collection)
+                                     hidden_tags_protocol, link_metrics, link_ranks, macro_mean, read_collection, tag_setting)
 
 NOTES = {
     "Sourdough.md": "# Sourdough\n\nFeed the starter with flour and water daily. See [[Bread]].\n",
@@ -141,6 +141,20 @@ def test_judging_a_collection_with_a_known_answer(corpus, tmp_path):
     assert link_metrics(link_ranks(fuse([perfect, bm25]), data))["R@1"] >= link_metrics(link_ranks(bm25, data))["R@1"]
     assert macro_mean([{"R@1": 1.0, "R@5": 1, "R@10": 1, "R@20": 1, "R@100": 1, "MRR": 1.0},
                        {"R@1": 0.0, "R@5": 0, "R@10": 0, "R@20": 1, "R@100": 1, "MRR": 0.5}])["MRR"] == 0.75
+
+
+def test_a_hidden_notes_related_notes_are_ranked_by_its_vector_without_its_tags():
+    # As the vault shows it, "Sourdough" carries #travel inline and its vector sits beside the travel note's; without
+    # the tag, beside the bread note's. Hidden, its related notes must come from the second: its tags are the answer.
+    notes = [{"id": f"garden/{title}.md", "path": f"{title}.md", "title": title, "tags": tags, "text": text}
+             for title, tags, text in (("Sourdough", ["travel"], "starter #travel"), ("Rye", ["bread"], "flour"),
+                                       ("Lisbon", ["travel"], "tram"))]
+    data = CollectionData("garden", notes, [])
+    shown = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    untagged = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.1]])
+    assert tag_setting(data, shown, {0}, untagged).nearest[0][0] == 1
+    assert tag_setting(data, shown, set(), untagged).nearest[0][0] == 2
+    assert SUGGESTERS["neighbour votes"](tag_setting(data, shown, {0}, untagged), 0) == ["bread"]
 
 
 def test_the_tagged_protocol_hides_several_samples_one_at_a_time_and_pools_them():

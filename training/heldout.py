@@ -350,15 +350,26 @@ class TagSetting:
         return parse_topics(self.written[index], vault_tags, exclude=self.visible[index], limit=HASHTAG_COUNT)
 
 
-def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
+def hidden_cosine(vectors: np.ndarray, embeddings: np.ndarray, hidden: set[int]) -> np.ndarray:
+    """Every note against every note (one row per note), each `hidden` note by its vector in `embeddings` (its
+    text with every inline #tag cut, `untagged_view`), the others by theirs in `vectors` (as the vault shows
+    them): a hidden note's own tags must not steer which notes are its related notes, whose tags are then
+    voted on."""
+    shown = np.array(vectors, copy=True)
+    rows = sorted(hidden)
+    shown[rows] = embeddings[rows]
+    return cosine_scores(shown, list(range(len(shown))))
+
+
+def tag_setting(data: CollectionData, vectors: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
                 tag_head: TagHead | None = None, weighting: fusion_weight.Weighting = fusion_weight.DEFAULT,
                 written: list[str] | None = None, rank_words: Callable[[int, list[str]], list[str]] | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as the related panel ranks them (`panel_neighbours`) at `weighting`, the
-    vault's own (`engine.fusion_weight`), from `cosine` (one row per note, every note against every note) when a
-    model is judged, else by the engine's lexical match over that text alone. Those vectors are the link
-    evaluation's, made before the tags were cut; `embeddings`, the ones the model's `tag_head` reads, are of the
-    text with every inline #tag cut (`untagged_view`). `written` is the hashtag writer's answer for each note,
+    vault's own (`engine.fusion_weight`), from the model's cosine when a model is judged (`vectors`, the link
+    evaluation's, one row per note, with `embeddings` for the hidden notes: `hidden_cosine`), else by the
+    engine's lexical match over that text alone. `embeddings`, of each note's text with every inline #tag cut
+    (`untagged_view`), are also what the model's `tag_head` reads. `written` is the hashtag writer's answer for each note,
     also of its text with every inline #tag cut; `rank_words(note, words)` its order of a note's candidate words
     (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
@@ -370,7 +381,7 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
         linked[source].add(target)
         linked[target].add(source)
     folders = note_folders(data)
-    if cosine is None:
+    if vectors is None:
         scores = np.zeros((len(rows), len(rows)))
         for note_id, row in enumerate(rows):
             for other, score in index.related(row.split(), len(rows)):
@@ -378,7 +389,10 @@ def tag_setting(data: CollectionData, cosine: np.ndarray | None, hidden: set[int
         np.fill_diagonal(scores, -np.inf)
         nearest = [list(order) for order in np.argsort(-scores, axis=1, kind="stable")[:, :FALLBACK_NEIGHBOURS]]
     else:
-        nearest = panel_neighbours(data, cosine, [row.split() for row in rows], index, weighting, linked, folders)
+        if embeddings is None:
+            raise ValueError("a model's hidden notes need their vectors without their tags (`embeddings`)")
+        nearest = panel_neighbours(data, hidden_cosine(vectors, embeddings, hidden), [row.split() for row in rows], index,
+                                   weighting, linked, folders)
     members = defaultdict(list)
     for i, folder in enumerate(folders):
         members[folder].append(i)
@@ -486,7 +500,7 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
     return [d for d in collections if sum(bool(note["tags"]) for note in d.notes) >= TAGGED_VAULT_NOTES]
 
 
-def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
+def hidden_tags_protocol(data: CollectionData, vectors: np.ndarray | None, suggesters: dict = SUGGESTERS,
                          embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
                          weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
                          rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
@@ -496,21 +510,21 @@ def hidden_tags_protocol(data: CollectionData, cosine: np.ndarray | None, sugges
     per_sample: dict[str, list[dict]] = defaultdict(list)
     for seed in range(HIDDEN_TAG_SAMPLES):
         sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-        setting = tag_setting(data, cosine, set(sample), embeddings, tag_head, weighting, written, rank_words)
+        setting = tag_setting(data, vectors, set(sample), embeddings, tag_head, weighting, written, rank_words)
         for name, suggest in suggesters.items():
             if judged_here(name, setting):
                 per_sample[name].append(hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}))
     return {name: {**pooled_hashtags(rows), "samples": len(rows), "examples": rows[0]["examples"]} for name, rows in per_sample.items()}
 
 
-def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggesters: dict = SUGGESTERS,
+def untagged_protocol(data: CollectionData, vectors: np.ndarray | None, suggesters: dict = SUGGESTERS,
                       embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
                       weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
                       rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, cosine, set(range(len(data.notes))), embeddings, tag_head, weighting, written, rank_words)
+    setting = tag_setting(data, vectors, set(range(len(data.notes))), embeddings, tag_head, weighting, written, rank_words)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():
@@ -520,7 +534,8 @@ def untagged_protocol(data: CollectionData, cosine: np.ndarray | None, suggester
             continue
         answers = [suggest(setting, i)[:HASHTAG_COUNT] for i in range(len(data.notes))]
         proposed = Counter(tag_key(tag) for tags in answers for tag in set(tags))
-        top, top_count = proposed.most_common(1)[0] if proposed else ("", 0)
+        top = min(proposed, key=lambda key: (-proposed[key], key), default="")  # a tie by the key, as a set's order varies
+        top_count = proposed[top] if top else 0
         judged = [(tags, own) for tags, own in zip(answers, gold) if own and tags]
         results[name] = {
             "notes": len(answers),
