@@ -122,6 +122,20 @@ def test_a_note_moved_to_another_folder_is_read_again_with_its_folder(garden, op
     assert np.allclose(moved, index.model.embed_notes([note.prompt_fields], 48)[0], atol=1e-5)  # read in its new folder
 
 
+def test_of_many_removed_notes_with_one_text_the_move_keeps_the_first_by_id(tmp_path):
+    """A new path with a removed note's text is that note moved; of several removed notes with equal texts, the first
+    by id (`Store.rename_candidates`), however many were removed (the store reads them 500 at a time)."""
+    from notellm.engine.store import NoteContent, Store
+
+    content = NoteContent(title="Copy", folder="", mtime_ns=1, size=1, content_hash="h", text_hash="same", tags=[],
+                          aliases=[], category=None, links=[], warning=None)
+    with Store(tmp_path / "index.db") as store:
+        with store.transaction():
+            ids = [store.store_embedding(f"copy {i}.md", content, np.ones(4, dtype=np.float32), "model") for i in range(1200)]
+        rows = store.rename_candidates(list(reversed(ids)), "model")
+    assert [note_id for _, _, note_id in rows] == sorted(ids)
+
+
 def test_a_model_that_starts_reading_folders_embeds_the_vault_again(garden, open_index, shipped_model, tmp_path):
     """A model file given the folder line (`notellm-train folder-line`) in place, as an upgrade of the default does,
     makes other vectors: the index embeds every note once more instead of mixing the two."""

@@ -84,7 +84,7 @@ class Notes(LexicalRows):
                 f"select text_hash, folder, id from notes where id in ({marks(chunk)}) and embedded_with = ? order by id",
                 [*chunk, embedded_with],
             ).fetchall()
-        return found
+        return sorted(found, key=lambda row: row[2])  # id order across the chunks too
 
     def embedded_ids(self, paths: list[str]) -> list[int]:
         """The ids of the notes at these paths that have a vector."""
