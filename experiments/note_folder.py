@@ -43,6 +43,35 @@ def write_data(source: Path, out: Path) -> None:
     print(f"{sum(bool(folder_of(n['path'])) for n in data.notes.values())} of {len(notes)} notes in a folder; wrote {out}")
 
 
+def print_prompt_table(collections, languages: dict[str, str], labels, vectors_of, added: str) -> None:
+    """A Markdown row per prompt variant (`labels`; `vectors_of(label, data)` its vectors of a collection): macro R@10
+    alone, fused with the lexical match weighted by the vault's links, and in the app's ranking, that ranking's gain
+    over the same reader's first variant (MiniLM's rows over "MiniLM", the others over the first) with a paired
+    bootstrap interval, and each collection's alone / app's. `added` names what the variants add to the prompt."""
+    from notellm.training.evaluate import LexicalRanker
+    from notellm.training.heldout import app_ranks, cosine_scores, link_metrics, link_ranks, macro_mean, weight_from_links, weighted_ranks
+    from note_chunks import paired_interval  # experiments/, beside this script
+
+    lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
+    print(f"| prompt | alone | fused, weighted by links | the app's ranking | the app's, less the same reader's without "
+          f"{added} (95% interval) | " + " | ".join(d.name.split("__")[0] + f" ({languages[d.name]})" for d in collections) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(collections))
+    controls = {}
+    for label in labels:
+        alone, fused, app = {}, {}, {}
+        for data in collections:
+            scores = cosine_scores(vectors_of(label, data), data.sources)
+            alone[data.name] = link_ranks(scores, data)
+            fused[data.name] = weight_from_links(weighted_ranks(scores, lexical[data.name], data), data)[0]
+            app[data.name] = app_ranks(scores, lexical[data.name], data)
+        control = controls.setdefault("MiniLM" if label.startswith("MiniLM") else "NoteLLM", app)
+        macro = [macro_mean([link_metrics(r) for r in rows.values()])["R@10"] for rows in (alone, fused, app)]
+        gain = macro[2] - macro_mean([link_metrics(r) for r in control.values()])["R@10"]
+        low, high = paired_interval(app, control)
+        cells = " | ".join(f"{link_metrics(alone[d.name])['R@10']:.3f} / {link_metrics(app[d.name])['R@10']:.3f}" for d in collections)
+        print(f"| {label} | " + " | ".join(f"{m:.3f}" for m in macro) + f" | {gain:+.3f} ({low:+.3f} to {high:+.3f}) | {cells} |", flush=True)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--data"]:
         write_data(Path(sys.argv[2]), Path(sys.argv[3]))
@@ -51,10 +80,8 @@ def main() -> None:
 
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.evaluate import LexicalRanker, minilm_ranker
-    from notellm.training.heldout import (app_ranks, cosine_scores, link_metrics, link_ranks, macro_mean, note_folders,
-                                          weight_from_links, weighted_ranks)
-    from note_chunks import paired_interval  # experiments/, beside this script
+    from notellm.training.evaluate import minilm_ranker
+    from notellm.training.heldout import note_folders
 
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
     _, split, collections = bench.validation_collections()
@@ -62,7 +89,6 @@ def main() -> None:
     folder_of_note = {note["id"]: folder for d in collections for note, folder in zip(d.notes, note_folders(d))}
     for d in collections:
         print(f"  {d.name}: {sum(bool(folder_of_note[n['id']]) for n in d.notes)} of {len(d.notes)} notes in a folder", flush=True)
-    lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
     model = NoteModel(model_path, threads=2)
     key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
     minilm = minilm_ranker()
@@ -88,23 +114,7 @@ def main() -> None:
         embed = lambda notes: model.embed_notes([prompt(n, folder_of_note[n["id"]]) for n in notes], DEFAULT_CONTENT_TOKENS)
         return bench.cached_vectors(method, key, data, embed)[0]
 
-    print("| prompt | alone | fused, weighted by links | the app's ranking | the app's, less the same reader's without "
-          "the folder (95% interval) | " + " | ".join(d.name.split("__")[0] + f" ({languages[d.name]})" for d in collections) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(collections))
-    controls = {}
-    for label in variants:
-        alone, fused, app = {}, {}, {}
-        for data in collections:
-            scores = cosine_scores(vectors_of(label, data), data.sources)
-            alone[data.name] = link_ranks(scores, data)
-            fused[data.name] = weight_from_links(weighted_ranks(scores, lexical[data.name], data), data)[0]
-            app[data.name] = app_ranks(scores, lexical[data.name], data)
-        control = controls.setdefault("MiniLM" if label.startswith("MiniLM") else "NoteLLM", app)
-        macro = [macro_mean([link_metrics(r) for r in rows.values()])["R@10"] for rows in (alone, fused, app)]
-        gain = macro[2] - macro_mean([link_metrics(r) for r in control.values()])["R@10"]
-        low, high = paired_interval(app, control)
-        cells = " | ".join(f"{link_metrics(alone[d.name])['R@10']:.3f} / {link_metrics(app[d.name])['R@10']:.3f}" for d in collections)
-        print(f"| {label} | " + " | ".join(f"{m:.3f}" for m in macro) + f" | {gain:+.3f} ({low:+.3f} to {high:+.3f}) | {cells} |", flush=True)
+    print_prompt_table(collections, languages, variants, vectors_of, "the folder")
     model.close()
 
 

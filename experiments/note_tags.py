@@ -43,16 +43,14 @@ def main() -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.engine.vault import folder_of
-    from notellm.training.evaluate import LexicalRanker, minilm_ranker
-    from notellm.training.heldout import app_ranks, cosine_scores, link_metrics, link_ranks, macro_mean, weight_from_links, weighted_ranks
-    from note_chunks import paired_interval  # experiments/, beside this script
+    from notellm.training.evaluate import minilm_ranker
+    from note_folder import print_prompt_table  # experiments/, beside this script
 
     model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "models" / "notellm-default.gguf"
     _, split, collections = bench.validation_collections()
     languages = {c.name: c.main_language for c in split.validation}
     for d in collections:
         print(f"  {d.name}: {sum(bool(n['tags']) for n in d.notes)} of {len(d.notes)} notes tagged", flush=True)
-    lexical = {d.name: LexicalRanker().scores(d.notes, d.sources) for d in collections}
     model = NoteModel(model_path, threads=2)
     key = bench.model_key(model_path, DEFAULT_CONTENT_TOKENS)
     minilm = minilm_ranker()
@@ -72,23 +70,7 @@ def main() -> None:
         embed = lambda notes: model.embed_notes([(n["title"], text(n), folder_of(n["path"])) for n in notes], DEFAULT_CONTENT_TOKENS)  # noqa: E731
         return bench.cached_vectors(method, key, data, embed)[0]
 
-    print("| prompt | alone | fused, weighted by links | the app's ranking | the app's, less the same reader's without "
-          "the tags (95% interval) | " + " | ".join(d.name.split("__")[0] + f" ({languages[d.name]})" for d in collections) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(collections))
-    controls = {}
-    for label in texts:
-        alone, fused, app = {}, {}, {}
-        for data in collections:
-            scores = cosine_scores(vectors_of(label, data), data.sources)
-            alone[data.name] = link_ranks(scores, data)
-            fused[data.name] = weight_from_links(weighted_ranks(scores, lexical[data.name], data), data)[0]
-            app[data.name] = app_ranks(scores, lexical[data.name], data)
-        control = controls.setdefault("MiniLM" if label.startswith("MiniLM") else "NoteLLM", app)
-        macro = [macro_mean([link_metrics(r) for r in rows.values()])["R@10"] for rows in (alone, fused, app)]
-        gain = macro[2] - macro_mean([link_metrics(r) for r in control.values()])["R@10"]
-        low, high = paired_interval(app, control)
-        cells = " | ".join(f"{link_metrics(alone[d.name])['R@10']:.3f} / {link_metrics(app[d.name])['R@10']:.3f}" for d in collections)
-        print(f"| {label} | " + " | ".join(f"{m:.3f}" for m in macro) + f" | {gain:+.3f} ({low:+.3f} to {high:+.3f}) | {cells} |", flush=True)
+    print_prompt_table(collections, languages, texts, vectors_of, "the tags")
     model.close()
 
 
