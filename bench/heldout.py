@@ -189,7 +189,7 @@ def main() -> None:
     from notellm.training.evaluate import BM25Ranker, LexicalRanker, encoder_ranker, prompt_notes
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
-                                         tagged_sample, tagged_vaults, untagged_protocol, untagged_view, written_answers,
+                                         tagged_sample, tagged_vaults, untagged_protocol,
                                          engine_ranks, vault_choice, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
