@@ -136,7 +136,7 @@ def test_of_many_removed_notes_with_one_text_the_move_keeps_the_first_by_id(tmp_
     assert [note_id for _, _, note_id in rows] == sorted(ids)
 
 
-def test_a_model_that_starts_reading_folders_embeds_the_vault_again(garden, open_index, shipped_model, tmp_path):
+def test_a_model_that_starts_reading_folders_embeds_the_vault_again(garden, open_index, folderless_model, tmp_path):
     """A model file given the folder line (`notellm-train folder-line`) in place, as an upgrade of the default does,
     makes other vectors: the index embeds every note once more instead of mixing the two."""
     from dataclasses import replace
@@ -145,8 +145,7 @@ def test_a_model_that_starts_reading_folders_embeds_the_vault_again(garden, open
     from notellm.engine.model import model_traits
     from notellm.training.delta import write_traits
 
-    model = shutil.copy(shipped_model, tmp_path / "model.gguf")
-    write_traits(model, replace(model_traits(model), folder_line=False))
+    model = shutil.copy(folderless_model, tmp_path / "model.gguf")  # a copy: the fixture is shared
     index = open_index(garden, model=model)
     assert index.reindex().embedded == 6 and not index.embedder_id.endswith(":folder:t48")
     index.close()
