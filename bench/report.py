@@ -137,6 +137,10 @@ HELDOUT_LABELS = {
     "linkless-s1": "`linkless-s1`: `linkless-s0` with training seed 1; its control is `label-control-s1`",
     "linkless-cont-s1": "`linkless-cont-s1`: as `cpu-control-s1` (the default continued 300 steps × 16 pairs, seed 1), "
                         "on the notes with their links cut (`experiments/linkless_notes.py`)",
+    "fcont-folder": "`fcont-folder`: the default continued 300 steps × 16 pairs as `cpu-control-s1` (seed 1), each note "
+                    "read with its folder line in training too (`--folder-line`)",
+    "fcont-control": "`fcont-control`: its control, the same continuation of the default without the folder line "
+                     "(from `default-no-folder`), then reading the line zero-shot as the shipped default does",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
