@@ -141,6 +141,8 @@ HELDOUT_LABELS = {
                     "read with its folder line in training too (`--folder-line`)",
     "fcont-control": "`fcont-control`: its control, the same continuation of the default without the folder line "
                      "(from `default-no-folder`), then reading the line zero-shot as the shipped default does",
+    "fcont-grown8": "`fcont-grown8`: the default grown to 8 blocks (`experiments/grow_blocks.py`), continued as `fcont-folder` "
+                    "(its control), with the folder line",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
