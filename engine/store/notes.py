@@ -81,10 +81,10 @@ class Notes(LexicalRows):
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             found += self.db.execute(
-                f"select text_hash, folder, id from notes where id in ({marks(chunk)}) and embedded_with = ? order by id",
+                f"select text_hash, folder, id from notes where id in ({marks(chunk)}) and embedded_with = ?",
                 [*chunk, embedded_with],
             ).fetchall()
-        return sorted(found, key=lambda row: row[2])  # id order across the chunks too
+        return sorted(found, key=lambda row: row[2])
 
     def embedded_ids(self, paths: list[str]) -> list[int]:
         """The ids of the notes at these paths that have a vector."""
