@@ -143,6 +143,8 @@ HELDOUT_LABELS = {
                      "(from `default-no-folder`), then reading the line zero-shot as the shipped default does",
     "fcont-grown8": "`fcont-grown8`: the default grown to 8 blocks (`experiments/grow_blocks.py`), continued as `fcont-folder` "
                     "(its control), with the folder line",
+    "hn-cont": "`hn-cont`: `fcont-control` (its control) with one mined hard negative a pair (`--hard-negatives 1`), "
+               "the same 300 steps × 16 pairs and seed",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
