@@ -4,8 +4,8 @@ with both (alternatives, such as `status/writing` and `status/completed`, or `cs
     .venv/bin/python experiments/exclusive_tags.py [--seeds 3]
 
 `engine.neighbour_tags` proposes up to three tags by one score. Some vaults tag by facets whose values exclude each
-other: a note has one status, one course. Where the first tag and a later one are each carried by at least
-`--min-carriers` notes of the evidence and never by the same note, the later one is likely wrong. Evidence: the
+other: a note has one status, one course. Where the first tag and a later one are each carried by at least M
+(2, 3 or 5) notes of the evidence and never by the same note, the later one is likely wrong. Evidence: the
 vault's notes with visible tags (`vault`), or only the tag lists the rule already reads (the related notes', the
 linked notes' and the folder's: `local`). For each rule, protocol (a) as `experiments/folder_votes.py` runs it:
 related notes as the app's panel ranks them, seeded samples of 50 hidden notes pooled, on the tagged training
