@@ -145,6 +145,9 @@ HELDOUT_LABELS = {
                     "(its control), with the folder line",
     "hn-cont": "`hn-cont`: `fcont-control` (its control) with one mined hard negative a pair (`--hard-negatives 1`), "
                "the same 300 steps × 16 pairs and seed",
+    "dim576-s0": "`dim576-s0`: as `crop-control` (a fresh cut, 150 steps × 16 pairs, seed 0; its control) with a 576-d "
+                 "embedding (`--dim 576`, the hidden size) instead of 128",
+    "dim576-s1": "`dim576-s1`: as `dim576-s0` with training seed 1; its control is `label-control-s1`",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
