@@ -148,6 +148,8 @@ HELDOUT_LABELS = {
     "dim576-s0": "`dim576-s0`: as `crop-control` (a fresh cut, 150 steps × 16 pairs, seed 0; its control) with a 576-d "
                  "embedding (`--dim 576`, the hidden size) instead of 128",
     "dim576-s1": "`dim576-s1`: as `dim576-s0` with training seed 1; its control is `label-control-s1`",
+    "head-refit": "`head-refit`: the shipped default with its projection head refitted alone on its frozen hidden states "
+                  "(`experiments/head_refit.py`: 8,000 steps, every note of a training collection a negative; no tag head)",
 }
 # The chart shows the baselines, the previous default and the default, each alone and fused with lexical.
 CHART_METHODS = ("BM25", "lexical", "MiniLM", "MiniLM + lexical", "l6b", "l6b + lexical", "default", "default + lexical",
