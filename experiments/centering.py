@@ -44,6 +44,7 @@ def views(vectors: np.ndarray, corpus_mean: np.ndarray | None) -> dict[str, np.n
 
 def main() -> None:
     import heldout as bench
+    from tables import print_recall_table
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import cosine_scores, link_metrics, link_ranks
@@ -61,10 +62,8 @@ def main() -> None:
             for view, ranked in views(vectors, mean).items():
                 ranks = link_ranks(cosine_scores(unit(ranked), data.sources), data)
                 rows.setdefault(view, []).append(link_metrics(ranks)["R@10"])
-        print(f"\n{method} alone, R@10\n\n| vectors | macro | " + " | ".join(names) + " |")
-        print("|---|---|" + "---|" * len(names))
-        for view, scores in rows.items():
-            print(f"| {view} | {np.mean(scores):.3f} | " + " | ".join(f"{score:.3f}" for score in scores) + " |")
+        print(f"\n{method} alone, R@10")
+        print_recall_table("vectors", names, rows)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ def main() -> None:
     import torch
 
     import heldout as bench
+    from tables import print_recall_table
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks
@@ -100,11 +101,8 @@ def main() -> None:
             rows[name].append(link_metrics(link_ranks(scores, data))["R@10"])
             app[name].append(link_metrics(app_ranks(scores, lexical, data))["R@10"])
         print(data.name, {name: (round(values[-1], 3), round(app[name][-1], 3)) for name, values in rows.items()}, flush=True)
-    for title, table in (("alone", rows), ("in the app's ranking", app)):
-        print(f"\n| vectors | macro R@10 {title} | " + " | ".join(names) + " |")
-        print("|---|---|" + "---|" * len(names))
-        for name, scores in table.items():
-            print(f"| {name} | {np.mean(scores):.3f} | " + " | ".join(f"{score:.3f}" for score in scores) + " |")
+    print_recall_table("vectors, R@10 alone", names, rows)
+    print_recall_table("vectors, R@10 in the app's ranking", names, app)
 
 
 if __name__ == "__main__":
