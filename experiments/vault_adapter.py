@@ -7,18 +7,18 @@ collection (`head_refit.py`), but it learnt those collections' held-back links w
 links can do that for the vault alone, as they already choose its fusion weights: a linear map W (identity at
 first) over the vectors the index stores, fitted on the vault's links with every other note of the vault a negative,
 applied to every vector before the cosine. Over the vectors `bench/heldout.py` cached for the default (or, with
-`--minilm`, for MiniLM, its map 384 x 384), each validation
-collection's link sources are cut into five seeded folds as the fusion weight's are (`training.heldout`): each
-fold's links are ranked with the map its other four folds' links fitted, so no link is scored by a map that saw it.
-The folds are those by which the links choose the app's weighting (`training.heldout.weight_from_links`), so in the
-app's ranking a fold's links meet a map and a weighting that the other folds chose. Macro Recall@10 alone and in the
-app's ranking, per setting (steps, learning rate, pull toward the identity), against the vectors as they are.
+`--minilm`, for MiniLM, its map 384 x 384), each validation collection's link sources are cut into the five folds by
+which its links choose the app's weighting (`training.heldout.weight_from_links`): a fold's links are ranked with
+the map its other four folds' links fitted, and in the app's ranking at the weighting those folds chose, so no link
+is scored by a map or a weighting that saw it. Macro Recall@10 alone and in the app's ranking, per setting (steps,
+learning rate, pull toward the identity), against the vectors as they are.
 """
 
 from __future__ import annotations
 
 import random
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -34,45 +34,51 @@ SETTINGS = [  # (steps, learning rate, pull toward the identity)
 
 
 def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: float, pull: float,
-            scale: float = 20.0) -> np.ndarray:
+                  scale: float = 20.0, batch: int = 1024, seed: int = 0) -> np.ndarray:
     """W (d x d) so that each pair's first note ranks its partner first among every other note of the vault, the
-    first note's other partners aside; pairs count both ways."""
-    import torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(0)
-    x = torch.tensor(vectors, dtype=torch.float32)
+    first note's other partners aside; pairs count both ways. NumPy alone, as the engine could run it (no torch):
+    Adam over the softmax cross-entropy, its gradient written out (it agrees with torch's autograd to 1e-6 over
+    the first ten steps); each step over at most `batch` of the pairs, all of them for a vault of fewer links."""
+    x = vectors.astype(np.float64)
     both = np.array(pairs + [(b, a) for a, b in pairs], dtype=np.int64)
     partners = defaultdict(set)
     for a, b in both:
         partners[a].add(b)
-    mask = torch.zeros((len(both), len(vectors)), dtype=torch.bool)
-    for row, (a, b) in enumerate(both):
-        mask[row, [a, *(p for p in partners[a] if p != b)]] = True
-    identity = torch.eye(x.shape[1])
-    weights = torch.nn.Parameter(identity.clone())
-    optimiser = torch.optim.Adam([weights], lr=lr)
-    anchors, targets = torch.tensor(both[:, 0]), torch.tensor(both[:, 1])
-    for _ in range(steps):
-        mapped = F.normalize(x @ weights, dim=-1)
-        logits = (scale * mapped[anchors] @ mapped.T).masked_fill(mask, -torch.inf)
-        loss = F.cross_entropy(logits, targets) + pull * (weights - identity).pow(2).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return weights.detach().numpy()
+    masked = [np.array([a, *(p for p in partners[a] if p != b)]) for a, b in both]
+    identity = np.eye(x.shape[1])
+    weights, first, second = identity.copy(), np.zeros_like(identity), np.zeros_like(identity)
+    rng = np.random.default_rng(seed)
+    for step in range(1, steps + 1):
+        rows = np.arange(len(both)) if len(both) <= batch else rng.choice(len(both), batch, replace=False)
+        anchors, targets = both[rows, 0], both[rows, 1]
+        mapped = x @ weights
+        length = np.linalg.norm(mapped, axis=1, keepdims=True)
+        unit = mapped / length
+        logits = scale * unit[anchors] @ unit.T
+        for row, kept_out in zip(range(len(rows)), (masked[r] for r in rows)):
+            logits[row, kept_out] = -np.inf
+        logits -= logits.max(axis=1, keepdims=True)
+        softmax = np.exp(logits)
+        softmax /= softmax.sum(axis=1, keepdims=True)
+        softmax[np.arange(len(rows)), targets] -= 1.0
+        softmax *= scale / len(rows)  # d loss / d (unit[a] . unit[j])
+        d_unit = softmax.T @ unit[anchors]
+        np.add.at(d_unit, anchors, softmax @ unit)
+        d_mapped = (d_unit - unit * np.sum(unit * d_unit, axis=1, keepdims=True)) / length
+        gradient = x.T @ d_mapped + 2.0 * pull * (weights - identity)
+        first = 0.9 * first + 0.1 * gradient
+        second = 0.999 * second + 0.001 * gradient ** 2
+        weights -= lr * (first / (1 - 0.9 ** step)) / (np.sqrt(second / (1 - 0.999 ** step)) + 1e-8)
+    return weights.astype(np.float32)
 
 
 def main() -> None:
-    import torch
-
     import heldout as bench
     from tables import print_recall_table
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks
 
-    torch.set_num_threads(2)
     if "--minilm" in sys.argv[1:]:
         folder = "minilm-minilm"
     else:
@@ -82,6 +88,7 @@ def main() -> None:
     rows: dict[str, list[float]] = defaultdict(list)
     app: dict[str, list[float]] = defaultdict(list)
     for data in validation:
+        started = time.time()
         vectors = np.load(bench.CACHE / folder / f"{data.name}.npz")["vectors"].astype(np.float32)
         lexical = LexicalRanker().scores(data.notes, data.sources)
         scores = cosine_scores(vectors, data.sources)
@@ -100,7 +107,7 @@ def main() -> None:
             name = f"mapped: {steps} steps, lr {lr:g}, pull {pull:g}"
             rows[name].append(link_metrics(link_ranks(scores, data))["R@10"])
             app[name].append(link_metrics(app_ranks(scores, lexical, data))["R@10"])
-        print(data.name, {name: (round(values[-1], 3), round(app[name][-1], 3)) for name, values in rows.items()}, flush=True)
+        print(data.name, f"{time.time() - started:.0f} s", {name: (round(values[-1], 3), round(app[name][-1], 3)) for name, values in rows.items()}, flush=True)
     print_recall_table("vectors, R@10 alone", names, rows)
     print_recall_table("vectors, R@10 in the app's ranking", names, app)
 
