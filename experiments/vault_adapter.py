@@ -1,6 +1,6 @@
 """Whether a vault's own links can adapt the shipped model's vectors to it: a 128 x 128 linear map, fitted in seconds.
 
-    .venv/bin/python experiments/vault_adapter.py [--minilm]
+    .venv/bin/python experiments/vault_adapter.py [--minilm | --training]
 
 The shipped head refitted on the training collections learnt their links and nothing that carried to a new
 collection (`head_refit.py`), but it learnt those collections' held-back links well (+6.4 points). A vault's own
@@ -11,7 +11,9 @@ applied to every vector before the cosine. Over the vectors `bench/heldout.py` c
 which its links choose the app's weighting (`training.heldout.weight_from_links`): a fold's links are ranked with
 the map its other four folds' links fitted, and in the app's ranking at the weighting those folds chose, so no link
 is scored by a map or a weighting that saw it. Macro Recall@10 alone and in the app's ranking, per setting (steps,
-learning rate, pull toward the identity), against the vectors as they are.
+learning rate, pull toward the identity), against the vectors as they are. `--training` scores the default on the
+training collections `bench/heldout.py` cached for the hashtag screens instead (the model trained on their links,
+so the scores are in-vault), where the settings can be chosen away from the validation collections.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: f
     first note's other partners aside; pairs count both ways. NumPy alone, as the engine could run it (no torch):
     Adam over the softmax cross-entropy, its gradient written out (it agrees with torch's autograd to 1e-6 over
     the first ten steps); each step over at most `batch` of the pairs, all of them for a vault of fewer links."""
+    if not pairs:
+        return np.eye(vectors.shape[1], dtype=np.float32)
     x = vectors.astype(np.float64)
     both = np.array(pairs + [(b, a) for a, b in pairs], dtype=np.int64)
     partners = defaultdict(set)
@@ -79,15 +83,21 @@ def main() -> None:
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks
 
-    if "--minilm" in sys.argv[1:]:
-        folder = "minilm-minilm"
+    key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
+    if "--training" in sys.argv[1:]:  # where the settings can be chosen away from the validation collections
+        from notellm.training.corpus import DEFAULT_CORPUS, extract
+        from notellm.training.heldout import read_collection
+
+        folder = f"default-train-{key}"
+        collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
+                      for c in bench.small_training_collections(10**9, 0) if (bench.CACHE / folder / f"{c.name}.npz").exists()]
     else:
-        folder = f"default-{bench.model_key(REPO / 'assets' / 'models' / 'notellm-default.gguf', DEFAULT_CONTENT_TOKENS)}"
-    _, _, validation = bench.validation_collections()
-    names = [data.name.split("__")[0] for data in validation]
+        folder = "minilm-minilm" if "--minilm" in sys.argv[1:] else f"default-{key}"
+        _, _, collections = bench.validation_collections()
+    names = [data.name.split("__")[0] for data in collections]
     rows: dict[str, list[float]] = defaultdict(list)
     app: dict[str, list[float]] = defaultdict(list)
-    for data in validation:
+    for data in collections:
         started = time.time()
         vectors = np.load(bench.CACHE / folder / f"{data.name}.npz")["vectors"].astype(np.float32)
         lexical = LexicalRanker().scores(data.notes, data.sources)
