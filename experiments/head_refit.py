@@ -8,16 +8,17 @@ The head (576 hidden values to the 128 of the embedding) was trained with the Lo
 the 58 training collections many times over, with in-batch negatives of one collection thousands strong, in
 minutes on the CPU. `cache` embeds every note of a training pair as the default reads it (title, folder line, the
 first 128 content tokens) with the head left off, one file per collection under .cache/head_refit (collections in a
-seeded order, so a stopped run leaves whole collections). `fit` starts from the shipped head, trains it with the
-GCL loss (symmetric InfoNCE, the training's temperature) on the cached collections' pairs, one collection a
-batch, and writes a copy of the default GGUF with the refitted head (its tag head dropped: it lives in the old
+seeded order, so a stopped run leaves whole collections). `fit` starts from the shipped head and trains it alone on
+the cached collections' pairs, one collection a step, against every note of the collection (`--negatives
+collection`) or the batch's other notes (`batch`: GCL, the training's symmetric InfoNCE), the temperature learnt;
+it keeps the step that scores best on the links (or, with `--dev-collections`, the whole collections) it holds
+back, and writes a copy of the default GGUF with the refitted head (its tag head dropped: it lives in the old
 head's space). Score that copy with `bench/heldout.py --methods "" --gguf head-refit=runs/head-refit.gguf`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -34,11 +35,11 @@ CONTENT_TOKENS = 128
 
 def training_pairs(data: Path) -> dict[str, list[tuple[str, str]]]:
     """{collection: its (a, b) note ids}, from a prepared data folder's train_pairs.jsonl."""
+    from notellm.training.data import read_jsonl
+
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    with open(data / "train_pairs.jsonl", encoding="utf-8") as rows:
-        for line in rows:
-            row = json.loads(line)
-            pairs[row["a"].split("/", 1)[0]].append((row["a"], row["b"]))
+    for row in read_jsonl(data / "train_pairs.jsonl"):
+        pairs[row["a"].split("/", 1)[0]].append((row["a"], row["b"]))
     return pairs
 
 
@@ -46,14 +47,10 @@ def cache(args) -> None:
     from notellm.engine.model import NoteModel
     from notellm.engine.vault import folder_of
 
+    from notellm.training.data import read_jsonl
+
     pairs = training_pairs(args.data)
-    wanted = {note for rows in pairs.values() for pair in rows for note in pair}
-    notes = {}
-    with open(args.data / "notes.jsonl", encoding="utf-8") as rows:
-        for line in rows:
-            row = json.loads(line)
-            if row["id"] in wanted:
-                notes[row["id"]] = row
+    notes = {row["id"]: row for row in read_jsonl(args.data / "notes.jsonl")}
     model = NoteModel(args.model, threads=args.threads)
     model.projection, model.dimensions = None, model.hidden_size  # the hidden state, before the head
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -149,7 +146,6 @@ def fit(args) -> None:
     head = torch.nn.Parameter(torch.tensor(shipped))
     loss_fn = SymmetricInfoNCELoss(init_log_scale=args.log_scale)
     optimiser = torch.optim.AdamW([head, loss_fn.log_scale], lr=args.lr, weight_decay=0.0)
-    anchor = torch.tensor(shipped)
     weights = np.array([len(t[2]) for t in train], dtype=np.float64) ** args.collection_power
     weights /= weights.sum()
     rng = np.random.default_rng(args.seed)
@@ -159,17 +155,16 @@ def fit(args) -> None:
         pick = rng.choice(len(train), p=weights)
         _, _, rows, _ = train[pick]
         rows = rows[rng.choice(len(rows), size=min(args.batch, len(rows)), replace=False)]
-        projected = F.normalize(tensors[pick] @ head.T, dim=-1) if args.negatives == "collection" else None
-        if projected is None:
+        if args.negatives == "batch":
             anchors = F.normalize(tensors[pick][rows[:, 0]] @ head.T, dim=-1)
             positives = F.normalize(tensors[pick][rows[:, 1]] @ head.T, dim=-1)
             loss = loss_fn(anchors, positives)
-        else:  # every note of the collection a candidate for each anchor, its other partners aside
+        else:  # every note of the collection a candidate for each anchor
+            projected = F.normalize(tensors[pick] @ head.T, dim=-1)
             scale = torch.exp(loss_fn.log_scale.clamp(max=loss_fn.max_log_scale))
             logits = scale * projected[rows[:, 0]] @ projected.T
             logits[torch.arange(len(rows)), torch.tensor(rows[:, 0])] = -torch.inf
             loss = F.cross_entropy(logits, torch.tensor(rows[:, 1]))
-        loss = loss + args.anchor_decay * (head - anchor).pow(2).sum()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -217,7 +212,6 @@ def main() -> None:
                       help="the batch's other notes (GCL), or every note of the collection")
     step.add_argument("--lr", type=float, default=1e-4)
     step.add_argument("--log-scale", type=float, default=3.0)
-    step.add_argument("--anchor-decay", type=float, default=0.0, help="pull toward the shipped head (L2)")
     step.add_argument("--collection-power", type=float, default=0.5, help="collections drawn by links ** this")
     step.add_argument("--dev-share", type=float, default=0.1)
     step.add_argument("--dev-collections", action="store_true", help="hold out whole collections, not links")

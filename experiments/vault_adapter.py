@@ -8,7 +8,7 @@ links can do that for the vault alone, as they already choose its fusion weights
 first) over the vectors the index stores, fitted on the vault's links with every other note of the vault a negative,
 applied to every vector before the cosine. Over the vectors `bench/heldout.py` cached for the default (or, with
 `--minilm`, for MiniLM, its map 384 x 384), each validation collection's link sources are cut into the five folds by
-which its links choose the app's weighting (`training.heldout.weight_from_links`): a fold's links are ranked with
+which its links choose the app's weighting (`training.heldout.source_folds`): a fold's links are ranked with
 the map its other four folds' links fitted, and in the app's ranking at the weighting those folds chose, so no link
 is scored by a map or a weighting that saw it. Macro Recall@10 alone and in the app's ranking, per setting (steps,
 learning rate, pull toward the identity), against the vectors as they are. `--training` scores the default on the
@@ -18,7 +18,6 @@ so the scores are in-vault), where the settings can be chosen away from the vali
 
 from __future__ import annotations
 
-import random
 import sys
 import time
 from collections import defaultdict
@@ -36,7 +35,7 @@ SETTINGS = [  # (steps, learning rate, pull toward the identity)
 
 
 def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: float, pull: float,
-                  scale: float = 20.0, batch: int = 1024, seed: int = 0) -> np.ndarray:
+            scale: float = 20.0, batch: int = 1024, seed: int = 0) -> np.ndarray:
     """W (d x d) so that each pair's first note ranks its partner first among every other note of the vault, the
     first note's other partners aside; pairs count both ways. NumPy alone, as the engine could run it (no torch):
     Adam over the softmax cross-entropy, its gradient written out (it agrees with torch's autograd to 1e-6 over
@@ -59,8 +58,8 @@ def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: f
         length = np.linalg.norm(mapped, axis=1, keepdims=True)
         unit = mapped / length
         logits = scale * unit[anchors] @ unit.T
-        for row, kept_out in zip(range(len(rows)), (masked[r] for r in rows)):
-            logits[row, kept_out] = -np.inf
+        for row, pair in enumerate(rows):
+            logits[row, masked[pair]] = -np.inf
         logits -= logits.max(axis=1, keepdims=True)
         softmax = np.exp(logits)
         softmax /= softmax.sum(axis=1, keepdims=True)
@@ -81,7 +80,8 @@ def main() -> None:
     from tables import print_recall_table
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.heldout import WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks
+    from notellm.training.heldout import (WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks,
+                                          source_folds)
 
     key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     if "--training" in sys.argv[1:]:  # where the settings can be chosen away from the validation collections
@@ -104,9 +104,7 @@ def main() -> None:
         scores = cosine_scores(vectors, data.sources)
         rows["as they are"].append(link_metrics(link_ranks(scores, data))["R@10"])
         app["as they are"].append(link_metrics(app_ranks(scores, lexical, data))["R@10"])
-        order = list(data.sources)
-        random.Random(0).shuffle(order)  # weight_from_links's folds
-        fold_of = {source: position % WEIGHT_FOLDS for position, source in enumerate(order)}
+        fold_of = source_folds(data)  # the folds by which the links choose the app's weighting
         for steps, lr, pull in SETTINGS:
             scores = np.zeros((len(data.sources), len(data.notes)))
             for fold in range(WEIGHT_FOLDS):

@@ -197,6 +197,14 @@ def app_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Collec
     return weight_from_links(engine_ranks(model_scores, lexical_scores, data), data)[0]
 
 
+def source_folds(data: CollectionData, folds: int = WEIGHT_FOLDS, seed: int = 0) -> dict[int, int]:
+    """{link source: its fold}, the sources dealt into `folds` in a seeded order: the folds by which a collection's
+    links choose its weighting (`weight_from_links`)."""
+    order = list(data.sources)
+    random.Random(seed).shuffle(order)
+    return {source: position % folds for position, source in enumerate(order)}
+
+
 def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
                       folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, list[fusion_weight.Weighting]]:
     """The collection ranked at the weighting its own links choose (`engine.fusion_weight`), without a link
@@ -205,13 +213,11 @@ def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None =
     Returns each link's rank in `judged` (default: `ranks`; another view of the same links), in `data.links`
     order, and the weighting each fold used."""
     judged = ranks if judged is None else judged
-    order = list(data.sources)
-    random.Random(seed).shuffle(order)
-    fold_of = {source: position % folds for position, source in enumerate(order)}
+    fold_of = source_folds(data, folds, seed)
     link_fold = np.array([fold_of[source] for source, _ in data.links])
     chosen_ranks, chosen = np.empty(len(data.links), dtype=int), []
     for fold in range(folds):
-        weight = chosen_weight(ranks, link_fold != fold, sum(1 for source in order if fold_of[source] != fold))
+        weight = chosen_weight(ranks, link_fold != fold, sum(1 for source in fold_of if fold_of[source] != fold))
         chosen.append(weight)
         chosen_ranks[link_fold == fold] = judged[weight][link_fold == fold]
     return chosen_ranks, chosen
