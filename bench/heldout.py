@@ -8,8 +8,9 @@
 
 Hashtags: both protocols of `training.heldout` (a tagged vault with 50 notes' tags hidden, five samples; an untagged vault)
 on the collections with at least 100 tagged notes, the related notes whose tags vote ranked by the lexical match
-alone and, for every method, as the app's related panel ranks them (`... + lexical + folders + named, weighted by
-links`, the weighting chosen from all of the collection's links); with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.
+alone and, for every method, as the related panel ranks them with and without the vault's map (`... + lexical +
+folders + named [+ vault map], weighted by links`, the weighting and the map chosen from all of the collection's
+links); with `--writer`, the hashtag writer alone and the engine with it on (`engine + writer`) too.
 
 The validation collections are drawn from `../shared/corpus` by `training.corpus.split_collections`
 (seed 0: ten collections of at most 400 notes, three not English, one CJK); no model trains on them.
@@ -26,8 +27,13 @@ Every link is removed from every note before anything is embedded (`training.hel
   links (`engine.fusion_weight`), each fifth of them ranked at the weight the other four fifths chose;
 - `<method> + lexical + folders, weighted by links`: the candidates nearest the note's folder fused in too
   (`engine.folder_ranking`), the model's and the folders' weights chosen alike;
-- `<method> + lexical + folders + named, weighted by links`: as the app ranks related notes, the notes whose
-  titles the note's text names fused in too (`engine.mentions`), their weight chosen with the others.
+- `<method> + lexical + folders + named, weighted by links`: the notes whose titles the note's text names fused
+  in too (`engine.mentions`), their weight chosen with the others;
+- `<method> + vault map`: the method's vectors mapped by a map fitted to the collection's links
+  (`engine.vault_map`), each fifth of the links ranked by the map the other four fifths fitted;
+- `<method> + lexical + folders + named + vault map, weighted by links`: as the app ranks related notes, the map
+  kept or not and the weighting chosen by the engine's rule from the other four fifths
+  (`training.heldout.vault_map_ranks`).
 
 Embeddings are cached per model file and collection under `.cache/heldout/` (a model file that changes
 gets new ones), so adding a method or a fusion re-embeds nothing. Results merge into
@@ -190,7 +196,7 @@ def main() -> None:
     from notellm.training.heldout import (cosine_scores, fuse, generated_answers, hashtag_metrics, hidden_tags_protocol, link_metrics,
                                          link_ranks, macro_mean, neighbour_answers, pooled_hashtags, pooled_untagged,
                                          tagged_sample, tagged_vaults, untagged_protocol,
-                                         engine_ranks, vault_choice, weight_from_links, weighted_ranks)
+                                         engine_ranks, map_choice, vault_choice, vault_map_ranks, weight_from_links, weighted_ranks)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -261,16 +267,18 @@ def main() -> None:
         written = {name: answers for name, (answers, _) in written.items()}
     ranking = CachedRanking(args.writer, args.threads) if args.writer is not None else None
 
-    def record_protocols(name: str, vectors: dict, embeddings: dict | None = None, tag_head=None, weightings: dict | None = None) -> None:
+    def record_protocols(name: str, vectors: dict, embeddings: dict | None = None, tag_head=None, weightings: dict | None = None,
+                         mappings: dict | None = None) -> None:
         """Both hashtag protocols on the tagged collections, neighbours ranked by `name` (+ lexical) from `vectors`,
         the hidden notes' from `embeddings`, the method's vectors of the notes with their inline #tags cut (which a
-        model's tag head reads too); `weightings`, each collection's weighting of the related panel, chosen from all
-        of its links as the engine chooses it."""
+        model's tag head reads too); `weightings`, each collection's weighting of the related panel, and `mappings`,
+        its map where it keeps one (`engine.vault_map`), chosen from all of its links as the engine chooses them."""
         out = {}
         for key, protocol, pool in (("hidden", hidden_tags_protocol, pooled_hashtags),
                                     ("untagged", untagged_protocol, pooled_untagged)):
             per = {d.name: protocol(d, vectors[d.name], embeddings=(embeddings or {}).get(d.name), tag_head=tag_head,
                                     weighting=(weightings or {}).get(d.name, fusion_weight.DEFAULT),
+                                    mapping=(mappings or {}).get(d.name),
                                     written=(written or {}).get(d.name),
                                     rank_words=ranking.of(d) if ranking is not None else None) for d in tagged}
             out[key] = {}
@@ -301,6 +309,7 @@ def main() -> None:
             embed = lambda notes, m=model: m.embed_notes(prompt_notes(notes), args.content_tokens)  # noqa: E731
         alone, fused, fused_lexical, weighted, weights, vault_weight, seconds, neighbours, shown = {}, {}, {}, {}, {}, {}, {}, {}, {}
         by_folders, folder_weights, by_engine, engine_weights, vault_weighting = {}, {}, {}, {}, {}
+        mapped_alone, by_app, maps_kept, vault_maps = {}, {}, {}, {}
         for data in collections:
             vectors, seconds[data.name] = cached_vectors(method, key, data, embed)
             shown[data.name] = vectors
@@ -318,6 +327,9 @@ def main() -> None:
             by_folders[data.name], folder_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
             fold_ranks, chosen = weight_from_links(every_ranks, data)
             by_engine[data.name], engine_weights[data.name] = link_metrics(fold_ranks), [weighting.key() for weighting in chosen]
+            alone_ranks, app_ranks_mapped, maps_kept[data.name] = vault_map_ranks(vectors, lexical[data.name], data)
+            mapped_alone[data.name], by_app[data.name] = link_metrics(alone_ranks), link_metrics(app_ranks_mapped)
+            vault_maps[data.name] = map_choice(vectors, lexical[data.name], data, data.sources)  # as the app's vault has it
             if not args.links_only:
                 neighbours[data.name] = neighbour_answers(cosine_scores(vectors, list(range(len(data.notes)))), data, samples[data.name])
             print(f"  {name} {data.name}: R@10 {alone[data.name]['R@10']:.3f} fused {fused[data.name]['R@10']:.3f}", flush=True)
@@ -331,11 +343,19 @@ def main() -> None:
         record(f"{name} + lexical + folders, weighted by links", by_folders, {"weights": folder_weights})  # "model/folder/mention" per fold
         record(f"{name} + lexical + folders + named, weighted by links", by_engine,
                {"weights": engine_weights, "vault_weightings": {c: w.key() for c, w in vault_weighting.items()}})
+        record(f"{name} + vault map", mapped_alone)
+        record(f"{name} + lexical + folders + named + vault map, weighted by links", by_app,
+               {"kept": maps_kept, "vault_kept": {c: choice.kept for c, choice in vault_maps.items()},
+                "vault_weightings": {c: choice.weighting.key() for c, choice in vault_maps.items()}})
         if not args.links_only:
             record_hashtags(f"{name}: neighbours' tags", neighbours)
             head = model.tag_head if model is not None else None
             untagged = {d.name: untagged_vectors(method, key, d, embed) for d in tagged}
             record_protocols(f"{name} + lexical + folders + named, weighted by links", shown, untagged, head, vault_weighting)
+            # The app's hashtags: the related notes by the mapped vectors where the vault's links kept the map.
+            record_protocols(f"{name} + lexical + folders + named + vault map, weighted by links", shown, untagged, head,
+                             {c: choice.weighting for c, choice in vault_maps.items()},
+                             {c: choice.fitted for c, choice in vault_maps.items() if choice.kept})
             if model is not None and args.generate_tags:
                 generated = {d.name: generated_answers(model, d, samples[d.name], args.content_tokens) for d in collections}
                 record_hashtags(f"{name}: generated", generated)

@@ -80,7 +80,9 @@ WEIGHTINGS = tuple(Weighting(model, folder, mention) for model in WEIGHTS for fo
 class Calibration:
     """The vault's weighting, and what it was chosen from: `sources` linking notes with `links` links between
     them and the vault; `found`, per weighting, how many of those links it ranked among the first `RECALL_AT`.
-    `embedder` and `link_count` (all of the vault's links) say whether it still holds."""
+    `map_found` is the same with the vectors mapped by the vault's map, held out (`engine.vault_map`), and
+    `mapped` whether related notes rank by them (the weighting is then the one `map_found` chose). `embedder`
+    and `link_count` (all of the vault's links) say whether it still holds."""
 
     weighting: Weighting
     sources: int
@@ -88,28 +90,36 @@ class Calibration:
     found: dict[Weighting, int] = field(default_factory=dict)
     embedder: str = ""
     link_count: int = 0
+    mapped: bool = False
+    map_found: dict[Weighting, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         values = asdict(self)
         values["weighting"] = self.weighting.key()
         values["found"] = {weighting.key(): count for weighting, count in self.found.items()}
+        values["map_found"] = {weighting.key(): count for weighting, count in self.map_found.items()}
         return values
 
     @classmethod
     def from_dict(cls, values: Mapping) -> "Calibration":
         """Raises KeyError, ValueError or TypeError on anything else, such as a choice kept before folders
-        took part (a "weight" and no "weighting") or before named notes did ("model/folder" keys): the index
-        then makes it again."""
+        took part (a "weight" and no "weighting"), before named notes did ("model/folder" keys) or before the
+        vault's map did (no "mapped"): the index then makes it again."""
         found = {Weighting.from_key(key): int(count) for key, count in values.get("found", {}).items()}
+        map_found = {Weighting.from_key(key): int(count) for key, count in values.get("map_found", {}).items()}
         return cls(Weighting.from_key(values["weighting"]), int(values["sources"]), int(values["links"]), found,
-                   str(values.get("embedder", "")), int(values.get("link_count", 0)))
+                   str(values.get("embedder", "")), int(values.get("link_count", 0)), bool(values["mapped"]), map_found)
 
     def describe(self) -> str:
         """One line for `status`: what related notes lean on, and why."""
         if self.sources < MIN_SOURCES:
             return (f"{leaning(self.weighting)} ({self.sources} notes link to others; "
                     f"{MIN_SOURCES} are needed to choose from the vault's own links)")
-        return f"{leaning(self.weighting)}, chosen from {self.links} links of {self.sources} notes"
+        chosen = f"chosen from {self.links} links of {self.sources} notes"
+        if self.mapped:
+            return (f"{leaning(self.weighting)}, the model's vectors fitted to the vault's links, {chosen} "
+                    f"({max(self.map_found.values())} of them found with the fit, held out, against {max(self.found.values())})")
+        return f"{leaning(self.weighting)}, {chosen}"
 
     def current(self, embedder: str | None, link_count: int) -> bool:
         """Whether it still holds: the same model, and the vault's links changed by less than a tenth."""

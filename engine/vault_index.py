@@ -31,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import cpu_kernels, folder_tags, fusion_weight, hashtags, lexical
+import numpy as np
+
+from . import cpu_kernels, folder_tags, fusion_weight, hashtags, lexical, vault_map
 from .config import index_dir_for, make_private_dir, model_fingerprint, resolve_model, resolve_writer
 from .errors import (
     DiskFullError,
@@ -239,6 +241,10 @@ class VaultIndex:
         self.fuse_folders = True
         # Likewise the notes a note names by title where the links chose a mention weight (engine/mentions.py).
         self.fuse_mentions = True
+        # Related notes rank by the vectors mapped by the vault's map where its links chose one (engine/vault_map.py);
+        # False ranks by the vectors as they are.
+        self.use_vault_map = True
+        self._mapped: tuple[tuple, vault_map.MappedVectors] | None = None  # the mapped vectors, and what they were made from
         self._calibrating: _Calibrating | None = None  # a calibration that stepped aside, taken up by the next run
 
     def _open_store(self) -> Store:
@@ -492,7 +498,7 @@ class VaultIndex:
             raise NoteNotFoundError(f"the index of {self.vault} holds vectors of two models; "
                                     f"run `notellm-engine reindex {self.vault}` to bring it back to one")
         pool = max(wanted, fusion_weight.POOL)
-        model = [i for i, _ in vectors.search(vector, pool + 1) if i != exclude]
+        model = [i for i, _ in self._model_search(vectors, vector, pool + 1, question) if i != exclude]
         if not self.fuse_lexical:
             best = 1.0 / (lexical.RRF_K + 1)
             return [(i, round(fused / best, 4)) for i, fused in lexical.fuse_ranked([model])[:wanted]]
@@ -502,6 +508,44 @@ class VaultIndex:
         folders = self.store.folders_of([*model, *words]) if folder is not None and weighting.folder else None
         ranked = fusion_weight.fused(model, words, weighting, folders, folder, named)
         return [(i, round(relevance, 4)) for i, relevance in ranked[:wanted]]
+
+    def _model_search(self, vectors: VectorIndex, vector, count: int, question: bool = False) -> list[tuple[int, float]]:
+        """The notes nearest this vector: by the vectors mapped by the vault's map where it has one, except for a
+        question, which is no note (`engine.vault_map`)."""
+        mapped = None if question else self._mapped_vectors(vectors)
+        return (mapped if mapped is not None else vectors).search(vector, count)
+
+    def _mapped_vectors(self, vectors: VectorIndex) -> vault_map.MappedVectors | None:
+        """Every vector mapped by the vault's map, if its links chose one for the model the vectors are of; made
+        again when the vectors or the map change. None also for a map that can't be read: the next reindex fits it
+        again (`_calibrate_fusion`)."""
+        kept = self._calibration() if self.use_vault_map else None
+        if kept is None or not kept.mapped or kept.embedder != self.store.embedder():
+            return None
+        text = self.store.get_meta(vault_map.META_KEY)
+        key = (text, id(vectors), vectors.version)
+        if self._mapped is not None and self._mapped[0] == key:
+            return self._mapped[1]
+        matrix = self._readable_map(text)
+        if matrix is None or matrix.shape[0] != vectors.dimensions:
+            return None
+        ids, stored = self._all_vectors(vectors.dimensions)
+        self._mapped = (key, vault_map.MappedVectors(ids, stored, matrix))
+        return self._mapped[1]
+
+    @staticmethod
+    def _readable_map(text: str | None):
+        try:
+            return vault_map.decode(text) if text else None
+        except ValueError:
+            return None
+
+    def _all_vectors(self, dimensions: int):
+        """(ids, vectors): every stored vector of this width, one row each."""
+        parts = list(self.store.iter_embeddings(dimensions))
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dimensions), dtype=np.float32)
+        return np.concatenate([ids for ids, _ in parts]).astype(np.int64), np.concatenate([v for _, v in parts])
 
     # --- the model's weight in related notes (engine/fusion_weight.py) --------------------------
     def _calibration(self) -> fusion_weight.Calibration | None:
@@ -528,7 +572,8 @@ class VaultIndex:
         targets = self.store.link_targets()
         embedder, link_count = self.store.embedder(), sum(len(linked) for linked in targets.values())
         kept = self._calibration()
-        if kept is not None and kept.current(embedder, link_count):
+        if (kept is not None and kept.current(embedder, link_count)
+                and (not kept.mapped or self._readable_map(self.store.get_meta(vault_map.META_KEY)) is not None)):
             self._calibrating = None
             return True
         work = self._calibrating
@@ -563,14 +608,56 @@ class VaultIndex:
                     work.found[weighting] += count
                 work.sources_used += 1
                 work.links += len(work.targets[note_id])
+                work.examples.append(_LinkingNote(note_id, np.asarray(vector, dtype=np.float32), words, named, rows[note_id].folder))
             if progress is not None:
                 progress(work.done, len(work.sources))
-        chosen = fusion_weight.choose_weighting(work.found) if work.sources_used >= fusion_weight.MIN_SOURCES else fusion_weight.UNCHOSEN
+        chosen, matrix, map_found = fusion_weight.UNCHOSEN, None, {}
+        if work.sources_used >= fusion_weight.MIN_SOURCES:
+            chosen = fusion_weight.choose_weighting(work.found)
+            if self.use_vault_map:
+                fitted = self._fit_vault_map(work, vectors.dimensions, should_stop)
+                if fitted is None:
+                    return False
+                matrix, map_found = fitted
+                if matrix is not None:
+                    chosen = fusion_weight.choose_weighting(map_found)
         calibration = fusion_weight.Calibration(chosen, work.sources_used if work.sources else len(targets), work.links, work.found,
-                                                embedder or "", link_count)
-        self.store.set_meta(fusion_weight.META_KEY, json.dumps(calibration.as_dict()))
+                                                embedder or "", link_count, matrix is not None, map_found)
+        with self.store.transaction():
+            self.store.set_meta(fusion_weight.META_KEY, json.dumps(calibration.as_dict()))
+            if matrix is not None:
+                self.store.set_meta(vault_map.META_KEY, vault_map.encode(matrix))
+            else:
+                self.store.delete_meta(vault_map.META_KEY)
         self._calibrating = None
         return True
+
+    def _fit_vault_map(self, work: "_Calibrating", dimensions: int, should_stop: Callable[[], bool] | None):
+        """(map or None, links found per weighting with it, held out): the vault's map (`engine.vault_map`) where
+        the linking notes sampled gain by it (`vault_map.keeps`). None when it stepped aside (`should_stop`); the
+        next run goes on with the folds already ranked."""
+        ids, stored = self._all_vectors(dimensions)
+        if work.map_ids is None or not np.array_equal(work.map_ids, ids):  # the vectors changed meanwhile: rank again
+            work.map_ids, work.map_rankings = ids, {}
+        row_of = {int(note_id): row for row, note_id in enumerate(ids)}
+        linking = [note for note in work.examples if note.note_id in row_of]
+        examples = [vault_map.Example(row_of[note.note_id], note.vector,
+                                      frozenset(row_of[target] for target in work.targets[note.note_id] if target in row_of))
+                    for note in linking]
+        rankings = vault_map.held_out_rankings(stored, examples, fusion_weight.POOL, done=work.map_rankings, should_stop=should_stop)
+        if rankings is None:
+            return None
+        map_found = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
+        for position, note in enumerate(linking):
+            model = [int(ids[row]) for row in rankings[position]]
+            folders = self.store.folders_of([*model, *note.words])
+            found = fusion_weight.found_per_weighting(model, note.words, work.targets[note.note_id], folders, note.folder, note.named)
+            for weighting, count in found.items():
+                map_found[weighting] += count
+        if not vault_map.keeps(work.found, map_found, work.links):
+            return None, map_found
+        matrix = vault_map.fit(stored, examples, should_stop=should_stop)
+        return None if matrix is None else (matrix, map_found)
 
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
@@ -800,9 +887,10 @@ class VaultIndex:
             )
 
     def _ranking_description(self) -> str:
-        if not self.fuse_lexical:
-            return "model alone"
         kept = self._calibration()
+        if not self.fuse_lexical:
+            mapped = self.use_vault_map and kept is not None and kept.mapped and kept.embedder == self.store.embedder()
+            return "model alone" + (", its vectors fitted to the vault's links" if mapped else "")
         if kept is None or kept.embedder != self.store.embedder():
             return f"{fusion_weight.leaning(fusion_weight.UNCHOSEN)} (chosen from the vault's links at the next reindex)"
         return kept.describe()
@@ -821,6 +909,21 @@ class _Calibrating:
     sources_used: int = 0
     links: int = 0
     found: dict[fusion_weight.Weighting, int] = field(default_factory=lambda: dict.fromkeys(fusion_weight.WEIGHTINGS, 0))
+    examples: list["_LinkingNote"] = field(default_factory=list)  # what the vault's map is fitted to
+    map_ids: np.ndarray | None = None  # the note ids of the vectors `map_rankings` ranked
+    map_rankings: dict[int, list[int]] = field(default_factory=dict)  # the map's held-out rankings made so far
+
+
+@dataclass
+class _LinkingNote:
+    """A linking note as the weighting's choice saw it: its vector with its links cut, the notes sharing its words,
+    the notes it names, and its folder."""
+
+    note_id: int
+    vector: np.ndarray
+    words: list[int]
+    named: list[int]
+    folder: str
 
 
 DB_NAME, VECTORS_NAME = "index.db", "vectors.usearch"

@@ -65,6 +65,7 @@ class VectorIndex:
         self.index: USearchIndex | None = None
         self.generation: int | None = None  # the SQLite generation the in-memory index reflects
         self.saved_generation: int | None = None  # the one the file on disk reflects, as far as this process knows
+        self.version = 0  # raised at every change of the in-memory index: what a copy of its vectors is kept in step by
 
     def _new(self) -> USearchIndex:
         # Imported here, not at the top: training imports the engine's prompt and Markdown code on GPU
@@ -91,6 +92,7 @@ class VectorIndex:
                 self.rebuild()
                 self.saved_generation = None  # the file on disk is not this index: the next save writes it
             self.generation = wanted
+            self.version += 1
         return True
 
     def _load(self, generation: int) -> bool:
@@ -139,6 +141,7 @@ class VectorIndex:
             if len(ids):
                 index.add(ids, vectors)
         self.index = index
+        self.version += 1
 
     def upsert(self, note_id: int, vector: np.ndarray) -> None:
         if note_id in self.index:
@@ -147,6 +150,7 @@ class VectorIndex:
             else:
                 self.index.remove(note_id)
         self.index.add(note_id, np.asarray(vector, dtype=np.float32))
+        self.version += 1
 
     def remove_many(self, ids: list[int]) -> None:
         """Take these keys out, after SQLite dropped their vectors: one by one when they are few,
@@ -161,6 +165,7 @@ class VectorIndex:
         else:
             for note_id in present:
                 self.index.remove(note_id)
+        self.version += 1
 
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
         """(note id, cosine similarity) pairs, most similar first."""

@@ -34,45 +34,17 @@ SETTINGS = [  # (steps, learning rate, pull toward the identity)
 ]
 
 
-def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: float, pull: float,
-            scale: float = 20.0, batch: int = 1024, seed: int = 0) -> np.ndarray:
+def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: float, pull: float) -> np.ndarray:
     """W (d x d) so that each pair's first note ranks its partner first among every other note of the vault, the
-    first note's other partners aside; pairs count both ways. NumPy alone, as the engine could run it (no torch):
-    Adam over the softmax cross-entropy, its gradient written out (it agrees with torch's autograd to 1e-6 over
-    the first ten steps); each step over at most `batch` of the pairs, all of them for a vault of fewer links."""
-    if not pairs:
-        return np.eye(vectors.shape[1], dtype=np.float32)
-    x = vectors.astype(np.float64)
-    both = np.array(pairs + [(b, a) for a, b in pairs], dtype=np.int64)
+    first note's other partners aside; pairs count both ways, each note its own anchor (`engine.vault_map.fit`)."""
+    from notellm.engine.vault_map import Example, fit
+
     partners = defaultdict(set)
-    for a, b in both:
+    for a, b in pairs:
         partners[a].add(b)
-    masked = [np.array([a, *(p for p in partners[a] if p != b)]) for a, b in both]
-    identity = np.eye(x.shape[1])
-    weights, first, second = identity.copy(), np.zeros_like(identity), np.zeros_like(identity)
-    rng = np.random.default_rng(seed)
-    for step in range(1, steps + 1):
-        rows = np.arange(len(both)) if len(both) <= batch else rng.choice(len(both), batch, replace=False)
-        anchors, targets = both[rows, 0], both[rows, 1]
-        mapped = x @ weights
-        length = np.linalg.norm(mapped, axis=1, keepdims=True)
-        unit = mapped / length
-        logits = scale * unit[anchors] @ unit.T
-        for row, pair in enumerate(rows):
-            logits[row, masked[pair]] = -np.inf
-        logits -= logits.max(axis=1, keepdims=True)
-        softmax = np.exp(logits)
-        softmax /= softmax.sum(axis=1, keepdims=True)
-        softmax[np.arange(len(rows)), targets] -= 1.0
-        softmax *= scale / len(rows)  # d loss / d (unit[a] . unit[j])
-        d_unit = softmax.T @ unit[anchors]
-        np.add.at(d_unit, anchors, softmax @ unit)
-        d_mapped = (d_unit - unit * np.sum(unit * d_unit, axis=1, keepdims=True)) / length
-        gradient = x.T @ d_mapped + 2.0 * pull * (weights - identity)
-        first = 0.9 * first + 0.1 * gradient
-        second = 0.999 * second + 0.001 * gradient ** 2
-        weights -= lr * (first / (1 - 0.9 ** step)) / (np.sqrt(second / (1 - 0.999 ** step)) + 1e-8)
-    return weights.astype(np.float32)
+        partners[b].add(a)
+    examples = [Example(note, vectors[note], frozenset(linked)) for note, linked in sorted(partners.items())]
+    return fit(vectors, examples, steps, lr, pull)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from notellm.engine import fusion_weight
+from notellm.engine import fusion_weight, vault_map
 from notellm.engine.folder_tags import folder_tag, notes_by_folder_name
 from notellm.engine.hashtags import TAG_SEPARATORS, normalise_tag, parse_topics, tag_key
 from notellm.engine.lexical import RRF_K, document
@@ -223,6 +223,74 @@ def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None =
     return chosen_ranks, chosen
 
 
+@dataclass
+class MapChoice:
+    """What the engine chooses from a set of linking notes (`VaultIndex._calibrate_fusion`): the weighting, the
+    vault's map fitted to their links (`fitted`), and whether related notes rank by it (`kept`)."""
+
+    weighting: fusion_weight.Weighting
+    fitted: np.ndarray
+    kept: bool
+
+
+def map_choice(vectors: np.ndarray, lexical_scores: np.ndarray, data: CollectionData, choosing: list[int]) -> MapChoice:
+    """The engine's choice of weighting and map from the links of the sources `choosing` (at most
+    `fusion_weight.MAX_SOURCES` of them, sampled as the engine samples), with `lexical_scores` rows following
+    `data.sources`: the map's held-out rankings against the vectors as they are, fused as the engine fuses them."""
+    folders, named = dict(enumerate(note_folders(data))), named_notes(data)
+    row_of = {source: row for row, source in enumerate(data.sources)}
+    targets = defaultdict(set)
+    for source, target in data.links:
+        targets[source].add(target)
+    choosing = sorted(choosing)
+    if len(choosing) > fusion_weight.MAX_SOURCES:
+        choosing = sorted(random.Random(0).sample(choosing, fusion_weight.MAX_SOURCES))
+    examples = [vault_map.Example(source, vectors[source], frozenset(targets[source])) for source in choosing]
+    fitted = vault_map.fit(vectors, examples)
+    if len(choosing) < fusion_weight.MIN_SOURCES:
+        return MapChoice(fusion_weight.UNCHOSEN, fitted, False)
+
+    def found_with(model_rows: dict[int, list[int]]) -> dict[fusion_weight.Weighting, int]:
+        found = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
+        for source, model in model_rows.items():
+            row = lexical_scores[row_of[source]]
+            matched = np.flatnonzero(np.isfinite(row))
+            order = matched[np.argsort(-row[matched], kind="stable")]
+            words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
+            for weighting, count in fusion_weight.found_per_weighting(model, words, targets[source], folders,
+                                                                      folders[source], named[source]).items():
+                found[weighting] += count
+        return found
+
+    raw = cosine_scores(vectors, choosing)
+    found = found_with({source: model_pool(raw[row], source) for row, source in enumerate(choosing)})
+    held = vault_map.held_out_rankings(vectors, examples, fusion_weight.POOL)
+    map_found = found_with({example.row: held[i] for i, example in enumerate(examples)})
+    kept = vault_map.keeps(found, map_found, sum(len(targets[source]) for source in choosing))
+    return MapChoice(fusion_weight.choose_weighting(map_found if kept else found), fitted, kept)
+
+
+def vault_map_ranks(vectors: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
+                    folds: int = WEIGHT_FOLDS, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """Each link's rank with the vault's map (`engine.vault_map`) as the engine chooses and applies it, no link
+    judged by a map or a weighting that saw it: the link sources are split into the folds of `weight_from_links`,
+    and each fold's links are ranked as the app ranks them (`engine_ranks`) at the weighting that the other folds'
+    sources chose (`map_choice`), by the mapped vectors where those kept the map. Returns (the ranks by the vectors
+    mapped alone, the map always applied; the app's ranks; whether each fold kept the map), in `data.links` order."""
+    fold_of = source_folds(data, folds, seed)
+    link_fold = np.array([fold_of[source] for source, _ in data.links])
+    named = named_notes(data)
+    alone, app, kept = np.empty(len(data.links), dtype=int), np.empty(len(data.links), dtype=int), []
+    for fold in range(folds):
+        choice = map_choice(vectors, lexical_scores, data, [source for source in data.sources if fold_of[source] != fold])
+        mapped = cosine_scores(vectors @ choice.fitted, data.sources)
+        alone[link_fold == fold] = link_ranks(mapped, data)[link_fold == fold]
+        scores = mapped if choice.kept else cosine_scores(vectors, data.sources)
+        app[link_fold == fold] = engine_ranks(scores, lexical_scores, data, (choice.weighting,), named)[choice.weighting][link_fold == fold]
+        kept.append(choice.kept)
+    return alone, app, kept
+
+
 def tagged_sample(data: CollectionData, limit: int, seed: int = 0) -> list[int]:
     """A seeded sample of up to `limit` tagged notes (indices), the same for every method."""
     tagged = [i for i, note in enumerate(data.notes) if note["tags"]]
@@ -369,7 +437,8 @@ def hidden_cosine(vectors: np.ndarray, embeddings: np.ndarray, hidden: set[int])
 
 def tag_setting(data: CollectionData, vectors: np.ndarray | None, hidden: set[int], embeddings: np.ndarray | None = None,
                 tag_head: TagHead | None = None, weighting: fusion_weight.Weighting = fusion_weight.DEFAULT,
-                written: list[str] | None = None, rank_words: Callable[[int, list[str]], list[str]] | None = None) -> TagSetting:
+                written: list[str] | None = None, rank_words: Callable[[int, list[str]], list[str]] | None = None,
+                mapping: np.ndarray | None = None) -> TagSetting:
     """The collection with the `hidden` notes' tags taken away, inline `#tags` cut from their text too.
     Each note's neighbours are ranked as the related panel ranks them (`panel_neighbours`) at `weighting`, the
     vault's own (`engine.fusion_weight`), from the model's cosine when a model is judged (`vectors`, the link
@@ -377,7 +446,9 @@ def tag_setting(data: CollectionData, vectors: np.ndarray | None, hidden: set[in
     engine's lexical match over that text alone. `embeddings`, of each note's text with every inline #tag cut
     (`untagged_view`), are also what the model's `tag_head` reads. `written` is the hashtag writer's answer for each note,
     also of its text with every inline #tag cut; `rank_words(note, words)` its order of a note's candidate words
-    (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use."""
+    (`engine.writer.HashtagWriter.rank_tags`), which the engine's suggestions use. `mapping`, the vault's map
+    (`engine.vault_map`), maps both before the cosine, as the panel ranks by the mapped vectors; the tag head reads
+    them as they are."""
     visible = [[] if i in hidden else note["tags"] for i, note in enumerate(data.notes)]
     texts = [INLINE_TAG.sub("", note["text"]) if i in hidden else note["text"] for i, note in enumerate(data.notes)]
     rows = [document(note["title"], text) for note, text in zip(data.notes, texts)]
@@ -397,7 +468,11 @@ def tag_setting(data: CollectionData, vectors: np.ndarray | None, hidden: set[in
     else:
         if embeddings is None:
             raise ValueError("a model's hidden notes need their vectors without their tags (`embeddings`)")
-        nearest = panel_neighbours(data, hidden_cosine(vectors, embeddings, hidden), [row.split() for row in rows], index,
+        if mapping is not None:
+            vectors, mapped_embeddings = vectors @ mapping, embeddings @ mapping
+        else:
+            mapped_embeddings = embeddings
+        nearest = panel_neighbours(data, hidden_cosine(vectors, mapped_embeddings, hidden), [row.split() for row in rows], index,
                                    weighting, linked, folders)
     members = defaultdict(list)
     for i, folder in enumerate(folders):
@@ -509,14 +584,15 @@ def tagged_vaults(collections: list[CollectionData]) -> list[CollectionData]:
 def hidden_tags_protocol(data: CollectionData, vectors: np.ndarray | None, suggesters: dict = SUGGESTERS,
                          embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
                          weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
-                         rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
+                         rank_words: Callable[[int, list[str]], list[str]] | None = None,
+                         mapping: np.ndarray | None = None) -> dict[str, dict]:
     """(a) A tagged vault with `HIDDEN_TAG_NOTES` notes' tags hidden: each suggester's three tags for those
     notes against their own (`hashtag_metrics`), over `HIDDEN_TAG_SAMPLES` seeded samples, each hidden alone,
     pooled by notes (`pooled_hashtags`; the examples are the first sample's)."""
     per_sample: dict[str, list[dict]] = defaultdict(list)
     for seed in range(HIDDEN_TAG_SAMPLES):
         sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
-        setting = tag_setting(data, vectors, set(sample), embeddings, tag_head, weighting, written, rank_words)
+        setting = tag_setting(data, vectors, set(sample), embeddings, tag_head, weighting, written, rank_words, mapping)
         for name, suggest in suggesters.items():
             if judged_here(name, setting):
                 per_sample[name].append(hashtag_metrics(data, {i: (None, suggest(setting, i)) for i in sample}))
@@ -526,11 +602,12 @@ def hidden_tags_protocol(data: CollectionData, vectors: np.ndarray | None, sugge
 def untagged_protocol(data: CollectionData, vectors: np.ndarray | None, suggesters: dict = SUGGESTERS,
                       embeddings: np.ndarray | None = None, tag_head: TagHead | None = None,
                       weighting: fusion_weight.Weighting = fusion_weight.DEFAULT, written: list[str] | None = None,
-                      rank_words: Callable[[int, list[str]], list[str]] | None = None) -> dict[str, dict]:
+                      rank_words: Callable[[int, list[str]], list[str]] | None = None,
+                      mapping: np.ndarray | None = None) -> dict[str, dict]:
     """(b) The same collection with every tag hidden. Per suggester: coverage (share of notes with a tag),
     precision@3 over the notes that really carry tags, the most proposed tag's share of notes against the
     share that really carry it, and how many answers repeat a tag or hold a malformed one."""
-    setting = tag_setting(data, vectors, set(range(len(data.notes))), embeddings, tag_head, weighting, written, rank_words)
+    setting = tag_setting(data, vectors, set(range(len(data.notes))), embeddings, tag_head, weighting, written, rank_words, mapping)
     gold = [{tag_key(tag) for tag in note["tags"]} for note in data.notes]
     results = {}
     for name, suggest in suggesters.items():

@@ -91,6 +91,9 @@ class IndexFile:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("insert into meta(key, value) values(?, ?) on conflict(key) do update set value = excluded.value", [key, value])
 
+    def delete_meta(self, key: str) -> None:
+        self.db.execute("delete from meta where key = ?", [key])
+
     def transaction(self):
         """`with store.transaction():` — one atomic write (BEGIN IMMEDIATE … COMMIT)."""
         return _Transaction(self.db.conn, on_rollback=self._rolled_back)
