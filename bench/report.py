@@ -336,11 +336,15 @@ def issue_targets(results: dict) -> list[str]:
            f"| what the app shows (`{app}`) ≥ `{minilm_fused}` + 0.03 | {macro[app]:.3f} against {macro[minilm_fused] + 0.03:.3f} | "
            f"{verdict(macro[app] >= macro[minilm_fused] + 0.03)} |"]
     minilm_same = app.replace("default", "MiniLM", 1)
-    if "folders" in app and minilm_same in methods:  # the folders and titles lift any model: the bar with them on both sides
-        bar = methods[minilm_same]["macro"]["R@10"] + 0.03
-        both = ("the folders, the named notes and the vault's map" if "vault map" in app
-                else "the folders and the named notes" if "named" in app else "the folders")
-        out.append(f"| the same with {both} on MiniLM's side too: ≥ `{minilm_same}` + 0.03 | {macro[app]:.3f} against "
+    # The folders, the titles and the vault's map lift any model: the bar with them on MiniLM's side too, then (where
+    # the app maps) with all but the map.
+    for bar_name in dict.fromkeys([minilm_same, minilm_same.replace(" + vault map", "")]):
+        if "folders" not in app or bar_name not in methods:
+            continue
+        bar = methods[bar_name]["macro"]["R@10"] + 0.03
+        both = ("the folders, the named notes and the vault's map" if "vault map" in bar_name
+                else "the folders and the named notes" if "named" in bar_name else "the folders")
+        out.append(f"| the same with {both} on MiniLM's side too: ≥ `{bar_name}` + 0.03 | {macro[app]:.3f} against "
                    f"{bar:.3f} | {verdict(macro[app] >= bar)} |")
     for collection, language in languages.items():
         if language == "en" or collection not in r10["default"]:

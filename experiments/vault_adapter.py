@@ -1,6 +1,6 @@
 """Whether a vault's own links can adapt the shipped model's vectors to it: a 128 x 128 linear map, fitted in seconds.
 
-    .venv/bin/python experiments/vault_adapter.py [--minilm | --training]
+    .venv/bin/python experiments/vault_adapter.py [--minilm | --training] [--rule]
 
 The shipped head refitted on the training collections learnt their links and nothing that carried to a new
 collection (`head_refit.py`), but it learnt those collections' held-back links well (+6.4 points). A vault's own
@@ -13,7 +13,10 @@ the map its other four folds' links fitted, and in the app's ranking at the weig
 is scored by a map or a weighting that saw it. Macro Recall@10 alone and in the app's ranking, per setting (steps,
 learning rate, pull toward the identity), against the vectors as they are. `--training` scores the default on the
 training collections `bench/heldout.py` cached for the hashtag screens instead (the model trained on their links,
-so the scores are in-vault), where the settings can be chosen away from the validation collections.
+so the scores are in-vault), where the settings can be chosen away from the validation collections. `--rule` scores
+the engine's rule instead of the settings (`engine.vault_map`, as `bench/heldout.py` measures it:
+`training.heldout.vault_map_ranks`): the map of `engine.vault_map`'s setting, kept per fold only where the other
+folds' held-out rankings gain by it.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def main() -> None:
 
     from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import (WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks,
-                                          source_folds)
+                                          source_folds, vault_map_ranks)
 
     key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
     if "--training" in sys.argv[1:]:  # where the settings can be chosen away from the validation collections
@@ -76,6 +79,13 @@ def main() -> None:
         scores = cosine_scores(vectors, data.sources)
         rows["as they are"].append(link_metrics(link_ranks(scores, data))["R@10"])
         app["as they are"].append(link_metrics(app_ranks(scores, lexical, data))["R@10"])
+        if "--rule" in sys.argv[1:]:
+            alone, ranked, kept = vault_map_ranks(vectors, lexical, data)
+            rows["the engine's rule"].append(link_metrics(alone)["R@10"])
+            app["the engine's rule"].append(link_metrics(ranked)["R@10"])
+            print(data.name, f"{time.time() - started:.0f} s, kept in {sum(kept)} of {len(kept)} folds",
+                  {name: (round(values[-1], 3), round(app[name][-1], 3)) for name, values in rows.items()}, flush=True)
+            continue
         fold_of = source_folds(data)  # the folds by which the links choose the app's weighting
         for steps, lr, pull in SETTINGS:
             scores = np.zeros((len(data.sources), len(data.notes)))
