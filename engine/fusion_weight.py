@@ -13,7 +13,8 @@ it leans. For up to `MAX_SOURCES` notes that link to other notes, the note with 
 weighting of `WEIGHTINGS` is scored by how many of its linked notes it puts among the first `RECALL_AT`.
 The best is the vault's (`choose_weighting` breaks ties); a vault with fewer than `MIN_SOURCES` linking
 notes, or one not weighed yet, gets `UNCHOSEN`: the model and the words at equal weight, the folders at 0.5
-and the named notes at 1.
+and the named notes at 1. The same weighing fits the vault's map of the model's vectors (`engine.vault_map`),
+kept where the linking notes' held-out rankings gain by it; `Calibration.mapped` says whether related notes use it.
 
 Cutting the link words from both sides matters. Scored by five-fold cross-validation over the validation
 collections' link sources, each fold ranked with the weight its other four folds chose (the default
@@ -118,7 +119,7 @@ class Calibration:
         chosen = f"chosen from {self.links} links of {self.sources} notes"
         if self.mapped:
             return (f"{leaning(self.weighting)}, the model's vectors fitted to the vault's links, {chosen} "
-                    f"({max(self.map_found.values())} of them found with the fit, held out, against {max(self.found.values())})")
+                    f"(held out: {max(self.map_found.values(), default=0)} found with the fit, {max(self.found.values(), default=0)} without)")
         return f"{leaning(self.weighting)}, {chosen}"
 
     def current(self, embedder: str | None, link_count: int) -> bool:

@@ -519,8 +519,7 @@ class VaultIndex:
         """Every vector mapped by the vault's map, if its links chose one for the model the vectors are of; made
         again when the vectors or the map change. None also for a map that can't be read: the next reindex fits it
         again (`_calibrate_fusion`)."""
-        kept = self._calibration() if self.use_vault_map else None
-        if kept is None or not kept.mapped or kept.embedder != self.store.embedder():
+        if not self._uses_map(self._calibration()):
             return None
         text = self.store.get_meta(vault_map.META_KEY)
         key = (text, id(vectors), vectors.version)
@@ -532,6 +531,10 @@ class VaultIndex:
         ids, stored = self._all_vectors(vectors.dimensions)
         self._mapped = (key, vault_map.MappedVectors(ids, stored, matrix))
         return self._mapped[1]
+
+    def _uses_map(self, kept: fusion_weight.Calibration | None) -> bool:
+        """Whether related notes rank by the vault's map: the links chose one for the model the vectors are of."""
+        return self.use_vault_map and kept is not None and kept.mapped and kept.embedder == self.store.embedder()
 
     @staticmethod
     def _readable_map(text: str | None):
@@ -889,8 +892,7 @@ class VaultIndex:
     def _ranking_description(self) -> str:
         kept = self._calibration()
         if not self.fuse_lexical:
-            mapped = self.use_vault_map and kept is not None and kept.mapped and kept.embedder == self.store.embedder()
-            return "model alone" + (", its vectors fitted to the vault's links" if mapped else "")
+            return "model alone" + (", its vectors fitted to the vault's links" if self._uses_map(kept) else "")
         if kept is None or kept.embedder != self.store.embedder():
             return f"{fusion_weight.leaning(fusion_weight.UNCHOSEN)} (chosen from the vault's links at the next reindex)"
         return kept.describe()
