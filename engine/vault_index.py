@@ -637,8 +637,8 @@ class VaultIndex:
 
     def _fit_vault_map(self, work: "_Calibrating", dimensions: int, should_stop: Callable[[], bool] | None):
         """(map or None, links found per weighting with it, held out): the vault's map (`engine.vault_map`) where
-        the linking notes sampled gain by it (`vault_map.keeps`). None when it stepped aside (`should_stop`); the
-        next run goes on with the folds already ranked."""
+        the linking notes sampled gain by it (`vault_map.keeps`). None when it stepped aside (`should_stop`, asked
+        between two folds' fits); the next run goes on with the folds already ranked."""
         ids, stored = self._all_vectors(dimensions)
         if work.map_ids is None or not np.array_equal(work.map_ids, ids):  # the vectors changed meanwhile: rank again
             work.map_ids, work.map_rankings = ids, {}
@@ -659,8 +659,7 @@ class VaultIndex:
                 map_found[weighting] += count
         if not vault_map.keeps(work.found, map_found, work.links):
             return None, map_found
-        matrix = vault_map.fit(stored, examples, should_stop=should_stop)
-        return None if matrix is None else (matrix, map_found)
+        return vault_map.fit(stored, examples), map_found
 
     @_index_errors
     def related(self, path: str | Path, k: int = 10, hide_linked: bool = False, min_score: float | None = None) -> list[RelatedNote]:
