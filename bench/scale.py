@@ -142,7 +142,7 @@ def mapped_latencies(index, paths: list[str]) -> dict:
     choice, kept_map = index.store.get_meta(fusion_weight.META_KEY), index.store.get_meta(vault_map.META_KEY)
     chosen = json.loads(choice)
     if not chosen.get("mapped"):
-        ids, vectors = index._all_vectors(index.vectors.dimensions)
+        ids, vectors = index.store.ids_and_embeddings(index.vectors.dimensions)
         row_of = {int(note_id): row for row, note_id in enumerate(ids)}
         targets = index.store.link_targets()
         examples = [vault_map.Example(row_of[source], vectors[row_of[source]], frozenset(row_of[t] for t in linked if t in row_of))

@@ -528,7 +528,7 @@ class VaultIndex:
         matrix = self._readable_map(text)
         if matrix is None or matrix.shape[0] != vectors.dimensions:
             return None
-        ids, stored = self._all_vectors(vectors.dimensions)
+        ids, stored = self.store.ids_and_embeddings(vectors.dimensions)
         self._mapped = (key, vault_map.MappedVectors(ids, stored, matrix))
         return self._mapped[1]
 
@@ -542,13 +542,6 @@ class VaultIndex:
             return vault_map.decode(text) if text else None
         except ValueError:
             return None
-
-    def _all_vectors(self, dimensions: int):
-        """(ids, vectors): every stored vector of this width, one row each."""
-        parts = list(self.store.iter_embeddings(dimensions))
-        if not parts:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, dimensions), dtype=np.float32)
-        return np.concatenate([ids for ids, _ in parts]).astype(np.int64), np.concatenate([v for _, v in parts])
 
     # --- the model's weight in related notes (engine/fusion_weight.py) --------------------------
     def _calibration(self) -> fusion_weight.Calibration | None:
@@ -639,7 +632,7 @@ class VaultIndex:
         """(map or None, links found per weighting with it, held out): the vault's map (`engine.vault_map`) where
         the linking notes sampled gain by it (`vault_map.keeps`). None when it stepped aside (`should_stop`, asked
         between two folds' fits); the next run goes on with the folds already ranked."""
-        ids, stored = self._all_vectors(dimensions)
+        ids, stored = self.store.ids_and_embeddings(dimensions)
         if work.map_ids is None or not np.array_equal(work.map_ids, ids):  # the vectors changed meanwhile: rank again
             work.map_ids, work.map_rankings = ids, {}
         row_of = {int(note_id): row for row, note_id in enumerate(ids)}

@@ -153,10 +153,7 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
     sources = data.sources
     fused_rows = {weighting: np.full((len(sources), len(data.notes)), -np.inf) for weighting in weightings}
     for row, source in enumerate(sources):
-        model = model_pool(model_scores[row], source)
-        matched = np.flatnonzero(np.isfinite(lexical_scores[row]))
-        order = matched[np.argsort(-lexical_scores[row][matched], kind="stable")]
-        words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
+        model, words = model_pool(model_scores[row], source), lexical_pool(lexical_scores[row], source)
         for weighting, scores in fused_rows.items():
             note_named = named[source] if named is not None else None
             for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source], note_named):
@@ -168,6 +165,14 @@ def model_pool(scores: np.ndarray, note: int) -> list[int]:
     """The model's first `fusion_weight.POOL` notes for `note` (its row of scores), itself left out: what the
     engine fuses (`VaultIndex._ranked`)."""
     return [int(i) for i in np.argsort(-scores, kind="stable")[:fusion_weight.POOL + 1] if i != note]
+
+
+def lexical_pool(scores: np.ndarray, note: int) -> list[int]:
+    """The notes sharing words with `note` (its row of lexical scores; -inf: none shared), best first, its first
+    `fusion_weight.POOL` less the note itself: what the engine fuses (`VaultIndex._lexical_ranking`)."""
+    matched = np.flatnonzero(np.isfinite(scores))
+    order = matched[np.argsort(-scores[matched], kind="stable")]
+    return [int(i) for i in order[:fusion_weight.POOL + 1] if i != note]
 
 
 def chosen_weight(ranks: Ranks, choosing: np.ndarray, sources: int) -> fusion_weight.Weighting:
@@ -200,9 +205,7 @@ def app_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Collec
 def source_folds(data: CollectionData, folds: int = WEIGHT_FOLDS, seed: int = 0) -> dict[int, int]:
     """{link source: its fold}, the sources dealt into `folds` in a seeded order: the folds by which a collection's
     links choose its weighting (`weight_from_links`)."""
-    order = list(data.sources)
-    random.Random(seed).shuffle(order)
-    return {source: position % folds for position, source in enumerate(order)}
+    return dict(zip(data.sources, vault_map.example_folds(len(data.sources), folds, seed)))
 
 
 def weight_from_links(ranks: Ranks, data: CollectionData, judged: Ranks | None = None,
@@ -253,10 +256,7 @@ def map_choice(vectors: np.ndarray, lexical_scores: np.ndarray, data: Collection
     def found_with(model_rows: dict[int, list[int]]) -> dict[fusion_weight.Weighting, int]:
         found = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
         for source, model in model_rows.items():
-            row = lexical_scores[row_of[source]]
-            matched = np.flatnonzero(np.isfinite(row))
-            order = matched[np.argsort(-row[matched], kind="stable")]
-            words = [int(i) for i in order[:fusion_weight.POOL + 1] if i != source]
+            words = lexical_pool(lexical_scores[row_of[source]], source)
             for weighting, count in fusion_weight.found_per_weighting(model, words, targets[source], folders,
                                                                       folders[source], named[source]).items():
                 found[weighting] += count

@@ -35,5 +35,11 @@ class Vectors(IndexFile):
 
     def embeddings(self, dimensions: int) -> np.ndarray:
         """Every note's vector of this width, one row each (none: an empty matrix)."""
-        parts = [vectors for _, vectors in self.iter_embeddings(dimensions)]
-        return np.concatenate(parts) if parts else np.zeros((0, dimensions), dtype=np.float32)
+        return self.ids_and_embeddings(dimensions)[1]
+
+    def ids_and_embeddings(self, dimensions: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors): every note's vector of this width, one row each, and its note's id."""
+        parts = list(self.iter_embeddings(dimensions))
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dimensions), dtype=np.float32)
+        return np.concatenate([ids for ids, _ in parts]).astype(np.int64), np.concatenate([vectors for _, vectors in parts])
