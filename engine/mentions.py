@@ -19,6 +19,7 @@ from . import lexical
 
 MIN_TITLE_CHARS = 3  # a title shorter than this ("Go", "C", "AI") names too much to say which note is meant
 MAX_NAMED = 100  # as many as each other ranking offers (`fusion_weight.POOL`)
+FEW_SECONDS = 8  # titles beginning with one term that go on this many ways are all tried; past it, only those the note continues
 
 
 def title_terms(title: str) -> tuple[str, ...] | None:
@@ -28,15 +29,18 @@ def title_terms(title: str) -> tuple[str, ...] | None:
 
 
 class TitleIndex:
-    """The vault's titles by their first term, to find those a note's terms hold without a pass in Python over them."""
+    """The vault's titles by their first term, then their second, to find those a note's terms hold without a pass in
+    Python over them. The second term matters where many titles begin alike ("Meeting with ...", a year of daily
+    notes): only those whose first two terms stand side by side in the note are walked."""
 
     def __init__(self, titles: Iterable[tuple[int, str]]) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str, int]]] = defaultdict(list)
+        # first term -> second term ("" for a title of one term) -> (its terms, them between spaces, its note)
+        self._by_start: dict[str, dict[str, list[tuple[tuple[str, ...], str, int]]]] = defaultdict(lambda: defaultdict(list))
         for note_id, title in titles:
             phrase = title_terms(title)
             if phrase is not None:
-                self._by_first[phrase[0]].append((phrase, f" {' '.join(phrase)} ", note_id))
-        self._firsts = set(self._by_first)
+                self._by_start[phrase[0]][phrase[1] if len(phrase) > 1 else ""].append((phrase, f" {' '.join(phrase)} ", note_id))
+        self._firsts = set(self._by_start)
 
     def named_in(self, note_terms: list[str], exclude: int | None = None, limit: int = MAX_NAMED) -> list[int]:
         """The notes whose title `note_terms` (a lexical row's, `lexical.document(...).split()`) hold: the
@@ -45,10 +49,14 @@ class TitleIndex:
         row = f" {' '.join(note_terms)} "  # each title's terms are searched for in it as a string, between spaces
         found: dict[int, tuple[int, int]] = {}
         for first in held.intersection(self._firsts):  # two sets: it walks the smaller
-            for phrase, needle, note_id in self._by_first[first]:
-                if note_id == exclude or note_id in found or not held.issuperset(phrase):
-                    continue
-                position = row.find(needle)
-                if position >= 0:
-                    found[note_id] = (-len(phrase), position)
+            by_second = self._by_start[first]
+            seconds = by_second.keys() if len(by_second) <= FEW_SECONDS else (
+                {""} | {note_terms[i + 1] for i in range(len(note_terms) - 1) if note_terms[i] == first})
+            for second in seconds:
+                for phrase, needle, note_id in by_second.get(second, ()):
+                    if note_id == exclude or note_id in found or not held.issuperset(phrase):
+                        continue
+                    position = row.find(needle)
+                    if position >= 0:
+                        found[note_id] = (-len(phrase), position)
         return sorted(found, key=found.__getitem__)[:limit]

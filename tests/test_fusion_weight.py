@@ -91,6 +91,14 @@ def test_a_note_names_a_title_as_a_run_of_whole_terms_longest_title_first():
     assert title_terms("C#") is None and title_terms("Graph View") == ("graph", "view")
 
 
+def test_titles_that_begin_alike_are_named_only_where_the_whole_run_stands():
+    titles = TitleIndex([(1, "Meeting"), (2, "Meeting with Ana"), (3, "Meeting with Bob"), (4, "Meeting notes 2024"),
+                         *((10 + day, f"Meeting on day {day}") for day in range(1000))])
+    named = lambda text: titles.named_in(document("A note", text).split())  # noqa: E731
+    assert named("After the meeting with Bob, the meeting on day 7 was moved.") == [17, 3, 1]
+    assert named("Bob with meeting notes, Ana.") == [1]  # the words of a title out of their order name nothing
+
+
 def test_a_mention_weight_brings_the_named_notes_up_and_none_leaves_the_ranking_as_it_was():
     model, words = [1, 2, 3, 4], [2, 1, 4, 3]
     assert weighted_ranking(model, words, Weighting(1.0, 0.0, 1.0), named=[4])[0] == 4
