@@ -19,16 +19,12 @@ can be chosen away from the validation collections.
 from __future__ import annotations
 
 import math
-import random
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 
 def share_rule(share: float):
@@ -54,73 +50,37 @@ RULES = {
 }
 
 
-def fold_counts(vectors, lexical_scores, data, choosing):
-    """As `map_choice`: per sampled linking note, the links found per weighting without the map and with its
-    held-out ranking; and the map fitted on them all."""
+def in_sample_counts(vectors, lexical_scores, data, counts, fitted):
+    """Per linking note of `counts` (`map_counts`), the links found per weighting by the map fitted to them all."""
     from notellm.engine import fusion_weight, vault_map
-    from notellm.training.heldout import cosine_scores, lexical_pool, model_pool, named_notes, note_folders
+    from notellm.training.heldout import lexical_pool, named_notes, note_folders
 
     folders, named = dict(enumerate(note_folders(data))), named_notes(data)
     row_of = {source: row for row, source in enumerate(data.sources)}
-    targets = defaultdict(set)
-    for source, target in data.links:
-        targets[source].add(target)
-    choosing = sorted(choosing)
-    if len(choosing) > fusion_weight.MAX_SOURCES:
-        choosing = sorted(random.Random(0).sample(choosing, fusion_weight.MAX_SOURCES))
-    examples = [vault_map.Example(source, vectors[source], frozenset(targets[source])) for source in choosing]
-
-    def found(source, model):
-        words = lexical_pool(lexical_scores[row_of[source]], source)
-        return fusion_weight.found_per_weighting(model, words, targets[source], folders, folders[source], named[source])
-
-    raw = cosine_scores(vectors, choosing)
-    plain = [found(source, model_pool(raw[row], source)) for row, source in enumerate(choosing)]
-    held = vault_map.held_out_rankings(vectors, examples, fusion_weight.POOL)
-    mapped = [found(example.row, held[i]) for i, example in enumerate(examples)]
-    links = sum(len(targets[source]) for source in choosing)
-    fitted = vault_map.fit(vectors, examples)
     seen = vault_map.MappedVectors(np.arange(len(vectors)), vectors, fitted)
-    in_sample = [found(example.row, [row for row, _ in seen.search(example.vector, fusion_weight.POOL + 1) if row != example.row][:fusion_weight.POOL])
-                 for example in examples]
-    return plain, mapped, in_sample, links, fitted, len(choosing) >= fusion_weight.MIN_SOURCES
-
-
-def totals(per_note):
-    from notellm.engine import fusion_weight
-
-    total = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
-    for found in per_note:
-        for weighting, count in found.items():
-            total[weighting] += count
-    return total
+    found = []
+    for example in counts.examples:
+        model = [row for row, _ in seen.search(example.vector, fusion_weight.POOL + 1) if row != example.row][:fusion_weight.POOL]
+        words = lexical_pool(lexical_scores[row_of[example.row]], example.row)
+        found.append(fusion_weight.found_per_weighting(model, words, example.targets, folders, folders[example.row], named[example.row]))
+    return found
 
 
 def main() -> None:
-    import heldout as bench
+    from heldout_cache import cached_collections
     from tables import print_recall_table
 
+    from notellm.engine import vault_map
     from notellm.engine.fusion_weight import UNCHOSEN, choose_weighting
-    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
-    from notellm.training.heldout import (WEIGHT_FOLDS, LexicalRanker, cosine_scores, engine_ranks, link_metrics,
-                                          named_notes, source_folds)
+    from notellm.training.heldout import (WEIGHT_FOLDS, LexicalRanker, cosine_scores, engine_ranks, found_in_all, link_metrics,
+                                          map_counts, named_notes, source_folds)
 
-    key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
-    if "--training" in sys.argv[1:]:
-        from notellm.training.corpus import DEFAULT_CORPUS, extract
-        from notellm.training.heldout import read_collection
-
-        folder = f"default-train-{key}"
-        collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
-                       for c in bench.small_training_collections(10**9, 0) if (bench.CACHE / folder / f"{c.name}.npz").exists()]
-    else:
-        folder = f"default-{key}"
-        _, _, collections = bench.validation_collections()
+    folder, collections = cached_collections("--training" in sys.argv[1:])
     names = [data.name.split("__")[0] for data in collections]
     app: dict[str, list[float]] = defaultdict(list)
     for data in collections:
         started = time.time()
-        vectors = np.load(bench.CACHE / folder / f"{data.name}.npz")["vectors"].astype(np.float32)
+        vectors = np.load(folder / f"{data.name}.npz")["vectors"].astype(np.float32)
         lexical = LexicalRanker().scores(data.notes, data.sources)
         named = named_notes(data)
         fold_of = source_folds(data)
@@ -129,19 +89,20 @@ def main() -> None:
         ranks = {name: np.empty(len(data.links), dtype=int) for name in RULES}
         kept_in = defaultdict(int)
         for fold in range(WEIGHT_FOLDS):
-            plain, mapped, in_sample, links, fitted, enough = fold_counts(vectors, lexical, data, [s for s in data.sources if fold_of[s] != fold])
-            plain_total, mapped_total = totals(plain), totals(mapped)
-            plain_weighting, mapped_weighting = choose_weighting(plain_total), choose_weighting(mapped_total)
+            counts = map_counts(vectors, lexical, data, [s for s in data.sources if fold_of[s] != fold])
+            fitted, enough = vault_map.fit(vectors, counts.examples), bool(counts.mapped)
+            plain_weighting, mapped_weighting = choose_weighting(found_in_all(counts.plain)), choose_weighting(found_in_all(counts.mapped))
             # Always mapped, the weighting chosen without the held-out fits: by the rankings of the map that saw the
             # links, or by the vectors as they are.
-            extra = {"always, weighted by the fitted map's own rankings": choose_weighting(totals(in_sample)),
+            in_sample = in_sample_counts(vectors, lexical, data, counts, fitted) if enough else []
+            extra = {"always, weighted by the fitted map's own rankings": choose_weighting(found_in_all(in_sample)),
                      "always, weighted by the vectors as they are": plain_weighting}
-            differences = [m[mapped_weighting] - p[plain_weighting] for p, m in zip(plain, mapped)]
+            differences = [m[mapped_weighting] - p[plain_weighting] for p, m in zip(counts.plain, counts.mapped)]
             gain, squares = sum(differences), sum(d * d for d in differences)
             here = link_fold == fold
             outcome = {}
             for name, rule in RULES.items():
-                kept = enough and rule(gain, squares, links)
+                kept = enough and rule(gain, squares, counts.links)
                 kept_in[name] += kept
                 if kept not in outcome:
                     scores = cosine_scores(vectors @ fitted, data.sources) if kept else plain_scores

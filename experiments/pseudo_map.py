@@ -16,12 +16,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 TEACHERS = [("lexical", 3), ("fused", 3), ("fused", 5), ("fused", 10), ("panel", 3), ("panel", 5)]
 
 
@@ -41,35 +38,24 @@ def pseudo_targets(model: np.ndarray, words: np.ndarray, teacher: str, first: in
 
 
 def main() -> None:
-    import heldout as bench
+    from heldout_cache import cached_collections
     from tables import print_recall_table
 
     from notellm.engine import vault_map
-    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.engine.fusion_weight import UNCHOSEN
     from notellm.engine.lexical import document
     from notellm.engine.term_index import TermIndex
     from notellm.training.heldout import (LexicalRanker, app_ranks, cosine_scores, engine_ranks, link_metrics, link_ranks,
                                           named_notes, note_folders, panel_neighbours)
 
-    key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
-    if "--training" in sys.argv[1:]:
-        from notellm.training.corpus import DEFAULT_CORPUS, extract
-        from notellm.training.heldout import read_collection
-
-        folder = f"default-train-{key}"
-        collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
-                       for c in bench.small_training_collections(10**9, 0) if (bench.CACHE / folder / f"{c.name}.npz").exists()]
-    else:
-        folder = "minilm-minilm" if "--minilm" in sys.argv[1:] else f"default-{key}"
-        _, _, collections = bench.validation_collections()
+    folder, collections = cached_collections("--training" in sys.argv[1:], "--minilm" in sys.argv[1:])
     names = [data.name.split("__")[0] for data in collections]
     alone: dict[str, list[float]] = defaultdict(list)
     app: dict[str, list[float]] = defaultdict(list)
     unchosen: dict[str, list[float]] = defaultdict(list)
     for data in collections:
         started = time.time()
-        vectors = np.load(bench.CACHE / folder / f"{data.name}.npz")["vectors"].astype(np.float32)
+        vectors = np.load(folder / f"{data.name}.npz")["vectors"].astype(np.float32)
         every = list(range(len(data.notes)))
         words_all = LexicalRanker().scores(data.notes, every)
         model_all = cosine_scores(vectors, every)

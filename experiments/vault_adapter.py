@@ -24,12 +24,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 SETTINGS = [  # (steps, learning rate, pull toward the identity)
     (300, 1e-2, 1e-2),
     (300, 3e-2, 1e-2),
@@ -51,30 +48,19 @@ def fit_map(vectors: np.ndarray, pairs: list[tuple[int, int]], steps: int, lr: f
 
 
 def main() -> None:
-    import heldout as bench
+    from heldout_cache import cached_collections
     from tables import print_recall_table
 
-    from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
     from notellm.training.heldout import (WEIGHT_FOLDS, LexicalRanker, app_ranks, cosine_scores, link_metrics, link_ranks,
                                           source_folds, vault_map_ranks)
 
-    key = bench.model_key(REPO / "assets" / "models" / "notellm-default.gguf", DEFAULT_CONTENT_TOKENS)
-    if "--training" in sys.argv[1:]:  # where the settings can be chosen away from the validation collections
-        from notellm.training.corpus import DEFAULT_CORPUS, extract
-        from notellm.training.heldout import read_collection
-
-        folder = f"default-train-{key}"
-        collections = [read_collection(extract(DEFAULT_CORPUS, c, REPO / ".cache" / "corpus"), c.name)
-                      for c in bench.small_training_collections(10**9, 0) if (bench.CACHE / folder / f"{c.name}.npz").exists()]
-    else:
-        folder = "minilm-minilm" if "--minilm" in sys.argv[1:] else f"default-{key}"
-        _, _, collections = bench.validation_collections()
+    folder, collections = cached_collections("--training" in sys.argv[1:], "--minilm" in sys.argv[1:])
     names = [data.name.split("__")[0] for data in collections]
     rows: dict[str, list[float]] = defaultdict(list)
     app: dict[str, list[float]] = defaultdict(list)
     for data in collections:
         started = time.time()
-        vectors = np.load(bench.CACHE / folder / f"{data.name}.npz")["vectors"].astype(np.float32)
+        vectors = np.load(folder / f"{data.name}.npz")["vectors"].astype(np.float32)
         lexical = LexicalRanker().scores(data.notes, data.sources)
         scores = cosine_scores(vectors, data.sources)
         rows["as they are"].append(link_metrics(link_ranks(scores, data))["R@10"])

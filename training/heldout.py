@@ -236,10 +236,32 @@ class MapChoice:
     kept: bool
 
 
-def map_choice(vectors: np.ndarray, lexical_scores: np.ndarray, data: CollectionData, choosing: list[int]) -> MapChoice:
-    """The engine's choice of weighting and map from the links of the sources `choosing` (at most
-    `fusion_weight.MAX_SOURCES` of them, sampled as the engine samples), with `lexical_scores` rows following
-    `data.sources`: the map's held-out rankings against the vectors as they are, fused as the engine fuses them."""
+@dataclass
+class MapCounts:
+    """What a choice of map is made from (`map_choice`): the sampled linking notes as the map's examples, and for
+    each of them, per weighting, the links found by the vectors as they are (`plain`) and by the map's held-out
+    rankings (`mapped`, empty where the notes are too few to choose by); `links` in all."""
+
+    examples: list[vault_map.Example]
+    plain: list[dict[fusion_weight.Weighting, int]]
+    mapped: list[dict[fusion_weight.Weighting, int]]
+    links: int
+
+
+def found_in_all(per_note: list[dict[fusion_weight.Weighting, int]]) -> dict[fusion_weight.Weighting, int]:
+    """Per weighting, the links found by every note together."""
+    found = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
+    for counts in per_note:
+        for weighting, count in counts.items():
+            found[weighting] += count
+    return found
+
+
+def map_counts(vectors: np.ndarray, lexical_scores: np.ndarray, data: CollectionData, choosing: list[int]) -> MapCounts:
+    """The counts the engine chooses its weighting and map by (`VaultIndex._calibrate_fusion`), from the links of
+    the sources `choosing` (at most `fusion_weight.MAX_SOURCES` of them, sampled as the engine samples), with
+    `lexical_scores` rows following `data.sources`: each linking note ranked as the engine fuses its rankings, by the
+    vectors as they are and by the map the other folds fitted (`vault_map.held_out_rankings`)."""
     folders, named = dict(enumerate(note_folders(data))), named_notes(data)
     row_of = {source: row for row, source in enumerate(data.sources)}
     targets = defaultdict(set)
@@ -249,24 +271,29 @@ def map_choice(vectors: np.ndarray, lexical_scores: np.ndarray, data: Collection
     if len(choosing) > fusion_weight.MAX_SOURCES:
         choosing = sorted(random.Random(0).sample(choosing, fusion_weight.MAX_SOURCES))
     examples = [vault_map.Example(source, vectors[source], frozenset(targets[source])) for source in choosing]
-    fitted = vault_map.fit(vectors, examples)
+    links = sum(len(targets[source]) for source in choosing)
     if len(choosing) < fusion_weight.MIN_SOURCES:
-        return MapChoice(fusion_weight.UNCHOSEN, fitted, False)
+        return MapCounts(examples, [], [], links)
 
-    def found_with(model_rows: dict[int, list[int]]) -> dict[fusion_weight.Weighting, int]:
-        found = dict.fromkeys(fusion_weight.WEIGHTINGS, 0)
-        for source, model in model_rows.items():
-            words = lexical_pool(lexical_scores[row_of[source]], source)
-            for weighting, count in fusion_weight.found_per_weighting(model, words, targets[source], folders,
-                                                                      folders[source], named[source]).items():
-                found[weighting] += count
-        return found
+    def found(source: int, model: list[int]) -> dict[fusion_weight.Weighting, int]:
+        words = lexical_pool(lexical_scores[row_of[source]], source)
+        return fusion_weight.found_per_weighting(model, words, targets[source], folders, folders[source], named[source])
 
     raw = cosine_scores(vectors, choosing)
-    found = found_with({source: model_pool(raw[row], source) for row, source in enumerate(choosing)})
     held = vault_map.held_out_rankings(vectors, examples, fusion_weight.POOL)
-    map_found = found_with({example.row: held[i] for i, example in enumerate(examples)})
-    kept = vault_map.keeps(found, map_found, sum(len(targets[source]) for source in choosing))
+    return MapCounts(examples, [found(source, model_pool(raw[row], source)) for row, source in enumerate(choosing)],
+                     [found(example.row, held[i]) for i, example in enumerate(examples)], links)
+
+
+def map_choice(vectors: np.ndarray, lexical_scores: np.ndarray, data: CollectionData, choosing: list[int]) -> MapChoice:
+    """The engine's choice of weighting and map from the links of the sources `choosing` (`map_counts`): the map's
+    held-out rankings against the vectors as they are, fused as the engine fuses them (`vault_map.keeps`)."""
+    counts = map_counts(vectors, lexical_scores, data, choosing)
+    fitted = vault_map.fit(vectors, counts.examples)
+    if not counts.mapped:
+        return MapChoice(fusion_weight.UNCHOSEN, fitted, False)
+    found, map_found = found_in_all(counts.plain), found_in_all(counts.mapped)
+    kept = vault_map.keeps(found, map_found, counts.links)
     return MapChoice(fusion_weight.choose_weighting(map_found if kept else found), fitted, kept)
 
 
