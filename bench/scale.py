@@ -133,36 +133,48 @@ def part_related(vault: Path, args) -> dict:
 
 def mapped_latencies(index, paths: list[str]) -> dict:
     """`related()` as it ranks in a vault that keeps its map (`engine.vault_map`): the vault's own map where its
-    links kept one, else, for the timing alone, the map fitted to its links written in as if kept (every map of
-    the vectors' width costs the same), and the index's choice put back afterwards. The first query makes the
-    mapped vectors from SQLite: timed apart."""
+    links kept one, else, for the timing alone, the map fitted to its links (every map of the vectors' width costs
+    the same)."""
     import json
 
     from notellm.engine import fusion_weight, vault_map
 
-    choice, kept_map = index.store.get_meta(fusion_weight.META_KEY), index.store.get_meta(vault_map.META_KEY)
-    chosen = json.loads(choice)
-    if not chosen.get("mapped"):
+    chosen = json.loads(index.store.get_meta(fusion_weight.META_KEY))
+    if chosen.get("mapped"):
+        matrix = vault_map.decode(index.store.get_meta(vault_map.META_KEY))
+    else:
         ids, vectors = index.store.ids_and_embeddings(index.vectors.dimensions)
         row_of = {int(note_id): row for row, note_id in enumerate(ids)}
         targets = index.store.link_targets()
-        examples = [vault_map.Example(row_of[source], vectors[row_of[source]], frozenset(row_of[t] for t in linked if t in row_of))
-                    for source, linked in sorted(targets.items())[:fusion_weight.MAX_SOURCES] if source in row_of]
-        with index.store.transaction():
-            index.store.set_meta(fusion_weight.META_KEY, json.dumps({**chosen, "mapped": True}))
-            index.store.set_meta(vault_map.META_KEY, vault_map.encode(vault_map.fit(vectors, examples)))
+        matrix = vault_map.fit(vectors, [vault_map.Example(row_of[source], vectors[row_of[source]], frozenset(row_of[t] for t in linked if t in row_of))
+                                         for source, linked in sorted(targets.items())[:fusion_weight.MAX_SOURCES] if source in row_of])
+    return {**latencies_with_map(index, paths, {**chosen, "mapped": True}, matrix), "map_kept": bool(chosen.get("mapped"))}
+
+
+def latencies_with_map(index, paths: list[str], choice: dict, matrix) -> dict:
+    """`related()` latencies with `choice` (a `fusion_weight.Calibration` as a dict, one that keeps a map) and the
+    map `matrix` written into the index, and the index's own put back afterwards. The first query maps every vector
+    read from SQLite: timed apart."""
+    import json
+
+    from notellm.engine import fusion_weight, vault_map
+
+    kept = {key: index.store.get_meta(key) for key in (fusion_weight.META_KEY, vault_map.META_KEY)}
+    with index.store.transaction():
+        index.store.set_meta(fusion_weight.META_KEY, json.dumps(choice))
+        index.store.set_meta(vault_map.META_KEY, vault_map.encode(matrix))
     try:
         started = time.perf_counter()
         index.related(paths[0], k=10)
         first = time.perf_counter() - started
-        latencies = query_latencies(index, paths)
+        return {"mapped": query_latencies(index, paths), "mapped_first_seconds": first}
     finally:
-        if not chosen.get("mapped"):
-            with index.store.transaction():
-                index.store.set_meta(fusion_weight.META_KEY, choice)
-                if kept_map is None:
-                    index.store.delete_meta(vault_map.META_KEY)
-    return {"mapped": latencies, "mapped_first_seconds": first, "map_kept": bool(chosen.get("mapped"))}
+        with index.store.transaction():
+            for key, text in kept.items():
+                if text is None:
+                    index.store.delete_meta(key)
+                else:
+                    index.store.set_meta(key, text)
 
 
 def part_tags(vault: Path, args) -> dict:
@@ -346,24 +358,16 @@ def part_synthetic(vault: Path, args) -> dict:
 def synthetic_mapped_latencies(index, paths: list[str], rng) -> dict:
     """`related()` over the synthetic vectors ranked by a vault map (`engine.vault_map`): the synthetic vault has no
     links to fit one to, so a random map near the identity is written in with a choice that keeps it (every map of
-    the vectors' width costs the same). The first query maps every vector read from SQLite: timed apart."""
-    import json
-
+    the vectors' width costs the same)."""
     import numpy as np
 
-    from notellm.engine import fusion_weight, vault_map
+    from notellm.engine import fusion_weight
 
     dimensions = index.vectors.dimensions
     matrix = np.eye(dimensions, dtype=np.float32) + 0.05 * rng.standard_normal((dimensions, dimensions)).astype(np.float32)
     choice = fusion_weight.Calibration(fusion_weight.UNCHOSEN, fusion_weight.MIN_SOURCES, fusion_weight.MIN_SOURCES,
                                        embedder=index.store.embedder(), mapped=True)
-    with index.store.transaction():
-        index.store.set_meta(fusion_weight.META_KEY, json.dumps(choice.as_dict()))
-        index.store.set_meta(vault_map.META_KEY, vault_map.encode(matrix))
-    started = time.perf_counter()
-    index.related(paths[0], k=10)
-    first = time.perf_counter() - started
-    return {"mapped": query_latencies(index, paths), "mapped_first_seconds": first}
+    return latencies_with_map(index, paths, choice.as_dict(), matrix)
 
 
 def sample_notes(vault: Path, count: int = 64) -> list[tuple[str, str, str]]:
@@ -448,6 +452,15 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
             return render(*(results[part] for part in parts))
         return f"| {label} | not measured in this run | | |"
 
+    def mapped_row(name: str, what, baseline: str) -> list[str]:
+        """The row of a part's `related` ranked by a vault map (`latencies_with_map`), where the part timed it."""
+        part = results.get(name, {})
+        if "mapped" not in part:
+            return []
+        return [f"| `related` at {what(part)}, k=10 | {latency(part['mapped'])}; the first query, which maps the vectors, "
+                f"{part['mapped_first_seconds'] * 1000:.0f} ms | {baseline}: {latency(part['latencies'])} | "
+                f"**{percentile(part['mapped'], 0.95) / percentile(part['latencies'], 0.95):.2f}× at p95** |"]
+
     def cold_index(cold, minilm) -> str:
         return (f"| cold index of {cold['notes']:,} notes | {cold['seconds'] / 60:.1f} min ({cold['notes'] / cold['seconds']:.2f} notes/s) "
                 f"| all-MiniLM-L6-v2 on the same notes: {minilm['seconds'] / 60:.1f} min ({minilm['notes'] / minilm['seconds']:.1f} notes/s) "
@@ -500,21 +513,15 @@ def report(results: dict, args, collections: list[str], reused: list[str]) -> st
                             + (f"the folders and named notes left out: {latency(related['pair_only'])} | "
                                f"**{percentile(related['latencies'], 0.95) / percentile(related['pair_only'], 0.95):.2f}× at p95** |"
                                if "pair_only" in related else "| |")),
-        *([f"| `related` at {results['related']['vectors']:,} real vectors ranked by the vault's map (`engine.vault_map`; "
-           + ("the vault's own" if results["related"]["map_kept"] else "its links kept none: a map fitted to them written in for the timing")
-           + f"), k=10 | {latency(results['related']['mapped'])}; the first query, which maps the vectors, "
-           f"{results['related']['mapped_first_seconds'] * 1000:.0f} ms | as the vault ranks: {latency(results['related']['latencies'])} | "
-           f"**{percentile(results['related']['mapped'], 0.95) / percentile(results['related']['latencies'], 0.95):.2f}× at p95** |"]
-          if "mapped" in results.get("related", {}) else []),
+        *mapped_row("related", lambda part: f"{part['vectors']:,} real vectors ranked by the vault's map (`engine.vault_map`; "
+                    + ("the vault's own" if part["map_kept"] else "its links kept none: a map fitted to them written in for the timing") + ")",
+                    "as the vault ranks"),
         row("hashtags for the note on screen", ("tags",), hashtags),
         row("the lexical half of `related`", ("lexical",), lexical_half),
         row("`related` at synthetic vectors", ("synthetic",), lambda synthetic: (
             f"| `related` at {synthetic['vectors']:,} synthetic vectors with real notes' words, k=10 | {latency(synthetic['latencies'])} | | |")),
-        *([f"| `related` at {results['synthetic']['vectors']:,} synthetic vectors ranked by a vault map (a random one written in "
-           f"for the timing), k=10 | {latency(results['synthetic']['mapped'])}; the first query, which maps the vectors, "
-           f"{results['synthetic']['mapped_first_seconds'] * 1000:.0f} ms | without a map: {latency(results['synthetic']['latencies'])} | "
-           f"**{percentile(results['synthetic']['mapped'], 0.95) / percentile(results['synthetic']['latencies'], 0.95):.2f}× at p95** |"]
-          if "mapped" in results.get("synthetic", {}) else []),
+        *mapped_row("synthetic", lambda part: f"{part['vectors']:,} synthetic vectors ranked by a vault map (a random one written in for the timing)",
+                    "without a map"),
         row("save-to-queryable in the app while its full index runs", ("app",), saves),
         row("peak RSS, cold `reindex`", ("reindex",), lambda cold: f"| peak RSS, cold `reindex` | {cold['peak_rss_mib']:.0f} MiB | | |"),
         row("peak RSS, the app with the vault open while it indexes", ("app",),

@@ -23,12 +23,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "experiments"))
 MAX_NOTES = 800
 MAX_TARGETS = 50  # of a note's tag mates, sampled: a tag nearly every note carries says little of any one
 
 
-def tag_examples(data, embeddings: np.ndarray, hidden: set[int], seed: int) -> dict[int, set[int]]:
+def tag_examples(data, hidden: set[int], seed: int) -> dict[int, set[int]]:
     """{visible tagged note: the other visible notes sharing a tag with it}."""
     import random
 
@@ -90,7 +89,7 @@ def main() -> None:
             for seed in range(seeds):
                 sample = tagged_sample(data, HIDDEN_TAG_NOTES, seed)
                 hidden = set(sample)
-                mates = tag_examples(data, untagged, hidden, seed)
+                mates = tag_examples(data, hidden, seed)
                 tag_map = vault_map.fit(vectors, [vault_map.Example(i, untagged[i], frozenset(m)) for i, m in sorted(mates.items())])
                 both_rows = sorted(set(mates) | set(link_targets))
                 both = vault_map.fit(vectors, [vault_map.Example(i, untagged[i] if i in mates else vectors[i],
