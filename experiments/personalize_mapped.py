@@ -1,0 +1,128 @@
+"""Personalize on a vault that has its map: does the personal model still gain where the app's ranking already
+learns from the vault's links (`engine.vault_map`)?
+
+For each collection: a fifth of its link couples is held out (seeded), and a copy of the vault is written with
+those links cut, words included (`training.data.remove_links`). The copy is indexed with the default model as a
+user's vault would be (`notellm-engine reindex`, which chooses the weighting and fits the map from the links left),
+then personalized (`notellm-engine personalize --reindex`, its own fifth of the remaining links deciding), and each
+held-out link A → B is asked of `VaultIndex.related(A)` before and after: R@10 of B, the linked notes hidden as
+the panel's "Hide linked" does. The held-out links are ones neither the map nor personalize ever saw.
+
+    .venv/bin/python experiments/personalize_mapped.py AshCashh__University-Notes Morgawr__morg-zettel --steps 60
+
+Rows: what the app shows (with the map where the vault kept one), the same without the map, the model alone
+(no words, folders or named notes) with and without the map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from notellm.engine import VaultIndex
+from notellm.engine.fusion_weight import META_KEY
+from notellm.training.corpus import DEFAULT_CORPUS, extract, read_manifest
+from notellm.training.data import link_edges, read_vault, remove_links
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "assets/models/notellm-default.gguf"
+ENGINE = [str(Path(sys.executable).parent / "notellm-engine")]
+HELD_OUT = 0.2
+RECALL_AT = 10
+VIEWS = {  # VaultIndex switches for each row
+    "app": {},
+    "app, no map": {"use_vault_map": False},
+    "model + map": {"fuse_lexical": False, "fuse_folders": False, "fuse_mentions": False},
+    "model alone": {"fuse_lexical": False, "fuse_folders": False, "fuse_mentions": False, "use_vault_map": False},
+}
+
+
+def held_out_copy(source: Path, target: Path, seed: int) -> list[tuple[str, str]]:
+    """Write `source`'s notes to `target` with a seeded fifth of the link couples cut; returns those links."""
+    notes, sources, resolver = read_vault(source)
+    couples: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for a, b in link_edges(notes, resolver):
+        couples.setdefault(tuple(sorted((a, b))), []).append((a, b))
+    order = sorted(couples)
+    random.Random(f"{seed}:{source.name}").shuffle(order)
+    held = [link for couple in order[:round(len(order) * HELD_OUT)] for link in couples[couple]]
+    cut: dict[str, set[str]] = {}
+    for a, b in held:
+        cut.setdefault(a, set()).add(b)
+    for path, text in sources.items():
+        out = target / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(remove_links(text, path, cut[path], resolver) if path in cut else text, encoding="utf-8")
+    return held
+
+
+def recall(vault: Path, held: list[tuple[str, str]]) -> dict[str, float]:
+    index = VaultIndex.open(vault)
+    try:
+        scores = {}
+        for view, switches in VIEWS.items():
+            for name, value in {"use_vault_map": True, "fuse_lexical": True, "fuse_folders": True,
+                                "fuse_mentions": True, **switches}.items():
+                setattr(index, name, value)
+            found = sum(b in {hit.path for hit in index.related(a, k=RECALL_AT, hide_linked=True)} for a, b in held)
+            scores[view] = found / len(held)
+        calibration = index.store.get_meta(META_KEY)
+        scores["map kept"] = bool(calibration and json.loads(calibration).get("mapped"))
+        return scores
+    finally:
+        index.close()
+
+
+def engine(*args: str) -> dict | None:
+    done = subprocess.run([*ENGINE, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"notellm-engine {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout) if "--json" in args else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("collections", nargs="+")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache/corpus")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/personalize_mapped.json")
+    args = parser.parse_args()
+    collections = {collection.name: collection for collection in read_manifest(args.corpus)}
+    rows = []
+    for name in args.collections:
+        with tempfile.TemporaryDirectory() as work:
+            work = Path(work)
+            os.environ["NOTELLM_HOME"] = str(work / "home")
+            vault = work / name
+            held = held_out_copy(extract(args.corpus, collections[name], args.cache), vault, args.seed)
+            engine("reindex", str(vault), "--model", str(DEFAULT_MODEL), "--quiet")
+            before = recall(vault, held)
+            started = time.perf_counter()
+            result = engine("personalize", str(vault), "--steps", str(args.steps), "--threads", str(args.threads),
+                            "--reindex", "--json")
+            after = recall(vault, held)
+            row = {"collection": name, "held-out links": len(held), "default": before, "personalized": after,
+                   "personalize": result, "seconds": round(time.perf_counter() - started)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=1))
+    print(f"\n| collection | held-out links | view | default | personalized |\n|---|---|---|---|---|")
+    for row in rows:
+        for view in VIEWS:
+            print(f"| {row['collection']} | {row['held-out links']} | {view} | {row['default'][view]:.3f} | "
+                  f"{row['personalized'][view]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
