@@ -368,7 +368,25 @@ def issue_targets(results: dict) -> list[str]:
                 f"of a collection's notes | {verdict(untagged['top_over_carried'] <= 0)} |",
                 f"| hashtags (b): no repeats or malformed tags | {untagged['repeats']} repeats, {untagged['malformed']} malformed | "
                 f"{verdict(untagged['repeats'] == 0 and untagged['malformed'] == 0)} |"]
-    return out + [""]
+    return out + personalize_target() + [""]
+
+
+def personalize_target() -> list[str]:
+    """Target 6: what `personalize` from the default gains where the app ranks a vault's links (`personalize.json`,
+    `experiments/personalize_mapped.py`); [] if never measured."""
+    if not (RESULTS / "personalize.json").exists():
+        return []
+    rows = load("personalize.json")
+    switched = [row for row in rows if row["personalize"]["outcome"] == "switched"]
+    gains = ", ".join(f"{row['collection'].split('__')[0]} {row['personalized']['app'] - row['default']['app']:+.3f}"
+                      for row in switched)
+    before, after = (statistics.mean(row[side]["app"] for row in rows) for side in ("default", "personalized"))
+    gained = sum(row["personalized"]["app"] > row["default"]["app"] for row in rows)
+    return [f"| personalize from the default: the gain in what the app shows on a held-out fifth of the links, "
+            f"{len(rows)} validation collections ([training.md](training.md#personalizing-a-vaults-model-enginepersonalizepy), "
+            f"{max(row['date'] for row in rows)}) | switched on {len(switched)} ({gains}), kept the default on "
+            f"{len(rows) - len(switched)}; macro {before:.3f} → {after:.3f} | {'met' if gained >= 2 else '**missed**'} "
+            f"(gains on {gained}) |"]
 
 
 def summary_protocols(results: dict) -> dict:

@@ -10,6 +10,9 @@ the panel's "Hide linked" does. The held-out links are ones neither the map nor 
 
     .venv/bin/python experiments/personalize_mapped.py AshCashh__University-Notes Morgawr__morg-zettel --steps 60
 
+Each collection's row replaces its earlier one in `--out` (docs/benchmarks/personalize.json, which `bench/report.py`
+reads for the model issue's personalize target).
+
 Rows: what the app shows (with the map where the vault kept one), the same without the map, the model alone
 (no words, folders or named notes) with and without the map.
 """
@@ -36,6 +39,7 @@ DEFAULT_MODEL = ROOT / "assets/models/notellm-default.gguf"
 ENGINE = [str(Path(sys.executable).parent / "notellm-engine")]
 HELD_OUT = 0.2
 RECALL_AT = 10
+TEMPORARY_PATHS = ("vault", "model", "previous_model", "work_dir")  # personalize's answer names the copy's files
 VIEWS = {  # VaultIndex switches for each row
     "app": {},
     "app, no map": {"use_vault_map": False},
@@ -95,7 +99,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs/personalize_mapped.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks/personalize.json")
     args = parser.parse_args()
     collections = {collection.name: collection for collection in read_manifest(args.corpus)}
     rows = []
@@ -111,12 +115,15 @@ def main() -> None:
             result = engine("personalize", str(vault), "--steps", str(args.steps), "--threads", str(args.threads),
                             "--reindex", "--json")
             after = recall(vault, held)
-            row = {"collection": name, "held-out links": len(held), "default": before, "personalized": after,
-                   "personalize": result, "seconds": round(time.perf_counter() - started)}
+            outcome = {key: value for key, value in result.items() if key not in TEMPORARY_PATHS}
+            row = {"collection": name, "date": time.strftime("%Y-%m-%d"), "held-out links": len(held), "default": before,
+                   "personalized": after, "personalize": outcome, "seconds": round(time.perf_counter() - started)}
             rows.append(row)
             print(json.dumps(row), flush=True)
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else []
+    measured = {row["collection"] for row in rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1))
+    args.out.write_text(json.dumps([row for row in earlier if row["collection"] not in measured] + rows, indent=1) + "\n")
     print(f"\n| collection | held-out links | view | default | personalized |\n|---|---|---|---|---|")
     for row in rows:
         for view in VIEWS:
