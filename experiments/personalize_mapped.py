@@ -116,15 +116,16 @@ def main() -> None:
                             "--reindex", "--json")
             after = recall(vault, held)
             outcome = {key: value for key, value in result.items() if key not in TEMPORARY_PATHS}
-            row = {"collection": name, "date": time.strftime("%Y-%m-%d"), "held-out links": len(held), "default": before,
-                   "personalized": after, "personalize": outcome, "seconds": round(time.perf_counter() - started)}
+            row = {"collection": name, "date": time.strftime("%Y-%m-%d"), "seed": args.seed, "held-out links": len(held),
+                   "default": before, "personalized": after, "personalize": outcome,
+                   "seconds": round(time.perf_counter() - started)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     earlier = json.loads(args.out.read_text()) if args.out.exists() else []
     measured = {row["collection"] for row in rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([row for row in earlier if row["collection"] not in measured] + rows, indent=1) + "\n")
-    print(f"\n| collection | held-out links | view | default | personalized |\n|---|---|---|---|---|")
+    print("\n| collection | held-out links | view | default | personalized |\n|---|---|---|---|---|")
     for row in rows:
         for view in VIEWS:
             print(f"| {row['collection']} | {row['held-out links']} | {view} | {row['default'][view]:.3f} | "
