@@ -2,8 +2,8 @@
 learns from the vault's links (`engine.vault_map`)?
 
 For each collection: a fifth of its link couples is held out (seeded), and a copy of the vault is written with
-those links cut, words included (`training.data.remove_links`). The copy is indexed with the default model as a
-user's vault would be (`notellm-engine reindex`, which chooses the weighting and fits the map from the links left),
+those links cut, words included, as `notellm-train prepare --holdout` holds links out (`training.data`). The copy
+is indexed with the default model as a user's vault would be (`notellm-engine reindex`, which chooses the weighting and fits the map from the links left),
 then personalized (`notellm-engine personalize --reindex`, its own fifth of the remaining links deciding), and each
 held-out link A → B is asked of `VaultIndex.related(A)` before and after: R@10 of B, the linked notes hidden as
 the panel's "Hide linked" does. The held-out links are ones neither the map nor personalize ever saw.
@@ -32,7 +32,7 @@ from pathlib import Path
 from notellm.engine import VaultIndex
 from notellm.engine.fusion_weight import META_KEY
 from notellm.training.corpus import DEFAULT_CORPUS, extract, read_manifest
-from notellm.training.data import link_edges, read_vault, remove_links
+from notellm.training.data import held_out_couples, link_couples, link_edges, links_to_cut, read_vault, remove_links
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "assets/models/notellm-default.gguf"
@@ -51,20 +51,14 @@ VIEWS = {  # VaultIndex switches for each row
 def held_out_copy(source: Path, target: Path, seed: int) -> list[tuple[str, str]]:
     """Write `source`'s notes to `target` with a seeded fifth of the link couples cut; returns those links."""
     notes, sources, resolver = read_vault(source)
-    couples: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for a, b in link_edges(notes, resolver):
-        couples.setdefault(tuple(sorted((a, b))), []).append((a, b))
-    order = sorted(couples)
-    random.Random(f"{seed}:{source.name}").shuffle(order)
-    held = [link for couple in order[:round(len(order) * HELD_OUT)] for link in couples[couple]]
-    cut: dict[str, set[str]] = {}
-    for a, b in held:
-        cut.setdefault(a, set()).add(b)
+    couples = link_couples(link_edges(notes, resolver))
+    held = held_out_couples(sorted(couples), HELD_OUT, random.Random(f"{seed}:{source.name}"))
+    cut = links_to_cut(held, couples)
     for path, text in sources.items():
         out = target / path
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(remove_links(text, path, cut[path], resolver) if path in cut else text, encoding="utf-8")
-    return held
+    return [link for couple in sorted(held) for link in couples[couple]]
 
 
 def recall(vault: Path, held: list[tuple[str, str]]) -> dict[str, float]:

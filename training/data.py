@@ -164,6 +164,30 @@ def same_tag_pairs(records: list[NoteRecord], partners: int, rng: random.Random)
     return sorted(pairs)
 
 
+def link_couples(edges: list[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """{a linked couple of notes (its two paths sorted): its links, either way}."""
+    undirected: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for source, target in edges:
+        undirected.setdefault(tuple(sorted((source, target))), []).append((source, target))
+    return undirected
+
+
+def held_out_couples(couples: list[tuple[str, str]], holdout: float, rng: random.Random) -> set[tuple[str, str]]:
+    """The share `holdout` of `couples`, drawn by `rng` (each couple held out whole, so neither direction leaks)."""
+    shuffled = couples[:]
+    rng.shuffle(shuffled)
+    return set(shuffled[:int(round(len(couples) * holdout))])
+
+
+def links_to_cut(held: set[tuple[str, str]], undirected: dict[tuple[str, str], list[tuple[str, str]]]) -> dict[str, set[str]]:
+    """{source path: the targets of its held-out links}, to cut from its text with `remove_links`."""
+    removed: dict[str, set[str]] = defaultdict(set)
+    for couple in held:
+        for source, target in undirected[couple]:
+            removed[source].add(target)
+    return removed
+
+
 def prepare_vault(root: Path, config: PrepareConfig, name: str | None = None) -> tuple[list[NoteRecord], list[dict], list[dict]]:
     """(notes, train pairs, held-out pairs) for one vault."""
     root = Path(root).resolve()
@@ -171,21 +195,11 @@ def prepare_vault(root: Path, config: PrepareConfig, name: str | None = None) ->
     notes, sources, resolver = read_vault(root, config.exclude)
     if not notes:
         raise DataError(f"no readable notes in {root}")
-    edges = link_edges(notes, resolver) if config.links else []
-    undirected: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for source, target in edges:
-        undirected.setdefault(tuple(sorted((source, target))), []).append((source, target))
+    undirected = link_couples(link_edges(notes, resolver) if config.links else [])
     couples = sorted(undirected)
     rng = random.Random(f"{config.seed}:{name}")
-    shuffled = couples[:]
-    rng.shuffle(shuffled)
-    n_held = int(round(len(couples) * config.holdout))
-    held = set(shuffled[:n_held])
-
-    removed: dict[str, set[str]] = defaultdict(set)  # source path -> held-out targets to cut out
-    for couple in held:
-        for source, target in undirected[couple]:
-            removed[source].add(target)
+    held = held_out_couples(couples, config.holdout, rng)
+    removed = links_to_cut(held, undirected)  # source path -> held-out targets to cut out
 
     def note_id(path: str) -> str:
         return f"{name}/{path}"
