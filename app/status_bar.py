@@ -183,7 +183,7 @@ class PersonalizeStatus(QWidget):
         elif busy:
             tip = "Personalizing this vault's model now"
         else:
-            tip = "Fine-tune the model on this vault's links; it is kept only if it finds held-out links better"
+            tip = "Fine-tune the model on this vault's links; it is kept only if related notes find held-out links better with it"
         self.action.setEnabled(available and opened and not busy)
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
@@ -236,8 +236,8 @@ class PersonalizeStatus(QWidget):
             self.statusMessage.emit("Personalizing cancelled; the model is unchanged. Starting again resumes the training.", 10000)
             return
         before, after = result.previous_scores, result.personal_scores
-        scores = (f"recall@10 {before.recall_at_10:.2f} → {after.recall_at_10:.2f}, "
-                  f"MRR {before.mrr:.2f} → {after.mrr:.2f} on {after.queries} held-out links")
+        scores = (f"related notes found {before.recall_at_10:.0%} → {after.recall_at_10:.0%} of {after.queries} held-out "
+                  f"links in their first 10, MRR {before.mrr:.2f} → {after.mrr:.2f}")
         if result.switched:
             summary = f"The personal model is better ({scores}); re-indexing the vault with it."
         else:

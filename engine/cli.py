@@ -416,9 +416,11 @@ def personalize(vault, steps, threads, then_reindex, as_json):
     """Fine-tune the vault's model on VAULT itself and switch to it only if it is better.
 
     It learns from the vault's links and from the moves between related notes the app records,
-    starting from the model the vault uses now. A fifth of the links is held out: afterwards both
-    models rank those links, and the personal model is kept only if it beats the current one
-    (recall@10, then MRR). Its GGUF goes to the user data folder and the vault remembers it; run
+    starting from the model the vault uses now. A fifth of the links is held out: afterwards related
+    notes are ranked with each model as the app ranks them (with the words, folders and named notes,
+    weighed by the vault's other links), and the personal model is kept only if it beats the current
+    one at finding the held-out links (recall@10, then MRR). Its GGUF goes to the user data folder
+    and the vault remembers it; run
     `notellm-engine reindex VAULT` (or pass --reindex) to re-embed the notes with it.
 
     Needs the training extra: pip install 'notellm-desktop[train]'. It takes about 6-7 s per step
@@ -439,11 +441,11 @@ def personalize(vault, steps, threads, then_reindex, as_json):
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; the current model is unchanged. Run the same command again to resume") from None
     lines = []
-    if result.previous_scores and result.personal_scores:
-        lines.append(
-            f"held-out links ({result.heldout_links}): R@10 {result.previous_scores.recall_at_10:.3f} -> "
-            f"{result.personal_scores.recall_at_10:.3f}, MRR {result.previous_scores.mrr:.3f} -> {result.personal_scores.mrr:.3f}"
-        )
+    for name, before, after in (("related notes", result.previous_scores, result.personal_scores),
+                                ("the model alone", result.previous_model_scores, result.personal_model_scores)):
+        if before and after:
+            lines.append(f"{name} on {result.heldout_links} held-out links: R@10 {before.recall_at_10:.3f} -> "
+                         f"{after.recall_at_10:.3f}, MRR {before.mrr:.3f} -> {after.mrr:.3f}")
     if result.switched:
         lines.append(f"switched {shown(result.vault)} to its personal model {shown(result.model)}")
         if then_reindex:

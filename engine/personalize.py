@@ -12,11 +12,14 @@ notellm.training.cli`), so the engine never imports torch:
 2. `train`: GCL, + CSFT when the model in use writes hashtags, starting from that model (resumable from its
    checkpoint; a bidirectional model stays bidirectional),
 3. `export`: a Q8_0 GGUF the engine runs,
-4. `evaluate`: the current model and the candidate on the held-out links.
+4. `evaluate`: the current model and the candidate on the held-out links, each as the related panel ranks them:
+   fused with the words, the folders and the named notes, at the weighting and with the map the vault's other
+   links choose for that model (`training/panel.py`), the notes already linked left out.
 
-The candidate replaces the vault's model only if it ranks the held-out links better (higher R@10, MRR
-breaking ties); it then lives in `<data dir>/models/personal/` and becomes the model the vault's index
-remembers. Everything else is kept in `<index dir>/personalize/` (training log, evaluation reports), except
+The candidate replaces the vault's model only if its panel finds the held-out links better (higher R@10, MRR
+breaking ties): the panel is what the user sees, and a vault's map and weighting already learn from its links,
+so a candidate that ranks better alone may add nothing there. It then lives in `<data dir>/models/personal/`
+and becomes the model the vault's index remembers. Everything else is kept in `<index dir>/personalize/` (training log, evaluation reports), except
 the large files (checkpoint, rejected candidate), which are deleted when the run is over.
 """
 
@@ -91,8 +94,10 @@ class PersonalizeResult:
     outcome: str  # "switched" (the personal model is the vault's model now), "kept" (it was not better), "cancelled"
     model: str  # the vault's model after this run
     previous_model: str
-    previous_scores: LinkScores | None
+    previous_scores: LinkScores | None  # the related panel on the held-out links, by which the run decides
     personal_scores: LinkScores | None
+    previous_model_scores: LinkScores | None  # the model's ranking alone on the same links
+    personal_model_scores: LinkScores | None
     training_pairs: dict[str, int]  # kind ("link", "cooccurrence") -> count
     heldout_links: int
     steps: int  # steps trained in all, earlier resumed ones included
@@ -201,7 +206,8 @@ def personalize(
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> PersonalizeResult:
-    """Fine-tune the vault's current model on the vault and switch to it if it ranks held-out links better.
+    """Fine-tune the vault's current model on the vault and switch to it if the related panel finds held-out links
+    better with it.
 
     Takes about 6-7 s per step on a 2-core CPU (measured 2026-12-02), plus a few minutes to export and compare. `should_stop`
     is polled twice a second: the running stage is stopped, the current model stays, and the next call
@@ -241,11 +247,13 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
     log.read()
     resumed_from = log.step
 
-    def result(outcome: str, model: Path, previous=None, personal=None) -> PersonalizeResult:
+    def result(outcome: str, model: Path, scores: dict | None = None) -> PersonalizeResult:
         manifest = DataManifest.read(data) if (data / MANIFEST_FILE).exists() else None
+        scores = scores or {}
         return PersonalizeResult(
             vault=str(vault), outcome=outcome, model=str(model), previous_model=str(base_model),
-            previous_scores=previous, personal_scores=personal,
+            previous_scores=scores.get(("previous", "panel")), personal_scores=scores.get(("personal", "panel")),
+            previous_model_scores=scores.get(("previous", "model")), personal_model_scores=scores.get(("personal", "model")),
             training_pairs=_only_vault(manifest).train_pairs if manifest else {},
             heldout_links=manifest.heldout_pairs if manifest else 0, steps=log.step, resumed_from_step=resumed_from,
             work_dir=str(work), seconds=round(time.monotonic() - started, 1),
@@ -286,7 +294,8 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
                 model, data, "--content-tokens", content_tokens, "--tag-notes", 0,
                 *thread_options, "--json", work / f"evaluate-{name}.json",
             ], name=f"evaluate-{name}")
-            scores[name] = LinkScores.read(work / f"evaluate-{name}.json")
+            for view in ("panel", "model"):
+                scores[name, view] = LinkScores.read(work / f"evaluate-{name}.json", view)
     except _Cancelled:
         _remove_candidates(work)  # the checkpoint stays: the next run resumes from it
         return result("cancelled", base_model)
@@ -294,9 +303,8 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
         _remove_candidates(work)
         raise
 
-    previous, personal = scores["previous"], scores["personal"]
     model = base_model
-    if personal.beats(previous):
+    if scores["personal", "panel"].beats(scores["previous", "panel"]):
         model = data_dir() / "models" / "personal" / f"{index_dir.name}.gguf"
         make_private_dir(model.parent)  # trained on private notes, and may be what creates NOTELLM_HOME
         os.replace(candidate, model)  # on the same file system as the index folder: atomic
@@ -304,7 +312,7 @@ def _personalize(vault: Path, base_model: Path, content_tokens: int, index_dir: 
             index.remember_settings()
     _remove_candidates(work)
     (run / CHECKPOINT_FILE).unlink(missing_ok=True)  # finished: the next run starts afresh
-    return result("switched" if model != base_model else "kept", model, previous, personal)
+    return result("switched" if model != base_model else "kept", model, scores)
 
 
 def _only_vault(manifest: DataManifest) -> VaultSummary:

@@ -22,6 +22,7 @@ RUN_CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 # LinkScores field -> its key in a vault's row of the `evaluate` report (training/evaluate.py link_prediction)
 EVALUATION_KEYS = {"recall_at_10": "R@10", "mrr": "MRR", "queries": "queries"}
+PANEL_KEY = "panel"  # the same scores for the related panel's ranking, within a vault's row
 
 
 class TrainingReportError(ValueError):
@@ -118,11 +119,14 @@ class LinkScores:
         return (self.recall_at_10, self.mrr) > (other.recall_at_10, other.mrr)
 
     @classmethod
-    def read(cls, report_path: Path) -> "LinkScores":
-        """The first vault that has held-out links in an `evaluate --json` report."""
+    def read(cls, report_path: Path, view: str = "model") -> "LinkScores":
+        """The first vault that has held-out links in an `evaluate --json` report: the model's ranking alone, or
+        with `view="panel"` the related panel's (the model fused as the app fuses it, `training/panel.py`)."""
         report = json.loads(Path(report_path).read_text(encoding="utf-8"))
         row = next((row for row in report["links"] if row.get("queries")), None)
         if row is None:
             raise TrainingReportError(f"{report_path} scores no held-out link")
+        if view == "panel":
+            row = {**_pick([PANEL_KEY], row, str(report_path))[PANEL_KEY], "queries": row["queries"]}
         values = _pick(list(EVALUATION_KEYS.values()), row, str(report_path))
         return cls(**{name: values[key] for name, key in EVALUATION_KEYS.items()})

@@ -168,9 +168,42 @@ def test_training_writes_the_files_personalize_reads(linked_vault, tmp_path):
     write_json(evaluate("bm25", data, tag_notes=0), report)
     scores = LinkScores.read(report)
     assert scores.queries == manifest.heldout_pairs and 0 <= scores.recall_at_10 <= 1 and 0 < scores.mrr <= 1
+    with pytest.raises(TrainingReportError, match="has no panel"):  # words alone have no vectors to rank a panel by
+        LinkScores.read(report, "panel")
 
     # a checkpoint is resumed by the settings of the run that wrote it, saved as the trainer's whole config
     assert {field.name for field in fields(RunIdentity)} <= {field.name for field in fields(TrainConfig)}
+
+
+def test_a_model_is_judged_by_the_related_panel_it_gives_the_held_out_links(linked_vault, tmp_path, model_path):
+    """What personalize decides by: a GGUF's report scores the held-out links twice, the model alone and as the
+    related panel ranks them (words, folders and named notes fused in, the notes already linked left out)."""
+    from notellm.training.data import PrepareConfig, prepare
+    from notellm.training.evaluate import evaluate, write_json
+
+    data = tmp_path / "data"
+    prepare([linked_vault], data, PrepareConfig(holdout=0.2))
+    report = tmp_path / "model.json"
+    write_json(evaluate(str(model_path), data, content_tokens=32, tag_notes=0, threads=2), report)
+
+    alone, panel = LinkScores.read(report), LinkScores.read(report, "panel")
+    assert alone.queries == panel.queries == 3
+    # a held-out link stays within its topic's four notes: the panel, which leaves out the notes its source already
+    # links with and adds the notes sharing its words and folder, ranks it higher than the base model alone does
+    assert panel.recall_at_10 == 1.0 and panel.mrr > alone.mrr
+
+
+def test_the_panel_leaves_out_the_notes_a_source_already_links_with():
+    import numpy as np
+
+    from notellm.training.panel import panel_ranks
+
+    notes = [{"path": f"{title}.md", "title": title, "text": text} for title, text in
+             (("Anchor", "alpha"), ("Linked", "bravo"), ("Held", "charlie"), ("Far", "delta"))]
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.95, 0.31], [0.0, 1.0]], dtype=np.float32)
+    ranks, choice = panel_ranks(vectors, notes, training_links=[(0, 1)], held_out_links=[(0, 2), (2, 0)])
+    assert list(ranks) == [1, 2]  # Anchor's Linked is left out; Held links with nothing, so Linked stays ahead of Anchor
+    assert choice.weighting and not choice.kept  # one linking note: the engine's fixed weights, no map
 
 
 def test_a_training_file_from_another_version_is_an_error_not_a_silent_default(tmp_path):

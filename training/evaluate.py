@@ -23,8 +23,9 @@ import numpy as np
 
 from notellm.engine.hashtags import parse_topics, tag_key
 from notellm.engine.lexical import WORD
-from notellm.engine.store import ScratchFTS
 from notellm.engine.prompt import DEFAULT_CONTENT_TOKENS
+from notellm.engine.store import ScratchFTS
+from notellm.engine.training_report import PANEL_KEY
 from notellm.engine.vault import folder_of
 
 from .data import Dataset
@@ -46,11 +47,15 @@ class EmbeddingRanker:
         self.name, self.embed, self.batch = name, embed, batch
         self.seconds_per_note: float | None = None
 
-    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+    def vectors(self, notes: list[dict]) -> np.ndarray:
+        """(len(notes), d) unit vectors of the notes."""
         started = time.perf_counter()
         vectors = np.concatenate([self.embed(notes[i:i + self.batch]) for i in range(0, len(notes), self.batch)])
         self.seconds_per_note = (time.perf_counter() - started) / max(1, len(notes))
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def scores(self, notes: list[dict], queries: list[int]) -> np.ndarray:
+        vectors = self.vectors(notes)
         return vectors[queries] @ vectors.T
 
 
@@ -196,7 +201,9 @@ class LexicalRanker:
 
 
 def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
-    """Recall@k and MRR of one ranker on one vault's held-out links."""
+    """Recall@k and MRR of one ranker on one vault's held-out links; for a model's vectors also under `panel`, the
+    same links as the app's related panel ranks them once the vault has chosen its weighting and map from the links
+    it trains on (`training.panel`), with whether it kept the map and the weighting chosen."""
     notes = [n for n in dataset.notes.values() if n["vault"] == vault]
     index = {n["id"]: i for i, n in enumerate(notes)}
     pairs = [p for p in dataset.heldout if p["vault"] == vault and p["source"] in index and p["target"] in index]
@@ -204,21 +211,34 @@ def link_prediction(ranker: Ranker, dataset: Dataset, vault: str) -> dict:
         return {"vault": vault, "queries": 0}
     sources = sorted({index[p["source"]] for p in pairs})
     row_of = {s: r for r, s in enumerate(sources)}
-    scores = ranker.scores(notes, sources)
+    vectors = ranker.vectors(notes) if isinstance(ranker, EmbeddingRanker) else None
+    scores = vectors[sources] @ vectors.T if vectors is not None else ranker.scores(notes, sources)
     ranks = []
     for pair in pairs:
         row = scores[row_of[index[pair["source"]]]].copy()
         row[index[pair["source"]]] = -np.inf  # a note is not its own neighbour
         target = row[index[pair["target"]]]
         ranks.append(1 + int(np.sum(row > target)) if np.isfinite(target) else len(notes))
-    ranks = np.asarray(ranks)
-    result = {"vault": vault, "queries": len(pairs), "notes": len(notes)}
-    for k in RECALL_AT:
-        result[f"R@{k}"] = float(np.mean(ranks <= k))
-    result["MRR"] = float(np.mean(1.0 / ranks))
+    result = {"vault": vault, "queries": len(pairs), "notes": len(notes), **link_metrics(np.asarray(ranks))}
     seconds = getattr(ranker, "seconds_per_note", None)
     if seconds is not None:
         result["seconds_per_note"] = seconds
+    if vectors is not None:
+        from .panel import panel_ranks  # here, not above: training.panel builds on training.heldout, which imports this module
+
+        links = [(index[p["a"]], index[p["b"]]) for p in dataset.pairs
+                 if p["kind"] == "link" and p["a"] in index and p["b"] in index]
+        held = [(index[p["source"]], index[p["target"]]) for p in pairs]
+        panel, choice = panel_ranks(vectors, notes, links, held)
+        result[PANEL_KEY] = {**link_metrics(panel), "map": bool(choice and choice.kept),
+                           "weighting": list(choice.weighting) if choice else None}
+    return result
+
+
+def link_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """Recall@k for each of `RECALL_AT` and MRR of links' ranks (1 = best)."""
+    result = {f"R@{k}": float(np.mean(ranks <= k)) for k in RECALL_AT}
+    result["MRR"] = float(np.mean(1.0 / ranks))
     return result
 
 
@@ -317,6 +337,8 @@ def format_table(report: dict) -> str:
         if not row.get("queries"):
             continue
         lines.append(f"| {row['vault']} | {row['queries']} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |")
+        if PANEL_KEY in row:
+            lines.append(f"| {row['vault']}, related panel | {row['queries']} | " + " | ".join(f"{row[PANEL_KEY][c]:.3f}" for c in columns) + " |")
     if "hashtags" in report:
         h = report["hashtags"]
         lines.append(

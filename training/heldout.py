@@ -39,7 +39,7 @@ from notellm.engine.vault import folder_of
 from notellm.engine.vocabulary_tags import VOTE_NEIGHBOURS, vocabulary_tags
 
 from .data import link_edges, read_vault
-from .evaluate import RECALL_AT, LexicalRanker
+from .evaluate import RECALL_AT, LexicalRanker, link_metrics
 
 METRICS = tuple(f"R@{k}" for k in RECALL_AT) + ("MRR",)
 HASHTAG_COUNT = 3
@@ -86,12 +86,6 @@ def link_ranks(scores: np.ndarray, data: CollectionData) -> np.ndarray:
         value = row[target]
         ranks.append(1 + int(np.sum(row > value)) if np.isfinite(value) else len(data.notes) - 1)
     return np.asarray(ranks)
-
-
-def link_metrics(ranks: np.ndarray) -> dict[str, float]:
-    result = {f"R@{k}": float(np.mean(ranks <= k)) for k in RECALL_AT}
-    result["MRR"] = float(np.mean(1.0 / ranks))
-    return result
 
 
 def macro_mean(rows: list[dict]) -> dict[str, float]:
@@ -141,11 +135,12 @@ def named_notes(data: CollectionData) -> list[list[int]]:
 
 def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: CollectionData,
                  weightings: tuple[fusion_weight.Weighting, ...] = fusion_weight.WEIGHTINGS,
-                 named: list[list[int]] | None = None) -> Ranks:
+                 named: list[list[int]] | None = None, hidden: dict[int, set[int]] | None = None) -> Ranks:
     """Each link's rank at each of `weightings` (the model's weight, the nearest-folder list's and the named
     notes'; the engine's by default), ranked as the engine ranks related notes: its own functions over each
     ranking's first `fusion_weight.POOL` notes. A target outside the fused candidates ranks last. `named`
-    replaces `named_notes(data)`, to screen another rule."""
+    replaces `named_notes(data)`, to screen another rule; `hidden` leaves notes out of a source's ranking, as the
+    panel's "Hide linked" leaves out the notes it links with."""
     folders = note_folders(data)
     every_folder = dict(enumerate(folders))
     if named is None and any(weighting.mention for weighting in weightings):
@@ -158,6 +153,8 @@ def engine_ranks(model_scores: np.ndarray, lexical_scores: np.ndarray, data: Col
             note_named = named[source] if named is not None else None
             for note, score in fusion_weight.fused(model, words, weighting, every_folder, folders[source], note_named):
                 scores[row, note] = score
+            if hidden and hidden.get(source):
+                scores[row, sorted(hidden[source])] = -np.inf
     return {weighting: link_ranks(scores, data) for weighting, scores in fused_rows.items()}
 
 
