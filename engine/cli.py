@@ -420,8 +420,8 @@ def personalize(vault, steps, threads, then_reindex, as_json):
     notes are ranked with each model as the app ranks them (with the words, folders and named notes,
     weighed by the vault's other links), and the personal model is kept only if it beats the current
     one at finding the held-out links (recall@10, then MRR). Its GGUF goes to the user data folder
-    and the vault remembers it; run
-    `notellm-engine reindex VAULT` (or pass --reindex) to re-embed the notes with it.
+    and the vault remembers it; run `notellm-engine reindex VAULT` (or pass --reindex) to re-embed
+    the notes with it.
 
     Needs the training extra: pip install 'notellm-desktop[train]'. It takes about 6-7 s per step
     on a 2-core CPU (about 20 minutes for 150 steps) plus a few minutes to compare. Interrupted, it
