@@ -3,8 +3,8 @@ learns from the vault's links (`engine.vault_map`)?
 
 For each collection: a fifth of its link couples is held out (seeded), and a copy of the vault is written with
 those links cut, words included, as `notellm-train prepare --holdout` holds links out (`training.data`). The copy
-is indexed with the default model as a user's vault would be (`notellm-engine reindex`, which chooses the weighting and fits the map from the links left),
-then personalized (`notellm-engine personalize --reindex`, its own fifth of the remaining links deciding), and each
+is indexed with the default model as a user's vault would be (`notellm-engine reindex`, which chooses the weighting
+and fits the map from the links left), then personalized (`notellm-engine personalize --reindex`, its own fifth of the remaining links deciding), and each
 held-out link A → B is asked of `VaultIndex.related(A)` before and after: R@10 of B, the linked notes hidden as
 the panel's "Hide linked" does. The held-out links are ones neither the map nor personalize ever saw.
 

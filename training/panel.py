@@ -30,16 +30,24 @@ def panel_ranks(vectors: np.ndarray, notes: list[dict], training_links: list[tup
     note links: the engine's fixed weights, no map)."""
     held = CollectionData("held-out", notes, list(held_out_links))
     training = CollectionData("training", notes, list(training_links))
+    # one lexical index for both sets of sources: a row depends only on its own note
+    queried = sorted(set(training.sources) | set(held.sources))
+    lexical = LexicalRanker().scores(notes, queried)
+    row_of = {note: row for row, note in enumerate(queried)}
+
+    def lexical_rows(sources: list[int]) -> np.ndarray:
+        return lexical[[row_of[source] for source in sources]]
+
     choice = None
     weighting, scored = fusion_weight.UNCHOSEN, vectors
     if training.sources:
-        choice = map_choice(vectors, LexicalRanker().scores(notes, training.sources), training, training.sources)
+        choice = map_choice(vectors, lexical_rows(training.sources), training, training.sources)
         weighting = choice.weighting
         scored = vectors @ choice.fitted if choice.kept else vectors
     linked = defaultdict(set)
     for source, target in training_links:
         linked[source].add(target)
         linked[target].add(source)
-    lexical = LexicalRanker().scores(notes, held.sources)
-    ranks = engine_ranks(cosine_scores(scored, held.sources), lexical, held, (weighting,), hidden=linked)[weighting]
+    ranks = engine_ranks(cosine_scores(scored, held.sources), lexical_rows(held.sources), held, (weighting,),
+                         hidden=linked)[weighting]
     return ranks, choice
