@@ -373,20 +373,28 @@ def issue_targets(results: dict) -> list[str]:
 
 def personalize_target() -> list[str]:
     """Target 6: what `personalize` from the default gains where the app ranks a vault's links (`personalize.json`,
-    `experiments/personalize_mapped.py`); [] if never measured."""
+    `experiments/personalize_mapped.py`, one row per collection and split); [] if never measured. A collection
+    gains or loses by its mean over the splits measured."""
     if not (RESULTS / "personalize.json").exists():
         return []
     rows = load("personalize.json")
-    switched = [row for row in rows if row["personalize"]["outcome"] == "switched"]
-    gains = ", ".join(f"{row['collection'].split('__')[0]} {row['personalized']['app'] - row['default']['app']:+.3f}"
-                      for row in switched)
-    before, after = (statistics.mean(row[side]["app"] for row in rows) for side in ("default", "personalized"))
-    gained = sum(row["personalized"]["app"] > row["default"]["app"] for row in rows)
+    seeds = sorted({row["seed"] for row in rows})
+    splits = []
+    for seed in seeds:
+        of_seed = [row for row in rows if row["seed"] == seed]
+        switched = sum(row["personalize"]["outcome"] == "switched" for row in of_seed)
+        before, after = (statistics.mean(row[side]["app"] for row in of_seed) for side in ("default", "personalized"))
+        splits.append(f"split {seed}: switched on {switched} of {len(of_seed)}, macro {before:.3f} → {after:.3f}")
+    collections = sorted({row["collection"] for row in rows})
+    gain = {name: statistics.mean(row["personalized"]["app"] - row["default"]["app"] for row in rows if row["collection"] == name)
+            for name in collections}
+    gained, lost = sum(value > 0 for value in gain.values()), sum(value < 0 for value in gain.values())
+    gains = ", ".join(f"{name.split('__')[0]} {value:+.3f}" for name, value in gain.items())
     return [f"| personalize from the default: the gain in what the app shows on a held-out fifth of the links, "
-            f"{len(rows)} validation collections ([training.md](training.md#personalizing-a-vaults-model-enginepersonalizepy), "
-            f"{max(row['date'] for row in rows)}) | switched on {len(switched)} ({gains}), kept the default on "
-            f"{len(rows) - len(switched)}; macro {before:.3f} → {after:.3f} | {'met' if gained >= 2 else '**missed**'} "
-            f"(gains on {gained}) |"]
+            f"{len(collections)} validation collections, {len(seeds)} split{'s' if len(seeds) > 1 else ''} each "
+            f"([training.md](training.md#personalizing-a-vaults-model-enginepersonalizepy), {max(row['date'] for row in rows)}) | "
+            f"{'; '.join(splits)}; mean gain {gains} | {'met' if gained >= 2 else '**missed**'} "
+            f"(gains on {gained}, losses on {lost}) |"]
 
 
 def summary_protocols(results: dict) -> dict:

@@ -10,8 +10,8 @@ the panel's "Hide linked" does. The held-out links are ones neither the map nor 
 
     .venv/bin/python experiments/personalize_mapped.py AshCashh__University-Notes Morgawr__morg-zettel --steps 60
 
-Each collection's row replaces its earlier one in `--out` (docs/benchmarks/personalize.json, which `bench/report.py`
-reads for the model issue's personalize target).
+Each collection's row replaces its earlier one of the same `--seed` (the split) in `--out`
+(docs/benchmarks/personalize.json, which `bench/report.py` reads for the model issue's personalize target).
 
 Rows: what the app shows (with the map where the vault kept one), the same without the map, the model alone
 (no words, folders or named notes) with and without the map.
@@ -116,9 +116,10 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     earlier = json.loads(args.out.read_text()) if args.out.exists() else []
-    measured = {row["collection"] for row in rows}
+    measured = {(row["collection"], row["seed"]) for row in rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([row for row in earlier if row["collection"] not in measured] + rows, indent=1) + "\n")
+    kept = [row for row in earlier if (row["collection"], row["seed"]) not in measured]
+    args.out.write_text(json.dumps(kept + rows, indent=1) + "\n")
     print("\n| collection | held-out links | view | default | personalized |\n|---|---|---|---|---|")
     for row in rows:
         for view in VIEWS:
